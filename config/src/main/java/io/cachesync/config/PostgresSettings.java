@@ -1,0 +1,40 @@
+package io.cachesync.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.Optional;
+
+/** Where PostgreSQL is and how to log in. {@link #toString()} never shows the password. */
+public record PostgresSettings(
+    String host, int port, String database, String user, Optional<String> password) {
+
+  public static final String DEFAULT_HOST = "127.0.0.1";
+  public static final int DEFAULT_PORT = 5432;
+
+  public PostgresSettings {
+    requireNonNull(host, "host");
+    requireNonNull(database, "database");
+    requireNonNull(user, "user");
+    requireNonNull(password, "password");
+  }
+
+  /** {@code host:port/database}, for messages. */
+  public String address() {
+    return host + ":" + port + "/" + database;
+  }
+
+  @Override
+  public String toString() {
+    return "PostgresSettings[host="
+        + host
+        + ", port="
+        + port
+        + ", database="
+        + database
+        + ", user="
+        + user
+        + ", password="
+        + (password.isPresent() ? "****" : "none")
+        + "]";
+  }
+}

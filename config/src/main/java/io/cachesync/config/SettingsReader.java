@@ -1,0 +1,105 @@
+package io.cachesync.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/** Reads {@code synchronizer.yml}: the synchronizer's name and how to reach its servers. */
+final class SettingsReader {
+  static final List<String> ROOT_KEYS = List.of("name", "postgres", "redis", "mapping");
+  static final List<String> POSTGRES_KEYS = List.of("host", "port", "database", "user", "password");
+  static final List<String> REDIS_KEYS = List.of("uri");
+
+  private SettingsReader() {}
+
+  /**
+   * What was read: the settings when they are complete and valid, and the mapping file's name (with
+   * where it is written) whenever that much could be read, so that the mapping file is checked even
+   * when the settings have problems of their own.
+   */
+  record Result(
+      Optional<SynchronizerSettings> settings,
+      Optional<Path> mapping,
+      YamlNode.Location mappingLocation) {
+    static final Result NOTHING =
+        new Result(Optional.empty(), Optional.empty(), YamlNode.Location.START);
+  }
+
+  /** Reads the file, with {@code mapping} still relative to the file's directory. */
+  static Result read(Path file, String displayName, Problems problems, Interpolator interpolator) {
+    int before = problems.size();
+    Optional<YamlNode> root = YamlDocument.read(file, displayName, problems);
+    if (root.isEmpty()) {
+      return Result.NOTHING;
+    }
+    if (root.get() instanceof YamlNode.Null) {
+      problems.add(
+          displayName,
+          null,
+          "",
+          "the file is empty; it needs at least name and postgres (see README)");
+      return Result.NOTHING;
+    }
+    Section.Source source = new Section.Source(displayName, problems, interpolator);
+    Optional<Section> document = Section.open(source, "", root.get(), ROOT_KEYS);
+    if (document.isEmpty()) {
+      return Result.NOTHING;
+    }
+    Section section = document.get();
+    Optional<String> name =
+        section
+            .requiredText("name", "name: shop")
+            .flatMap(n -> section.convert("name", n, SynchronizerSettings::checkName));
+    section.requireKey("postgres", "postgres: {database: shop, user: cachesync}");
+    Optional<PostgresSettings> postgres =
+        section.section("postgres", POSTGRES_KEYS).flatMap(SettingsReader::postgres);
+    Optional<RedisSettings> redis =
+        section
+            .section("redis", REDIS_KEYS)
+            .map(SettingsReader::redis)
+            .orElse(Optional.of(new RedisSettings(RedisSettings.DEFAULT_URI)));
+    Optional<Path> mapping =
+        section.has("mapping")
+            ? section.value("mapping", SettingsReader::path)
+            : Optional.of(Path.of(SynchronizerSettings.DEFAULT_MAPPING));
+    YamlNode.Location mappingLocation = section.locationOf("mapping");
+    if (problems.size() != before || name.isEmpty() || postgres.isEmpty() || redis.isEmpty()) {
+      return new Result(Optional.empty(), mapping, mappingLocation);
+    }
+    return new Result(
+        Optional.of(
+            new SynchronizerSettings(name.get(), postgres.get(), redis.get(), mapping.get())),
+        mapping,
+        mappingLocation);
+  }
+
+  private static Optional<PostgresSettings> postgres(Section section) {
+    String host = section.text("host").orElse(PostgresSettings.DEFAULT_HOST);
+    int port = section.integer("port", 1, 65_535).orElse(PostgresSettings.DEFAULT_PORT);
+    Optional<String> database = section.requiredText("database", "database: shop");
+    Optional<String> user = section.requiredText("user", "user: cachesync");
+    Optional<String> password = section.text("password");
+    if (database.isEmpty() || user.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new PostgresSettings(host, port, database.get(), user.get(), password));
+  }
+
+  private static Path path(String text) {
+    try {
+      return Path.of(text);
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new IllegalArgumentException("'" + text + "' is not a file path: " + e.getReason());
+    }
+  }
+
+  private static Optional<RedisSettings> redis(Section section) {
+    return section
+        .value("uri", RedisSettings::new)
+        .or(
+            () ->
+                section.has("uri")
+                    ? Optional.empty()
+                    : Optional.of(new RedisSettings(RedisSettings.DEFAULT_URI)));
+  }
+}

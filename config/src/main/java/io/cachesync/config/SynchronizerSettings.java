@@ -1,0 +1,56 @@
+package io.cachesync.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.nio.file.Path;
+import java.util.regex.Pattern;
+
+/**
+ * The contents of {@code synchronizer.yml}.
+ *
+ * @param name the synchronizer's identity; its replication slot, publication and Redis state keys
+ *     are named from it
+ * @param mapping the mapping file, resolved against the directory of {@code synchronizer.yml}
+ */
+public record SynchronizerSettings(
+    String name, PostgresSettings postgres, RedisSettings redis, Path mapping) {
+
+  public static final String DEFAULT_MAPPING = "mapping.yml";
+
+  /** PostgreSQL slot names are at most 63 characters; {@code cachesync_} takes 10 of them. */
+  static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{0,47}");
+
+  public SynchronizerSettings {
+    requireNonNull(name, "name");
+    requireNonNull(postgres, "postgres");
+    requireNonNull(redis, "redis");
+    requireNonNull(mapping, "mapping");
+    checkName(name);
+  }
+
+  static String checkName(String name) {
+    if (!NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException(
+          "'"
+              + name
+              + "' is not a valid name: use 1 to 48 lowercase letters, digits and _, starting with a"
+              + " letter (it names the replication slot and the publication)");
+    }
+    return name;
+  }
+
+  /** The logical replication slot this synchronizer owns. */
+  public String slotName() {
+    return "cachesync_" + name;
+  }
+
+  /** The publication of the mapped tables. */
+  public String publicationName() {
+    return "cachesync_" + name;
+  }
+
+  /** The prefix of this synchronizer's own keys in Redis. */
+  public String stateKeyPrefix() {
+    return "cachesync:" + name + ":";
+  }
+}

@@ -1,0 +1,100 @@
+package io.cachesync.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Pins the message of every synchronizer.yml problem: one fixture file per problem. */
+class SettingsProblemsTest {
+  private static final String DIR = "src/test/resources/settings/";
+
+  static Stream<Arguments> problems() {
+    return Stream.of(
+        Arguments.of(
+            "missing-name.yml",
+            List.of("missing-name.yml:1:1: missing required key 'name' (e.g. name: shop)")),
+        Arguments.of(
+            "bad-name.yml",
+            List.of(
+                "bad-name.yml:1:1: name: 'Shop-EU' is not a valid name: use 1 to 48 lowercase letters, digits and _, starting with a letter (it names the replication slot and the publication)")),
+        Arguments.of(
+            "missing-postgres.yml",
+            List.of(
+                "missing-postgres.yml:1:1: missing required key 'postgres' (e.g. postgres: {database: shop, user: cachesync})")),
+        Arguments.of(
+            "missing-database.yml",
+            List.of(
+                "missing-database.yml:2:1: postgres: missing required key 'database' (e.g. database: shop)")),
+        Arguments.of(
+            "bad-port.yml",
+            List.of("bad-port.yml:3:3: postgres.port: 'fivefourthreetwo' is not a whole number")),
+        Arguments.of(
+            "port-out-of-range.yml",
+            List.of(
+                "port-out-of-range.yml:3:3: postgres.port: 70000 is out of range (1 to 65535)")),
+        Arguments.of(
+            "postgres-not-mapping.yml",
+            List.of("postgres-not-mapping.yml:2:11: postgres: expected a mapping, got a string")),
+        Arguments.of(
+            "unknown-postgres-key.yml",
+            List.of(
+                "unknown-postgres-key.yml:5:3: postgres.pasword: unknown key (did you mean 'password'?); known keys here: host, port, database, user, password")),
+        Arguments.of(
+            "bad-redis-uri.yml",
+            List.of(
+                "bad-redis-uri.yml:6:3: redis.uri: 'http://user:****@127.0.0.1:6379' is not a Redis URI: it starts with redis://, rediss:// or redis-sentinel:// (e.g. redis://127.0.0.1:6379)")),
+        Arguments.of(
+            "sentinel-without-master.yml",
+            List.of(
+                "sentinel-without-master.yml:6:3: redis.uri: 'redis-sentinel://127.0.0.1:26379' does not name the Sentinel master after '#' (e.g. redis-sentinel://127.0.0.1:26379#mymaster)")),
+        Arguments.of(
+            "missing-mapping-file.yml",
+            List.of(
+                "missing-mapping-file.yml:5:1: mapping: mapping file "
+                    + DIR
+                    + "nowhere.yml does not exist (looked for "
+                    + Path.of(DIR, "nowhere.yml").toAbsolutePath()
+                    + "); create it or point 'mapping' at it")),
+        Arguments.of(
+            "env-missing.yml",
+            List.of(
+                "env-missing.yml:5:3: postgres.password: environment variable CACHESYNC_TEST_UNSET is not set (export it, or give a default: ${CACHESYNC_TEST_UNSET:-value})")),
+        Arguments.of(
+            "env-unclosed.yml",
+            List.of(
+                "env-unclosed.yml:4:3: postgres.user: unclosed '${' in '${CACHESYNC_TEST_USER' (write ${NAME}, or $${ for a literal ${)")),
+        Arguments.of(
+            "problems-in-both-files.yml",
+            List.of(
+                "problems-in-both-files.yml:5:3: postgres.port: 'many' is not a whole number",
+                "src/test/resources/mapping/bad-format.yml:7:5: tables[1].format: 'hsah' is not one of hash, json (did you mean 'hash'?)")));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("problems")
+  void load_invalidSettings_reportsEveryProblemWithFileLineColumnAndPath(
+      String fixture, List<String> expected) {
+    ConfigurationException failure =
+        catchThrowableOfType(
+            ConfigurationException.class,
+            () -> new ConfigurationLoader(Map.of()).load(Path.of(DIR + fixture)));
+
+    assertThat(failure.problems())
+        .map(Problem::toString)
+        .map(message -> message.startsWith(DIR) ? message.substring(DIR.length()) : message)
+        .containsExactlyElementsOf(expected);
+    assertThat(failure.getMessage())
+        .startsWith(
+            expected.size() == 1
+                ? "1 configuration problem:"
+                : expected.size() + " configuration problems:")
+        .contains("  1. " + DIR);
+  }
+}

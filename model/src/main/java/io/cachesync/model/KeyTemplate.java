@@ -1,0 +1,200 @@
+package io.cachesync.model;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+
+/**
+ * A Redis key template: literal text and {@code {column}} placeholders, such as {@code
+ * order:{tenant_id}:{id}}. A literal brace is written twice: {@code {{} and {@code }}}.
+ *
+ * <p>Parsing rejects every template whose keys could be ambiguous: one without a placeholder (all
+ * rows would share a key), one that does not start with literal text (its keys could not be told
+ * apart from other tables' keys, nor found on TRUNCATE), and one with two placeholders side by side
+ * (keys {@code 1}+{@code 23} and {@code 12}+{@code 3} would coincide). Rendering refuses a value
+ * that contains the literal text following its placeholder, for the same reason.
+ */
+public record KeyTemplate(String text, List<Segment> segments) {
+
+  private static final Pattern COLUMN_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_$]*");
+
+  /** A part of a template. */
+  public sealed interface Segment permits Literal, Placeholder {}
+
+  /** Literal text, with escaped braces already resolved. */
+  public record Literal(String text) implements Segment {
+    public Literal {
+      requireNonNull(text, "text");
+    }
+  }
+
+  /** A placeholder replaced by the value of a column. */
+  public record Placeholder(String column) implements Segment {
+    public Placeholder {
+      requireNonNull(column, "column");
+    }
+  }
+
+  public KeyTemplate {
+    requireNonNull(text, "text");
+    segments = List.copyOf(segments);
+  }
+
+  /**
+   * Parses a template.
+   *
+   * @throws IllegalArgumentException naming the problem and the position (1-based) where it is
+   */
+  public static KeyTemplate parse(String text) {
+    requireNonNull(text, "text");
+    List<Segment> segments = new ArrayList<>();
+    StringBuilder literal = new StringBuilder();
+    int i = 0;
+    while (i < text.length()) {
+      char c = text.charAt(i);
+      if (c == '{' && i + 1 < text.length() && text.charAt(i + 1) == '{') {
+        literal.append('{');
+        i += 2;
+      } else if (c == '}' && i + 1 < text.length() && text.charAt(i + 1) == '}') {
+        literal.append('}');
+        i += 2;
+      } else if (c == '}') {
+        throw problem(
+            text, "unmatched '}' at position " + (i + 1) + " (write '}}' for a literal brace)");
+      } else if (c == '{') {
+        int close = text.indexOf('}', i + 1);
+        int nextOpen = text.indexOf('{', i + 1);
+        if (close < 0 || (nextOpen >= 0 && nextOpen < close)) {
+          throw problem(
+              text, "unclosed '{' at position " + (i + 1) + " (write '{{' for a literal brace)");
+        }
+        String column = text.substring(i + 1, close);
+        if (column.isEmpty()) {
+          throw problem(text, "empty placeholder '{}' at position " + (i + 1) + " (name a column)");
+        }
+        if (!COLUMN_NAME.matcher(column).matches()) {
+          throw problem(
+              text,
+              "unknown placeholder '{"
+                  + column
+                  + "}' at position "
+                  + (i + 1)
+                  + ": a placeholder is a column name (letters, digits, _ and $)");
+        }
+        if (literal.length() > 0) {
+          segments.add(new Literal(literal.toString()));
+          literal.setLength(0);
+        } else if (!segments.isEmpty()
+            && segments.get(segments.size() - 1) instanceof Placeholder p) {
+          throw problem(
+              text,
+              "placeholders {"
+                  + p.column()
+                  + "} and {"
+                  + column
+                  + "} are adjacent, so two rows could get the same key; put literal text between"
+                  + " them, e.g. '{"
+                  + p.column()
+                  + "}:{"
+                  + column
+                  + "}'");
+        }
+        segments.add(new Placeholder(column));
+        i = close + 1;
+      } else {
+        literal.append(c);
+        i++;
+      }
+    }
+    if (literal.length() > 0) {
+      segments.add(new Literal(literal.toString()));
+    }
+    if (segments.stream().noneMatch(Placeholder.class::isInstance)) {
+      throw problem(
+          text, "no {column} placeholder, so every row would share one key (e.g. 'user:{id}')");
+    }
+    if (!(segments.get(0) instanceof Literal)) {
+      throw problem(
+          text,
+          "must start with literal text such as 'user:', the prefix that keeps its keys apart from"
+              + " other tables' keys and finds them on TRUNCATE");
+    }
+    return new KeyTemplate(text, segments);
+  }
+
+  private static IllegalArgumentException problem(String text, String message) {
+    return new IllegalArgumentException("key '" + text + "': " + message);
+  }
+
+  /** The columns named by placeholders, in order of first appearance. */
+  public Set<String> columns() {
+    Set<String> columns = new LinkedHashSet<>();
+    for (Segment segment : segments) {
+      if (segment instanceof Placeholder placeholder) {
+        columns.add(placeholder.column());
+      }
+    }
+    return columns;
+  }
+
+  /** The literal text every key of this template starts with, e.g. {@code user:}. */
+  public String literalPrefix() {
+    return ((Literal) segments.get(0)).text();
+  }
+
+  /**
+   * Whether a key of this template could equal a key of the other: true when one literal prefix
+   * starts with the other.
+   */
+  public boolean mayCollideWith(KeyTemplate other) {
+    return literalPrefix().startsWith(other.literalPrefix())
+        || other.literalPrefix().startsWith(literalPrefix());
+  }
+
+  /**
+   * Renders the key of a row.
+   *
+   * @param values the text form of each placeholder column
+   * @throws KeyRenderException when a value is missing, or contains the literal text that follows
+   *     its placeholder (the key would be ambiguous)
+   */
+  public String render(Function<String, String> values) {
+    StringBuilder key = new StringBuilder(text.length() + 16);
+    for (int i = 0; i < segments.size(); i++) {
+      Segment segment = segments.get(i);
+      if (segment instanceof Literal literal) {
+        key.append(literal.text());
+      } else if (segment instanceof Placeholder placeholder) {
+        String value = values.apply(placeholder.column());
+        if (value == null) {
+          throw new KeyRenderException(
+              "key '" + text + "': column " + placeholder.column() + " is NULL or missing");
+        }
+        if (i + 1 < segments.size()
+            && segments.get(i + 1) instanceof Literal next
+            && value.contains(next.text())) {
+          throw new KeyRenderException(
+              "key '"
+                  + text
+                  + "': the value of column "
+                  + placeholder.column()
+                  + " contains '"
+                  + next.text()
+                  + "', which would make the key ambiguous");
+        }
+        key.append(value);
+      }
+    }
+    return key.toString();
+  }
+
+  @Override
+  public String toString() {
+    return text;
+  }
+}
