@@ -8,10 +8,10 @@ import java.util.Optional;
  * Finds the known word closest to a misspelt one, for "did you mean" hints. A plain edit distance:
  * the words are a handful of configuration keys, which does not justify a text library.
  */
-final class Suggestion {
+public final class Suggestion {
   private Suggestion() {}
 
-  static Optional<String> closest(String word, Collection<String> candidates) {
+  public static Optional<String> closest(String word, Collection<String> candidates) {
     String lower = word.toLowerCase(Locale.ROOT);
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
@@ -26,7 +26,7 @@ final class Suggestion {
     return bestDistance <= allowed ? Optional.of(best) : Optional.empty();
   }
 
-  static String hint(String word, Collection<String> candidates) {
+  public static String hint(String word, Collection<String> candidates) {
     return closest(word, candidates).map(s -> " (did you mean '" + s + "'?)").orElse("");
   }
 

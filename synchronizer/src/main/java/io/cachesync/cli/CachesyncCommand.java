@@ -1,0 +1,78 @@
+package io.cachesync.cli;
+
+import io.cachesync.ServerUnreachableException;
+import io.cachesync.config.ConfigurationException;
+import io.cachesync.redis.RedisRefusedException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code cachesync} command line. */
+@Command(
+    name = "cachesync",
+    mixinStandardHelpOptions = true,
+    versionProvider = CachesyncCommand.Version.class,
+    description = "Keeps Redis caches coherent with PostgreSQL by tailing its write-ahead log.",
+    subcommands = {ValidateCommand.class},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:done; the configuration is valid",
+      "1:verify found drift",
+      "2:the configuration or the servers' setup is wrong (each problem is printed with its fix)",
+      "3:PostgreSQL or Redis cannot be reached",
+      "70:unexpected error (--verbose shows the stack trace)"
+    })
+public final class CachesyncCommand {
+
+  @Option(
+      names = "--verbose",
+      scope = CommandLine.ScopeType.INHERIT,
+      description = "Print stack traces of unexpected errors.")
+  boolean verbose;
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The command line with its error handling, for {@link #main} and tests. */
+  public static CommandLine commandLine() {
+    CommandLine commandLine = new CommandLine(new CachesyncCommand());
+    commandLine.setExecutionExceptionHandler(CachesyncCommand::handle);
+    return commandLine;
+  }
+
+  private static int handle(Exception e, CommandLine commandLine, CommandLine.ParseResult parsed) {
+    PrintWriter err = commandLine.getErr();
+    if (e instanceof ConfigurationException) {
+      err.println(e.getMessage());
+      return ExitCode.INVALID;
+    }
+    if (e instanceof ServerUnreachableException) {
+      err.println("error: " + e.getMessage());
+      return ExitCode.UNREACHABLE;
+    }
+    if (e instanceof RedisRefusedException) {
+      err.println("error: " + e.getMessage());
+      return ExitCode.INVALID;
+    }
+    CachesyncCommand root =
+        commandLine.getCommandSpec().root().userObject() instanceof CachesyncCommand c ? c : null;
+    err.println("error: " + e);
+    if (root != null && root.verbose) {
+      e.printStackTrace(err);
+    } else {
+      err.println("(run with --verbose for the stack trace)");
+    }
+    return ExitCode.SOFTWARE;
+  }
+
+  /** The version from the jar's manifest. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String version = CachesyncCommand.class.getPackage().getImplementationVersion();
+      return new String[] {"cachesync " + (version == null ? "(development build)" : version)};
+    }
+  }
+}

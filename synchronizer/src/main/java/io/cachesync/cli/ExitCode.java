@@ -1,0 +1,21 @@
+package io.cachesync.cli;
+
+/** The exit codes of every command, documented in the README. */
+public final class ExitCode {
+  /** Done: the daemon stopped cleanly, the job finished, the configuration is valid. */
+  public static final int OK = 0;
+
+  /** {@code verify} found drift between Redis and PostgreSQL. */
+  public static final int DRIFT = 1;
+
+  /** The configuration or the servers' setup is wrong; the output names each problem and fix. */
+  public static final int INVALID = 2;
+
+  /** PostgreSQL or Redis could not be reached. */
+  public static final int UNREACHABLE = 3;
+
+  /** An unexpected error; {@code --verbose} shows its stack trace. */
+  public static final int SOFTWARE = 70;
+
+  private ExitCode() {}
+}

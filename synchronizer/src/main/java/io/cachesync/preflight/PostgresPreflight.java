@@ -1,0 +1,519 @@
+package io.cachesync.preflight;
+
+import io.cachesync.ServerUnreachableException;
+import io.cachesync.config.Configuration;
+import io.cachesync.config.Suggestion;
+import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.model.TableId;
+import io.cachesync.model.TableMapping;
+import io.cachesync.source.PostgresConnector;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Checks that PostgreSQL can feed the synchronizer: logical decoding, the right to replicate, a
+ * free replication slot, and for each mapped table that it and its columns exist, that deletes
+ * carry the key's columns, and that the publication can hold it.
+ */
+final class PostgresPreflight {
+  private static final String SUBJECT = "postgres";
+
+  private final SynchronizerSettings settings;
+  private final List<TableMapping> tables;
+  private final List<Finding> findings = new ArrayList<>();
+
+  PostgresPreflight(Configuration configuration) {
+    this.settings = configuration.settings();
+    this.tables = configuration.mapping().tables();
+  }
+
+  List<Finding> run() throws ServerUnreachableException {
+    try (Connection connection = new PostgresConnector(settings.postgres()).open("preflight")) {
+      Role role = checkServer(connection);
+      List<TableId> ownedByOthers = new ArrayList<>();
+      for (TableMapping table : tables) {
+        checkTable(connection, table, role).ifPresent(ownedByOthers::add);
+      }
+      checkPublication(connection, role, ownedByOthers);
+    } catch (SQLException e) {
+      findings.add(Finding.failed(SUBJECT, loginProblem(e)));
+    }
+    return List.copyOf(findings);
+  }
+
+  /** What the login role may do. */
+  private record Role(
+      String name, boolean superuser, boolean replication, boolean createInDatabase) {}
+
+  private Role checkServer(Connection connection) throws SQLException {
+    String version = single(connection, "SHOW server_version");
+    String walLevel = single(connection, "SHOW wal_level");
+    if (walLevel.equals("logical")) {
+      findings.add(
+          Finding.ok(
+              SUBJECT,
+              "PostgreSQL "
+                  + version
+                  + " at "
+                  + settings.postgres().address()
+                  + ", wal_level is logical"));
+    } else {
+      findings.add(
+          Finding.failed(
+              SUBJECT,
+              "wal_level is '"
+                  + walLevel
+                  + "'; logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level ="
+                  + " logical (or set it in postgresql.conf) and restart PostgreSQL"));
+    }
+    Role role;
+    try (PreparedStatement statement =
+            connection.prepareStatement(
+                "SELECT current_user, rolsuper, rolreplication,"
+                    + " has_database_privilege(current_database(), 'CREATE')"
+                    + " FROM pg_roles WHERE rolname = current_user");
+        ResultSet row = statement.executeQuery()) {
+      row.next();
+      role = new Role(row.getString(1), row.getBoolean(2), row.getBoolean(3), row.getBoolean(4));
+    }
+    if (role.superuser() || role.replication()) {
+      findings.add(Finding.ok(SUBJECT, "user " + role.name() + " may replicate"));
+    } else {
+      findings.add(
+          Finding.failed(
+              SUBJECT,
+              "user "
+                  + role.name()
+                  + " may not replicate; run ALTER ROLE "
+                  + role.name()
+                  + " REPLICATION (and allow it in pg_hba.conf)"));
+    }
+    checkSlot(connection);
+    return role;
+  }
+
+  private void checkSlot(Connection connection) throws SQLException {
+    int maxSlots = Integer.parseInt(single(connection, "SHOW max_replication_slots"));
+    int used = 0;
+    Optional<String> ours = Optional.empty();
+    try (PreparedStatement statement =
+            connection.prepareStatement(
+                "SELECT slot_name, coalesce(plugin, ''), coalesce(database, '') FROM pg_replication_slots");
+        ResultSet rows = statement.executeQuery()) {
+      while (rows.next()) {
+        used++;
+        if (rows.getString(1).equals(settings.slotName())) {
+          ours = Optional.of(rows.getString(2) + "|" + rows.getString(3));
+        }
+      }
+    }
+    String slot = settings.slotName();
+    if (ours.isPresent()) {
+      String expected = "pgoutput|" + settings.postgres().database();
+      if (ours.get().equals(expected)) {
+        findings.add(
+            Finding.ok(SUBJECT, "replication slot " + slot + " exists and will be resumed"));
+      } else {
+        findings.add(
+            Finding.failed(
+                SUBJECT,
+                "replication slot "
+                    + slot
+                    + " exists but is not a pgoutput slot of database "
+                    + settings.postgres().database()
+                    + "; drop it (SELECT pg_drop_replication_slot('"
+                    + slot
+                    + "')) or choose another name"));
+      }
+    } else if (used >= maxSlots) {
+      findings.add(
+          Finding.failed(
+              SUBJECT,
+              "all "
+                  + maxSlots
+                  + " replication slots are in use; drop an unused one or raise max_replication_slots"
+                  + " and restart PostgreSQL"));
+    } else {
+      findings.add(
+          Finding.ok(
+              SUBJECT,
+              "replication slot "
+                  + slot
+                  + " will be created ("
+                  + used
+                  + " of "
+                  + maxSlots
+                  + " in use)"));
+    }
+  }
+
+  /**
+   * Checks one table.
+   *
+   * @return the table when the login role does not own it (it cannot add it to a publication)
+   */
+  private Optional<TableId> checkTable(Connection connection, TableMapping mapping, Role role)
+      throws SQLException {
+    TableId id = mapping.table();
+    String subject = id.toString();
+    long oid;
+    char replicaIdentity;
+    boolean owned;
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT c.oid, c.relreplident, has_table_privilege(c.oid, 'SELECT'),"
+                + " pg_has_role(c.relowner, 'USAGE')"
+                + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')")) {
+      statement.setString(1, id.schema());
+      statement.setString(2, id.table());
+      try (ResultSet row = statement.executeQuery()) {
+        if (!row.next()) {
+          findings.add(
+              Finding.failed(
+                  subject,
+                  "table does not exist in database "
+                      + settings.postgres().database()
+                      + tableHint(connection, id)));
+          return Optional.empty();
+        }
+        oid = row.getLong(1);
+        replicaIdentity = row.getString(2).charAt(0);
+        if (!row.getBoolean(3)) {
+          findings.add(
+              Finding.failed(
+                  subject,
+                  "user may not read the table; run GRANT SELECT ON " + id + " TO " + role.name()));
+        }
+        owned = row.getBoolean(4);
+      }
+    }
+    Map<String, Boolean> columns = columns(connection, oid);
+    boolean columnsExist = checkColumns(mapping, columns);
+    if (columnsExist) {
+      checkReplicaIdentity(connection, mapping, oid, replicaIdentity);
+    }
+    return owned || role.superuser() ? Optional.empty() : Optional.of(id);
+  }
+
+  /** Column name to whether it is generated. */
+  private static Map<String, Boolean> columns(Connection connection, long oid) throws SQLException {
+    Map<String, Boolean> columns = new LinkedHashMap<>();
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT attname, attgenerated <> '' FROM pg_attribute"
+                + " WHERE attrelid = ? AND attnum > 0 AND NOT attisdropped ORDER BY attnum")) {
+      statement.setLong(1, oid);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          columns.put(rows.getString(1), rows.getBoolean(2));
+        }
+      }
+    }
+    return columns;
+  }
+
+  private boolean checkColumns(TableMapping mapping, Map<String, Boolean> columns) {
+    String subject = mapping.table().toString();
+    String all = String.join(", ", columns.keySet());
+    boolean valid = true;
+    for (String placeholder : mapping.key().columns()) {
+      if (!columns.containsKey(placeholder)) {
+        findings.add(
+            Finding.failed(
+                subject,
+                "placeholder {"
+                    + placeholder
+                    + "} in key '"
+                    + mapping.key()
+                    + "' is not a column of "
+                    + subject
+                    + " (columns: "
+                    + all
+                    + ")"
+                    + Suggestion.hint(placeholder, columns.keySet())));
+        valid = false;
+      }
+    }
+    for (String column : mapping.columns()) {
+      if (!columns.containsKey(column)) {
+        if (!mapping.key().columns().contains(column)) {
+          findings.add(
+              Finding.failed(
+                  subject,
+                  "column "
+                      + column
+                      + " in columns is not a column of "
+                      + subject
+                      + " (columns: "
+                      + all
+                      + ")"
+                      + Suggestion.hint(column, columns.keySet())));
+        }
+        valid = false;
+      } else if (columns.get(column)) {
+        findings.add(
+            Finding.failed(
+                subject,
+                "column "
+                    + column
+                    + " is generated, and PostgreSQL does not send generated columns to logical"
+                    + " replication; remove it from columns"));
+        valid = false;
+      }
+    }
+    for (String placeholder : mapping.key().columns()) {
+      if (Boolean.TRUE.equals(columns.get(placeholder))
+          && !mapping.columns().contains(placeholder)) {
+        findings.add(
+            Finding.failed(
+                subject,
+                "key column "
+                    + placeholder
+                    + " is generated, and PostgreSQL does not send generated columns to logical"
+                    + " replication; key by another column"));
+        valid = false;
+      }
+    }
+    return valid;
+  }
+
+  private void checkReplicaIdentity(
+      Connection connection, TableMapping mapping, long oid, char identity) throws SQLException {
+    TableId id = mapping.table();
+    String subject = id.toString();
+    String fullFix = "ALTER TABLE " + id + " REPLICA IDENTITY FULL";
+    switch (identity) {
+      case 'f' ->
+          findings.add(Finding.ok(subject, "REPLICA IDENTITY FULL: deletes carry every column"));
+      case 'n' ->
+          findings.add(
+              Finding.failed(
+                  subject,
+                  "REPLICA IDENTITY NOTHING: deletes carry no columns, so their keys cannot be"
+                      + " evicted; run ALTER TABLE "
+                      + id
+                      + " REPLICA IDENTITY DEFAULT (with a primary key) or "
+                      + fullFix));
+      default -> {
+        boolean primaryKey = identity == 'd';
+        Set<String> identityColumns = identityColumns(connection, oid, primaryKey);
+        String kind = primaryKey ? "primary key" : "replica identity index";
+        if (identityColumns.isEmpty()) {
+          findings.add(
+              Finding.failed(
+                  subject,
+                  "no primary key, so deletes carry no key columns and their keys cannot be evicted;"
+                      + " add a primary key, or run "
+                      + fullFix));
+          return;
+        }
+        Set<String> missing = new LinkedHashSet<>(mapping.key().columns());
+        missing.removeAll(identityColumns);
+        if (missing.isEmpty()) {
+          findings.add(
+              Finding.ok(
+                  subject,
+                  kind
+                      + " ("
+                      + String.join(", ", identityColumns)
+                      + ") carries the key's columns on delete"));
+        } else {
+          findings.add(
+              Finding.failed(
+                  subject,
+                  "key '"
+                      + mapping.key()
+                      + "' uses "
+                      + String.join(", ", missing)
+                      + ", which the "
+                      + kind
+                      + " ("
+                      + String.join(", ", identityColumns)
+                      + ") does not hold, so deletes and key changes would not carry it; key by the "
+                      + kind
+                      + " columns, or run "
+                      + fullFix));
+        }
+      }
+    }
+  }
+
+  private static Set<String> identityColumns(Connection connection, long oid, boolean primaryKey)
+      throws SQLException {
+    Set<String> columns = new LinkedHashSet<>();
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT a.attname FROM pg_index i"
+                + " JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) ON true"
+                + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                + " WHERE i.indrelid = ? AND "
+                + (primaryKey ? "i.indisprimary" : "i.indisreplident")
+                + " ORDER BY k.position")) {
+      statement.setLong(1, oid);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          columns.add(rows.getString(1));
+        }
+      }
+    }
+    return columns;
+  }
+
+  private void checkPublication(Connection connection, Role role, List<TableId> ownedByOthers)
+      throws SQLException {
+    String name = settings.publicationName();
+    String tableList =
+        tables.stream().map(t -> t.table().toString()).collect(Collectors.joining(", "));
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate,"
+                + " pg_has_role(pubowner, 'USAGE') FROM pg_publication WHERE pubname = ?")) {
+      statement.setString(1, name);
+      try (ResultSet row = statement.executeQuery()) {
+        if (!row.next()) {
+          boolean mayCreate =
+              role.superuser() || (role.createInDatabase() && ownedByOthers.isEmpty());
+          if (mayCreate) {
+            findings.add(
+                Finding.ok(
+                    SUBJECT, "publication " + name + " will be created for the mapped tables"));
+          } else {
+            findings.add(
+                Finding.failed(
+                    SUBJECT,
+                    "publication "
+                        + name
+                        + " does not exist and user "
+                        + role.name()
+                        + " may not create it; have an administrator run: CREATE PUBLICATION "
+                        + name
+                        + " FOR TABLE "
+                        + tableList
+                        + " WITH (publish = 'insert, update, delete, truncate')"));
+          }
+          return;
+        }
+        if (row.getBoolean(1)) {
+          findings.add(
+              Finding.failed(
+                  SUBJECT,
+                  "publication "
+                      + name
+                      + " publishes all tables, which makes UPDATE and DELETE fail on any table"
+                      + " without a replica identity; run DROP PUBLICATION "
+                      + name
+                      + " and let cachesync create one of the mapped tables"));
+          return;
+        }
+        if (!row.getBoolean(2)) {
+          findings.add(
+              Finding.failed(
+                  SUBJECT,
+                  "publication "
+                      + name
+                      + " does not publish every operation, so changes (or TRUNCATE) would be"
+                      + " missed; run ALTER PUBLICATION "
+                      + name
+                      + " SET (publish = 'insert, update, delete, truncate')"));
+        }
+        boolean ownsPublication = row.getBoolean(3) || role.superuser();
+        List<String> missing = missingFromPublication(connection, name);
+        if (missing.isEmpty()) {
+          findings.add(Finding.ok(SUBJECT, "publication " + name + " holds every mapped table"));
+        } else if (ownsPublication && ownedByOthers.isEmpty()) {
+          findings.add(
+              Finding.ok(
+                  SUBJECT,
+                  "publication " + name + " will be extended with " + String.join(", ", missing)));
+        } else {
+          findings.add(
+              Finding.failed(
+                  SUBJECT,
+                  "publication "
+                      + name
+                      + " lacks "
+                      + String.join(", ", missing)
+                      + " and user "
+                      + role.name()
+                      + " may not add them; have an administrator run: ALTER PUBLICATION "
+                      + name
+                      + " ADD TABLE "
+                      + String.join(", ", missing)));
+        }
+      }
+    }
+  }
+
+  private List<String> missingFromPublication(Connection connection, String name)
+      throws SQLException {
+    Set<String> published = new LinkedHashSet<>();
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = ?")) {
+      statement.setString(1, name);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          published.add(rows.getString(1));
+        }
+      }
+    }
+    return tables.stream()
+        .map(t -> t.table().toString())
+        .filter(t -> !published.contains(t))
+        .toList();
+  }
+
+  private static String tableHint(Connection connection, TableId id) throws SQLException {
+    List<String> names = new ArrayList<>();
+    try (PreparedStatement statement =
+            connection.prepareStatement(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c"
+                    + " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    + " WHERE c.relkind IN ('r', 'p')"
+                    + " AND n.nspname NOT IN ('pg_catalog', 'information_schema')");
+        ResultSet rows = statement.executeQuery()) {
+      while (rows.next()) {
+        names.add(rows.getString(1));
+      }
+    }
+    return Suggestion.hint(id.toString(), names);
+  }
+
+  private String loginProblem(SQLException e) {
+    String state = e.getSQLState() == null ? "" : e.getSQLState();
+    String user = settings.postgres().user();
+    String database = settings.postgres().database();
+    if (state.startsWith("28")) {
+      return "PostgreSQL at "
+          + settings.postgres().address()
+          + " refused the login of user "
+          + user
+          + ": "
+          + e.getMessage()
+          + "; check postgres.user and postgres.password, and pg_hba.conf";
+    }
+    if (state.equals("3D000")) {
+      return "database " + database + " does not exist; create it or fix postgres.database";
+    }
+    return "check failed: " + e.getMessage() + " (SQLSTATE " + state + ")";
+  }
+
+  private static String single(Connection connection, String sql) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(sql);
+        ResultSet row = statement.executeQuery()) {
+      row.next();
+      return row.getString(1);
+    }
+  }
+}

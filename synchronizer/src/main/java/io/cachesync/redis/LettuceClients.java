@@ -1,0 +1,35 @@
+package io.cachesync.redis;
+
+import io.cachesync.config.RedisSettings;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import java.time.Duration;
+
+/** Builds Lettuce clients from the settings, with the timeouts every connection shares. */
+final class LettuceClients {
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
+
+  private LettuceClients() {}
+
+  static RedisURI uri(RedisSettings settings) {
+    RedisURI uri = RedisURI.create(settings.uri());
+    uri.setTimeout(COMMAND_TIMEOUT);
+    return uri;
+  }
+
+  /** A client that fails fast instead of reconnecting: for one-shot work such as the preflight. */
+  static RedisClient oneShot(RedisSettings settings) {
+    RedisClient client = RedisClient.create(uri(settings));
+    client.setOptions(
+        ClientOptions.builder()
+            .autoReconnect(false)
+            .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
+            .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
+            .build());
+    return client;
+  }
+}

@@ -1,0 +1,81 @@
+package io.cachesync.redis;
+
+import io.cachesync.ServerUnreachableException;
+import io.cachesync.config.RedisSettings;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/** {@link RedisAdmin} over one Lettuce connection. */
+final class LettuceRedisAdmin implements RedisAdmin {
+  private final RedisClient client;
+  private final StatefulRedisConnection<String, String> connection;
+
+  private LettuceRedisAdmin(
+      RedisClient client, StatefulRedisConnection<String, String> connection) {
+    this.client = client;
+    this.connection = connection;
+  }
+
+  static RedisAdmin connect(RedisSettings settings) throws ServerUnreachableException {
+    RedisClient client = LettuceClients.oneShot(settings);
+    try {
+      return new LettuceRedisAdmin(client, client.connect());
+    } catch (RedisConnectionException e) {
+      client.shutdown();
+      Throwable root = rootCause(e);
+      if (root instanceof RedisCommandExecutionException refused) {
+        throw new RedisRefusedException(
+            "Redis at "
+                + settings.redactedUri()
+                + " refused the connection: "
+                + refused.getMessage());
+      }
+      throw new ServerUnreachableException("Redis", settings.redactedUri(), describe(root));
+    }
+  }
+
+  @Override
+  public Map<String, String> info(String section) {
+    Map<String, String> fields = new LinkedHashMap<>();
+    for (String line : connection.sync().info(section).split("\r?\n")) {
+      int colon = line.indexOf(':');
+      if (colon > 0 && !line.startsWith("#")) {
+        fields.put(line.substring(0, colon), line.substring(colon + 1).strip());
+      }
+    }
+    return fields;
+  }
+
+  @Override
+  public Optional<String> configGet(String parameter) {
+    try {
+      return Optional.ofNullable(connection.sync().configGet(parameter).get(parameter));
+    } catch (RedisCommandExecutionException e) {
+      return Optional.empty();
+    }
+  }
+
+  @Override
+  public void close() {
+    connection.close();
+    client.shutdown();
+  }
+
+  private static Throwable rootCause(Throwable e) {
+    Throwable cause = e;
+    while (cause.getCause() != null && cause.getCause() != cause) {
+      cause = cause.getCause();
+    }
+    return cause;
+  }
+
+  private static String describe(Throwable cause) {
+    String message = cause.getMessage();
+    return message == null ? cause.getClass().getSimpleName() : message;
+  }
+}

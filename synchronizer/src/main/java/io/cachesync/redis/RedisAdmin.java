@@ -1,0 +1,32 @@
+package io.cachesync.redis;
+
+import io.cachesync.ServerUnreachableException;
+import io.cachesync.config.RedisSettings;
+import java.util.Map;
+import java.util.Optional;
+
+/** The few server-level questions the synchronizer asks Redis, behind a narrow interface. */
+public interface RedisAdmin extends AutoCloseable {
+
+  /**
+   * Connects to the master named by the settings (through Sentinel for {@code redis-sentinel://}).
+   *
+   * @throws ServerUnreachableException when no connection can be made
+   * @throws RedisRefusedException when Redis answered but refused the login
+   */
+  static RedisAdmin connect(RedisSettings settings) throws ServerUnreachableException {
+    return LettuceRedisAdmin.connect(settings);
+  }
+
+  /** The fields of one {@code INFO} section, e.g. {@code server} or {@code replication}. */
+  Map<String, String> info(String section);
+
+  /**
+   * The value of a configuration parameter, or empty when {@code CONFIG GET} is not allowed (as on
+   * several managed Redis services).
+   */
+  Optional<String> configGet(String parameter);
+
+  @Override
+  void close();
+}
