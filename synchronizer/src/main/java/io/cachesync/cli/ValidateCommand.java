@@ -12,6 +12,7 @@ import io.cachesync.preflight.PreflightReport;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -87,14 +88,22 @@ final class ValidateCommand implements Callable<Integer> {
     int count = configuration.mapping().tables().size();
     out.println(
         "  mapping " + settings.mapping() + ": " + count + (count == 1 ? " table" : " tables"));
-    int width =
-        configuration.mapping().tables().stream()
-            .mapToInt(t -> t.table().toString().length())
-            .max()
-            .orElse(0);
+    int tableWidth = width(configuration, t -> t.table().toString());
+    int keyWidth = width(configuration, t -> t.key().text());
     for (TableMapping table : configuration.mapping().tables()) {
-      out.printf("    %-" + width + "s  %s  %s%n", table.table(), table.key(), describe(table));
+      out.printf(
+          "    %-" + tableWidth + "s  %-" + keyWidth + "s  %s%n",
+          table.table(),
+          table.key(),
+          describe(table));
     }
+  }
+
+  private static int width(Configuration configuration, Function<TableMapping, String> column) {
+    return configuration.mapping().tables().stream()
+        .mapToInt(t -> column.apply(t).length())
+        .max()
+        .orElse(1);
   }
 
   private static String describe(TableMapping table) {

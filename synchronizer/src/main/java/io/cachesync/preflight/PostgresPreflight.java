@@ -56,7 +56,7 @@ final class PostgresPreflight {
       String name, boolean superuser, boolean replication, boolean createInDatabase) {}
 
   private Role checkServer(Connection connection) throws SQLException {
-    String version = single(connection, "SHOW server_version");
+    String version = single(connection, "SHOW server_version").split(" ")[0];
     String walLevel = single(connection, "SHOW wal_level");
     if (walLevel.equals("logical")) {
       findings.add(

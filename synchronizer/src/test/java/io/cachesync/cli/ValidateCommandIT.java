@@ -1,0 +1,337 @@
+package io.cachesync.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cachesync.testing.CommandRun;
+import io.cachesync.testing.ConfigFiles;
+import io.cachesync.testing.PostgresServer;
+import io.cachesync.testing.RedisServer;
+import io.cachesync.testing.TestServers;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code cachesync validate} against real servers, one setup problem at a time. */
+class ValidateCommandIT {
+  private static final String USERS = "tables:\n  - table: public.users\n    key: \"user:{id}\"\n";
+
+  private static PostgresServer postgres;
+  private static RedisServer redis;
+  private static String database;
+
+  @TempDir Path directory;
+
+  @BeforeAll
+  static void startServers() {
+    postgres = TestServers.sharedPostgres();
+    redis = TestServers.redis();
+    database = postgres.createDatabase("validate");
+    postgres.execute(
+        database,
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text, email text)",
+        "CREATE TABLE events (id bigint, payload text)",
+        "CREATE TABLE audit (id bigint, at timestamptz)",
+        "ALTER TABLE audit REPLICA IDENTITY FULL",
+        "CREATE TABLE order_lines (order_id bigint, line_no int, sku text, PRIMARY KEY (order_id, line_no))");
+  }
+
+  @AfterAll
+  static void stopServers() {
+    redis.close();
+  }
+
+  private Path config(String mapping) {
+    return ConfigFiles.write(
+        directory, "shop", ConfigFiles.postgres(postgres, database), redis.uri(), mapping);
+  }
+
+  @Test
+  void validate_readySetup_printsTheSummaryAndPasses() {
+    Path config =
+        config(
+            USERS
+                + "    columns: [id, name]\n    ttl: 1h\n"
+                + "  - table: public.order_lines\n    key: \"line:{order_id}:{line_no}\"\n    format: json\n");
+
+    CommandRun run = CommandRun.of("validate", "--config", config.toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(0);
+    assertThat(run.out())
+        .contains(config + ": valid")
+        .contains(
+            "name shop: replication slot cachesync_shop, publication cachesync_shop, state keys cachesync:shop:*")
+        .contains(
+            "public.users        user:{id}                  hash, write, columns id, name, ttl 1h")
+        .contains("public.order_lines  line:{order_id}:{line_no}  json, write, all columns")
+        .contains("ok    postgres: user postgres may replicate")
+        .contains("ok    public.users: primary key (id) carries the key's columns on delete")
+        .contains(
+            "ok    public.order_lines: primary key (order_id, line_no) carries the key's columns on delete")
+        .contains("ok    redis: maxmemory-policy noeviction never evicts cachesync's state keys")
+        .endsWith("preflight passed\n");
+  }
+
+  @Test
+  void validate_walLevelReplica_failsWithTheFix() {
+    try (PostgresServer replica = TestServers.postgres(Map.of("wal_level", "replica"))) {
+      replica.execute("postgres", "CREATE TABLE users (id bigint PRIMARY KEY)");
+      Path config =
+          ConfigFiles.write(
+              directory, "shop", ConfigFiles.postgres(replica, "postgres"), redis.uri(), USERS);
+
+      CommandRun run = CommandRun.of("validate", "--config", config.toString());
+
+      assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+      assertThat(run.out())
+          .contains(
+              "FAIL  postgres: wal_level is 'replica'; logical decoding needs wal_level=logical: run ALTER"
+                  + " SYSTEM SET wal_level = logical (or set it in postgresql.conf) and restart PostgreSQL")
+          .contains("ok    public.users: primary key (id)")
+          .endsWith("preflight failed: 1 problem (FAIL above)\n");
+    }
+  }
+
+  @Test
+  void validate_tableWithoutPrimaryKey_failsWithTheFix() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.events\n    key: \"event:{id}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.events: no primary key, so deletes carry no key columns and their keys cannot"
+                + " be evicted; add a primary key, or run ALTER TABLE public.events REPLICA IDENTITY FULL");
+  }
+
+  @Test
+  void validate_replicaIdentityFullWithoutPrimaryKey_passes() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.audit\n    key: \"audit:{id}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(0);
+    assertThat(run.out())
+        .contains("ok    public.audit: REPLICA IDENTITY FULL: deletes carry every column");
+  }
+
+  @Test
+  void validate_keyOutsideThePrimaryKey_failsWithTheFix() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.users\n    key: \"user:{email}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.users: key 'user:{email}' uses email, which the primary key (id) does not hold,"
+                + " so deletes and key changes would not carry it; key by the primary key columns, or run"
+                + " ALTER TABLE public.users REPLICA IDENTITY FULL");
+  }
+
+  @Test
+  void validate_missingTableAndColumns_namesThemWithSuggestions() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config(
+                    "tables:\n  - table: public.user\n    key: \"u:{id}\"\n"
+                        + "  - table: public.users\n    key: \"user:{uid}\"\n    columns: [uid, name, emial]\n")
+                .toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.user: table does not exist in database "
+                + database
+                + " (did you mean 'public.users'?)")
+        .contains(
+            "FAIL  public.users: placeholder {uid} in key 'user:{uid}' is not a column of public.users"
+                + " (columns: id, name, email) (did you mean 'id'?)")
+        .contains(
+            "FAIL  public.users: column emial in columns is not a column of public.users (columns: id,"
+                + " name, email) (did you mean 'email'?)");
+  }
+
+  @Test
+  void validate_redisMayEvictAnyKey_failsWithTheFix() {
+    try (RedisServer lru =
+        TestServers.redis("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")) {
+      Path config =
+          ConfigFiles.write(
+              directory, "shop", ConfigFiles.postgres(postgres, database), lru.uri(), USERS);
+
+      CommandRun run = CommandRun.of("validate", "--config", config.toString());
+
+      assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+      assertThat(run.out())
+          .contains(
+              "FAIL  redis: maxmemory-policy is allkeys-lru, so Redis may evict cachesync's state keys"
+                  + " (cachesync:*) and lose track of what was applied; set maxmemory-policy to"
+                  + " noeviction or a volatile-* policy");
+    }
+  }
+
+  @Test
+  void validate_redisReplica_failsAndAsksForTheMaster() {
+    try (RedisServer replica =
+        TestServers.redis("--replicaof", redis.host(), Integer.toString(redis.port()))) {
+      Path config =
+          ConfigFiles.write(
+              directory, "shop", ConfigFiles.postgres(postgres, database), replica.uri(), USERS);
+
+      CommandRun run = CommandRun.of("validate", "--config", config.toString());
+
+      assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+      assertThat(run.out()).contains("is a slave, not the master; point redis.uri at the master");
+    }
+  }
+
+  @Test
+  void validate_userWithoutRightsOnANewPublication_failsWithTheSqlToRun() {
+    Path config =
+        ConfigFiles.write(
+            directory,
+            "shop",
+            "host: 127.0.0.1\nport: "
+                + postgres.port()
+                + "\ndatabase: "
+                + database
+                + "\nuser: "
+                + PostgresServer.PASSWORD_ROLE
+                + "\npassword: "
+                + PostgresServer.PASSWORD_ROLE_PASSWORD
+                + "\n",
+            redis.uri(),
+            USERS);
+    postgres.execute(database, "GRANT SELECT ON users TO " + PostgresServer.PASSWORD_ROLE);
+
+    CommandRun run = CommandRun.of("validate", "--config", config.toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  postgres: user cachesync_pw may not replicate; run ALTER ROLE cachesync_pw REPLICATION")
+        .contains(
+            "FAIL  postgres: publication cachesync_shop does not exist and user cachesync_pw may not"
+                + " create it; have an administrator run: CREATE PUBLICATION cachesync_shop FOR TABLE"
+                + " public.users WITH (publish = 'insert, update, delete, truncate')");
+    assertThat(run.output()).doesNotContain(PostgresServer.PASSWORD_ROLE_PASSWORD);
+  }
+
+  @Test
+  void validate_wrongPasswords_areReportedWithoutShowingThem() {
+    String wrong = "Wrong-pw-never-printed-7";
+    try (RedisServer locked = TestServers.redis("--requirepass", "Redis-pw-never-printed-9")) {
+      Path config =
+          ConfigFiles.write(
+              directory,
+              "shop",
+              "port: "
+                  + postgres.port()
+                  + "\ndatabase: "
+                  + database
+                  + "\nuser: "
+                  + PostgresServer.PASSWORD_ROLE
+                  + "\npassword: "
+                  + wrong
+                  + "\n",
+              "redis://:" + wrong + "@127.0.0.1:" + locked.port(),
+              USERS);
+
+      CommandRun run = CommandRun.of("validate", "--config", config.toString());
+
+      assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+      assertThat(run.out())
+          .contains("refused the login of user cachesync_pw")
+          .contains("redis://:****@127.0.0.1:" + locked.port());
+      assertThat(run.output()).doesNotContain(wrong).doesNotContain("Redis-pw-never-printed-9");
+    }
+  }
+
+  @Test
+  void validate_postgresUnreachable_exitsThreeNamingHostAndPort() {
+    Path config =
+        ConfigFiles.write(
+            directory,
+            "shop",
+            "port: 1\ndatabase: shop\nuser: cachesync\npassword: Pg-pw-hidden-1\n",
+            redis.uri(),
+            USERS);
+
+    CommandRun run = CommandRun.of("validate", "--config", config.toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.UNREACHABLE);
+    assertThat(run.err())
+        .startsWith(
+            "error: PostgreSQL at 127.0.0.1:1 cannot be reached: Connection to 127.0.0.1:1 refused");
+    assertThat(run.output()).doesNotContain("Pg-pw-hidden-1");
+  }
+
+  @Test
+  void validate_redisUnreachable_exitsThreeNamingTheAddress() {
+    Path config =
+        ConfigFiles.write(
+            directory,
+            "shop",
+            ConfigFiles.postgres(postgres, database),
+            "redis://:Redis-hidden-2@127.0.0.1:1",
+            USERS);
+
+    CommandRun run = CommandRun.of("validate", "--config", config.toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.UNREACHABLE);
+    assertThat(run.err())
+        .startsWith(
+            "error: Redis at redis://:****@127.0.0.1:1 cannot be reached: Connection refused");
+    assertThat(run.output()).doesNotContain("Redis-hidden-2");
+  }
+
+  @Test
+  void validate_offline_checksTheFilesWithoutContactingServers() {
+    Path config =
+        ConfigFiles.write(
+            directory,
+            "shop",
+            "port: 1\ndatabase: shop\nuser: cachesync\n",
+            "redis://127.0.0.1:1",
+            USERS);
+
+    CommandRun run = CommandRun.of("validate", "--config", config.toString(), "--offline");
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(0);
+    assertThat(run.out())
+        .contains("public.users  user:{id}  hash, write, all columns")
+        .endsWith("preflight skipped (--offline)\n");
+  }
+
+  @Test
+  void validate_invalidFiles_exitsTwoWithEveryProblemAndNoStackTrace() {
+    Path config =
+        config("tables:\n  - table: public.users\n    key: \"user:{id\"\n    format: hsah\n");
+
+    CommandRun run = CommandRun.of("validate", "--config", config.toString(), "--offline");
+
+    assertThat(run.exitCode()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.err())
+        .isEqualTo(
+            "2 configuration problems:\n"
+                + "  1. "
+                + directory.resolve("mapping.yml")
+                + ":3:5: tables[0].key: key 'user:{id': unclosed '{' at position 6 (write '{{' for a literal brace)\n"
+                + "  2. "
+                + directory.resolve("mapping.yml")
+                + ":4:5: tables[0].format: 'hsah' is not one of hash, json (did you mean 'hash'?)\n");
+    assertThat(run.out()).isEmpty();
+  }
+}

@@ -1,0 +1,49 @@
+package io.cachesync.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Writes a synchronizer.yml and its mapping file for a test. */
+public final class ConfigFiles {
+  private ConfigFiles() {}
+
+  /**
+   * Writes both files into {@code directory} and returns the path of synchronizer.yml.
+   *
+   * @param postgres the {@code postgres:} section's body, one key per line
+   */
+  public static Path write(
+      Path directory, String name, String postgres, String redisUri, String mapping) {
+    StringBuilder settings = new StringBuilder();
+    settings.append("name: ").append(name).append('\n');
+    settings.append("postgres:\n");
+    postgres.lines().forEach(line -> settings.append("  ").append(line).append('\n'));
+    settings.append("redis:\n  uri: ").append(redisUri).append('\n');
+    settings.append("mapping: mapping.yml\n");
+    try {
+      Files.createDirectories(directory);
+      Files.writeString(directory.resolve("mapping.yml"), mapping, StandardCharsets.UTF_8);
+      Path file = directory.resolve("synchronizer.yml");
+      Files.writeString(file, settings, StandardCharsets.UTF_8);
+      return file;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The {@code postgres:} body for the superuser on {@code server}. */
+  public static String postgres(PostgresServer server, String database) {
+    return "host: "
+        + server.host()
+        + "\nport: "
+        + server.port()
+        + "\ndatabase: "
+        + database
+        + "\nuser: "
+        + PostgresServer.SUPERUSER
+        + "\n";
+  }
+}

@@ -1,0 +1,137 @@
+package io.cachesync.testing;
+
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A Redis server run from the installed {@code redis-server}, without persistence. */
+final class LocalRedis implements RedisServer {
+  private final Path executable;
+  private final Path directory;
+  private final List<String> arguments;
+  private int port;
+  private Process process;
+
+  private LocalRedis(Path executable, Path directory, List<String> arguments) {
+    this.executable = executable;
+    this.directory = directory;
+    this.arguments = List.copyOf(arguments);
+  }
+
+  static LocalRedis create(Path executable, List<String> arguments) {
+    try {
+      LocalRedis server =
+          new LocalRedis(executable, Files.createTempDirectory("cachesync-redis-"), arguments);
+      Cleanup.register(server);
+      server.startOnFreePort();
+      return server;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private void startOnFreePort() {
+    IllegalStateException last = null;
+    for (int attempt = 0; attempt < 3; attempt++) {
+      port = LocalPostgres.freePort();
+      try {
+        start();
+        return;
+      } catch (IllegalStateException e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  /** Starts the server (again) on its port, empty. */
+  void start() {
+    List<String> command = new ArrayList<>();
+    command.add(executable.toString());
+    command.addAll(
+        List.of(
+            "--port", Integer.toString(port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", directory.toString(),
+            "--logfile", directory.resolve("redis.log").toString(),
+            "--daemonize", "no"));
+    command.addAll(arguments);
+    try {
+      process =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(directory.resolve("stdout.log").toFile())
+              .start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    try {
+      await("Redis on port " + port)
+          .atMost(Duration.ofSeconds(15))
+          .pollInterval(Duration.ofMillis(20))
+          .ignoreExceptions()
+          .failFast("redis-server exited", () -> !process.isAlive())
+          .until(
+              () -> command("PING"),
+              reply -> reply.startsWith("+PONG") || reply.startsWith("-NOAUTH"));
+    } catch (org.awaitility.core.ConditionTimeoutException
+        | org.awaitility.core.TerminalFailureException e) {
+      process.destroyForcibly();
+      throw new IllegalStateException("Redis did not start on port " + port + ": " + log(), e);
+    }
+  }
+
+  /** Kills the server at once, as {@code kill -9} would; it comes back empty on {@link #start}. */
+  void kill() {
+    process.destroyForcibly();
+    try {
+      process.waitFor(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public String host() {
+    return "127.0.0.1";
+  }
+
+  @Override
+  public int port() {
+    return port;
+  }
+
+  @Override
+  public void close() {
+    if (process != null) {
+      kill();
+    }
+    Cleanup.delete(directory);
+    Cleanup.unregister(this);
+  }
+
+  private String log() {
+    try {
+      Path log = directory.resolve("redis.log");
+      return Files.exists(log)
+          ? Files.readString(log)
+          : Files.readString(directory.resolve("stdout.log"));
+    } catch (IOException e) {
+      return e.toString();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Redis at " + host() + ":" + port;
+  }
+}

@@ -1,0 +1,122 @@
+package io.cachesync.testing;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Where test servers come from: the installed binaries when they are there, otherwise Docker
+ * through Testcontainers. This is the only place that chooses.
+ */
+public final class TestServers {
+  private static final Optional<Path> POSTGRES_BINARIES = findPostgresBinaries();
+  private static final Optional<Path> REDIS_SERVER = findOnPath("redis-server");
+
+  private static PostgresServer shared;
+
+  private TestServers() {}
+
+  /**
+   * A new PostgreSQL server with {@code wal_level=logical} unless {@code settings} say otherwise.
+   */
+  public static PostgresServer postgres(Map<String, String> settings) {
+    if (POSTGRES_BINARIES.isPresent()) {
+      return LocalPostgres.create(POSTGRES_BINARIES.get(), settings);
+    }
+    if (ContainerServers.dockerAvailable()) {
+      return ContainerServers.postgres(settings);
+    }
+    throw new IllegalStateException(
+        "no PostgreSQL for the tests: install PostgreSQL (scripts/test does it on Debian) or start a"
+            + " Docker engine");
+  }
+
+  /**
+   * One logical-decoding PostgreSQL server shared by the whole test JVM; each test class creates
+   * its own database on it ({@link PostgresServer#createDatabase}). Stopped when the JVM exits.
+   */
+  public static synchronized PostgresServer sharedPostgres() {
+    if (shared == null) {
+      shared = postgres(Map.of());
+    }
+    return shared;
+  }
+
+  /** A new Redis server, started with extra {@code redis-server} arguments. */
+  public static RedisServer redis(String... arguments) {
+    if (REDIS_SERVER.isPresent()) {
+      return LocalRedis.create(REDIS_SERVER.get(), List.of(arguments));
+    }
+    if (ContainerServers.dockerAvailable()) {
+      return ContainerServers.redis(List.of(arguments));
+    }
+    throw new IllegalStateException(
+        "no Redis for the tests: install redis-server (scripts/test does it on Debian) or start a"
+            + " Docker engine");
+  }
+
+  private static Optional<Path> findPostgresBinaries() {
+    String configured = System.getenv("CACHESYNC_PG_BINDIR");
+    if (configured != null && !configured.isBlank()) {
+      return Optional.of(Path.of(configured));
+    }
+    Optional<Path> fromPgConfig =
+        findOnPath("pg_config")
+            .flatMap(TestServers::bindir)
+            .filter(d -> Files.isExecutable(d.resolve("initdb")));
+    if (fromPgConfig.isPresent()) {
+      return fromPgConfig;
+    }
+    Path debian = Path.of("/usr/lib/postgresql");
+    if (!Files.isDirectory(debian)) {
+      return Optional.empty();
+    }
+    try (Stream<Path> versions = Files.list(debian)) {
+      return versions
+          .map(version -> version.resolve("bin"))
+          .filter(bin -> Files.isExecutable(bin.resolve("initdb")))
+          .max((a, b) -> Integer.compare(major(a), major(b)));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static int major(Path bin) {
+    try {
+      return Integer.parseInt(bin.getParent().getFileName().toString());
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  private static Optional<Path> bindir(Path pgConfig) {
+    try {
+      Process process =
+          new ProcessBuilder(pgConfig.toString(), "--bindir").redirectErrorStream(true).start();
+      String output =
+          new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      return process.waitFor(10, TimeUnit.SECONDS) && process.exitValue() == 0
+          ? Optional.of(Path.of(output))
+          : Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<Path> findOnPath(String executable) {
+    String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
+    return Stream.of(path.split(":"))
+        .map(directory -> Path.of(directory, executable))
+        .filter(Files::isExecutable)
+        .findFirst();
+  }
+}
