@@ -78,7 +78,8 @@ final class SettingsReader {
     int port = section.integer("port", 1, 65_535).orElse(PostgresSettings.DEFAULT_PORT);
     Optional<String> database = section.requiredText("database", "database: shop");
     Optional<String> user = section.requiredText("user", "user: cachesync");
-    Optional<String> password = section.text("password");
+    // An empty password (e.g. ${PGPASSWORD:-}) means none, as for libpq.
+    Optional<String> password = section.text("password").filter(p -> !p.isEmpty());
     if (database.isEmpty() || user.isEmpty()) {
       return Optional.empty();
     }

@@ -135,4 +135,12 @@ class ConfigurationLoaderTest {
     assertThat(users.key().text()).isEqualTo("user:{id}");
     assertThat(users.ttl()).contains(new Ttl(Duration.ofMinutes(15)));
   }
+
+  @Test
+  void load_emptyPasswordFromAnUnsetVariable_meansNoPassword() throws Exception {
+    Configuration configuration =
+        new ConfigurationLoader(Map.of()).load(SETTINGS.resolve("empty-password.yml"));
+
+    assertThat(configuration.settings().postgres().password()).isEmpty();
+  }
 }
