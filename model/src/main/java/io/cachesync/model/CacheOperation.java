@@ -1,0 +1,77 @@
+package io.cachesync.model;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** What one change does to Redis, as planned by {@link ChangePlanner}. */
+public sealed interface CacheOperation {
+
+  TableId table();
+
+  /**
+   * Writes a row's projection under {@code key}, unless the stored version is newer.
+   *
+   * @param values every mapped column present in the row, NULLs included; columns whose value is
+   *     {@link ColumnValue.Unchanged} keep what the cached value has, and the write becomes an
+   *     eviction when there is no cached value to take them from
+   */
+  record Write(
+      TableId table,
+      String key,
+      ValueFormat format,
+      Map<String, ColumnValue> values,
+      Version version,
+      Optional<Ttl> ttl)
+      implements CacheOperation {
+    public Write {
+      requireNonNull(table, "table");
+      requireNonNull(key, "key");
+      requireNonNull(format, "format");
+      values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+      requireNonNull(version, "version");
+      requireNonNull(ttl, "ttl");
+    }
+
+    /** Columns whose unchanged TOAST value must come from the cached value. */
+    public List<String> unchangedColumns() {
+      return values.entrySet().stream()
+          .filter(e -> e.getValue() instanceof ColumnValue.Unchanged)
+          .map(Map.Entry::getKey)
+          .toList();
+    }
+  }
+
+  /** Deletes {@code key}, unless the stored version is newer. */
+  record Evict(TableId table, String key, Version version) implements CacheOperation {
+    public Evict {
+      requireNonNull(table, "table");
+      requireNonNull(key, "key");
+      requireNonNull(version, "version");
+    }
+  }
+
+  /** Deletes every key of a table (TRUNCATE): the keys under its literal prefix. */
+  record EvictTable(TableId table, String keyPrefix, Version version) implements CacheOperation {
+    public EvictTable {
+      requireNonNull(table, "table");
+      requireNonNull(keyPrefix, "keyPrefix");
+      requireNonNull(version, "version");
+    }
+  }
+
+  /**
+   * A change that cannot be applied, for example a key column that is NULL or would make the key
+   * ambiguous. It is logged and counted; nothing is written.
+   */
+  record Reject(TableId table, String reason) implements CacheOperation {
+    public Reject {
+      requireNonNull(table, "table");
+      requireNonNull(reason, "reason");
+    }
+  }
+}

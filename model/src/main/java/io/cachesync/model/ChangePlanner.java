@@ -1,0 +1,102 @@
+package io.cachesync.model;
+
+import io.cachesync.model.CacheOperation.Evict;
+import io.cachesync.model.CacheOperation.EvictTable;
+import io.cachesync.model.CacheOperation.Reject;
+import io.cachesync.model.CacheOperation.Write;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Turns a change and its table's mapping into the cache operations that apply it. */
+public final class ChangePlanner {
+  private final Map<TableId, TableMapping> tables = new HashMap<>();
+
+  public ChangePlanner(Mapping mapping) {
+    for (TableMapping table : mapping.tables()) {
+      tables.put(table.table(), table);
+    }
+  }
+
+  /** The operations for {@code event}, in order; none when its table is not mapped. */
+  public List<CacheOperation> plan(ChangeEvent event) {
+    TableMapping mapping = tables.get(event.table());
+    if (mapping == null) {
+      return List.of();
+    }
+    return switch (event.kind()) {
+      case TRUNCATE ->
+          List.of(new EvictTable(event.table(), mapping.key().literalPrefix(), event.version()));
+      case DELETE -> List.of(evict(mapping, event.before(), event));
+      case SNAPSHOT, INSERT -> List.of(upsert(mapping, event));
+      case UPDATE -> update(mapping, event);
+    };
+  }
+
+  private List<CacheOperation> update(TableMapping mapping, ChangeEvent event) {
+    CacheOperation upsert = upsert(mapping, event);
+    Optional<String> oldKey = key(mapping, event.before());
+    Optional<String> newKey = key(mapping, event.after());
+    if (oldKey.isPresent() && newKey.isPresent() && !oldKey.equals(newKey)) {
+      return List.of(new Evict(event.table(), oldKey.get(), event.version()), upsert);
+    }
+    return List.of(upsert);
+  }
+
+  private CacheOperation upsert(TableMapping mapping, ChangeEvent event) {
+    if (mapping.mode() == SyncMode.EVICT) {
+      return evict(mapping, event.after(), event);
+    }
+    String key;
+    try {
+      key = mapping.key().render(column -> keyText(event.after(), column));
+    } catch (KeyRenderException e) {
+      return new Reject(event.table(), e.getMessage());
+    }
+    return new Write(
+        event.table(),
+        key,
+        mapping.format(),
+        project(mapping, event.after()),
+        event.version(),
+        mapping.ttl());
+  }
+
+  private CacheOperation evict(TableMapping mapping, Row row, ChangeEvent event) {
+    try {
+      return new Evict(
+          event.table(), mapping.key().render(column -> keyText(row, column)), event.version());
+    } catch (KeyRenderException e) {
+      return new Reject(event.table(), e.getMessage());
+    }
+  }
+
+  private static Optional<String> key(TableMapping mapping, Row row) {
+    if (row.columns().isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(mapping.key().render(column -> keyText(row, column)));
+    } catch (KeyRenderException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static String keyText(Row row, String column) {
+    return row.get(column).flatMap(ColumnValue::fieldText).orElse(null);
+  }
+
+  /** The mapped columns present in the row; a column dropped from the table is simply absent. */
+  private static Map<String, ColumnValue> project(TableMapping mapping, Row row) {
+    if (mapping.allColumns()) {
+      return row.columns();
+    }
+    Map<String, ColumnValue> values = new LinkedHashMap<>();
+    for (String column : mapping.columns()) {
+      row.get(column).ifPresent(value -> values.put(column, value));
+    }
+    return values;
+  }
+}

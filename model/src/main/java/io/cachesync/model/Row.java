@@ -1,0 +1,20 @@
+package io.cachesync.model;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/** A row's columns in table order, as decoded from the WAL. */
+public record Row(Map<String, ColumnValue> columns) {
+
+  public static final Row EMPTY = new Row(Map.of());
+
+  public Row {
+    columns = Collections.unmodifiableMap(new LinkedHashMap<>(columns));
+  }
+
+  public Optional<ColumnValue> get(String column) {
+    return Optional.ofNullable(columns.get(column));
+  }
+}

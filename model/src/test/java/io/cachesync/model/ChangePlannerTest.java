@@ -1,0 +1,169 @@
+package io.cachesync.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cachesync.model.CacheOperation.Evict;
+import io.cachesync.model.CacheOperation.EvictTable;
+import io.cachesync.model.CacheOperation.Reject;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ChangeEvent.Kind;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class ChangePlannerTest {
+  private static final TableId USERS = TableId.parse("public.users");
+  private static final TableId LINES = TableId.parse("public.order_lines");
+  private static final TableId EVENTS = TableId.parse("public.events");
+  private static final Version V = new Version(0x10, 0x20);
+
+  private final ChangePlanner planner =
+      new ChangePlanner(
+          new Mapping(
+              List.of(
+                  new TableMapping(
+                      USERS,
+                      KeyTemplate.parse("user:{id}"),
+                      ValueFormat.HASH,
+                      SyncMode.WRITE,
+                      List.of("id", "name", "email"),
+                      Optional.of(new Ttl(Duration.ofHours(1)))),
+                  new TableMapping(
+                      LINES,
+                      KeyTemplate.parse("line:{order_id}:{line_no}"),
+                      ValueFormat.JSON,
+                      SyncMode.WRITE,
+                      List.of(),
+                      Optional.empty()),
+                  new TableMapping(
+                      EVENTS,
+                      KeyTemplate.parse("event:{id}"),
+                      ValueFormat.HASH,
+                      SyncMode.EVICT,
+                      List.of(),
+                      Optional.empty()))));
+
+  private static Row row(Object... columnsAndValues) {
+    Map<String, ColumnValue> columns = new LinkedHashMap<>();
+    for (int i = 0; i < columnsAndValues.length; i += 2) {
+      Object value = columnsAndValues[i + 1];
+      columns.put(
+          (String) columnsAndValues[i],
+          value instanceof ColumnValue c
+              ? c
+              : value instanceof Integer n
+                  ? new ColumnValue.Number(n.toString())
+                  : ColumnValue.text((String) value));
+    }
+    return new Row(columns);
+  }
+
+  @Test
+  void plan_insert_writesTheMappedColumnsOnly() {
+    List<CacheOperation> operations =
+        planner.plan(
+            new ChangeEvent(
+                USERS,
+                Kind.INSERT,
+                Row.EMPTY,
+                row("id", 1, "name", "Ada", "email", ColumnValue.NULL, "secret", "x"),
+                V));
+
+    assertThat(operations)
+        .containsExactly(
+            new Write(
+                USERS,
+                "user:1",
+                ValueFormat.HASH,
+                row("id", 1, "name", "Ada", "email", ColumnValue.NULL).columns(),
+                V,
+                Optional.of(new Ttl(Duration.ofHours(1)))));
+  }
+
+  @Test
+  void plan_rowWithoutAMappedColumn_leavesItOut() {
+    List<CacheOperation> operations =
+        planner.plan(
+            new ChangeEvent(USERS, Kind.UPDATE, row("id", 1), row("id", 1, "name", "Ada"), V));
+
+    assertThat(((Write) operations.get(0)).values()).containsOnlyKeys("id", "name");
+  }
+
+  @Test
+  void plan_delete_evictsTheKeyOfTheOldRow() {
+    assertThat(planner.plan(new ChangeEvent(USERS, Kind.DELETE, row("id", 7), Row.EMPTY, V)))
+        .containsExactly(new Evict(USERS, "user:7", V));
+  }
+
+  @Test
+  void plan_primaryKeyChanged_evictsOldKeyAndWritesNew() {
+    List<CacheOperation> operations =
+        planner.plan(
+            new ChangeEvent(
+                LINES,
+                Kind.UPDATE,
+                row("order_id", 1, "line_no", 1),
+                row("order_id", 1, "line_no", 2, "sku", "A"),
+                V));
+
+    assertThat(operations).hasSize(2);
+    assertThat(operations.get(0)).isEqualTo(new Evict(LINES, "line:1:1", V));
+    assertThat(((Write) operations.get(1)).key()).isEqualTo("line:1:2");
+  }
+
+  @Test
+  void plan_truncate_evictsTheTableByItsPrefix() {
+    assertThat(planner.plan(new ChangeEvent(LINES, Kind.TRUNCATE, Row.EMPTY, Row.EMPTY, V)))
+        .containsExactly(new EvictTable(LINES, "line:", V));
+  }
+
+  @Test
+  void plan_evictMode_evictsOnEveryChange() {
+    assertThat(
+            planner.plan(
+                new ChangeEvent(EVENTS, Kind.INSERT, Row.EMPTY, row("id", 3, "payload", "p"), V)))
+        .containsExactly(new Evict(EVENTS, "event:3", V));
+    assertThat(
+            planner.plan(
+                new ChangeEvent(
+                    EVENTS, Kind.UPDATE, row("id", 3), row("id", 3, "payload", "q"), V)))
+        .containsExactly(new Evict(EVENTS, "event:3", V));
+  }
+
+  @Test
+  void plan_unmappedTable_doesNothing() {
+    assertThat(
+            planner.plan(
+                new ChangeEvent(
+                    TableId.parse("public.other"), Kind.INSERT, Row.EMPTY, row("id", 1), V)))
+        .isEmpty();
+  }
+
+  @Test
+  void plan_keyColumnNull_isRejectedWithTheReason() {
+    assertThat(
+            planner.plan(
+                new ChangeEvent(USERS, Kind.INSERT, Row.EMPTY, row("id", ColumnValue.NULL), V)))
+        .containsExactly(new Reject(USERS, "key 'user:{id}': column id is NULL or missing"));
+  }
+
+  @Test
+  void plan_unchangedToastColumn_isMarkedForTheWriterToKeep() {
+    Write write =
+        (Write)
+            planner
+                .plan(
+                    new ChangeEvent(
+                        USERS,
+                        Kind.UPDATE,
+                        row("id", 1),
+                        row("id", 1, "name", "Ada", "email", ColumnValue.UNCHANGED),
+                        V))
+                .get(0);
+
+    assertThat(write.unchangedColumns()).containsExactly("email");
+  }
+}
