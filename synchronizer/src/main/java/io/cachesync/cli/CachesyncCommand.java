@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     versionProvider = CachesyncCommand.Version.class,
     description = "Keeps Redis caches coherent with PostgreSQL by tailing its write-ahead log.",
-    subcommands = {ValidateCommand.class},
+    subcommands = {RunCommand.class, ValidateCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:done; the configuration is valid",

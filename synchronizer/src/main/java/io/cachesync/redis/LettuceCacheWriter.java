@@ -18,7 +18,6 @@ import io.cachesync.model.Version;
 import io.cachesync.sync.BatchOutcome;
 import io.cachesync.sync.CacheWriter;
 import io.cachesync.sync.RedisUnavailableException;
-import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionException;
@@ -27,8 +26,6 @@ import io.lettuce.core.RedisFuture;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.TransactionResult;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -90,15 +87,7 @@ public final class LettuceCacheWriter implements CacheWriter {
    */
   public static LettuceCacheWriter connect(RedisSettings settings, String stateKeyPrefix)
       throws ServerUnreachableException {
-    RedisClient client = RedisClient.create(LettuceClients.uri(settings));
-    client.setOptions(
-        ClientOptions.builder()
-            .autoReconnect(true)
-            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-            .socketOptions(
-                SocketOptions.builder().connectTimeout(LettuceClients.CONNECT_TIMEOUT).build())
-            .timeoutOptions(TimeoutOptions.enabled(LettuceClients.COMMAND_TIMEOUT))
-            .build());
+    RedisClient client = LettuceClients.reconnecting(settings);
     try {
       LettuceCacheWriter writer =
           new LettuceCacheWriter(client, client.connect(), client.connect(), stateKeyPrefix);

@@ -21,6 +21,22 @@ final class LettuceClients {
     return uri;
   }
 
+  /**
+   * A client for long-lived connections: they reconnect after a loss, and commands fail while
+   * disconnected instead of queueing without bound.
+   */
+  static RedisClient reconnecting(RedisSettings settings) {
+    RedisClient client = RedisClient.create(uri(settings));
+    client.setOptions(
+        ClientOptions.builder()
+            .autoReconnect(true)
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+            .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
+            .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
+            .build());
+    return client;
+  }
+
   /** A client that fails fast instead of reconnecting: for one-shot work such as the preflight. */
   static RedisClient oneShot(RedisSettings settings) {
     RedisClient client = RedisClient.create(uri(settings));

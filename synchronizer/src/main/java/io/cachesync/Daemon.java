@@ -1,0 +1,243 @@
+package io.cachesync;
+
+import io.cachesync.config.Configuration;
+import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.redis.LettuceCacheWriter;
+import io.cachesync.redis.LettuceStateStore;
+import io.cachesync.source.DebeziumChangeSource;
+import io.cachesync.source.PostgresConnector;
+import io.cachesync.source.ReplicationSlots;
+import io.cachesync.state.StateStore;
+import io.cachesync.sync.Synchronizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.sql.SQLException;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The synchronizer daemon: owns the Redis connections, the state, the Debezium source and the
+ * lifecycle that ties them together. Its state only moves forward, by compare-and-set, and every
+ * transition is logged.
+ */
+public final class Daemon implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
+
+  /** How long a stop waits for the batch in flight before giving up on it (it is replayed). */
+  private static final long GRACE_SECONDS = 5;
+
+  /** The lifecycle. */
+  public enum State {
+    STARTING,
+    RUNNING,
+    STOPPING,
+    STOPPED,
+    FAILED
+  }
+
+  /** Why the daemon refuses to start although the setup passed the preflight. */
+  public static final class StartRefusedException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    StartRefusedException(String message) {
+      super(message);
+    }
+  }
+
+  private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
+  private final Configuration configuration;
+  private final LettuceCacheWriter writer;
+  private final StateStore stateStore;
+  private final Synchronizer synchronizer;
+  private final DebeziumChangeSource source;
+  private final CompletableFuture<State> terminated = new CompletableFuture<>();
+
+  private Daemon(Configuration configuration, LettuceCacheWriter writer, StateStore stateStore)
+      throws Exception {
+    this.configuration = configuration;
+    this.writer = writer;
+    this.stateStore = stateStore;
+    prepareState();
+    this.synchronizer = new Synchronizer(configuration.mapping(), writer);
+    this.source =
+        new DebeziumChangeSource(configuration, stateStore, synchronizer, writer.position());
+  }
+
+  /**
+   * Connects to Redis, decides between resuming and reloading, and starts streaming. The preflight
+   * must have passed.
+   */
+  public static Daemon start(Configuration configuration) throws Exception {
+    SynchronizerSettings settings = configuration.settings();
+    LettuceCacheWriter writer =
+        LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix());
+    StateStore stateStore = null;
+    try {
+      stateStore = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
+      Daemon daemon = new Daemon(configuration, writer, stateStore);
+      daemon.source.start();
+      daemon.source.finished().whenComplete((ignored, error) -> daemon.sourceEnded(error));
+      daemon.transition(State.STARTING, State.RUNNING);
+      LOG.info("Streaming from replication slot {}", settings.slotName());
+      return daemon;
+    } catch (Exception | Error e) {
+      if (stateStore != null) {
+        stateStore.close();
+      }
+      writer.close();
+      throw e;
+    }
+  }
+
+  private void transition(State from, State to) {
+    if (state.compareAndSet(from, to)) {
+      LOG.info("State {} -> {}", from, to);
+    }
+  }
+
+  public State state() {
+    return state.get();
+  }
+
+  public Synchronizer synchronizer() {
+    return synchronizer;
+  }
+
+  /** Completes with the final state, STOPPED or FAILED. */
+  public CompletableFuture<State> terminated() {
+    return terminated;
+  }
+
+  /**
+   * Decides between resuming and reloading from the state stored in Redis beside the data: without
+   * stored offsets the slot cannot be trusted to match Redis, so it is dropped and every table
+   * loaded again.
+   */
+  private void prepareState()
+      throws ServerUnreachableException, SQLException, StartRefusedException {
+    SynchronizerSettings settings = configuration.settings();
+    Set<String> mapped =
+        configuration.mapping().tables().stream()
+            .map(t -> t.table().toString())
+            .collect(Collectors.toCollection(TreeSet::new));
+    if (stateStore.offsets().isEmpty()) {
+      ReplicationSlots slots = new ReplicationSlots(new PostgresConnector(settings.postgres()));
+      Optional<ReplicationSlots.Slot> slot = slots.find(settings.slotName());
+      if (slot.isPresent() && slot.get().active()) {
+        throw new StartRefusedException(
+            "replication slot "
+                + settings.slotName()
+                + " is in use by another process (pid "
+                + slot.get().activePid().map(String::valueOf).orElse("?")
+                + "): is another cachesync named '"
+                + settings.name()
+                + "' running? Stop it first");
+      }
+      if (slot.isPresent()) {
+        LOG.warn(
+            "Redis holds no position for replication slot {} (the cache was flushed or lost, or never"
+                + " loaded): dropping the slot and loading every mapped table again",
+            settings.slotName());
+        slots.drop(settings.slotName());
+      } else {
+        LOG.info("First start: loading every mapped table, then streaming");
+      }
+      stateStore.reset();
+      stateStore.markLoaded(mapped);
+      return;
+    }
+    Set<String> loaded = stateStore.loadedTables();
+    Set<String> added = new TreeSet<>(mapped);
+    added.removeAll(loaded);
+    Set<String> removed = new TreeSet<>(loaded);
+    removed.removeAll(mapped);
+    if (!removed.isEmpty()) {
+      LOG.warn(
+          "No longer mapped, so no longer synced: {}; their keys stay in Redis until they expire or are deleted",
+          removed);
+    }
+    if (!added.isEmpty()) {
+      LOG.warn(
+          "Newly mapped tables {} are streamed from now on; their existing rows are not loaded yet",
+          added);
+    }
+  }
+
+  private void sourceEnded(Throwable error) {
+    if (state.get() == State.STOPPING || state.get() == State.STOPPED) {
+      return;
+    }
+    LOG.error(
+        "Debezium stopped by itself{}", error == null ? "" : ": " + error.getMessage(), error);
+    State from = state.get();
+    transition(from, State.FAILED);
+    closeConnections();
+    terminated.complete(State.FAILED);
+  }
+
+  /**
+   * Stops cleanly: the batch in flight is finished and committed, unless Redis cannot take it
+   * within a grace period; then it is given up and replayed on the next start.
+   */
+  public void stop() {
+    if (!state.compareAndSet(State.RUNNING, State.STOPPING)) {
+      return;
+    }
+    LOG.info("State RUNNING -> STOPPING: finishing the batch in flight");
+    CompletableFuture<Void> closed =
+        CompletableFuture.runAsync(
+            () -> {
+              try {
+                source.close();
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
+    try {
+      try {
+        closed.get(GRACE_SECONDS, TimeUnit.SECONDS);
+      } catch (TimeoutException e) {
+        LOG.warn(
+            "The batch in flight was not applied within {} s; giving it up, it is replayed on the next start",
+            GRACE_SECONDS);
+        synchronizer.stop();
+        closed.get(GRACE_SECONDS, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.warn("Debezium did not stop cleanly: {}", e.getMessage());
+    }
+    Synchronizer.Counts counts = synchronizer.counts();
+    LOG.info(
+        "Stopped at {}: {} changes, {} written, {} evicted, {} stale, {} failed",
+        synchronizer.position(),
+        counts.changes(),
+        counts.written(),
+        counts.evicted(),
+        counts.stale(),
+        counts.failed());
+    closeConnections();
+    transition(State.STOPPING, State.STOPPED);
+    terminated.complete(State.STOPPED);
+  }
+
+  private void closeConnections() {
+    stateStore.close();
+    writer.close();
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+}

@@ -1,0 +1,189 @@
+package io.cachesync.source;
+
+import io.cachesync.config.Configuration;
+import io.cachesync.config.PostgresSettings;
+import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.model.ChangeEvent;
+import io.cachesync.model.TableMapping;
+import io.cachesync.model.Version;
+import io.cachesync.state.StateStore;
+import io.cachesync.sync.ChangeSink;
+import io.debezium.engine.DebeziumEngine;
+import io.debezium.engine.RecordChangeEvent;
+import io.debezium.engine.format.ChangeEventFormat;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.apache.kafka.connect.source.SourceRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded Debezium PostgreSQL connector ({@code pgoutput}), tuned for a cache: it hands each
+ * batch to the {@link ChangeSink} and marks its records processed only after the sink returned, so
+ * that offsets, and the slot's confirmed position, never pass unapplied changes.
+ */
+public final class DebeziumChangeSource implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(DebeziumChangeSource.class);
+
+  private final DebeziumEngine<RecordChangeEvent<SourceRecord>> engine;
+  private final ExecutorService executor;
+  private final CompletableFuture<Void> finished = new CompletableFuture<>();
+  private final String name;
+
+  public DebeziumChangeSource(
+      Configuration configuration,
+      StateStore state,
+      ChangeSink sink,
+      Optional<Version> resumedFrom) {
+    this.name = configuration.settings().name();
+    RedisOffsetBackingStore.register(name, state);
+    RecordDecoder decoder = new RecordDecoder(resumedFrom);
+    this.engine =
+        DebeziumEngine.create(ChangeEventFormat.of(io.debezium.embedded.Connect.class))
+            .using(properties(configuration))
+            .notifying(
+                (List<RecordChangeEvent<SourceRecord>> records,
+                    DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer) ->
+                    handle(records, committer, decoder, sink))
+            .using(
+                (success, message, error) -> {
+                  if (success) {
+                    finished.complete(null);
+                  } else {
+                    finished.completeExceptionally(
+                        error != null ? error : new IllegalStateException(message));
+                  }
+                })
+            .build();
+    this.executor =
+        Executors.newSingleThreadExecutor(
+            runnable -> {
+              Thread thread = new Thread(runnable, "cachesync-debezium-" + name);
+              thread.setDaemon(false);
+              return thread;
+            });
+  }
+
+  private static void handle(
+      List<RecordChangeEvent<SourceRecord>> records,
+      DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer,
+      RecordDecoder decoder,
+      ChangeSink sink)
+      throws InterruptedException {
+    List<ChangeEvent> batch = new ArrayList<>(records.size());
+    for (RecordChangeEvent<SourceRecord> record : records) {
+      decoder.decode(record.record()).ifPresent(batch::add);
+    }
+    if (!batch.isEmpty()) {
+      sink.accept(batch, batch.get(batch.size() - 1).version());
+    }
+    for (RecordChangeEvent<SourceRecord> record : records) {
+      committer.markProcessed(record);
+    }
+    committer.markBatchFinished();
+  }
+
+  /** Starts the engine on its own thread. */
+  public void start() {
+    executor.execute(engine);
+  }
+
+  /** Completes when the engine stops: normally after {@link #close()}, exceptionally on failure. */
+  public CompletableFuture<Void> finished() {
+    return finished;
+  }
+
+  /**
+   * Stops the engine: the batch in flight finishes and its offsets are committed.
+   *
+   * @throws IOException when the engine does not stop cleanly
+   */
+  @Override
+  public void close() throws IOException {
+    try {
+      engine.close();
+      executor.shutdown();
+      if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
+        LOG.warn("Debezium did not stop within 30 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      RedisOffsetBackingStore.unregister(name);
+    }
+  }
+
+  /** The engine and connector settings; every one that differs from Debezium's default says why. */
+  static Properties properties(Configuration configuration) {
+    SynchronizerSettings settings = configuration.settings();
+    PostgresSettings postgres = settings.postgres();
+    Properties p = new Properties();
+    p.setProperty("name", "cachesync-" + settings.name());
+    p.setProperty("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
+    p.setProperty("topic.prefix", "cachesync_" + settings.name());
+    // Offsets live in Redis next to the data (see StateStore); flushed often so that the slot's
+    // confirmed position follows closely and PostgreSQL can recycle WAL.
+    p.setProperty("offset.storage", RedisOffsetBackingStore.class.getName());
+    p.setProperty(RedisOffsetBackingStore.STORE_PROPERTY, settings.name());
+    p.setProperty("offset.flush.interval.ms", "1000");
+    p.setProperty("offset.flush.timeout.ms", "10000");
+
+    p.setProperty("database.hostname", postgres.host());
+    p.setProperty("database.port", Integer.toString(postgres.port()));
+    p.setProperty("database.user", postgres.user());
+    postgres.password().ifPresent(password -> p.setProperty("database.password", password));
+    p.setProperty("database.dbname", postgres.database());
+    p.setProperty("database.applicationName", "cachesync " + settings.name());
+
+    p.setProperty("plugin.name", "pgoutput");
+    p.setProperty("slot.name", settings.slotName());
+    p.setProperty("publication.name", settings.publicationName());
+    // A publication of the mapped tables only: FOR ALL TABLES would make UPDATE and DELETE fail
+    // on every table without a replica identity.
+    p.setProperty("publication.autocreate.mode", "filtered");
+    p.setProperty(
+        "table.include.list",
+        configuration.mapping().tables().stream()
+            .map(TableMapping::table)
+            .map(t -> quote(t.schema()) + "\\." + quote(t.table()))
+            .collect(Collectors.joining(",")));
+    p.setProperty("snapshot.mode", "initial");
+    // TRUNCATE is skipped by default; a cache must evict the table's keys.
+    p.setProperty("skipped.operations", "none");
+    p.setProperty("tombstones.on.delete", "false");
+
+    // Exact text forms (README, value encoding).
+    p.setProperty("decimal.handling.mode", "string");
+    p.setProperty("binary.handling.mode", "base64");
+    p.setProperty("time.precision.mode", "adaptive_time_microseconds");
+    p.setProperty("hstore.handling.mode", "json");
+    p.setProperty("interval.handling.mode", "string");
+    p.setProperty("include.unknown.datatypes", "true");
+
+    // Latency: the defaults wait up to 500 ms for a batch to fill.
+    p.setProperty("poll.interval.ms", "5");
+    p.setProperty("max.batch.size", "2048");
+    p.setProperty("max.queue.size", "8192");
+    p.setProperty("max.queue.size.in.bytes", Long.toString(64L * 1024 * 1024));
+    // Heartbeats let the slot advance while the mapped tables are idle but the database is not.
+    p.setProperty("heartbeat.interval.ms", "10000");
+    // Retry PostgreSQL connection failures for ever, with Debezium's backoff.
+    p.setProperty("errors.max.retries", "-1");
+    p.setProperty("errors.retry.delay.initial.ms", "300");
+    p.setProperty("errors.retry.delay.max.ms", "10000");
+    return p;
+  }
+
+  /** Escapes a plain identifier for Debezium's table.include.list, which holds regexes. */
+  private static String quote(String identifier) {
+    return identifier.replace("$", "\\$");
+  }
+}

@@ -1,0 +1,269 @@
+package io.cachesync.source;
+
+import io.cachesync.model.ChangeEvent;
+import io.cachesync.model.ChangeEvent.Kind;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.JsonText;
+import io.cachesync.model.Row;
+import io.cachesync.model.TableId;
+import io.cachesync.model.Version;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.LocalTime;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.connect.data.Field;
+import org.apache.kafka.connect.data.Schema;
+import org.apache.kafka.connect.data.Struct;
+import org.apache.kafka.connect.source.SourceRecord;
+
+/**
+ * Turns Debezium's PostgreSQL change records into {@link ChangeEvent}s: the operation, the rows in
+ * the value encoding of the README, and the version (see {@link Version}). Not thread-safe: it
+ * tracks the last commit position seen along the stream.
+ */
+final class RecordDecoder {
+  /** Debezium's stand-in for an unchanged TOAST value (unavailable.value.placeholder). */
+  static final String UNAVAILABLE = "__debezium_unavailable_value";
+
+  private static final String UNAVAILABLE_BASE64 =
+      Base64.getEncoder()
+          .encodeToString(UNAVAILABLE.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+  private static final DateTimeFormatter MICROS_UTC =
+      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'");
+  private static final DateTimeFormatter MICROS_LOCAL =
+      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS");
+  private static final DateTimeFormatter MICROS_TIME =
+      DateTimeFormatter.ofPattern("HH:mm:ss.SSSSSS");
+
+  /** The highest commit position seen, standing in for a change whose record carries none. */
+  private long lastCommit;
+
+  /**
+   * @param resumedFrom the version stored with the last applied batch, if any
+   */
+  RecordDecoder(Optional<Version> resumedFrom) {
+    this.lastCommit = resumedFrom.map(Version::commit).orElse(0L);
+  }
+
+  /** The change in {@code record}, or empty for records that are not row changes (heartbeats). */
+  Optional<ChangeEvent> decode(SourceRecord record) {
+    if (!(record.value() instanceof Struct value) || value.schema().field("op") == null) {
+      return Optional.empty();
+    }
+    Struct source = value.getStruct("source");
+    TableId table = new TableId(source.getString("schema"), source.getString("table"));
+    Kind kind =
+        switch (value.getString("op")) {
+          case "r" -> Kind.SNAPSHOT;
+          case "c" -> Kind.INSERT;
+          case "u" -> Kind.UPDATE;
+          case "d" -> Kind.DELETE;
+          case "t" -> Kind.TRUNCATE;
+          default -> null;
+        };
+    if (kind == null) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new ChangeEvent(
+            table, kind, row(value, "before"), row(value, "after"), version(source, kind)));
+  }
+
+  private Version version(Struct source, Kind kind) {
+    long lsn = source.getInt64("lsn") == null ? 0 : source.getInt64("lsn");
+    String snapshot = source.getString("snapshot");
+    boolean initialLoad =
+        kind == Kind.SNAPSHOT
+            && snapshot != null
+            && !snapshot.equals("false")
+            && !snapshot.equals("incremental");
+    if (initialLoad) {
+      lastCommit = Math.max(lastCommit, lsn);
+      return Version.snapshot(lsn);
+    }
+    Long commit = lastCommitOf(source.getString("sequence"));
+    if (commit != null) {
+      lastCommit = Math.max(lastCommit, commit);
+    }
+    return new Version(lastCommit, lsn);
+  }
+
+  /** The first element of Debezium's sequence {@code ["<last commit lsn>","<lsn>"]}. */
+  static Long lastCommitOf(String sequence) {
+    if (sequence == null || sequence.length() < 2) {
+      return null;
+    }
+    String first =
+        sequence
+            .substring(1, sequence.indexOf(',') < 0 ? sequence.length() - 1 : sequence.indexOf(','))
+            .strip();
+    if (first.equals("null") || first.isEmpty()) {
+      return null;
+    }
+    return Long.parseLong(first.replace("\"", ""));
+  }
+
+  private static Row row(Struct value, String name) {
+    if (value.schema().field(name) == null) {
+      return Row.EMPTY;
+    }
+    Struct row = value.getStruct(name);
+    if (row == null) {
+      return Row.EMPTY;
+    }
+    Map<String, ColumnValue> columns = new LinkedHashMap<>();
+    for (Field field : row.schema().fields()) {
+      columns.put(field.name(), column(field.schema(), row.get(field)));
+    }
+    return new Row(columns);
+  }
+
+  /** One column in the value encoding of the README. */
+  static ColumnValue column(Schema schema, Object value) {
+    if (value == null) {
+      return ColumnValue.NULL;
+    }
+    String name = schema.name() == null ? "" : schema.name();
+    switch (name) {
+      case "io.debezium.time.Date":
+        return ColumnValue.text(LocalDate.ofEpochDay(((Number) value).longValue()).toString());
+      case "io.debezium.time.Timestamp":
+        return ColumnValue.text(
+            MICROS_LOCAL.format(
+                LocalDateTime.ofInstant(Instant.ofEpochMilli((Long) value), ZoneOffset.UTC)));
+      case "io.debezium.time.MicroTimestamp":
+        return ColumnValue.text(
+            MICROS_LOCAL.format(LocalDateTime.ofInstant(micros((Long) value), ZoneOffset.UTC)));
+      case "io.debezium.time.NanoTimestamp":
+        return ColumnValue.text(
+            MICROS_LOCAL.format(LocalDateTime.ofInstant(nanos((Long) value), ZoneOffset.UTC)));
+      case "io.debezium.time.ZonedTimestamp":
+        return zonedTimestamp((String) value);
+      case "io.debezium.time.Time":
+        return ColumnValue.text(
+            MICROS_TIME.format(LocalTime.ofNanoOfDay(((Number) value).longValue() * 1_000_000L)));
+      case "io.debezium.time.MicroTime":
+        return ColumnValue.text(MICROS_TIME.format(LocalTime.ofNanoOfDay((Long) value * 1_000L)));
+      case "io.debezium.time.NanoTime":
+        return ColumnValue.text(MICROS_TIME.format(LocalTime.ofNanoOfDay((Long) value)));
+      case "io.debezium.data.Json":
+        return UNAVAILABLE.equals(value)
+            ? ColumnValue.UNCHANGED
+            : new ColumnValue.Json((String) value);
+      default:
+        break;
+    }
+    return switch (schema.type()) {
+      case INT8, INT16, INT32, INT64 -> new ColumnValue.Number(value.toString());
+      case FLOAT32, FLOAT64 -> floating(((Number) value).doubleValue());
+      case BOOLEAN -> new ColumnValue.Bool((Boolean) value);
+      case STRING -> {
+        String text = (String) value;
+        yield UNAVAILABLE.equals(text) || UNAVAILABLE_BASE64.equals(text)
+            ? ColumnValue.UNCHANGED
+            : ColumnValue.text(text);
+      }
+      case BYTES -> bytes(value);
+      case ARRAY -> array(schema, (List<?>) value);
+      case STRUCT -> new ColumnValue.Json(struct((Struct) value));
+      case MAP -> new ColumnValue.Json(map(schema, (Map<?, ?>) value));
+    };
+  }
+
+  private static ColumnValue zonedTimestamp(String text) {
+    if (UNAVAILABLE.equals(text)) {
+      return ColumnValue.UNCHANGED;
+    }
+    try {
+      return ColumnValue.text(
+          MICROS_UTC.format(OffsetDateTime.parse(text).withOffsetSameInstant(ZoneOffset.UTC)));
+    } catch (java.time.format.DateTimeParseException e) {
+      return ColumnValue.text(text); // 'infinity' and other special values, as Debezium gives them
+    }
+  }
+
+  private static ColumnValue floating(double value) {
+    if (Double.isNaN(value) || Double.isInfinite(value)) {
+      return ColumnValue.text(Double.toString(value));
+    }
+    return new ColumnValue.Number(Double.toString(value));
+  }
+
+  private static ColumnValue bytes(Object value) {
+    byte[] bytes;
+    if (value instanceof java.nio.ByteBuffer buffer) {
+      java.nio.ByteBuffer copy = buffer.duplicate();
+      bytes = new byte[copy.remaining()];
+      copy.get(bytes);
+    } else {
+      bytes = (byte[]) value;
+    }
+    String text = Base64.getEncoder().encodeToString(bytes);
+    return UNAVAILABLE_BASE64.equals(text) ? ColumnValue.UNCHANGED : ColumnValue.text(text);
+  }
+
+  private static ColumnValue array(Schema schema, List<?> values) {
+    if (values.size() == 1 && UNAVAILABLE.equals(values.get(0))) {
+      return ColumnValue.UNCHANGED;
+    }
+    StringBuilder json = new StringBuilder("[");
+    for (int i = 0; i < values.size(); i++) {
+      if (i > 0) {
+        json.append(',');
+      }
+      json.append(jsonOf(schema.valueSchema(), values.get(i)));
+    }
+    return new ColumnValue.Json(json.append(']').toString());
+  }
+
+  private static String struct(Struct struct) {
+    StringBuilder json = new StringBuilder("{");
+    boolean first = true;
+    for (Field field : struct.schema().fields()) {
+      if (!first) {
+        json.append(',');
+      }
+      first = false;
+      JsonText.appendQuoted(json, field.name());
+      json.append(':').append(jsonOf(field.schema(), struct.get(field)));
+    }
+    return json.append('}').toString();
+  }
+
+  private static String map(Schema schema, Map<?, ?> map) {
+    StringBuilder json = new StringBuilder("{");
+    boolean first = true;
+    for (Map.Entry<?, ?> entry : map.entrySet()) {
+      if (!first) {
+        json.append(',');
+      }
+      first = false;
+      JsonText.appendQuoted(json, String.valueOf(entry.getKey()));
+      json.append(':').append(jsonOf(schema.valueSchema(), entry.getValue()));
+    }
+    return json.append('}').toString();
+  }
+
+  private static String jsonOf(Schema schema, Object value) {
+    ColumnValue column = column(schema, value);
+    return column instanceof ColumnValue.Unchanged ? "null" : column.jsonText();
+  }
+
+  private static Instant micros(long micros) {
+    return Instant.ofEpochSecond(
+        Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000L);
+  }
+
+  private static Instant nanos(long nanos) {
+    return Instant.ofEpochSecond(
+        Math.floorDiv(nanos, 1_000_000_000L), Math.floorMod(nanos, 1_000_000_000L));
+  }
+}

@@ -1,0 +1,46 @@
+package io.cachesync.source;
+
+import io.cachesync.ServerUnreachableException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Optional;
+
+/** Looks at and drops the synchronizer's logical replication slot. */
+public final class ReplicationSlots {
+  private final PostgresConnector connector;
+
+  public ReplicationSlots(PostgresConnector connector) {
+    this.connector = connector;
+  }
+
+  /** A slot's state: whether a process streams from it, and which. */
+  public record Slot(String name, boolean active, Optional<Integer> activePid) {}
+
+  public Optional<Slot> find(String name) throws ServerUnreachableException, SQLException {
+    try (Connection connection = connector.open("slot check");
+        PreparedStatement statement =
+            connection.prepareStatement(
+                "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = ?")) {
+      statement.setString(1, name);
+      try (ResultSet row = statement.executeQuery()) {
+        if (!row.next()) {
+          return Optional.empty();
+        }
+        int pid = row.getInt(2);
+        return Optional.of(
+            new Slot(name, row.getBoolean(1), row.wasNull() ? Optional.empty() : Optional.of(pid)));
+      }
+    }
+  }
+
+  public void drop(String name) throws ServerUnreachableException, SQLException {
+    try (Connection connection = connector.open("slot drop");
+        PreparedStatement statement =
+            connection.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
+      statement.setString(1, name);
+      statement.execute();
+    }
+  }
+}

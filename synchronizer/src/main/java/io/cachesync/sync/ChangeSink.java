@@ -1,0 +1,19 @@
+package io.cachesync.sync;
+
+import io.cachesync.model.ChangeEvent;
+import io.cachesync.model.Version;
+import java.util.List;
+
+/** Receives decoded changes from the source, one batch at a time, in stream order. */
+public interface ChangeSink {
+
+  /**
+   * Applies a batch and returns once Redis acknowledged it; only then may the source commit its
+   * position.
+   *
+   * @param position the version of the batch's last record
+   * @throws InterruptedException when the synchronizer stops before the batch could be applied; the
+   *     source must then not commit the batch
+   */
+  void accept(List<ChangeEvent> batch, Version position) throws InterruptedException;
+}
