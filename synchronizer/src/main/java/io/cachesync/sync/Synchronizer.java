@@ -52,6 +52,9 @@ public final class Synchronizer implements ChangeSink {
         }
       }
     }
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("Batch of {} changes up to {}: {}", batch.size(), batchPosition, operations);
+    }
     BatchOutcome outcome = applyWithRetries(operations, batchPosition);
     changes.addAndGet(batch.size());
     written.addAndGet(outcome.written());
