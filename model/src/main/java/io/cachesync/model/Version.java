@@ -54,7 +54,7 @@ public record Version(long commit, long lsn) implements Comparable<Version> {
 
   @Override
   public String toString() {
-    return lsnText(commit) + "/" + lsnText(lsn);
+    return lsnText(lsn) + " (after commit " + lsnText(commit) + ")";
   }
 
   /** An LSN as PostgreSQL prints it, e.g. {@code 0/16B3748}. */

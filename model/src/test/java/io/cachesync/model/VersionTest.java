@@ -27,6 +27,6 @@ class VersionTest {
 
   @Test
   void toString_printsLsnsAsPostgresDoes() {
-    assertThat(new Version(0x16B3748L, 0x100000000L)).hasToString("0/16B3748/1/0");
+    assertThat(new Version(0x16B3748L, 0x100000000L)).hasToString("1/0 (after commit 0/16B3748)");
   }
 }

@@ -32,6 +32,7 @@ public final class Synchronizer implements ChangeSink {
   private final AtomicLong evicted = new AtomicLong();
   private final AtomicLong stale = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
+  private final AtomicLong retries = new AtomicLong();
   private volatile Version position = Version.ZERO;
 
   public Synchronizer(Mapping mapping, CacheWriter writer) {
@@ -80,6 +81,7 @@ public final class Synchronizer implements ChangeSink {
         return outcome;
       } catch (RedisUnavailableException e) {
         attempt++;
+        retries.incrementAndGet();
         LOG.warn(
             "Redis cannot take the batch at {} (attempt {}): {}; retrying in {} ms, nothing is confirmed to PostgreSQL meanwhile",
             batchPosition,
@@ -105,9 +107,11 @@ public final class Synchronizer implements ChangeSink {
   }
 
   /** Counts since start, for logs and metrics. */
-  public record Counts(long changes, long written, long evicted, long stale, long failed) {}
+  public record Counts(
+      long changes, long written, long evicted, long stale, long failed, long retries) {}
 
   public Counts counts() {
-    return new Counts(changes.get(), written.get(), evicted.get(), stale.get(), failed.get());
+    return new Counts(
+        changes.get(), written.get(), evicted.get(), stale.get(), failed.get(), retries.get());
   }
 }

@@ -100,6 +100,33 @@ final class LocalRedis implements RedisServer {
     }
   }
 
+  /** Freezes the process (SIGSTOP): clients time out as if the network were cut; data is kept. */
+  @Override
+  public void pause() {
+    signal("STOP");
+  }
+
+  /** Thaws a paused process (SIGCONT). */
+  @Override
+  public void resume() {
+    signal("CONT");
+  }
+
+  private void signal(String name) {
+    try {
+      Process kill =
+          new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+      if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   @Override
   public String host() {
     return "127.0.0.1";

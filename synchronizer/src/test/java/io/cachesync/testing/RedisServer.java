@@ -16,6 +16,15 @@ public interface RedisServer extends AutoCloseable {
     return Resp.command(host(), port(), arguments);
   }
 
+  /** Freezes the server: connections stay open but nothing answers, data is kept. */
+  default void pause() {
+    throw new UnsupportedOperationException("pausing a server needs the local redis-server binary");
+  }
+
+  default void resume() {
+    throw new UnsupportedOperationException("pausing a server needs the local redis-server binary");
+  }
+
   @Override
   void close();
 }
