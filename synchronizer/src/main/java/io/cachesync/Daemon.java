@@ -2,10 +2,13 @@ package io.cachesync;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.model.TableId;
+import io.cachesync.model.TableMapping;
 import io.cachesync.redis.LettuceCacheWriter;
 import io.cachesync.redis.LettuceStateStore;
 import io.cachesync.source.DebeziumChangeSource;
 import io.cachesync.source.PostgresConnector;
+import io.cachesync.source.Publications;
 import io.cachesync.source.ReplicationSlots;
 import io.cachesync.state.StateStore;
 import io.cachesync.sync.Synchronizer;
@@ -66,10 +69,22 @@ public final class Daemon implements AutoCloseable {
     this.configuration = configuration;
     this.writer = writer;
     this.stateStore = stateStore;
-    prepareState();
+    Set<TableId> toLoad = prepareState();
+    new Publications(new PostgresConnector(configuration.settings().postgres()))
+        .ensure(
+            configuration.settings().publicationName(),
+            configuration.mapping().tables().stream().map(TableMapping::table).toList());
     this.synchronizer = new Synchronizer(configuration.mapping(), writer);
     this.source =
-        new DebeziumChangeSource(configuration, stateStore, synchronizer, writer.position());
+        new DebeziumChangeSource(
+            configuration,
+            stateStore,
+            synchronizer,
+            writer.position(),
+            toLoad,
+            loaded ->
+                stateStore.markLoaded(
+                    loaded.stream().map(TableId::toString).collect(Collectors.toSet())));
   }
 
   /**
@@ -122,7 +137,7 @@ public final class Daemon implements AutoCloseable {
    * stored offsets the slot cannot be trusted to match Redis, so it is dropped and every table
    * loaded again.
    */
-  private void prepareState()
+  private Set<TableId> prepareState()
       throws ServerUnreachableException, SQLException, StartRefusedException {
     SynchronizerSettings settings = configuration.settings();
     Set<String> mapped =
@@ -153,7 +168,7 @@ public final class Daemon implements AutoCloseable {
       }
       stateStore.reset();
       stateStore.markLoaded(mapped);
-      return;
+      return Set.of();
     }
     Set<String> loaded = stateStore.loadedTables();
     Set<String> added = new TreeSet<>(mapped);
@@ -166,10 +181,11 @@ public final class Daemon implements AutoCloseable {
           removed);
     }
     if (!added.isEmpty()) {
-      LOG.warn(
-          "Newly mapped tables {} are streamed from now on; their existing rows are not loaded yet",
+      LOG.info(
+          "Newly mapped tables {}: streamed from now on, their existing rows loaded alongside",
           added);
     }
+    return added.stream().map(TableId::parse).collect(Collectors.toSet());
   }
 
   private void sourceEnded(Throwable error) {

@@ -4,6 +4,7 @@ import io.cachesync.config.Configuration;
 import io.cachesync.config.PostgresSettings;
 import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.model.ChangeEvent;
+import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.model.Version;
 import io.cachesync.state.StateStore;
@@ -14,13 +15,17 @@ import io.debezium.engine.format.ChangeEventFormat;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
+import org.apache.kafka.connect.data.Struct;
 import org.apache.kafka.connect.source.SourceRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,22 +42,42 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private final ExecutorService executor;
   private final CompletableFuture<Void> finished = new CompletableFuture<>();
   private final String name;
+  private final String notificationTopic;
+  private final RecordDecoder decoder;
+  private final ChangeSink sink;
 
+  /** Newly mapped tables whose existing rows an incremental snapshot must load. */
+  private final Set<TableId> toLoad;
+
+  private final Consumer<Set<TableId>> onLoaded;
+  private boolean snapshotRequested;
+
+  /**
+   * @param toLoad tables mapped since the last run, loaded by an incremental snapshot once
+   *     streaming runs
+   * @param onLoaded called, after the rows were applied, with the tables the snapshot loaded
+   */
   public DebeziumChangeSource(
       Configuration configuration,
       StateStore state,
       ChangeSink sink,
-      Optional<Version> resumedFrom) {
+      Optional<Version> resumedFrom,
+      Set<TableId> toLoad,
+      Consumer<Set<TableId>> onLoaded) {
     this.name = configuration.settings().name();
+    this.notificationTopic = topicPrefix(configuration.settings()) + ".notifications";
+    this.decoder = new RecordDecoder(resumedFrom);
+    this.sink = sink;
+    this.toLoad = Set.copyOf(toLoad);
+    this.onLoaded = onLoaded;
     RedisOffsetBackingStore.register(name, state);
-    RecordDecoder decoder = new RecordDecoder(resumedFrom);
     this.engine =
         DebeziumEngine.create(ChangeEventFormat.of(io.debezium.embedded.Connect.class))
             .using(properties(configuration))
             .notifying(
                 (List<RecordChangeEvent<SourceRecord>> records,
                     DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer) ->
-                    handle(records, committer, decoder, sink))
+                    handle(records, committer))
             .using(
                 (success, message, error) -> {
                   if (success) {
@@ -72,15 +97,22 @@ public final class DebeziumChangeSource implements AutoCloseable {
             });
   }
 
-  private static void handle(
+  private void handle(
       List<RecordChangeEvent<SourceRecord>> records,
-      DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer,
-      RecordDecoder decoder,
-      ChangeSink sink)
+      DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer)
       throws InterruptedException {
     List<ChangeEvent> batch = new ArrayList<>(records.size());
+    boolean streaming = false;
+    boolean loadCompleted = false;
     for (RecordChangeEvent<SourceRecord> record : records) {
-      decoder.decode(record.record()).ifPresent(batch::add);
+      SourceRecord sourceRecord = record.record();
+      if (notificationTopic.equals(sourceRecord.topic())) {
+        loadCompleted |= isIncrementalSnapshotCompleted(sourceRecord);
+        continue;
+      }
+      Optional<ChangeEvent> event = decoder.decode(sourceRecord);
+      event.ifPresent(batch::add);
+      streaming |= event.isEmpty() || event.get().kind() != ChangeEvent.Kind.SNAPSHOT;
     }
     if (!batch.isEmpty()) {
       sink.accept(batch, batch.get(batch.size() - 1).version());
@@ -89,6 +121,39 @@ public final class DebeziumChangeSource implements AutoCloseable {
       committer.markProcessed(record);
     }
     committer.markBatchFinished();
+    if (loadCompleted && snapshotRequested) {
+      LOG.info("Loaded the existing rows of {}", toLoad);
+      onLoaded.accept(toLoad);
+    }
+    if (streaming && !snapshotRequested && !toLoad.isEmpty()) {
+      requestIncrementalSnapshot();
+    }
+  }
+
+  /**
+   * Asks Debezium for an incremental snapshot of the newly mapped tables: chunks read between
+   * watermarks and merged into the stream, so no row can overwrite a newer streamed change.
+   */
+  private void requestIncrementalSnapshot() {
+    String collections = toLoad.stream().map(t -> "\"" + t + "\"").collect(Collectors.joining(","));
+    LOG.info("Loading the existing rows of newly mapped tables {} (incremental snapshot)", toLoad);
+    engine
+        .getSignaler()
+        .signal(
+            new DebeziumEngine.Signal(
+                "cachesync-load-" + System.currentTimeMillis(),
+                "execute-snapshot",
+                "{\"data-collections\": [" + collections + "], \"type\": \"incremental\"}",
+                Map.of()));
+    snapshotRequested = true;
+  }
+
+  private static boolean isIncrementalSnapshotCompleted(SourceRecord record) {
+    if (!(record.value() instanceof Struct notification)) {
+      return false;
+    }
+    return "Incremental Snapshot".equals(notification.getString("aggregate_type"))
+        && "COMPLETED".equals(notification.getString("type"));
   }
 
   /** Starts the engine on its own thread. */
@@ -128,7 +193,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
     Properties p = new Properties();
     p.setProperty("name", "cachesync-" + settings.name());
     p.setProperty("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
-    p.setProperty("topic.prefix", "cachesync_" + settings.name());
+    p.setProperty("topic.prefix", topicPrefix(settings));
     // Offsets live in Redis next to the data (see StateStore); flushed often so that the slot's
     // confirmed position follows closely and PostgreSQL can recycle WAL.
     p.setProperty("offset.storage", RedisOffsetBackingStore.class.getName());
@@ -146,9 +211,14 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("plugin.name", "pgoutput");
     p.setProperty("slot.name", settings.slotName());
     p.setProperty("publication.name", settings.publicationName());
-    // A publication of the mapped tables only: FOR ALL TABLES would make UPDATE and DELETE fail
-    // on every table without a replica identity.
-    p.setProperty("publication.autocreate.mode", "filtered");
+    // cachesync manages the publication of the mapped tables (Publications): FOR ALL TABLES would
+    // make UPDATE and DELETE fail on every table without a replica identity.
+    p.setProperty("publication.autocreate.mode", "disabled");
+    // Incremental snapshots (tables added to the mapping) without a signal table to write to.
+    p.setProperty("read.only", "true");
+    p.setProperty("signal.enabled.channels", "in-process");
+    p.setProperty("notification.enabled.channels", "sink");
+    p.setProperty("notification.sink.topic.name", topicPrefix(settings) + ".notifications");
     p.setProperty(
         "table.include.list",
         configuration.mapping().tables().stream()
@@ -180,6 +250,10 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("errors.retry.delay.initial.ms", "300");
     p.setProperty("errors.retry.delay.max.ms", "10000");
     return p;
+  }
+
+  private static String topicPrefix(SynchronizerSettings settings) {
+    return "cachesync_" + settings.name();
   }
 
   /** Escapes a plain identifier for Debezium's table.include.list, which holds regexes. */

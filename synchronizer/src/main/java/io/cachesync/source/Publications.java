@@ -1,0 +1,94 @@
+package io.cachesync.source;
+
+import io.cachesync.ServerUnreachableException;
+import io.cachesync.model.TableId;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the synchronizer's publication holding the mapped tables. cachesync manages it itself
+ * (Debezium's read-only mode, which incremental snapshots without a signal table need, does not
+ * alter publications): created with every operation published, extended when a table is mapped.
+ * Tables no longer mapped are left in it; Debezium filters them out.
+ */
+public final class Publications {
+  private static final Logger LOG = LoggerFactory.getLogger(Publications.class);
+
+  private final PostgresConnector connector;
+
+  public Publications(PostgresConnector connector) {
+    this.connector = connector;
+  }
+
+  public void ensure(String publication, Collection<TableId> tables)
+      throws ServerUnreachableException, SQLException {
+    try (Connection connection = connector.open("publication")) {
+      Set<String> published = published(connection, publication);
+      String all = tables.stream().map(Publications::quoted).collect(Collectors.joining(", "));
+      try (Statement statement = connection.createStatement()) {
+        if (published == null) {
+          String sql =
+              "CREATE PUBLICATION "
+                  + publication
+                  + " FOR TABLE "
+                  + all
+                  + " WITH (publish = 'insert, update, delete, truncate')";
+          LOG.info("Creating the publication: {}", sql);
+          statement.execute(sql);
+          return;
+        }
+        List<TableId> missing =
+            tables.stream().filter(t -> !published.contains(t.toString())).toList();
+        if (!missing.isEmpty()) {
+          String sql =
+              "ALTER PUBLICATION "
+                  + publication
+                  + " ADD TABLE "
+                  + missing.stream().map(Publications::quoted).collect(Collectors.joining(", "));
+          LOG.info("Extending the publication: {}", sql);
+          statement.execute(sql);
+        }
+      }
+    }
+  }
+
+  /** The tables in the publication, or null when it does not exist. */
+  private static Set<String> published(Connection connection, String publication)
+      throws SQLException {
+    try (PreparedStatement exists =
+        connection.prepareStatement("SELECT 1 FROM pg_publication WHERE pubname = ?")) {
+      exists.setString(1, publication);
+      try (ResultSet row = exists.executeQuery()) {
+        if (!row.next()) {
+          return null;
+        }
+      }
+    }
+    Set<String> tables = new LinkedHashSet<>();
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = ?")) {
+      statement.setString(1, publication);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          tables.add(rows.getString(1));
+        }
+      }
+    }
+    return tables;
+  }
+
+  private static String quoted(TableId table) {
+    return "\"" + table.schema() + "\".\"" + table.table() + "\"";
+  }
+}
