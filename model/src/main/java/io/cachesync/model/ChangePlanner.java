@@ -4,6 +4,7 @@ import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.CacheOperation.Reject;
 import io.cachesync.model.CacheOperation.Write;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,38 +31,53 @@ public final class ChangePlanner {
       case TRUNCATE ->
           List.of(new EvictTable(event.table(), mapping.key().literalPrefix(), event.version()));
       case DELETE -> List.of(evict(mapping, event.before(), event));
-      case SNAPSHOT, INSERT -> List.of(upsert(mapping, event));
+      case SNAPSHOT, INSERT -> upsert(mapping, event);
       case UPDATE -> update(mapping, event);
     };
   }
 
   private List<CacheOperation> update(TableMapping mapping, ChangeEvent event) {
-    CacheOperation upsert = upsert(mapping, event);
+    List<CacheOperation> upsert = upsert(mapping, event);
     Optional<String> oldKey = key(mapping, event.before());
     Optional<String> newKey = key(mapping, event.after());
     if (oldKey.isPresent() && newKey.isPresent() && !oldKey.equals(newKey)) {
-      return List.of(new Evict(event.table(), oldKey.get(), event.version()), upsert);
+      List<CacheOperation> operations = new ArrayList<>();
+      operations.add(new Evict(event.table(), oldKey.get(), event.version()));
+      operations.addAll(upsert);
+      return operations;
     }
-    return List.of(upsert);
+    return upsert;
   }
 
-  private CacheOperation upsert(TableMapping mapping, ChangeEvent event) {
+  private List<CacheOperation> upsert(TableMapping mapping, ChangeEvent event) {
     if (mapping.mode() == SyncMode.EVICT) {
-      return evict(mapping, event.after(), event);
+      return List.of(evict(mapping, event.after(), event));
     }
     String key;
     try {
       key = mapping.key().render(column -> keyText(event.after(), column));
     } catch (KeyRenderException e) {
-      return new Reject(event.table(), e.getMessage());
+      return List.of(new Reject(event.table(), e.getMessage()));
     }
-    return new Write(
-        event.table(),
-        key,
-        mapping.format(),
-        project(mapping, event.after()),
-        event.version(),
-        mapping.ttl());
+    Map<String, ColumnValue> values = project(mapping, event.after());
+    for (Map.Entry<String, ColumnValue> value : values.entrySet()) {
+      if (value.getValue() instanceof ColumnValue.Unencodable unencodable) {
+        // A value without one of its columns would be wrong; a cache miss is not.
+        return List.of(
+            new Evict(event.table(), key, event.version()),
+            new Reject(
+                event.table(),
+                "key "
+                    + key
+                    + ": column "
+                    + value.getKey()
+                    + " cannot be encoded ("
+                    + unencodable.reason()
+                    + "); evicted"));
+      }
+    }
+    return List.of(
+        new Write(event.table(), key, mapping.format(), values, event.version(), mapping.ttl()));
   }
 
   private CacheOperation evict(TableMapping mapping, Row row, ChangeEvent event) {

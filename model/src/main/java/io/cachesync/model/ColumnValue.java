@@ -41,6 +41,16 @@ public sealed interface ColumnValue {
    */
   record Unchanged() implements ColumnValue {}
 
+  /**
+   * A value the synchronizer cannot encode (an unknown type, a malformed value). A row holding one
+   * is evicted rather than cached without it (invariant 4).
+   */
+  record Unencodable(String reason) implements ColumnValue {
+    public Unencodable {
+      requireNonNull(reason, "reason");
+    }
+  }
+
   ColumnValue NULL = new Null();
   ColumnValue UNCHANGED = new Unchanged();
 
@@ -82,6 +92,6 @@ public sealed interface ColumnValue {
     if (this instanceof Null) {
       return "null";
     }
-    throw new IllegalStateException("an unchanged TOAST value has no JSON form");
+    throw new IllegalStateException(this + " has no JSON form");
   }
 }

@@ -166,4 +166,21 @@ class ChangePlannerTest {
 
     assertThat(write.unchangedColumns()).containsExactly("email");
   }
+
+  @Test
+  void plan_valueThatCannotBeEncoded_evictsTheKeyAndReportsIt() {
+    List<CacheOperation> operations =
+        planner.plan(
+            new ChangeEvent(
+                USERS,
+                Kind.UPDATE,
+                row("id", 1),
+                row("id", 1, "name", new ColumnValue.Unencodable("unknown type")),
+                V));
+
+    assertThat(operations)
+        .containsExactly(
+            new Evict(USERS, "user:1", V),
+            new Reject(USERS, "key user:1: column name cannot be encoded (unknown type); evicted"));
+  }
 }

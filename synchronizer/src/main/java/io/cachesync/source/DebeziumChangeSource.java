@@ -245,6 +245,9 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("max.queue.size.in.bytes", Long.toString(64L * 1024 * 1024));
     // Heartbeats let the slot advance while the mapped tables are idle but the database is not.
     p.setProperty("heartbeat.interval.ms", "10000");
+    p.setProperty(
+        "heartbeat.action.query",
+        "SELECT pg_logical_emit_message(false, 'cachesync_heartbeat', '')");
     // Retry PostgreSQL connection failures for ever, with Debezium's backoff.
     p.setProperty("errors.max.retries", "-1");
     p.setProperty("errors.retry.delay.initial.ms", "300");

@@ -59,7 +59,6 @@ final class RecordDecoder {
       return Optional.empty();
     }
     Struct source = value.getStruct("source");
-    TableId table = new TableId(source.getString("schema"), source.getString("table"));
     Kind kind =
         switch (value.getString("op")) {
           case "r" -> Kind.SNAPSHOT;
@@ -69,9 +68,10 @@ final class RecordDecoder {
           case "t" -> Kind.TRUNCATE;
           default -> null;
         };
-    if (kind == null) {
+    if (kind == null) { // logical decoding messages (heartbeats), transaction markers
       return Optional.empty();
     }
+    TableId table = new TableId(source.getString("schema"), source.getString("table"));
     return Optional.of(
         new ChangeEvent(
             table, kind, row(value, "before"), row(value, "after"), version(source, kind)));
@@ -128,6 +128,15 @@ final class RecordDecoder {
 
   /** One column in the value encoding of the README. */
   static ColumnValue column(Schema schema, Object value) {
+    try {
+      return encode(schema, value);
+    } catch (RuntimeException e) {
+      return new ColumnValue.Unencodable(
+          (schema.name() == null ? schema.type().toString() : schema.name()) + ": " + e);
+    }
+  }
+
+  private static ColumnValue encode(Schema schema, Object value) {
     if (value == null) {
       return ColumnValue.NULL;
     }
