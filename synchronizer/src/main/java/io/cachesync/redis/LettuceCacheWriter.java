@@ -67,6 +67,9 @@ public final class LettuceCacheWriter implements CacheWriter {
   private final long timeoutMillis;
   private final Map<String, String> scripts = new HashMap<>();
 
+  /** Redis's proto-max-bulk-len: a larger value would make Redis drop the connection. */
+  private long maxValueBytes = 512L * 1024 * 1024;
+
   private LettuceCacheWriter(
       RedisClient client,
       StatefulRedisConnection<String, String> pipeline,
@@ -92,11 +95,23 @@ public final class LettuceCacheWriter implements CacheWriter {
       LettuceCacheWriter writer =
           new LettuceCacheWriter(client, client.connect(), client.connect(), stateKeyPrefix);
       writer.loadScripts();
+      writer.readLimits();
       return writer;
     } catch (RedisConnectionException e) {
       client.shutdown();
       throw new ServerUnreachableException(
           "Redis", settings.redactedUri(), String.valueOf(rootCause(e).getMessage()));
+    }
+  }
+
+  private void readLimits() {
+    try {
+      String limit = direct.sync().configGet("proto-max-bulk-len").get("proto-max-bulk-len");
+      if (limit != null) {
+        maxValueBytes = Long.parseLong(limit);
+      }
+    } catch (RedisCommandExecutionException | NumberFormatException e) {
+      LOG.info("Could not read proto-max-bulk-len ({}); assuming 512 MB", e.getMessage());
     }
   }
 
@@ -145,7 +160,17 @@ public final class LettuceCacheWriter implements CacheWriter {
     RedisAsyncCommands<String, String> commands = pipeline.async();
     commands.multi();
     List<RedisFuture<String>> results = new ArrayList<>(operations.size());
+    Map<Integer, String> oversize = new HashMap<>();
     for (CacheOperation operation : operations) {
+      String tooLarge = operation instanceof Write write ? tooLarge(write) : null;
+      if (tooLarge != null) {
+        // Sending it would make Redis drop the connection and stall the stream for good.
+        oversize.put(results.size(), tooLarge);
+        Write write = (Write) operation;
+        batchJson.remove(write.key());
+        results.add(evict(commands, write.key(), write.version()));
+        continue;
+      }
       results.add(send(commands, operation, batchJson));
     }
     if (position != null) {
@@ -170,7 +195,7 @@ public final class LettuceCacheWriter implements CacheWriter {
       loadScripts();
       return transaction(operations, position);
     }
-    return tally(operations, results);
+    return tally(operations, results, oversize);
   }
 
   private RedisFuture<String> send(
@@ -287,7 +312,31 @@ public final class LettuceCacheWriter implements CacheWriter {
     }
   }
 
-  private BatchOutcome tally(List<CacheOperation> operations, List<RedisFuture<String>> results) {
+  /** Why a write's value is too large for Redis, or null when it is not. */
+  private String tooLarge(Write write) {
+    long bytes = 0;
+    for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+      String text = entry.getValue().fieldText().orElse("");
+      bytes +=
+          entry.getKey().length()
+              + 8
+              + (text.length() * 3L > maxValueBytes
+                  ? text.getBytes(StandardCharsets.UTF_8).length
+                  : text.length());
+    }
+    if (bytes <= maxValueBytes) {
+      return null;
+    }
+    return "the value of about "
+        + bytes
+        + " bytes exceeds Redis's proto-max-bulk-len of "
+        + maxValueBytes;
+  }
+
+  private BatchOutcome tally(
+      List<CacheOperation> operations,
+      List<RedisFuture<String>> results,
+      Map<Integer, String> oversize) {
     long written = 0;
     long evicted = 0;
     long stale = 0;
@@ -306,6 +355,11 @@ public final class LettuceCacheWriter implements CacheWriter {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new RedisUnavailableException("interrupted", e);
+      }
+      if (oversize.containsKey(i)) {
+        evicted++;
+        failures.add(failure(operation, key, oversize.get(i)));
+        continue;
       }
       switch (status) {
         case "written" -> written++;

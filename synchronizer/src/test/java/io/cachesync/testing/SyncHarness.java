@@ -22,9 +22,9 @@ public final class SyncHarness implements AutoCloseable {
   private final Path directory;
   private Daemon daemon;
 
-  public SyncHarness(String databasePrefix) {
+  public SyncHarness(String databasePrefix, String... redisArguments) {
     this.postgres = TestServers.sharedPostgres();
-    this.redisServer = TestServers.redis();
+    this.redisServer = TestServers.redis(redisArguments);
     this.redis = new RedisProbe(redisServer);
     this.database = postgres.createDatabase(databasePrefix);
     try {
