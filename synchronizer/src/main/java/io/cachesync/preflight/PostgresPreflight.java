@@ -58,6 +58,15 @@ final class PostgresPreflight {
   private Role checkServer(Connection connection) throws SQLException {
     String version = single(connection, "SHOW server_version").split(" ")[0];
     String walLevel = single(connection, "SHOW wal_level");
+    if (Integer.parseInt(single(connection, "SHOW server_version_num")) < 130_000) {
+      findings.add(
+          Finding.failed(
+              SUBJECT,
+              "PostgreSQL "
+                  + version
+                  + " is too old; cachesync needs PostgreSQL 13 or later (loading an added table"
+                  + " uses pg_current_snapshot())"));
+    }
     if (walLevel.equals("logical")) {
       findings.add(
           Finding.ok(
