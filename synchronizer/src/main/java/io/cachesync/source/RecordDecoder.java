@@ -172,7 +172,8 @@ final class RecordDecoder {
     }
     return switch (schema.type()) {
       case INT8, INT16, INT32, INT64 -> new ColumnValue.Number(value.toString());
-      case FLOAT32, FLOAT64 -> floating(((Number) value).doubleValue());
+      case FLOAT32 -> floating(((Number) value).floatValue());
+      case FLOAT64 -> floating(((Number) value).doubleValue());
       case BOOLEAN -> new ColumnValue.Bool((Boolean) value);
       case STRING -> {
         String text = (String) value;
@@ -204,6 +205,14 @@ final class RecordDecoder {
       return ColumnValue.text(Double.toString(value));
     }
     return new ColumnValue.Number(Double.toString(value));
+  }
+
+  /** A real as its shortest float text: 0.1, not the 0.10000000149011612 of its double. */
+  private static ColumnValue floating(float value) {
+    if (Float.isNaN(value) || Float.isInfinite(value)) {
+      return ColumnValue.text(Float.toString(value));
+    }
+    return new ColumnValue.Number(Float.toString(value));
   }
 
   private static ColumnValue bytes(Object value) {

@@ -40,7 +40,7 @@ class ValueEncodingIT {
       harness.sql(
           "INSERT INTO "
               + table
-              + " VALUES (1, -32768, 2147483647, 9223372036854775807, 1.5, 0.1,"
+              + " VALUES (1, -32768, 2147483647, 9223372036854775807, 0.1, 0.1,"
               + " 12.5000, 0.000000000000000000001, true, 'tab\tnew\nline \"quoted\" é', 'abc', 'x',"
               + " '2026-11-25', '2026-11-25 19:24:35.80404+01', '2026-11-25 19:24:35.000001', '13:14:15.5',"
               + " 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x00ff10', '{1,NULL,3}', '{\"a b\",c}',"
@@ -68,7 +68,7 @@ class ValueEncodingIT {
         .containsEntry("small", "-32768")
         .containsEntry("whole", "2147483647")
         .containsEntry("big", "9223372036854775807")
-        .containsEntry("real_number", "1.5")
+        .containsEntry("real_number", "0.1")
         .containsEntry("double_number", "0.1")
         .containsEntry("amount", "12.5000")
         .containsEntry("free", "0.000000000000000000001")
