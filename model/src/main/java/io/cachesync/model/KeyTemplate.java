@@ -193,6 +193,43 @@ public record KeyTemplate(String text, List<Segment> segments) {
     return key.toString();
   }
 
+  /**
+   * The column values a key was rendered from: the inverse of {@link #render}. Unambiguous because
+   * placeholders are separated by literal text that their values (but the last) cannot contain.
+   *
+   * @return empty when {@code key} is not a key of this template
+   */
+  public java.util.Optional<java.util.Map<String, String>> match(String key) {
+    java.util.Map<String, String> values = new java.util.LinkedHashMap<>();
+    int position = 0;
+    for (int i = 0; i < segments.size(); i++) {
+      Segment segment = segments.get(i);
+      if (segment instanceof Literal literal) {
+        if (!key.startsWith(literal.text(), position)) {
+          return java.util.Optional.empty();
+        }
+        position += literal.text().length();
+      } else if (segment instanceof Placeholder placeholder) {
+        int end;
+        if (i + 1 < segments.size()) {
+          end = key.indexOf(((Literal) segments.get(i + 1)).text(), position);
+          if (end < 0) {
+            return java.util.Optional.empty();
+          }
+        } else {
+          end = key.length();
+        }
+        String value = key.substring(position, end);
+        String previous = values.putIfAbsent(placeholder.column(), value);
+        if (value.isEmpty() || (previous != null && !previous.equals(value))) {
+          return java.util.Optional.empty();
+        }
+        position = end;
+      }
+    }
+    return position == key.length() ? java.util.Optional.of(values) : java.util.Optional.empty();
+  }
+
   @Override
   public String toString() {
     return text;

@@ -70,4 +70,22 @@ class KeyTemplateTest {
 
     assertThat(key.render(Map.of("id", "1")::get)).isEqualTo("x:{1}");
   }
+
+  @Test
+  void match_renderedKey_givesBackItsValues() {
+    KeyTemplate key = KeyTemplate.parse("order:{tenant}:{id}:x");
+
+    assertThat(key.match("order:eu:42:x")).contains(Map.of("tenant", "eu", "id", "42"));
+    assertThat(key.match(key.render(Map.of("tenant", "us", "id", "a:b")::get)))
+        .contains(Map.of("tenant", "us", "id", "a:b"));
+  }
+
+  @Test
+  void match_keyOfAnotherShape_isEmpty() {
+    KeyTemplate key = KeyTemplate.parse("order:{tenant}:{id}");
+
+    assertThat(key.match("order:eu")).isEmpty();
+    assertThat(key.match("user:1")).isEmpty();
+    assertThat(key.match("order::1")).isEmpty();
+  }
 }

@@ -103,6 +103,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
       throws InterruptedException {
     List<ChangeEvent> batch = new ArrayList<>(records.size());
     boolean streaming = false;
+    Version idlePosition = null;
     boolean loadCompleted = false;
     for (RecordChangeEvent<SourceRecord> record : records) {
       SourceRecord sourceRecord = record.record();
@@ -112,10 +113,20 @@ public final class DebeziumChangeSource implements AutoCloseable {
       }
       Optional<ChangeEvent> event = decoder.decode(sourceRecord);
       event.ifPresent(batch::add);
+      if (event.isEmpty()) {
+        Optional<Version> position = decoder.position(sourceRecord);
+        if (position.isPresent()) {
+          idlePosition = position.get();
+        }
+      }
       streaming |= event.isEmpty() || event.get().kind() != ChangeEvent.Kind.SNAPSHOT;
     }
     if (!batch.isEmpty()) {
-      sink.accept(batch, batch.get(batch.size() - 1).version());
+      Version last = batch.get(batch.size() - 1).version();
+      sink.accept(
+          batch, idlePosition != null && idlePosition.compareTo(last) > 0 ? idlePosition : last);
+    } else if (idlePosition != null) {
+      sink.accept(List.of(), idlePosition);
     }
     for (RecordChangeEvent<SourceRecord> record : records) {
       committer.markProcessed(record);

@@ -77,6 +77,23 @@ final class RecordDecoder {
             table, kind, row(value, "before"), row(value, "after"), version(source, kind)));
   }
 
+  /**
+   * The stream position of a record that is not a row change but carries one (a heartbeat's logical
+   * decoding message), so that the stored position keeps moving while tables are idle.
+   */
+  Optional<Version> position(SourceRecord record) {
+    if (!(record.value() instanceof Struct value)
+        || value.schema().field("source") == null
+        || !"m".equals(value.schema().field("op") == null ? null : value.getString("op"))) {
+      return Optional.empty();
+    }
+    Struct source = value.getStruct("source");
+    if (source.schema().field("lsn") == null || source.getInt64("lsn") == null) {
+      return Optional.empty();
+    }
+    return Optional.of(version(source, Kind.INSERT));
+  }
+
   private Version version(Struct source, Kind kind) {
     long lsn = source.getInt64("lsn") == null ? 0 : source.getInt64("lsn");
     String snapshot = source.getString("snapshot");

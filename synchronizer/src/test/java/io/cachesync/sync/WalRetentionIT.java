@@ -57,5 +57,14 @@ class WalRetentionIT {
                 lsn(
                         "SELECT confirmed_flush_lsn - '0/0' FROM pg_replication_slots WHERE slot_name = 'cachesync_it'")
                     >= afterBusyWrites);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .alias("the position stored in Redis follows the heartbeats")
+        .until(
+            () -> {
+              String version = harness.redis.redis().hget("cachesync:it:position", "version");
+              return version != null
+                  && io.cachesync.model.Version.parse(version).lsn() >= afterBusyWrites;
+            });
   }
 }
