@@ -7,6 +7,7 @@ import io.cachesync.model.TableMapping;
 import io.cachesync.redis.LettuceCacheWriter;
 import io.cachesync.redis.LettuceStateStore;
 import io.cachesync.source.DebeziumChangeSource;
+import io.cachesync.source.LoadRequest;
 import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.Publications;
 import io.cachesync.source.ReplicationSlots;
@@ -15,11 +16,15 @@ import io.cachesync.sync.Synchronizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.sql.SQLException;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
@@ -63,6 +68,13 @@ public final class Daemon implements AutoCloseable {
   private final Synchronizer synchronizer;
   private final DebeziumChangeSource source;
   private final CompletableFuture<State> terminated = new CompletableFuture<>();
+  private final ScheduledExecutorService resyncPoller =
+      Executors.newSingleThreadScheduledExecutor(
+          runnable -> {
+            Thread thread = new Thread(runnable, "cachesync-resync-poller");
+            thread.setDaemon(true);
+            return thread;
+          });
 
   private Daemon(Configuration configuration, LettuceCacheWriter writer, StateStore stateStore)
       throws Exception {
@@ -77,14 +89,10 @@ public final class Daemon implements AutoCloseable {
     this.synchronizer = new Synchronizer(configuration.mapping(), writer);
     this.source =
         new DebeziumChangeSource(
-            configuration,
-            stateStore,
-            synchronizer,
-            writer.position(),
-            toLoad,
-            loaded ->
-                stateStore.markLoaded(
-                    loaded.stream().map(TableId::toString).collect(Collectors.toSet())));
+            configuration, stateStore, synchronizer, writer.position(), new LoadListener());
+    if (!toLoad.isEmpty()) {
+      source.load(new LoadRequest("added-tables", toLoad));
+    }
   }
 
   /**
@@ -100,6 +108,8 @@ public final class Daemon implements AutoCloseable {
       stateStore = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
       Daemon daemon = new Daemon(configuration, writer, stateStore);
       daemon.source.start();
+      daemon.resyncPoller.scheduleWithFixedDelay(
+          daemon::pollResyncRequests, 1, 1, TimeUnit.SECONDS);
       daemon.source.finished().whenComplete((ignored, error) -> daemon.sourceEnded(error));
       daemon.transition(State.STARTING, State.RUNNING);
       LOG.info("Streaming from replication slot {}", settings.slotName());
@@ -110,6 +120,43 @@ public final class Daemon implements AutoCloseable {
       }
       writer.close();
       throw e;
+    }
+  }
+
+  /** Records loads in Redis: tables loaded, and the progress of resync requests. */
+  private final class LoadListener implements LoadRequest.Listener {
+    @Override
+    public void progress(LoadRequest request, Map<TableId, Long> rowsLoaded) {
+      stateStore.resyncStatus(request.id(), "running", byName(rowsLoaded));
+    }
+
+    @Override
+    public void completed(LoadRequest request, Map<TableId, Long> rowsLoaded) {
+      stateStore.markLoaded(
+          request.tables().stream().map(TableId::toString).collect(Collectors.toSet()));
+      stateStore.resyncStatus(request.id(), "done", byName(rowsLoaded));
+    }
+
+    private Map<String, Long> byName(Map<TableId, Long> rows) {
+      Map<String, Long> named = new TreeMap<>();
+      rows.forEach((table, count) -> named.put(table.toString(), count));
+      return named;
+    }
+  }
+
+  /** Hands resync requests queued in Redis (by {@code cachesync resync}) to the source. */
+  private void pollResyncRequests() {
+    try {
+      Optional<Map.Entry<String, Set<String>>> request;
+      while ((request = stateStore.takeResync()).isPresent()) {
+        String id = request.get().getKey();
+        Set<TableId> tables =
+            request.get().getValue().stream().map(TableId::parse).collect(Collectors.toSet());
+        LOG.info("Resync {} requested for {}", id, tables);
+        source.load(new LoadRequest(id, tables));
+      }
+    } catch (RuntimeException e) {
+      LOG.debug("Could not read resync requests: {}", e.getMessage());
     }
   }
 
@@ -248,6 +295,7 @@ public final class Daemon implements AutoCloseable {
   }
 
   private void closeConnections() {
+    resyncPoller.shutdownNow();
     stateStore.close();
     writer.close();
   }

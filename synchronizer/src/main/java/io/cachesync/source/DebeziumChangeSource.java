@@ -14,16 +14,17 @@ import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
-import java.util.Set;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.apache.kafka.connect.data.Struct;
 import org.apache.kafka.connect.source.SourceRecord;
@@ -46,30 +47,28 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private final RecordDecoder decoder;
   private final ChangeSink sink;
 
-  /** Newly mapped tables whose existing rows an incremental snapshot must load. */
-  private final Set<TableId> toLoad;
+  private final LoadRequest.Listener loadListener;
+  private final Queue<LoadRequest> pendingLoads = new ConcurrentLinkedQueue<>();
 
-  private final Consumer<Set<TableId>> onLoaded;
-  private boolean snapshotRequested;
+  /** The load being run by Debezium, and its rows so far; touched by Debezium's thread only. */
+  private LoadRequest runningLoad;
+
+  private final Map<TableId, Long> rowsLoaded = new HashMap<>();
 
   /**
-   * @param toLoad tables mapped since the last run, loaded by an incremental snapshot once
-   *     streaming runs
-   * @param onLoaded called, after the rows were applied, with the tables the snapshot loaded
+   * @param loadListener hears how the load requests (tables added to the mapping, resync) go
    */
   public DebeziumChangeSource(
       Configuration configuration,
       StateStore state,
       ChangeSink sink,
       Optional<Version> resumedFrom,
-      Set<TableId> toLoad,
-      Consumer<Set<TableId>> onLoaded) {
+      LoadRequest.Listener loadListener) {
     this.name = configuration.settings().name();
     this.notificationTopic = topicPrefix(configuration.settings()) + ".notifications";
     this.decoder = new RecordDecoder(resumedFrom);
     this.sink = sink;
-    this.toLoad = Set.copyOf(toLoad);
-    this.onLoaded = onLoaded;
+    this.loadListener = loadListener;
     RedisOffsetBackingStore.register(name, state);
     this.engine =
         DebeziumEngine.create(ChangeEventFormat.of(io.debezium.embedded.Connect.class))
@@ -105,6 +104,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
     boolean streaming = false;
     Version idlePosition = null;
     boolean loadCompleted = false;
+    boolean loadedInBatch = false;
     for (RecordChangeEvent<SourceRecord> record : records) {
       SourceRecord sourceRecord = record.record();
       if (notificationTopic.equals(sourceRecord.topic())) {
@@ -113,6 +113,12 @@ public final class DebeziumChangeSource implements AutoCloseable {
       }
       Optional<ChangeEvent> event = decoder.decode(sourceRecord);
       event.ifPresent(batch::add);
+      if (runningLoad != null
+          && event.isPresent()
+          && event.get().kind() == ChangeEvent.Kind.SNAPSHOT) {
+        rowsLoaded.merge(event.get().table(), 1L, Long::sum);
+        loadedInBatch = true;
+      }
       if (event.isEmpty()) {
         Optional<Version> position = decoder.position(sourceRecord);
         if (position.isPresent()) {
@@ -132,31 +138,47 @@ public final class DebeziumChangeSource implements AutoCloseable {
       committer.markProcessed(record);
     }
     committer.markBatchFinished();
-    if (loadCompleted && snapshotRequested) {
-      LOG.info("Loaded the existing rows of {}", toLoad);
-      onLoaded.accept(toLoad);
+    if (runningLoad != null) {
+      if (loadCompleted) {
+        LOG.info("Load {} of {} done: {} rows", runningLoad.id(), runningLoad.tables(), rowsLoaded);
+        loadListener.completed(runningLoad, Map.copyOf(rowsLoaded));
+        runningLoad = null;
+      } else if (loadedInBatch) {
+        loadListener.progress(runningLoad, Map.copyOf(rowsLoaded));
+      }
     }
-    if (streaming && !snapshotRequested && !toLoad.isEmpty()) {
-      requestIncrementalSnapshot();
+    if (streaming && runningLoad == null && !pendingLoads.isEmpty()) {
+      startLoad(pendingLoads.poll());
     }
   }
 
+  /** Queues a load; it starts once streaming runs and no other load does. */
+  public void load(LoadRequest request) {
+    pendingLoads.add(request);
+  }
+
   /**
-   * Asks Debezium for an incremental snapshot of the newly mapped tables: chunks read between
+   * Asks Debezium for an incremental snapshot of the request's tables: chunks read between
    * watermarks and merged into the stream, so no row can overwrite a newer streamed change.
    */
-  private void requestIncrementalSnapshot() {
-    String collections = toLoad.stream().map(t -> "\"" + t + "\"").collect(Collectors.joining(","));
-    LOG.info("Loading the existing rows of newly mapped tables {} (incremental snapshot)", toLoad);
+  private void startLoad(LoadRequest request) {
+    String collections =
+        request.tables().stream().map(t -> "\"" + t + "\"").collect(Collectors.joining(","));
+    LOG.info(
+        "Load {}: loading the existing rows of {} (incremental snapshot)",
+        request.id(),
+        request.tables());
+    runningLoad = request;
+    rowsLoaded.clear();
+    request.tables().forEach(table -> rowsLoaded.put(table, 0L));
     engine
         .getSignaler()
         .signal(
             new DebeziumEngine.Signal(
-                "cachesync-load-" + System.currentTimeMillis(),
+                "cachesync-" + request.id(),
                 "execute-snapshot",
                 "{\"data-collections\": [" + collections + "], \"type\": \"incremental\"}",
                 Map.of()));
-    snapshotRequested = true;
   }
 
   private static boolean isIncrementalSnapshotCompleted(SourceRecord record) {

@@ -21,6 +21,21 @@ public interface StateStore extends AutoCloseable {
 
   void markLoaded(Set<String> tables);
 
+  /** Queues a resync for the daemon and records it as queued. */
+  void submitResync(String id, Set<String> tables);
+
+  /** The next queued resync, taken off the queue: its id and tables. */
+  java.util.Optional<Map.Entry<String, Set<String>>> takeResync();
+
+  /**
+   * Records how a resync goes: {@code status} (queued, running, done) and the rows loaded per
+   * table.
+   */
+  void resyncStatus(String id, String status, Map<String, Long> rowsLoaded);
+
+  /** What {@link #resyncStatus} recorded: {@code status} and {@code rows:<table>} fields. */
+  Map<String, String> resync(String id);
+
   /** Forgets the offsets and loaded tables, so that the next start reloads everything. */
   void reset();
 

@@ -1,0 +1,29 @@
+package io.cachesync.source;
+
+import static java.util.Objects.requireNonNull;
+
+import io.cachesync.model.TableId;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A request to load the existing rows of tables through an incremental snapshot: chunks read
+ * between watermarks and merged into the stream (Netflix's DBLog), so that a loaded row never
+ * overwrites a newer change and a row deleted meanwhile is never resurrected.
+ *
+ * @param id names the request in logs and in the progress stored in Redis
+ */
+public record LoadRequest(String id, Set<TableId> tables) {
+
+  public LoadRequest {
+    requireNonNull(id, "id");
+    tables = Set.copyOf(tables);
+  }
+
+  /** Hears how a request goes; called on Debezium's thread, after the rows were applied. */
+  public interface Listener {
+    void progress(LoadRequest request, Map<TableId, Long> rowsLoaded);
+
+    void completed(LoadRequest request, Map<TableId, Long> rowsLoaded);
+  }
+}
