@@ -14,6 +14,9 @@ public final class ExitCode {
   /** PostgreSQL or Redis could not be reached. */
   public static final int UNREACHABLE = 3;
 
+  /** Stopped by SIGINT or SIGTERM before the job was done; running it again finishes it. */
+  public static final int INTERRUPTED = 130;
+
   /** An unexpected error; {@code --verbose} shows its stack trace. */
   public static final int SOFTWARE = 70;
 

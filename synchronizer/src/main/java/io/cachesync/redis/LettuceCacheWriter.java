@@ -121,7 +121,7 @@ public final class LettuceCacheWriter implements CacheWriter {
     }
   }
 
-  private static String resource(String name) {
+  static String resource(String name) {
     try (InputStream in = LettuceCacheWriter.class.getResourceAsStream(name)) {
       if (in == null) {
         throw new IllegalStateException("missing resource " + name);

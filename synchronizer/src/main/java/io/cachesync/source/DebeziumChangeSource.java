@@ -276,11 +276,14 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("max.batch.size", "2048");
     p.setProperty("max.queue.size", "8192");
     p.setProperty("max.queue.size.in.bytes", Long.toString(64L * 1024 * 1024));
-    // Heartbeats let the slot advance while the mapped tables are idle but the database is not.
+    // Heartbeats let the slot advance while the mapped tables are idle but the database is not:
+    // each emits a logical decoding message, which writes no table. It must be transactional: a
+    // non-transactional message carries no transaction id, which read-only incremental snapshots
+    // (Debezium 3.6) fail on.
     p.setProperty("heartbeat.interval.ms", "10000");
     p.setProperty(
         "heartbeat.action.query",
-        "SELECT pg_logical_emit_message(false, 'cachesync_heartbeat', '')");
+        "SELECT pg_logical_emit_message(true, 'cachesync_heartbeat', '')");
     // Retry PostgreSQL connection failures for ever, with Debezium's backoff.
     p.setProperty("errors.max.retries", "-1");
     p.setProperty("errors.retry.delay.initial.ms", "300");

@@ -1,0 +1,185 @@
+package io.cachesync.job;
+
+import io.cachesync.model.TableMapping;
+import io.cachesync.redis.LettuceCacheInspector;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Finds the keys under a table's prefix whose row does not exist, a SCAN page at a time: each key
+ * is parsed back into its key columns ({@code KeyTemplate.match}) and looked up in PostgreSQL by
+ * those columns, cast to their types so that the lookup uses the table's index.
+ */
+final class OrphanSweeper {
+  static final int PAGE = 500;
+
+  private final Connection postgres;
+  private final LettuceCacheInspector redis;
+
+  OrphanSweeper(Connection postgres, LettuceCacheInspector redis) {
+    this.postgres = postgres;
+    this.redis = redis;
+  }
+
+  /**
+   * Calls {@code orphans} with each page's orphan keys and the version each was seen at ('' when
+   * the value has none).
+   */
+  void find(TableMapping table, Consumer<Map<String, String>> orphans) {
+    List<String> columns = List.copyOf(table.key().columns());
+    Map<String, String> types = columnTypes(table, columns);
+    redis.scan(
+        table.key().literalPrefix(),
+        PAGE,
+        keys -> {
+          List<String> versions = redis.versions(keys);
+          Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
+          Map<String, String> found = new LinkedHashMap<>();
+          for (int i = 0; i < keys.size(); i++) {
+            String key = keys.get(i);
+            if (versions.get(i).equals("-")) {
+              continue;
+            }
+            Optional<Map<String, String>> values = table.key().match(key);
+            if (values.isEmpty()) {
+              found.put(key, versions.get(i));
+            } else {
+              candidates.put(key, values.get());
+            }
+          }
+          Set<String> existing = existing(table, columns, types, candidates);
+          for (int i = 0; i < keys.size(); i++) {
+            String key = keys.get(i);
+            if (candidates.containsKey(key) && !existing.contains(key)) {
+              found.put(key, versions.get(i));
+            }
+          }
+          if (!found.isEmpty()) {
+            orphans.accept(found);
+          }
+        });
+  }
+
+  /** The keys among {@code candidates} whose row exists. */
+  private Set<String> existing(
+      TableMapping table,
+      List<String> columns,
+      Map<String, String> types,
+      Map<String, Map<String, String>> candidates) {
+    Set<String> existing = new HashSet<>();
+    if (candidates.isEmpty()) {
+      return existing;
+    }
+    try {
+      existing.addAll(lookUp(table, columns, types, candidates));
+    } catch (SQLException e) {
+      // A value that is not of the column's type (a key no row can have) fails the whole batch:
+      // look the keys up one by one.
+      for (Map.Entry<String, Map<String, String>> candidate : candidates.entrySet()) {
+        try {
+          existing.addAll(
+              lookUp(table, columns, types, Map.of(candidate.getKey(), candidate.getValue())));
+        } catch (SQLException notOfTheType) {
+          rollback();
+        }
+      }
+    }
+    return existing;
+  }
+
+  private Set<String> lookUp(
+      TableMapping table,
+      List<String> columns,
+      Map<String, String> types,
+      Map<String, Map<String, String>> candidates)
+      throws SQLException {
+    String tuple =
+        "(" + String.join(", ", columns.stream().map(c -> "?::" + types.get(c)).toList()) + ")";
+    String select = String.join(", ", columns.stream().map(c -> quote(c) + "::text").toList());
+    String sql =
+        "SELECT "
+            + select
+            + " FROM "
+            + quote(table.table().schema())
+            + "."
+            + quote(table.table().table())
+            + " WHERE ("
+            + String.join(", ", columns.stream().map(OrphanSweeper::quote).toList())
+            + ") IN ("
+            + String.join(", ", java.util.Collections.nCopies(candidates.size(), tuple))
+            + ")";
+    Map<String, String> byValues = new LinkedHashMap<>();
+    try (PreparedStatement statement = postgres.prepareStatement(sql)) {
+      int parameter = 1;
+      for (Map.Entry<String, Map<String, String>> candidate : candidates.entrySet()) {
+        List<String> values = new ArrayList<>();
+        for (String column : columns) {
+          statement.setString(parameter++, candidate.getValue().get(column));
+          values.add(candidate.getValue().get(column));
+        }
+        byValues.put(String.join("\u0000", values), candidate.getKey());
+      }
+      Set<String> existing = new HashSet<>();
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          List<String> values = new ArrayList<>();
+          for (int i = 1; i <= columns.size(); i++) {
+            values.add(rows.getString(i));
+          }
+          String key = byValues.get(String.join("\u0000", values));
+          if (key != null) {
+            existing.add(key);
+          }
+        }
+      }
+      return existing;
+    }
+  }
+
+  private Map<String, String> columnTypes(TableMapping table, List<String> columns) {
+    Map<String, String> types = new LinkedHashMap<>();
+    try (PreparedStatement statement =
+        postgres.prepareStatement(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+                + " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped")) {
+      statement.setString(1, table.table().schema());
+      statement.setString(2, table.table().table());
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          if (columns.contains(rows.getString(1))) {
+            types.put(rows.getString(1), rows.getString(2));
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(
+          "cannot read the columns of " + table.table() + ": " + e.getMessage(), e);
+    }
+    return types;
+  }
+
+  private void rollback() {
+    try {
+      if (!postgres.getAutoCommit()) {
+        postgres.rollback();
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static String quote(String identifier) {
+    return "\"" + identifier.replace("\"", "\"\"") + "\"";
+  }
+}

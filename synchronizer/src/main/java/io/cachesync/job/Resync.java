@@ -1,0 +1,280 @@
+package io.cachesync.job;
+
+import io.cachesync.Daemon;
+import io.cachesync.config.Configuration;
+import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.model.TableId;
+import io.cachesync.model.TableMapping;
+import io.cachesync.redis.LettuceCacheInspector;
+import io.cachesync.redis.LettuceStateStore;
+import io.cachesync.source.PostgresConnector;
+import io.cachesync.source.ReplicationSlots;
+import io.cachesync.state.StateStore;
+import java.io.PrintWriter;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reloads tables from PostgreSQL into Redis and removes their orphan keys.
+ *
+ * <p>The rows are loaded by the daemon, through Debezium's incremental snapshot (DBLog): chunks
+ * read between watermarks and merged into the stream, where a chunk row whose key changed inside
+ * the window is dropped in favour of the streamed change. That is what makes a resync safe while
+ * the stream runs: writing rows directly, even with versioned compare-and-set, could not tell a key
+ * absent because the stream just deleted its row from a key never cached, and would resurrect the
+ * row. The job queues its request in Redis for the running daemon; when none runs, it runs one in
+ * this process until the load is done. Debezium keeps the snapshot's progress in its offsets, so a
+ * resync stopped halfway is finished by the next daemon to run.
+ */
+public final class Resync {
+  private static final Logger LOG = LoggerFactory.getLogger(Resync.class);
+  private static final Duration POLL = Duration.ofMillis(250);
+  private static final Duration LOG_EVERY = Duration.ofSeconds(5);
+
+  private final Configuration configuration;
+  private final Progress progress;
+  private final CountDownLatch stop;
+  private final Clock clock;
+
+  /** What a resync did. */
+  public record Result(
+      boolean completed, Map<TableId, Long> rowsLoaded, long orphansRemoved, Duration took) {}
+
+  /**
+   * @param stop counted down to stop waiting (Ctrl-C); the load goes on in a running daemon
+   */
+  public Resync(Configuration configuration, Progress progress, CountDownLatch stop, Clock clock) {
+    this.configuration = configuration;
+    this.progress = progress;
+    this.stop = stop;
+    this.clock = clock;
+  }
+
+  public Result run(List<TableMapping> tables) throws Exception {
+    SynchronizerSettings settings = configuration.settings();
+    long started = clock.millis();
+    PostgresConnector postgres = new PostgresConnector(settings.postgres());
+    Daemon daemon = null;
+    if (new ReplicationSlots(postgres)
+        .find(settings.slotName())
+        .map(ReplicationSlots.Slot::active)
+        .orElse(false)) {
+      LOG.info("A daemon streams from slot {}: handing the load to it", settings.slotName());
+    } else {
+      LOG.info(
+          "No daemon runs for {}: running one in this process until the load is done",
+          settings.name());
+      daemon = Daemon.start(configuration);
+    }
+    try (StateStore state = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
+        LettuceCacheInspector redis = LettuceCacheInspector.connect(settings.redis());
+        Connection connection = postgres.open("resync")) {
+      Map<TableId, Long> estimates = estimates(connection, tables);
+      String id = UUID.randomUUID().toString().substring(0, 8);
+      state.submitResync(
+          id, tables.stream().map(t -> t.table().toString()).collect(Collectors.toSet()));
+      Map<TableId, Long> rows = await(state, id, estimates, daemon, new ReplicationSlots(postgres));
+      if (rows == null) {
+        return new Result(false, Map.of(), 0, Duration.ofMillis(clock.millis() - started));
+      }
+      long orphans = 0;
+      OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
+      for (TableMapping table : tables) {
+        long[] removed = {0};
+        sweeper.find(table, found -> removed[0] += redis.evict(found));
+        if (removed[0] > 0) {
+          LOG.info("Removed {} orphan keys of {}", removed[0], table.table());
+        }
+        orphans += removed[0];
+      }
+      return new Result(true, rows, orphans, Duration.ofMillis(clock.millis() - started));
+    } finally {
+      if (daemon != null) {
+        daemon.stop();
+      }
+    }
+  }
+
+  /** Waits for the load; null when stopped first. */
+  private Map<TableId, Long> await(
+      StateStore state,
+      String id,
+      Map<TableId, Long> estimates,
+      Daemon daemon,
+      ReplicationSlots slots)
+      throws Exception {
+    long lastLog = 0;
+    long lastSlotCheck = clock.millis();
+    long started = clock.millis();
+    while (true) {
+      Map<String, String> status = state.resync(id);
+      Map<TableId, Long> rows = new LinkedHashMap<>();
+      estimates
+          .keySet()
+          .forEach(
+              table -> rows.put(table, Long.parseLong(status.getOrDefault("rows:" + table, "0"))));
+      long now = clock.millis();
+      if ("done".equals(status.get("status"))) {
+        progress.show(rows, estimates, Duration.ofMillis(now - started), true);
+        return rows;
+      }
+      if (now - lastLog >= (progress.interactive() ? POLL.toMillis() : LOG_EVERY.toMillis())) {
+        progress.show(rows, estimates, Duration.ofMillis(now - started), false);
+        lastLog = now;
+      }
+      if (daemon != null && daemon.terminated().isDone()) {
+        throw new IllegalStateException("the daemon running the load stopped: see the log above");
+      }
+      if (daemon == null && now - lastSlotCheck >= LOG_EVERY.toMillis()) {
+        lastSlotCheck = now;
+        if (!slots
+            .find(configuration.settings().slotName())
+            .map(ReplicationSlots.Slot::active)
+            .orElse(false)) {
+          throw new IllegalStateException(
+              "the daemon running the load stopped before it was done; the load continues when it runs again");
+        }
+      }
+      if (stop.await(POLL.toMillis(), TimeUnit.MILLISECONDS)) {
+        return null;
+      }
+    }
+  }
+
+  /** The planner's estimate of each table's rows, for the progress; -1 when never analyzed. */
+  private static Map<TableId, Long> estimates(Connection connection, List<TableMapping> tables)
+      throws SQLException {
+    Map<TableId, Long> estimates = new LinkedHashMap<>();
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE n.nspname = ? AND c.relname = ?")) {
+      for (TableMapping table : tables) {
+        statement.setString(1, table.table().schema());
+        statement.setString(2, table.table().table());
+        try (ResultSet row = statement.executeQuery()) {
+          estimates.put(table.table(), row.next() ? row.getLong(1) : -1);
+        }
+      }
+    }
+    return estimates;
+  }
+
+  /**
+   * Shows how a resync goes: a bar per table on a terminal, a log line every few seconds elsewhere.
+   */
+  public static final class Progress {
+    private final PrintWriter out;
+    private final boolean interactive;
+    private final boolean quiet;
+    private int linesDrawn;
+
+    public Progress(PrintWriter out, boolean interactive, boolean quiet) {
+      this.out = out;
+      this.interactive = interactive;
+      this.quiet = quiet;
+    }
+
+    boolean interactive() {
+      return interactive && !quiet;
+    }
+
+    void show(
+        Map<TableId, Long> rows, Map<TableId, Long> estimates, Duration elapsed, boolean done) {
+      if (quiet) {
+        return;
+      }
+      long total = rows.values().stream().mapToLong(Long::longValue).sum();
+      double seconds = Math.max(elapsed.toMillis() / 1000.0, 0.001);
+      if (!interactive) {
+        String line =
+            rows.entrySet().stream()
+                .map(
+                    e ->
+                        e.getKey() + " " + e.getValue() + "/" + estimate(estimates.get(e.getKey())))
+                .collect(Collectors.joining(", "));
+        LOG.info(
+            "Resync {}: {} rows ({} rows/s): {}",
+            done ? "done" : "running",
+            total,
+            Math.round(total / seconds),
+            line);
+        return;
+      }
+      if (linesDrawn > 0) {
+        out.print("\u001b[" + linesDrawn + "A");
+      }
+      int width = rows.keySet().stream().mapToInt(t -> t.toString().length()).max().orElse(10);
+      for (Map.Entry<TableId, Long> entry : rows.entrySet()) {
+        long done_ = entry.getValue();
+        long expected = estimates.get(entry.getKey());
+        double fraction = expected > 0 ? Math.min(1.0, (double) done_ / expected) : 0;
+        if (done) {
+          fraction = 1.0;
+        }
+        int filled = (int) Math.round(fraction * 30);
+        double rate = done_ / seconds;
+        String eta =
+            expected > 0 && rate > 0 && !done
+                ? ", ETA " + Math.max(0, Math.round((expected - done_) / rate)) + "s"
+                : "";
+        out.printf(
+            "\u001b[2K%-" + width + "s [%s%s] %,d/%s rows, %,d rows/s%s%n",
+            entry.getKey(),
+            "#".repeat(filled),
+            "-".repeat(30 - filled),
+            done_,
+            estimate(expected),
+            Math.round(rate),
+            eta);
+      }
+      linesDrawn = rows.size();
+      out.flush();
+    }
+
+    private static String estimate(long expected) {
+      return expected >= 0 ? String.format("%,d", expected) : "?";
+    }
+  }
+
+  /** For callers that must name the tables: every mapped table when none is given. */
+  public static List<TableMapping> select(Configuration configuration, List<String> names) {
+    if (names.isEmpty()) {
+      return configuration.mapping().tables();
+    }
+    Set<String> wanted = Set.copyOf(names);
+    List<TableMapping> selected =
+        configuration.mapping().tables().stream()
+            .filter(t -> wanted.contains(t.table().toString()))
+            .toList();
+    Set<String> known =
+        configuration.mapping().tables().stream()
+            .map(t -> t.table().toString())
+            .collect(Collectors.toSet());
+    for (String name : names) {
+      if (!known.contains(name)) {
+        throw new IllegalArgumentException(
+            "table "
+                + name
+                + " is not mapped (mapped: "
+                + String.join(", ", new java.util.TreeSet<>(known))
+                + ")");
+      }
+    }
+    return selected;
+  }
+}

@@ -1,0 +1,133 @@
+package io.cachesync.redis;
+
+import io.cachesync.ServerUnreachableException;
+import io.cachesync.config.RedisSettings;
+import io.cachesync.model.Version;
+import io.lettuce.core.KeyScanCursor;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanCursor;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * What the resync and verify jobs read from and delete in Redis: the keys under a prefix, their
+ * versions and values, and guarded evictions that never delete a value the stream rewrote since it
+ * was looked at.
+ */
+public final class LettuceCacheInspector implements AutoCloseable {
+  private static final String NO_VERSION = "f".repeat(Version.TEXT_LENGTH);
+
+  private final RedisClient client;
+  private final StatefulRedisConnection<String, String> connection;
+  private final String versionScript;
+  private final String evictScript;
+
+  private LettuceCacheInspector(
+      RedisClient client, StatefulRedisConnection<String, String> connection) {
+    this.client = client;
+    this.connection = connection;
+    this.versionScript = connection.sync().scriptLoad(LettuceCacheWriter.resource("version.lua"));
+    this.evictScript = connection.sync().scriptLoad(LettuceCacheWriter.resource("evict.lua"));
+  }
+
+  public static LettuceCacheInspector connect(RedisSettings settings)
+      throws ServerUnreachableException {
+    RedisClient client = LettuceClients.reconnecting(settings);
+    try {
+      return new LettuceCacheInspector(client, client.connect());
+    } catch (RedisConnectionException e) {
+      client.shutdown();
+      throw new ServerUnreachableException(
+          "Redis", settings.redactedUri(), String.valueOf(e.getMessage()));
+    }
+  }
+
+  /** Hands the keys under {@code prefix} to {@code page}, a SCAN page at a time. */
+  public void scan(String prefix, int count, Consumer<List<String>> page) {
+    ScanArgs match =
+        ScanArgs.Builder.matches(LettuceCacheWriter.globEscape(prefix) + "*").limit(count);
+    ScanCursor cursor = ScanCursor.INITIAL;
+    do {
+      KeyScanCursor<String> keys = connection.sync().scan(cursor, match);
+      if (!keys.getKeys().isEmpty()) {
+        page.accept(keys.getKeys());
+      }
+      cursor = keys;
+    } while (!cursor.isFinished());
+  }
+
+  /** The version at each key: its 32 hex digits, '' for a value without one, '-' for no key. */
+  public List<String> versions(List<String> keys) {
+    return connection
+        .sync()
+        .evalsha(versionScript, ScriptOutputType.MULTI, keys.toArray(String[]::new));
+  }
+
+  public String type(String key) {
+    return connection.sync().type(key);
+  }
+
+  public Map<String, String> hash(String key) {
+    return connection.sync().hgetall(key);
+  }
+
+  public String get(String key) {
+    return connection.sync().get(key);
+  }
+
+  /**
+   * Deletes each key unless it now holds a newer version than the one seen: a key the stream
+   * rewrote in the meantime is kept.
+   *
+   * @param seen each key with the version read from it ('' for a value without one)
+   * @return how many keys were deleted
+   */
+  public long evict(Map<String, String> seen) {
+    List<RedisFuture<String>> results = new ArrayList<>(seen.size());
+    var async = connection.async();
+    connection.setAutoFlushCommands(false);
+    try {
+      seen.forEach(
+          (key, version) ->
+              results.add(
+                  async.evalsha(
+                      evictScript,
+                      ScriptOutputType.STATUS,
+                      new String[] {key},
+                      version.isEmpty() ? NO_VERSION : version)));
+      connection.flushCommands();
+    } finally {
+      connection.setAutoFlushCommands(true);
+    }
+    long evicted = 0;
+    for (RedisFuture<String> result : results) {
+      try {
+        if ("evicted".equals(result.get(10, TimeUnit.SECONDS))) {
+          evicted++;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      } catch (ExecutionException | TimeoutException e) {
+        throw new IllegalStateException("Redis did not evict: " + e.getMessage(), e);
+      }
+    }
+    return evicted;
+  }
+
+  @Override
+  public void close() {
+    connection.close();
+    client.shutdown();
+  }
+}

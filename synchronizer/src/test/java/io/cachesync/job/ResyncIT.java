@@ -1,0 +1,122 @@
+package io.cachesync.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.cachesync.cli.ExitCode;
+import io.cachesync.testing.CommandRun;
+import io.cachesync.testing.SyncHarness;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** {@code cachesync resync} with and without a running daemon. */
+class ResyncIT {
+  private static final Duration WAIT = Duration.ofSeconds(60);
+  private static final String MAPPING =
+      "tables:\n  - table: public.users\n    key: \"user:{id}\"\n  - table: public.orders\n    key: \"order:{id}\"\n    format: json\n";
+
+  private SyncHarness harness;
+
+  @BeforeEach
+  void setUp() {
+    harness = new SyncHarness("resync");
+    harness.sql(
+        "CREATE TABLE users (id int PRIMARY KEY, name text)",
+        "CREATE TABLE orders (id int PRIMARY KEY, status text)",
+        "INSERT INTO users SELECT i, 'user ' || i FROM generate_series(1, 2000) i",
+        "INSERT INTO orders SELECT i, 'new' FROM generate_series(1, 500) i");
+  }
+
+  @AfterEach
+  void tearDown() {
+    harness.close();
+  }
+
+  private CommandRun resync(String... tables) {
+    String[] arguments = new String[3 + 2 * tables.length + 1];
+    arguments[0] = "resync";
+    arguments[1] = "--config";
+    arguments[2] = harness.config(MAPPING).toString();
+    for (int i = 0; i < tables.length; i++) {
+      arguments[3 + 2 * i] = "--table";
+      arguments[4 + 2 * i] = tables[i];
+    }
+    arguments[arguments.length - 1] = "--quiet";
+    return CommandRun.of(arguments);
+  }
+
+  @Test
+  void resync_afterFlushallWhileTheDaemonRuns_restoresEveryKey() throws Exception {
+    harness.start(MAPPING);
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                harness.redis.keys("user:*").size() == 2000
+                    && harness.redis.keys("order:*").size() == 500);
+
+    harness.redis.redis().flushall();
+    CommandRun run = resync();
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.OK);
+    assertThat(run.out()).contains("resync done in").contains("2,500 rows loaded");
+    assertThat(harness.redis.keys("user:*")).hasSize(2000);
+    assertThat(harness.redis.keys("order:*")).hasSize(500);
+    assertThat(harness.redis.hash("user:7")).isEqualTo(Map.of("id", "7", "name", "user 7"));
+  }
+
+  @Test
+  void resync_oneTable_leavesTheOtherTablesKeysAloneAndRemovesOrphans() throws Exception {
+    harness.start(MAPPING);
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                harness.redis.keys("user:*").size() == 2000
+                    && harness.redis.keys("order:*").size() == 500);
+    String orderVersion = harness.redis.redis().get("order:1").substring(0, 40);
+    harness.redis.redis().del("user:5");
+    harness.redis.redis().hset("user:5000", Map.of("id", "5000", "name", "deleted long ago"));
+    harness.redis.redis().set("user:not-a-number", "junk under the prefix");
+    harness.redis.redis().set("users-elsewhere", "not under the prefix");
+    harness.redis.redis().set("order:9999", "{\"__v\":\"" + "0".repeat(32) + "\",\"id\":9999}");
+
+    CommandRun run = resync("public.users");
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.OK);
+    assertThat(run.out()).contains("2 orphan keys removed").contains("public.users: 2,000 rows");
+    assertThat(harness.redis.redis().exists("user:5")).isOne();
+    assertThat(harness.redis.redis().exists("user:5000", "user:not-a-number")).isZero();
+    assertThat(harness.redis.redis().exists("users-elsewhere", "order:9999")).isEqualTo(2);
+    assertThat(harness.redis.redis().get("order:1")).startsWith(orderVersion);
+  }
+
+  @Test
+  void resync_withoutADaemon_loadsAndADaemonStartedAfterwardsKeepsIt() throws Exception {
+    CommandRun run = resync();
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.OK);
+    assertThat(harness.redis.keys("user:*")).hasSize(2000);
+    assertThat(harness.redis.keys("order:*")).hasSize(500);
+
+    harness.sql("UPDATE users SET name = 'changed' WHERE id = 1");
+    harness.start(MAPPING);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> assertThat(harness.redis.hash("user:1")).containsEntry("name", "changed"));
+    assertThat(harness.redis.hash("user:2")).isEqualTo(Map.of("id", "2", "name", "user 2"));
+  }
+
+  @Test
+  void resync_unknownTable_namesTheMappedOnes() {
+    CommandRun run = resync("public.nope");
+
+    assertThat(run.exitCode()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.err())
+        .contains("error: table public.nope is not mapped (mapped: public.orders, public.users)");
+  }
+}
