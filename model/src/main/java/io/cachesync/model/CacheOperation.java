@@ -19,6 +19,8 @@ public sealed interface CacheOperation {
    * @param values every mapped column present in the row, NULLs included; columns whose value is
    *     {@link ColumnValue.Unchanged} keep what the cached value has, and the write becomes an
    *     eviction when there is no cached value to take them from
+   * @param mergeFrom the key whose cached value holds the unchanged columns: {@code key} itself, or
+   *     the row's old key when the change moved the row to a new key
    */
   record Write(
       TableId table,
@@ -26,7 +28,8 @@ public sealed interface CacheOperation {
       ValueFormat format,
       Map<String, ColumnValue> values,
       Version version,
-      Optional<Ttl> ttl)
+      Optional<Ttl> ttl,
+      String mergeFrom)
       implements CacheOperation {
     public Write {
       requireNonNull(table, "table");
@@ -35,6 +38,23 @@ public sealed interface CacheOperation {
       values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
       requireNonNull(version, "version");
       requireNonNull(ttl, "ttl");
+      requireNonNull(mergeFrom, "mergeFrom");
+    }
+
+    /** A write whose unchanged columns, if any, come from the key's own cached value. */
+    public Write(
+        TableId table,
+        String key,
+        ValueFormat format,
+        Map<String, ColumnValue> values,
+        Version version,
+        Optional<Ttl> ttl) {
+      this(table, key, format, values, version, ttl, key);
+    }
+
+    /** The same write, taking its unchanged columns from {@code source}'s cached value. */
+    public Write mergingFrom(String source) {
+      return new Write(table, key, format, values, version, ttl, source);
     }
 
     /** Columns whose unchanged TOAST value must come from the cached value. */

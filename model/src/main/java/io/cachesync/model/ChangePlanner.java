@@ -41,9 +41,14 @@ public final class ChangePlanner {
     Optional<String> oldKey = key(mapping, event.before());
     Optional<String> newKey = key(mapping, event.after());
     if (oldKey.isPresent() && newKey.isPresent() && !oldKey.equals(newKey)) {
+      // The row moved to a new key. Unchanged TOAST columns are only in the old key's value: the
+      // new value is written from it first, then the old key is evicted.
       List<CacheOperation> operations = new ArrayList<>();
+      for (CacheOperation operation : upsert) {
+        operations.add(
+            operation instanceof Write write ? write.mergingFrom(oldKey.get()) : operation);
+      }
       operations.add(new Evict(event.table(), oldKey.get(), event.version()));
-      operations.addAll(upsert);
       return operations;
     }
     return upsert;

@@ -110,8 +110,12 @@ class ChangePlannerTest {
                 V));
 
     assertThat(operations).hasSize(2);
-    assertThat(operations.get(0)).isEqualTo(new Evict(LINES, "line:1:1", V));
-    assertThat(((Write) operations.get(1)).key()).isEqualTo("line:1:2");
+    Write write = (Write) operations.get(0);
+    assertThat(write.key()).isEqualTo("line:1:2");
+    assertThat(write.mergeFrom())
+        .as("unchanged TOAST columns come from the old key")
+        .isEqualTo("line:1:1");
+    assertThat(operations.get(1)).isEqualTo(new Evict(LINES, "line:1:1", V));
   }
 
   @Test

@@ -231,8 +231,15 @@ public final class LettuceCacheWriter implements CacheWriter {
     return commands.evalsha(
         scripts.get("write_hash"),
         ScriptOutputType.STATUS,
-        new String[] {write.key()},
+        keys(write),
         arguments.toArray(String[]::new));
+  }
+
+  /** The write's key, and the key its unchanged columns come from when that is another. */
+  private static String[] keys(Write write) {
+    return write.mergeFrom().equals(write.key())
+        ? new String[] {write.key()}
+        : new String[] {write.key(), write.mergeFrom()};
   }
 
   private RedisFuture<String> evict(
@@ -265,7 +272,9 @@ public final class LettuceCacheWriter implements CacheWriter {
     JsonMerge source = null;
     if (!write.unchangedColumns().isEmpty()) {
       source =
-          batchJson.containsKey(write.key()) ? batchJson.get(write.key()) : cachedJson(write.key());
+          batchJson.containsKey(write.mergeFrom())
+              ? batchJson.get(write.mergeFrom())
+              : cachedJson(write.mergeFrom());
     }
     StringBuilder json = new StringBuilder(64 + 16 * write.values().size());
     json.append("{\"__v\":\"").append(write.version().text()).append('"');
@@ -291,7 +300,7 @@ public final class LettuceCacheWriter implements CacheWriter {
     return commands.evalsha(
         scripts.get("write_json"),
         ScriptOutputType.STATUS,
-        new String[] {write.key()},
+        keys(write),
         write.version().text(),
         ttl,
         value,

@@ -22,6 +22,7 @@ import java.util.Optional;
 import org.apache.kafka.connect.data.Field;
 import org.apache.kafka.connect.data.Schema;
 import org.apache.kafka.connect.data.Struct;
+import org.apache.kafka.connect.header.Header;
 import org.apache.kafka.connect.source.SourceRecord;
 
 /**
@@ -32,6 +33,9 @@ import org.apache.kafka.connect.source.SourceRecord;
 final class RecordDecoder {
   /** Debezium's stand-in for an unchanged TOAST value (unavailable.value.placeholder). */
   static final String UNAVAILABLE = "__debezium_unavailable_value";
+
+  private static final String OLD_KEY_HEADER = "__debezium.oldkey";
+  private static final String NEW_KEY_HEADER = "__debezium.newkey";
 
   private static final String UNAVAILABLE_BASE64 =
       Base64.getEncoder()
@@ -72,9 +76,21 @@ final class RecordDecoder {
       return Optional.empty();
     }
     TableId table = new TableId(source.getString("schema"), source.getString("table"));
+    Row before = row(value, "before");
+    // A primary-key UPDATE arrives as a DELETE of the old key (header __debezium.newkey) and a
+    // CREATE of the new one (header __debezium.oldkey). They are applied as one UPDATE that moves
+    // the row: the CREATE writes the new key, taking unchanged TOAST columns from the old key's
+    // value, then evicts the old key. So the DELETE is left to its CREATE, which follows it.
+    if (kind == Kind.DELETE && record.headers().lastWithName(NEW_KEY_HEADER) != null) {
+      return Optional.empty();
+    }
+    Header oldKey = record.headers().lastWithName(OLD_KEY_HEADER);
+    if (kind == Kind.INSERT && oldKey != null && oldKey.value() instanceof Struct key) {
+      kind = Kind.UPDATE;
+      before = row(key);
+    }
     return Optional.of(
-        new ChangeEvent(
-            table, kind, row(value, "before"), row(value, "after"), version(source, kind)));
+        new ChangeEvent(table, kind, before, row(value, "after"), version(source, kind)));
   }
 
   /**
@@ -133,9 +149,10 @@ final class RecordDecoder {
       return Row.EMPTY;
     }
     Struct row = value.getStruct(name);
-    if (row == null) {
-      return Row.EMPTY;
-    }
+    return row == null ? Row.EMPTY : row(row);
+  }
+
+  private static Row row(Struct row) {
     Map<String, ColumnValue> columns = new LinkedHashMap<>();
     for (Field field : row.schema().fields()) {
       columns.put(field.name(), column(field.schema(), row.get(field)));

@@ -1,5 +1,7 @@
 -- Writes a row's projection as a hash, unless the stored version is newer (invariant 2).
 -- KEYS[1]  the key
+-- KEYS[2]  optional: the key whose hash holds the unchanged columns (the row's old key, when the
+--          change moved the row to a new key); KEYS[1] itself when absent
 -- ARGV[1]  the version: 32 hex digits, compared as a string
 -- ARGV[2]  ttl in seconds, '0' for none
 -- ARGV[3]  n, the number of unchanged TOAST columns that keep their cached field
@@ -23,10 +25,19 @@ end
 local n = tonumber(ARGV[3])
 local fields = {'__v', ARGV[1]}
 if n > 0 then
-  if kind == 'none' then
-    return 'absent'
+  local source = KEYS[2] or key
+  local sourceKind = kind
+  if source ~= key then
+    sourceKind = redis.call('TYPE', source).ok
   end
-  local kept = redis.call('HMGET', key, unpack(ARGV, 4, 3 + n))
+  if sourceKind ~= 'hash' then
+    if kind == 'none' then
+      return 'absent'
+    end
+    redis.call('DEL', key)
+    return 'evicted'
+  end
+  local kept = redis.call('HMGET', source, unpack(ARGV, 4, 3 + n))
   for i = 1, n do
     if not kept[i] then
       redis.call('DEL', key)

@@ -1,11 +1,12 @@
 -- Writes a row's projection as a JSON string, unless the stored version is newer (invariant 2).
 -- The value starts with {"__v":"<version>", so the stored version is read without a JSON parser.
 -- KEYS[1]  the key
+-- KEYS[2]  optional: the key the value was merged from, when not KEYS[1] (the row's old key)
 -- ARGV[1]  the version: 32 hex digits
 -- ARGV[2]  ttl in seconds, '0' for none
 -- ARGV[3]  the JSON value
--- ARGV[4]  '' or, for a value merged with the cached one, the version it was merged from: the
---          write then applies only if that version is still stored, and evicts otherwise
+-- ARGV[4]  '' or, for a value merged with a cached one, the version it was merged from: the
+--          write then applies only if that version is still stored there, and evicts otherwise
 -- Returns 'written', 'stale', 'wrongtype' (the key held another type and was deleted) or 'evicted'.
 local key = KEYS[1]
 local kind = redis.call('TYPE', key).ok
@@ -20,9 +21,19 @@ if kind == 'string' then
     return 'stale'
   end
 end
-if ARGV[4] ~= '' and stored ~= ARGV[4] then
-  redis.call('DEL', key)
-  return 'evicted'
+if ARGV[4] ~= '' then
+  local source = KEYS[2] or key
+  local merged = stored
+  if source ~= key then
+    merged = false
+    if redis.call('TYPE', source).ok == 'string' then
+      merged = string.match(redis.call('GETRANGE', source, 0, 40), '^{"__v":"(%x+)"')
+    end
+  end
+  if merged ~= ARGV[4] then
+    redis.call('DEL', key)
+    return 'evicted'
+  end
 end
 if ARGV[2] ~= '0' then
   redis.call('SET', key, ARGV[3], 'EX', ARGV[2])

@@ -175,4 +175,29 @@ class ValueEncodingIT {
         .untilAsserted(() -> assertThat(harness.redis.redis().exists("h:4")).isEqualTo(1));
     assertThat(harness.redis.redis().exists("h:3", "j:3")).as("no value without its body").isZero();
   }
+
+  @Test
+  void update_movingARowToANewKeyWithoutTouchingAToastedColumn_keepsTheValueUnderTheNewKey() {
+    harness.sql(
+        "INSERT INTO hashes (id, label, body) VALUES (20, 'moving', '" + MEGABYTE + "')",
+        "INSERT INTO jsons (id, label, body) VALUES (20, 'moving', '" + MEGABYTE + "')");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(() -> assertThat(harness.redis.redis().exists("h:20", "j:20")).isEqualTo(2));
+
+    harness.sql(
+        "UPDATE hashes SET id = 21 WHERE id = 20", "UPDATE jsons SET id = 21 WHERE id = 20");
+
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(harness.redis.hash("h:21"))
+                  .containsEntry("label", "moving")
+                  .containsEntry("body", MEGABYTE);
+              JsonNode value = JSON.readTree(harness.redis.redis().get("j:21"));
+              assertThat(value.get("body").asText()).isEqualTo(MEGABYTE);
+            });
+    assertThat(harness.redis.redis().exists("h:20", "j:20")).isZero();
+  }
 }
