@@ -270,6 +270,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("hstore.handling.mode", "json");
     p.setProperty("interval.handling.mode", "string");
     p.setProperty("include.unknown.datatypes", "true");
+    p.setProperty("unavailable.value.placeholder", RecordDecoder.UNAVAILABLE);
 
     // Latency: the defaults wait up to 500 ms for a batch to fill.
     p.setProperty("poll.interval.ms", "5");

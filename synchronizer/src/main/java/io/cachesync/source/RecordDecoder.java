@@ -31,8 +31,12 @@ import org.apache.kafka.connect.source.SourceRecord;
  * tracks the last commit position seen along the stream.
  */
 final class RecordDecoder {
-  /** Debezium's stand-in for an unchanged TOAST value (unavailable.value.placeholder). */
-  static final String UNAVAILABLE = "__debezium_unavailable_value";
+  /**
+   * The stand-in Debezium puts for an unchanged TOAST value (unavailable.value.placeholder). It
+   * holds a NUL character, which PostgreSQL text, json and jsonb cannot: no real value can be taken
+   * for it, as a text equal to Debezium's default placeholder would be.
+   */
+  static final String UNAVAILABLE = "__cachesync_unchanged_toast\u0000";
 
   private static final String OLD_KEY_HEADER = "__debezium.oldkey";
   private static final String NEW_KEY_HEADER = "__debezium.newkey";

@@ -200,4 +200,18 @@ class ValueEncodingIT {
             });
     assertThat(harness.redis.redis().exists("h:20", "j:20")).isZero();
   }
+
+  @Test
+  void update_ofATextEqualToDebeziumsDefaultPlaceholder_isWrittenLikeAnyText() {
+    harness.sql(
+        "INSERT INTO hashes (id, label) VALUES (30, 'x')",
+        "UPDATE hashes SET label = '__debezium_unavailable_value' WHERE id = 30");
+
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(harness.redis.hash("h:30"))
+                    .containsEntry("label", "__debezium_unavailable_value"));
+  }
 }
