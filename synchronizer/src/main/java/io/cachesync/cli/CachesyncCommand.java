@@ -14,15 +14,20 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     versionProvider = CachesyncCommand.Version.class,
     description = "Keeps Redis caches coherent with PostgreSQL by tailing its write-ahead log.",
-    subcommands = {RunCommand.class, ResyncCommand.class, ValidateCommand.class},
+    subcommands = {
+      RunCommand.class,
+      ResyncCommand.class,
+      VerifyCommand.class,
+      ValidateCommand.class
+    },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:done; the configuration is valid",
       "1:verify found drift",
       "2:the configuration or the servers' setup is wrong (each problem is printed with its fix)",
       "3:PostgreSQL or Redis cannot be reached",
-      "130:stopped by Ctrl-C or SIGTERM before a job was done (run it again to finish)",
-      "70:unexpected error (--verbose shows the stack trace)"
+      "70:unexpected error (--verbose shows the stack trace)",
+      "130:stopped by Ctrl-C or SIGTERM before a job was done (run it again to finish)"
     })
 public final class CachesyncCommand {
 

@@ -146,6 +146,31 @@ final class OrphanSweeper {
     }
   }
 
+  /** The row with these key column values, read fresh; empty when there is none. */
+  Optional<io.cachesync.model.Row> row(TableMapping table, Map<String, String> keyValues) {
+    List<String> columns = List.copyOf(table.key().columns());
+    Map<String, String> types = columnTypes(table, columns);
+    String sql =
+        "SELECT * FROM "
+            + quote(table.table().schema())
+            + "."
+            + quote(table.table().table())
+            + " WHERE "
+            + String.join(
+                " AND ", columns.stream().map(c -> quote(c) + " = ?::" + types.get(c)).toList());
+    try (PreparedStatement statement = postgres.prepareStatement(sql)) {
+      for (int i = 0; i < columns.size(); i++) {
+        statement.setString(i + 1, keyValues.get(columns.get(i)));
+      }
+      try (ResultSet rows = statement.executeQuery()) {
+        return rows.next() ? Optional.of(JdbcRowEncoder.encode(rows)) : Optional.empty();
+      }
+    } catch (SQLException e) {
+      rollback();
+      return Optional.empty();
+    }
+  }
+
   private Map<String, String> columnTypes(TableMapping table, List<String> columns) {
     Map<String, String> types = new LinkedHashMap<>();
     try (PreparedStatement statement =

@@ -94,6 +94,12 @@ public final class LettuceStateStore implements StateStore {
   }
 
   @Override
+  public java.util.Optional<io.cachesync.model.Version> position() {
+    return java.util.Optional.ofNullable(connection.sync().hget(positionKey, "version"))
+        .map(io.cachesync.model.Version::parse);
+  }
+
+  @Override
   public void reset() {
     connection.sync().del(offsetsKey, tablesKey, positionKey);
   }

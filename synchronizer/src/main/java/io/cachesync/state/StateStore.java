@@ -36,6 +36,9 @@ public interface StateStore extends AutoCloseable {
   /** What {@link #resyncStatus} recorded: {@code status} and {@code rows:<table>} fields. */
   Map<String, String> resync(String id);
 
+  /** The version stored with the last applied batch: how far the synchronizer has applied. */
+  java.util.Optional<io.cachesync.model.Version> position();
+
   /** Forgets the offsets and loaded tables, so that the next start reloads everything. */
   void reset();
 

@@ -37,7 +37,7 @@ class DistributionIT {
     assertThat(result.output())
         .contains("Usage: cachesync")
         .contains("validate")
-        .contains("3    PostgreSQL or Redis cannot be reached");
+        .contains("3     PostgreSQL or Redis cannot be reached");
   }
 
   @Test

@@ -1,0 +1,202 @@
+package io.cachesync.cli;
+
+import io.cachesync.config.Configuration;
+import io.cachesync.config.ConfigurationLoader;
+import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.job.Resync;
+import io.cachesync.job.Verifier;
+import io.cachesync.job.Verifier.Drift;
+import io.cachesync.job.Verifier.TableReport;
+import io.cachesync.model.TableMapping;
+import io.cachesync.redis.LettuceCacheInspector;
+import io.cachesync.redis.LettuceStateStore;
+import io.cachesync.source.PostgresConnector;
+import io.cachesync.source.ReplicationSlots;
+import io.cachesync.state.StateStore;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code cachesync verify}: how far Redis has drifted from PostgreSQL. */
+@Command(
+    name = "verify",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Compares every mapped row (or a sample) with its Redis value, and every key under each"
+          + " table's prefix with PostgreSQL. Exit 0 when consistent, 1 when drift was found."
+    })
+final class VerifyCommand implements Callable<Integer> {
+  /** How long a difference may be a change in flight: the synchronizer's lag allowed. */
+  private static final Duration IN_FLIGHT = Duration.ofSeconds(60);
+
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--config",
+      required = true,
+      paramLabel = "FILE",
+      description = "synchronizer.yml")
+  Path config;
+
+  @Option(
+      names = "--table",
+      paramLabel = "T",
+      description = "A mapped table (schema.table); repeatable.")
+  List<String> tables = new ArrayList<>();
+
+  @Option(
+      names = "--sample",
+      paramLabel = "N",
+      description = "Check N random rows and N keys per table instead of all.")
+  int sample;
+
+  @Option(
+      names = "--repair",
+      description = "Fix what was found: resync the tables that drifted, then check again.")
+  boolean repair;
+
+  @Option(names = "--json", description = "Print a machine-readable report.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
+    List<TableMapping> selected;
+    try {
+      selected = Resync.select(configuration, tables);
+    } catch (IllegalArgumentException e) {
+      spec.commandLine().getErr().println("error: " + e.getMessage());
+      return ExitCode.INVALID;
+    }
+    List<TableReport> reports = verify(configuration, selected);
+    print(out, reports);
+    boolean consistent = reports.stream().allMatch(TableReport::consistent);
+    if (consistent || !repair) {
+      return consistent ? ExitCode.OK : ExitCode.DRIFT;
+    }
+    List<TableMapping> drifted =
+        selected.stream()
+            .filter(
+                t -> reports.stream().anyMatch(r -> r.table().equals(t.table()) && !r.consistent()))
+            .toList();
+    if (!json) {
+      out.println(
+          "repairing "
+              + drifted.stream().map(t -> t.table().toString()).collect(Collectors.joining(", "))
+              + " (resync)");
+      out.flush();
+    }
+    deleteWrongTypeKeys(configuration, reports);
+    CountDownLatch stop = new CountDownLatch(1);
+    Signals.onTermination(stop::countDown);
+    Resync.Result result =
+        new Resync(configuration, new Resync.Progress(out, false, true), stop, Clock.systemUTC())
+            .run(drifted);
+    if (!result.completed()) {
+      return ExitCode.INTERRUPTED;
+    }
+    List<TableReport> after = verify(configuration, drifted);
+    if (!json) {
+      out.println("after repair:");
+    }
+    print(out, after);
+    return after.stream().allMatch(TableReport::consistent) ? ExitCode.OK : ExitCode.DRIFT;
+  }
+
+  /** A write never replaces a key of another type (it evicts it): a repair deletes them first. */
+  private static void deleteWrongTypeKeys(Configuration configuration, List<TableReport> reports)
+      throws Exception {
+    java.util.Map<String, String> keys = new java.util.LinkedHashMap<>();
+    reports.forEach(report -> report.wrongType().forEach(key -> keys.put(key, "")));
+    if (!keys.isEmpty()) {
+      try (LettuceCacheInspector redis =
+          LettuceCacheInspector.connect(configuration.settings().redis())) {
+        redis.evict(keys);
+      }
+    }
+  }
+
+  private List<TableReport> verify(Configuration configuration, List<TableMapping> selected)
+      throws Exception {
+    SynchronizerSettings settings = configuration.settings();
+    PostgresConnector postgres = new PostgresConnector(settings.postgres());
+    boolean daemonRuns =
+        new ReplicationSlots(postgres)
+            .find(settings.slotName())
+            .map(ReplicationSlots.Slot::active)
+            .orElse(false);
+    List<TableReport> reports = new ArrayList<>();
+    try (Connection connection = postgres.open("verify");
+        LettuceCacheInspector redis = LettuceCacheInspector.connect(settings.redis());
+        StateStore state = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix())) {
+      Verifier verifier = new Verifier(connection, redis, configuration.mapping());
+      long start = verifier.currentLsn();
+      BooleanSupplier caughtUp = daemonRuns ? () -> awaitPosition(state, start) : () -> true;
+      for (TableMapping table : selected) {
+        reports.add(verifier.verify(table, sample, caughtUp));
+      }
+    }
+    return reports;
+  }
+
+  /** Waits until the synchronizer applied the WAL written before {@code lsn}. */
+  private static boolean awaitPosition(StateStore state, long lsn) {
+    long deadline = System.nanoTime() + IN_FLIGHT.toNanos();
+    CountDownLatch never = new CountDownLatch(1);
+    while (System.nanoTime() < deadline) {
+      if (state.position().map(v -> Long.compareUnsigned(v.lsn(), lsn) >= 0).orElse(false)) {
+        return true;
+      }
+      try {
+        never.await(200, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  private void print(PrintWriter out, List<TableReport> reports) {
+    if (json) {
+      out.println(Verifier.json(reports));
+      return;
+    }
+    long drifted = reports.stream().filter(r -> !r.consistent()).count();
+    for (TableReport report : reports) {
+      if (report.consistent()) {
+        out.printf("%s: %,d rows checked: consistent%n", report.table(), report.rowsChecked());
+        continue;
+      }
+      out.printf(
+          "%s: %,d rows checked: %d missing, %d stale, %d orphan, %d wrong type%n",
+          report.table(),
+          report.rowsChecked(),
+          report.counts().get(Drift.MISSING),
+          report.counts().get(Drift.STALE),
+          report.counts().get(Drift.ORPHAN),
+          report.counts().get(Drift.WRONG_TYPE));
+      report
+          .examples()
+          .forEach(o -> out.printf("  %s: %s (%s)%n", o.key(), o.drift().label(), o.detail()));
+    }
+    out.println(
+        drifted == 0
+            ? "consistent"
+            : "drift found in " + drifted + " of " + reports.size() + " tables");
+  }
+}
