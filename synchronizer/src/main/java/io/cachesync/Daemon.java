@@ -11,11 +11,14 @@ import io.cachesync.source.LoadRequest;
 import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.Publications;
 import io.cachesync.source.ReplicationSlots;
+import io.cachesync.source.SignalTable;
 import io.cachesync.state.StateStore;
 import io.cachesync.sync.Synchronizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -82,10 +85,13 @@ public final class Daemon implements AutoCloseable {
     this.writer = writer;
     this.stateStore = stateStore;
     Set<TableId> toLoad = prepareState();
-    new Publications(new PostgresConnector(configuration.settings().postgres()))
-        .ensure(
-            configuration.settings().publicationName(),
+    PostgresConnector postgres = new PostgresConnector(configuration.settings().postgres());
+    SignalTable.ensure(postgres, configuration.settings());
+    List<TableId> published =
+        new ArrayList<>(
             configuration.mapping().tables().stream().map(TableMapping::table).toList());
+    published.add(TableId.parse(SignalTable.name(configuration.settings())));
+    new Publications(postgres).ensure(configuration.settings().publicationName(), published);
     this.synchronizer = new Synchronizer(configuration.mapping(), writer);
     this.source =
         new DebeziumChangeSource(

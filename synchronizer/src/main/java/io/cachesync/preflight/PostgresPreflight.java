@@ -7,6 +7,7 @@ import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.source.PostgresConnector;
+import io.cachesync.source.SignalTable;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -44,6 +45,7 @@ final class PostgresPreflight {
       for (TableMapping table : tables) {
         checkTable(connection, table, role).ifPresent(ownedByOthers::add);
       }
+      checkSignalTable(connection, role);
       checkPublication(connection, role, ownedByOthers);
     } catch (SQLException e) {
       findings.add(Finding.failed(SUBJECT, loginProblem(e)));
@@ -377,6 +379,57 @@ final class PostgresPreflight {
       }
     }
     return columns;
+  }
+
+  /** The signal table (see SignalTable): cachesync creates it, or an administrator does. */
+  private void checkSignalTable(Connection connection, Role role) throws SQLException {
+    String table = SignalTable.name(settings);
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT has_table_privilege(c.oid, 'INSERT'), has_table_privilege(c.oid, 'SELECT')"
+                + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE n.nspname = ? AND c.relname = ?")) {
+      statement.setString(1, SignalTable.SCHEMA);
+      statement.setString(2, table.substring(SignalTable.SCHEMA.length() + 1));
+      try (ResultSet row = statement.executeQuery()) {
+        if (row.next()) {
+          if (row.getBoolean(1) && row.getBoolean(2)) {
+            findings.add(Finding.ok(SUBJECT, "signal table " + table + " exists"));
+          } else {
+            findings.add(
+                Finding.failed(
+                    SUBJECT,
+                    "user "
+                        + role.name()
+                        + " may not write the signal table "
+                        + table
+                        + "; run GRANT SELECT, INSERT ON "
+                        + table
+                        + " TO "
+                        + role.name()));
+          }
+          return;
+        }
+      }
+    }
+    if (role.superuser() || role.createInDatabase()) {
+      findings.add(Finding.ok(SUBJECT, "signal table " + table + " will be created"));
+    } else {
+      findings.add(
+          Finding.failed(
+              SUBJECT,
+              "the signal table "
+                  + table
+                  + " does not exist and user "
+                  + role.name()
+                  + " may not create it; have an administrator run: CREATE SCHEMA IF NOT EXISTS "
+                  + SignalTable.SCHEMA
+                  + " AUTHORIZATION "
+                  + role.name()
+                  + "; CREATE TABLE "
+                  + table
+                  + " (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(4096))"));
+    }
   }
 
   private void checkPublication(Connection connection, Role role, List<TableId> ownedByOthers)

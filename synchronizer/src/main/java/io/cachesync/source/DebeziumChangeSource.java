@@ -48,6 +48,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private final ChangeSink sink;
 
   private final LoadRequest.Listener loadListener;
+  private final SignalTable signals;
   private final Queue<LoadRequest> pendingLoads = new ConcurrentLinkedQueue<>();
 
   /** The load being run by Debezium, and its rows so far; touched by Debezium's thread only. */
@@ -69,6 +70,10 @@ public final class DebeziumChangeSource implements AutoCloseable {
     this.decoder = new RecordDecoder(resumedFrom);
     this.sink = sink;
     this.loadListener = loadListener;
+    this.signals =
+        new SignalTable(
+            new PostgresConnector(configuration.settings().postgres()),
+            SignalTable.name(configuration.settings()));
     RedisOffsetBackingStore.register(name, state);
     this.engine =
         DebeziumEngine.create(ChangeEventFormat.of(io.debezium.embedded.Connect.class))
@@ -171,14 +176,10 @@ public final class DebeziumChangeSource implements AutoCloseable {
     runningLoad = request;
     rowsLoaded.clear();
     request.tables().forEach(table -> rowsLoaded.put(table, 0L));
-    engine
-        .getSignaler()
-        .signal(
-            new DebeziumEngine.Signal(
-                "cachesync-" + request.id(),
-                "execute-snapshot",
-                "{\"data-collections\": [" + collections + "], \"type\": \"incremental\"}",
-                Map.of()));
+    signals.send(
+        "cachesync-" + request.id(),
+        "execute-snapshot",
+        "{\"data-collections\": [" + collections + "], \"type\": \"incremental\"}");
   }
 
   private static boolean isIncrementalSnapshotCompleted(SourceRecord record) {
@@ -247,9 +248,12 @@ public final class DebeziumChangeSource implements AutoCloseable {
     // cachesync manages the publication of the mapped tables (Publications): FOR ALL TABLES would
     // make UPDATE and DELETE fail on every table without a replica identity.
     p.setProperty("publication.autocreate.mode", "disabled");
-    // Incremental snapshots (tables added to the mapping) without a signal table to write to.
-    p.setProperty("read.only", "true");
-    p.setProperty("signal.enabled.channels", "in-process");
+    // Incremental snapshots (tables added to the mapping, resync) are asked for through the signal
+    // table: the request travels in the WAL and is handled by the streaming thread, in order.
+    // (Signals from another channel, with read.only=true, race the streaming thread in Debezium 3.6
+    // and fail a snapshot under write load.)
+    p.setProperty("signal.enabled.channels", "source");
+    p.setProperty("signal.data.collection", SignalTable.name(settings));
     p.setProperty("notification.enabled.channels", "sink");
     p.setProperty("notification.sink.topic.name", topicPrefix(settings) + ".notifications");
     p.setProperty(
@@ -278,9 +282,9 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("max.queue.size", "8192");
     p.setProperty("max.queue.size.in.bytes", Long.toString(64L * 1024 * 1024));
     // Heartbeats let the slot advance while the mapped tables are idle but the database is not:
-    // each emits a logical decoding message, which writes no table. It must be transactional: a
-    // non-transactional message carries no transaction id, which read-only incremental snapshots
-    // (Debezium 3.6) fail on.
+    // each emits a logical decoding message, which writes no table. It is transactional: a
+    // non-transactional message carries no transaction id, which Debezium 3.6's read-only
+    // incremental snapshots failed on.
     p.setProperty("heartbeat.interval.ms", "10000");
     p.setProperty(
         "heartbeat.action.query",

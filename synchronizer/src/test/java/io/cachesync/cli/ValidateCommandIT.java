@@ -67,6 +67,7 @@ class ValidateCommandIT {
             "public.users        user:{id}                  hash, write, columns id, name, ttl 1h")
         .contains("public.order_lines  line:{order_id}:{line_no}  json, write, all columns")
         .contains("ok    postgres: user postgres may replicate")
+        .contains("ok    postgres: signal table cachesync.signal_shop will be created")
         .contains("ok    public.users: primary key (id) carries the key's columns on delete")
         .contains(
             "ok    public.order_lines: primary key (order_id, line_no) carries the key's columns on delete")
@@ -222,6 +223,10 @@ class ValidateCommandIT {
     assertThat(run.out())
         .contains(
             "FAIL  postgres: user cachesync_pw may not replicate; run ALTER ROLE cachesync_pw REPLICATION")
+        .contains(
+            "FAIL  postgres: the signal table cachesync.signal_shop does not exist and user cachesync_pw"
+                + " may not create it; have an administrator run: CREATE SCHEMA IF NOT EXISTS cachesync"
+                + " AUTHORIZATION cachesync_pw;")
         .contains(
             "FAIL  postgres: publication cachesync_shop does not exist and user cachesync_pw may not"
                 + " create it; have an administrator run: CREATE PUBLICATION cachesync_shop FOR TABLE"
