@@ -1,0 +1,131 @@
+package io.cachesync.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cachesync.config.RedisSettings;
+import io.cachesync.model.CacheOperation;
+import io.cachesync.model.CacheOperation.Evict;
+import io.cachesync.model.CacheOperation.EvictTable;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.TableId;
+import io.cachesync.model.ValueFormat;
+import io.cachesync.model.Version;
+import io.cachesync.sync.BatchOutcome;
+import io.cachesync.testing.RedisProbe;
+import io.cachesync.testing.RedisServer;
+import io.cachesync.testing.TestServers;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Invariant 2 at the writer: a write or eviction older than the stored version never lands, an
+ * equal one does (changes sharing an LSN are real), and the batch's position is stored with it.
+ */
+class VersionGuardIT {
+  private static final TableId USERS = TableId.parse("public.users");
+  private static final Version OLD = new Version(0x100, 0x10);
+  private static final Version NEW = new Version(0x200, 0x20);
+
+  private static RedisServer server;
+  private static RedisProbe redis;
+  private static LettuceCacheWriter writer;
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = TestServers.redis();
+    redis = new RedisProbe(server);
+    writer = LettuceCacheWriter.connect(new RedisSettings(server.uri()), "cachesync:guard:");
+  }
+
+  @AfterAll
+  static void stop() {
+    writer.close();
+    redis.close();
+    server.close();
+  }
+
+  @BeforeEach
+  void flush() {
+    redis.redis().flushall();
+  }
+
+  private static Write write(ValueFormat format, String name, Version version) {
+    return new Write(
+        USERS,
+        "user:1",
+        format,
+        Map.of("id", new ColumnValue.Number("1"), "name", ColumnValue.text(name)),
+        version,
+        Optional.empty());
+  }
+
+  private static BatchOutcome apply(CacheOperation operation, Version position) {
+    return writer.apply(List.of(operation), position);
+  }
+
+  @Test
+  void write_olderThanTheStoredVersion_isSkipped() {
+    apply(write(ValueFormat.HASH, "new", NEW), NEW);
+
+    BatchOutcome replay = apply(write(ValueFormat.HASH, "old", OLD), OLD);
+
+    assertThat(replay.stale()).isOne();
+    assertThat(redis.hash("user:1")).containsEntry("name", "new");
+    assertThat(redis.redis().hget("user:1", "__v")).isEqualTo(NEW.text());
+  }
+
+  @Test
+  void writeJson_olderThanTheStoredVersion_isSkipped() {
+    apply(write(ValueFormat.JSON, "new", NEW), NEW);
+
+    apply(write(ValueFormat.JSON, "old", OLD), OLD);
+
+    assertThat(redis.redis().get("user:1"))
+        .startsWith("{\"__v\":\"" + NEW.text() + "\"")
+        .contains("\"name\":\"new\"");
+  }
+
+  @Test
+  void write_ofTheSameVersion_applies() {
+    apply(write(ValueFormat.HASH, "first", NEW), NEW);
+
+    BatchOutcome again = apply(write(ValueFormat.HASH, "second", NEW), NEW);
+
+    assertThat(again.written()).isOne();
+    assertThat(redis.hash("user:1")).containsEntry("name", "second");
+  }
+
+  @Test
+  void evict_olderThanTheStoredVersion_keepsTheKey() {
+    apply(write(ValueFormat.HASH, "new", NEW), NEW);
+
+    apply(new Evict(USERS, "user:1", OLD), OLD);
+
+    assertThat(redis.redis().exists("user:1")).isOne();
+  }
+
+  @Test
+  void evictTable_keepsKeysWrittenAfterTheTruncate() {
+    apply(write(ValueFormat.HASH, "after the truncate", NEW), NEW);
+    redis.redis().hset("user:2", Map.of("id", "2", "__v", OLD.text()));
+
+    apply(new EvictTable(USERS, "user:", new Version(0x150, 0)), NEW);
+
+    assertThat(redis.redis().exists("user:1")).isOne();
+    assertThat(redis.redis().exists("user:2")).isZero();
+  }
+
+  @Test
+  void apply_storesTheBatchPositionWithItsData() {
+    apply(write(ValueFormat.HASH, "new", NEW), NEW);
+
+    assertThat(writer.position()).contains(NEW);
+    assertThat(redis.redis().hget("cachesync:guard:position", "version")).isEqualTo(NEW.text());
+  }
+}
