@@ -220,24 +220,24 @@ public final class Resync {
       }
       int width = rows.keySet().stream().mapToInt(t -> t.toString().length()).max().orElse(10);
       for (Map.Entry<TableId, Long> entry : rows.entrySet()) {
-        long done_ = entry.getValue();
+        long loaded = entry.getValue();
         long expected = estimates.get(entry.getKey());
-        double fraction = expected > 0 ? Math.min(1.0, (double) done_ / expected) : 0;
+        double fraction = expected > 0 ? Math.min(1.0, (double) loaded / expected) : 0;
         if (done) {
           fraction = 1.0;
         }
         int filled = (int) Math.round(fraction * 30);
-        double rate = done_ / seconds;
+        double rate = loaded / seconds;
         String eta =
             expected > 0 && rate > 0 && !done
-                ? ", ETA " + Math.max(0, Math.round((expected - done_) / rate)) + "s"
+                ? ", ETA " + Math.max(0, Math.round((expected - loaded) / rate)) + "s"
                 : "";
         out.printf(
             "\u001b[2K%-" + width + "s [%s%s] %,d/%s rows, %,d rows/s%s%n",
             entry.getKey(),
             "#".repeat(filled),
             "-".repeat(30 - filled),
-            done_,
+            loaded,
             estimate(expected),
             Math.round(rate),
             eta);
