@@ -53,6 +53,7 @@ class RunProcessIT {
         "INSERT INTO events VALUES (0, 'first')");
     String mapping = "tables:\n  - table: public.events\n    key: \"event:{id}\"\n";
     File log = Files.createTempFile("cachesync-run-", ".log").toFile();
+    log.deleteOnExit();
     process = run(harness.config(mapping), log);
     await()
         .atMost(Duration.ofSeconds(60))

@@ -38,6 +38,7 @@ class ResyncLargeTableIT {
         "ANALYZE events");
     Path config = harness.config("tables:\n  - table: public.events\n    key: \"event:{id}\"\n");
     File log = Files.createTempFile("cachesync-resync-", ".log").toFile();
+    log.deleteOnExit();
 
     Process process =
         new ProcessBuilder(
