@@ -71,6 +71,11 @@ public final class Daemon implements AutoCloseable {
   private final Synchronizer synchronizer;
   private final DebeziumChangeSource source;
   private final CompletableFuture<State> terminated = new CompletableFuture<>();
+
+  /** Completes with the rows loaded when a first start's initial load is done. */
+  private final CompletableFuture<Map<TableId, Long>> initialLoad = new CompletableFuture<>();
+
+  private boolean loadsEverything;
   private final ScheduledExecutorService resyncPoller =
       Executors.newSingleThreadScheduledExecutor(
           runnable -> {
@@ -143,6 +148,11 @@ public final class Daemon implements AutoCloseable {
       stateStore.resyncStatus(request.id(), "done", byName(rowsLoaded));
     }
 
+    @Override
+    public void initialLoadCompleted(Map<TableId, Long> rowsLoaded) {
+      initialLoad.complete(rowsLoaded);
+    }
+
     private Map<String, Long> byName(Map<TableId, Long> rows) {
       Map<String, Long> named = new TreeMap<>();
       rows.forEach((table, count) -> named.put(table.toString(), count));
@@ -174,6 +184,21 @@ public final class Daemon implements AutoCloseable {
 
   public State state() {
     return state.get();
+  }
+
+  /** Whether this run loads every mapped table first (a first start, or Redis lost its state). */
+  public boolean loadsEverything() {
+    return loadsEverything;
+  }
+
+  /** Completes with the rows loaded once the initial load of a first start is done. */
+  public CompletableFuture<Map<TableId, Long>> initialLoad() {
+    return initialLoad;
+  }
+
+  /** Rows of the initial load so far, per table. */
+  public Map<TableId, Long> initialLoadProgress() {
+    return source.initialRows();
   }
 
   public Synchronizer synchronizer() {
@@ -221,6 +246,7 @@ public final class Daemon implements AutoCloseable {
       }
       stateStore.reset();
       stateStore.markLoaded(mapped);
+      loadsEverything = true;
       return Set.of();
     }
     Set<String> loaded = stateStore.loadedTables();

@@ -84,10 +84,20 @@ public final class Resync {
         LettuceCacheInspector redis = LettuceCacheInspector.connect(settings.redis());
         Connection connection = postgres.open("resync")) {
       Map<TableId, Long> estimates = estimates(connection, tables);
-      String id = UUID.randomUUID().toString().substring(0, 8);
-      state.submitResync(
-          id, tables.stream().map(t -> t.table().toString()).collect(Collectors.toSet()));
-      Map<TableId, Long> rows = await(state, id, estimates, daemon, new ReplicationSlots(postgres));
+      Map<TableId, Long> rows;
+      if (daemon != null && daemon.loadsEverything()) {
+        // Redis holds nothing for this synchronizer: the daemon's initial load reads every table
+        // from the slot's snapshot, which is the resync; asking for another would load twice.
+        LOG.info(
+            "Redis holds no state for {}: the initial load of every table is the resync",
+            settings.name());
+        rows = awaitInitialLoad(daemon, estimates);
+      } else {
+        String id = UUID.randomUUID().toString().substring(0, 8);
+        state.submitResync(
+            id, tables.stream().map(t -> t.table().toString()).collect(Collectors.toSet()));
+        rows = await(state, id, estimates, daemon, new ReplicationSlots(postgres));
+      }
       if (rows == null) {
         return new Result(false, Map.of(), 0, Duration.ofMillis(clock.millis() - started));
       }
@@ -105,6 +115,35 @@ public final class Resync {
     } finally {
       if (daemon != null) {
         daemon.stop();
+      }
+    }
+  }
+
+  /** Waits for a first start's initial load; null when stopped first. */
+  private Map<TableId, Long> awaitInitialLoad(Daemon daemon, Map<TableId, Long> estimates)
+      throws InterruptedException {
+    long started = clock.millis();
+    long lastLog = 0;
+    while (true) {
+      Map<TableId, Long> loaded = daemon.initialLoadProgress();
+      Map<TableId, Long> rows = new LinkedHashMap<>();
+      estimates.keySet().forEach(table -> rows.put(table, loaded.getOrDefault(table, 0L)));
+      long now = clock.millis();
+      if (daemon.initialLoad().isDone()) {
+        Map<TableId, Long> done = daemon.initialLoad().join();
+        estimates.keySet().forEach(table -> rows.put(table, done.getOrDefault(table, 0L)));
+        progress.show(rows, estimates, Duration.ofMillis(now - started), true);
+        return rows;
+      }
+      if (now - lastLog >= (progress.interactive() ? POLL.toMillis() : LOG_EVERY.toMillis())) {
+        progress.show(rows, estimates, Duration.ofMillis(now - started), false);
+        lastLog = now;
+      }
+      if (daemon.terminated().isDone()) {
+        throw new IllegalStateException("the daemon running the load stopped: see the log above");
+      }
+      if (stop.await(POLL.toMillis(), TimeUnit.MILLISECONDS)) {
+        return null;
       }
     }
   }

@@ -55,6 +55,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private LoadRequest runningLoad;
 
   private final Map<TableId, Long> rowsLoaded = new HashMap<>();
+  private final Map<TableId, Long> initialRows = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param loadListener hears how the load requests (tables added to the mapping, resync) go
@@ -110,19 +111,23 @@ public final class DebeziumChangeSource implements AutoCloseable {
     Version idlePosition = null;
     boolean loadCompleted = false;
     boolean loadedInBatch = false;
+    boolean initialLoadCompleted = false;
     for (RecordChangeEvent<SourceRecord> record : records) {
       SourceRecord sourceRecord = record.record();
       if (notificationTopic.equals(sourceRecord.topic())) {
-        loadCompleted |= isIncrementalSnapshotCompleted(sourceRecord);
+        loadCompleted |= isCompleted(sourceRecord, "Incremental Snapshot");
+        initialLoadCompleted |= isCompleted(sourceRecord, "Initial Snapshot");
         continue;
       }
       Optional<ChangeEvent> event = decoder.decode(sourceRecord);
       event.ifPresent(batch::add);
-      if (runningLoad != null
-          && event.isPresent()
-          && event.get().kind() == ChangeEvent.Kind.SNAPSHOT) {
-        rowsLoaded.merge(event.get().table(), 1L, Long::sum);
-        loadedInBatch = true;
+      if (event.isPresent() && event.get().kind() == ChangeEvent.Kind.SNAPSHOT) {
+        if (runningLoad != null) {
+          rowsLoaded.merge(event.get().table(), 1L, Long::sum);
+          loadedInBatch = true;
+        } else {
+          initialRows.merge(event.get().table(), 1L, Long::sum);
+        }
       }
       if (event.isEmpty()) {
         Optional<Version> position = decoder.position(sourceRecord);
@@ -143,6 +148,10 @@ public final class DebeziumChangeSource implements AutoCloseable {
       committer.markProcessed(record);
     }
     committer.markBatchFinished();
+    if (initialLoadCompleted) {
+      LOG.info("Initial load done: {} rows", initialRows);
+      loadListener.initialLoadCompleted(Map.copyOf(initialRows));
+    }
     if (runningLoad != null) {
       if (loadCompleted) {
         LOG.info("Load {} of {} done: {} rows", runningLoad.id(), runningLoad.tables(), rowsLoaded);
@@ -182,12 +191,18 @@ public final class DebeziumChangeSource implements AutoCloseable {
         "{\"data-collections\": [" + collections + "], \"type\": \"incremental\"}");
   }
 
-  private static boolean isIncrementalSnapshotCompleted(SourceRecord record) {
+  /** Whether a Debezium notification says that a snapshot of the given kind completed. */
+  private static boolean isCompleted(SourceRecord record, String aggregateType) {
     if (!(record.value() instanceof Struct notification)) {
       return false;
     }
-    return "Incremental Snapshot".equals(notification.getString("aggregate_type"))
+    return aggregateType.equals(notification.getString("aggregate_type"))
         && "COMPLETED".equals(notification.getString("type"));
+  }
+
+  /** Rows of the initial (blocking) load so far, per table; readable from any thread. */
+  public Map<TableId, Long> initialRows() {
+    return Map.copyOf(initialRows);
   }
 
   /** Starts the engine on its own thread. */

@@ -25,5 +25,8 @@ public record LoadRequest(String id, Set<TableId> tables) {
     void progress(LoadRequest request, Map<TableId, Long> rowsLoaded);
 
     void completed(LoadRequest request, Map<TableId, Long> rowsLoaded);
+
+    /** The initial load of a first start is done. */
+    void initialLoadCompleted(Map<TableId, Long> rowsLoaded);
   }
 }
