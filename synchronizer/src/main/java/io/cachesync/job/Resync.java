@@ -91,12 +91,12 @@ public final class Resync {
         LOG.info(
             "Redis holds no state for {}: the initial load of every table is the resync",
             settings.name());
-        rows = awaitInitialLoad(daemon, estimates);
+        rows = await(initialLoad(daemon), estimates);
       } else {
         String id = UUID.randomUUID().toString().substring(0, 8);
         state.submitResync(
             id, tables.stream().map(t -> t.table().toString()).collect(Collectors.toSet()));
-        rows = await(state, id, estimates, daemon, new ReplicationSlots(postgres));
+        rows = await(queued(state, id, daemon, new ReplicationSlots(postgres)), estimates);
       }
       if (rows == null) {
         return new Result(false, Map.of(), 0, Duration.ofMillis(clock.millis() - started));
@@ -119,55 +119,107 @@ public final class Resync {
     }
   }
 
-  /** Waits for a first start's initial load; null when stopped first. */
-  private Map<TableId, Long> awaitInitialLoad(Daemon daemon, Map<TableId, Long> estimates)
-      throws InterruptedException {
-    long started = clock.millis();
-    long lastLog = 0;
-    while (true) {
-      Map<TableId, Long> loaded = daemon.initialLoadProgress();
-      Map<TableId, Long> rows = new LinkedHashMap<>();
-      estimates.keySet().forEach(table -> rows.put(table, loaded.getOrDefault(table, 0L)));
-      long now = clock.millis();
-      if (daemon.initialLoad().isDone()) {
-        Map<TableId, Long> done = daemon.initialLoad().join();
-        estimates.keySet().forEach(table -> rows.put(table, done.getOrDefault(table, 0L)));
-        progress.show(rows, estimates, Duration.ofMillis(now - started), true);
-        return rows;
-      }
-      if (now - lastLog >= (progress.interactive() ? POLL.toMillis() : LOG_EVERY.toMillis())) {
-        progress.show(rows, estimates, Duration.ofMillis(now - started), false);
-        lastLog = now;
-      }
-      if (daemon.terminated().isDone()) {
-        throw new IllegalStateException("the daemon running the load stopped: see the log above");
-      }
-      if (stop.await(POLL.toMillis(), TimeUnit.MILLISECONDS)) {
-        return null;
-      }
-    }
+  /** Where a load's progress is read from, and how its end and a failure show. */
+  private interface LoadWatch {
+    /** Reads the load's state; the other methods answer from what was read. */
+    void refresh() throws Exception;
+
+    boolean done();
+
+    /** Rows loaded so far per table; absent tables have none yet. */
+    Map<TableId, Long> rows();
+
+    /** Throws when the daemon doing the load has stopped. */
+    void checkAlive() throws Exception;
   }
 
-  /** Waits for the load; null when stopped first. */
-  private Map<TableId, Long> await(
-      StateStore state,
-      String id,
-      Map<TableId, Long> estimates,
-      Daemon daemon,
-      ReplicationSlots slots)
-      throws Exception {
-    long lastLog = 0;
-    long lastSlotCheck = clock.millis();
+  /** The initial load of the daemon this job started. */
+  private static LoadWatch initialLoad(Daemon daemon) {
+    return new LoadWatch() {
+      private boolean done;
+      private Map<TableId, Long> rows = Map.of();
+
+      @Override
+      public void refresh() {
+        done = daemon.initialLoad().isDone();
+        rows = done ? daemon.initialLoad().join() : daemon.initialLoadProgress();
+      }
+
+      @Override
+      public boolean done() {
+        return done;
+      }
+
+      @Override
+      public Map<TableId, Long> rows() {
+        return rows;
+      }
+
+      @Override
+      public void checkAlive() {
+        if (daemon.terminated().isDone()) {
+          throw new IllegalStateException("the daemon running the load stopped: see the log above");
+        }
+      }
+    };
+  }
+
+  /** A load queued in Redis for a daemon: this job's own, or one running elsewhere. */
+  private LoadWatch queued(StateStore state, String id, Daemon daemon, ReplicationSlots slots) {
+    return new LoadWatch() {
+      private Map<String, String> status = Map.of();
+      private long lastSlotCheck = clock.millis();
+
+      @Override
+      public void refresh() {
+        status = state.resync(id);
+      }
+
+      @Override
+      public boolean done() {
+        return "done".equals(status.get("status"));
+      }
+
+      @Override
+      public Map<TableId, Long> rows() {
+        Map<TableId, Long> rows = new LinkedHashMap<>();
+        status.forEach(
+            (field, value) -> {
+              if (field.startsWith("rows:")) {
+                rows.put(TableId.parse(field.substring("rows:".length())), Long.parseLong(value));
+              }
+            });
+        return rows;
+      }
+
+      @Override
+      public void checkAlive() throws Exception {
+        if (daemon != null && daemon.terminated().isDone()) {
+          throw new IllegalStateException("the daemon running the load stopped: see the log above");
+        } else if (daemon == null && clock.millis() - lastSlotCheck >= LOG_EVERY.toMillis()) {
+          lastSlotCheck = clock.millis();
+          if (!slots
+              .find(configuration.settings().slotName())
+              .map(ReplicationSlots.Slot::active)
+              .orElse(false)) {
+            throw new IllegalStateException(
+                "the daemon running the load stopped before it was done; the load continues when it runs again");
+          }
+        }
+      }
+    };
+  }
+
+  /** Shows the load's progress until it is done; null when stopped first. */
+  private Map<TableId, Long> await(LoadWatch watch, Map<TableId, Long> estimates) throws Exception {
     long started = clock.millis();
+    long lastLog = 0;
     while (true) {
-      Map<String, String> status = state.resync(id);
+      watch.refresh();
       Map<TableId, Long> rows = new LinkedHashMap<>();
-      estimates
-          .keySet()
-          .forEach(
-              table -> rows.put(table, Long.parseLong(status.getOrDefault("rows:" + table, "0"))));
+      estimates.keySet().forEach(table -> rows.put(table, watch.rows().getOrDefault(table, 0L)));
       long now = clock.millis();
-      if ("done".equals(status.get("status"))) {
+      if (watch.done()) {
         progress.show(rows, estimates, Duration.ofMillis(now - started), true);
         return rows;
       }
@@ -175,19 +227,7 @@ public final class Resync {
         progress.show(rows, estimates, Duration.ofMillis(now - started), false);
         lastLog = now;
       }
-      if (daemon != null && daemon.terminated().isDone()) {
-        throw new IllegalStateException("the daemon running the load stopped: see the log above");
-      }
-      if (daemon == null && now - lastSlotCheck >= LOG_EVERY.toMillis()) {
-        lastSlotCheck = now;
-        if (!slots
-            .find(configuration.settings().slotName())
-            .map(ReplicationSlots.Slot::active)
-            .orElse(false)) {
-          throw new IllegalStateException(
-              "the daemon running the load stopped before it was done; the load continues when it runs again");
-        }
-      }
+      watch.checkAlive();
       if (stop.await(POLL.toMillis(), TimeUnit.MILLISECONDS)) {
         return null;
       }

@@ -100,7 +100,9 @@ public final class LettuceCacheWriter implements CacheWriter {
     } catch (RedisConnectionException e) {
       client.shutdown();
       throw new ServerUnreachableException(
-          "Redis", settings.redactedUri(), String.valueOf(rootCause(e).getMessage()));
+          "Redis",
+          settings.redactedUri(),
+          String.valueOf(LettuceClients.rootCause(e).getMessage()));
     }
   }
 
@@ -358,7 +360,10 @@ public final class LettuceCacheWriter implements CacheWriter {
         status = results.get(i).get(0, TimeUnit.MILLISECONDS);
       } catch (ExecutionException | TimeoutException e) {
         failures.add(
-            failure(operation, key, "Redis refused the write: " + rootCause(e).getMessage()));
+            failure(
+                operation,
+                key,
+                "Redis refused the write: " + LettuceClients.rootCause(e).getMessage()));
         direct.sync().del(key);
         continue;
       } catch (InterruptedException e) {
@@ -482,15 +487,7 @@ public final class LettuceCacheWriter implements CacheWriter {
 
   private static RedisUnavailableException unavailable(Throwable cause) {
     return new RedisUnavailableException(
-        "Redis cannot take writes: " + rootCause(cause).getMessage(), cause);
-  }
-
-  private static Throwable rootCause(Throwable e) {
-    Throwable cause = e;
-    while (cause.getCause() != null && cause.getCause() != cause) {
-      cause = cause.getCause();
-    }
-    return cause;
+        "Redis cannot take writes: " + LettuceClients.rootCause(cause).getMessage(), cause);
   }
 
   @Override

@@ -48,4 +48,13 @@ final class LettuceClients {
             .build());
     return client;
   }
+
+  /** The innermost cause: what a Lettuce exception wraps is what the message should say. */
+  static Throwable rootCause(Throwable e) {
+    Throwable cause = e;
+    while (cause.getCause() != null && cause.getCause() != cause) {
+      cause = cause.getCause();
+    }
+    return cause;
+  }
 }

@@ -27,7 +27,7 @@ final class LettuceRedisAdmin implements RedisAdmin {
       return new LettuceRedisAdmin(client, client.connect());
     } catch (RedisConnectionException e) {
       client.shutdown();
-      Throwable root = rootCause(e);
+      Throwable root = LettuceClients.rootCause(e);
       if (root instanceof RedisCommandExecutionException refused) {
         throw new RedisRefusedException(
             "Redis at "
@@ -64,14 +64,6 @@ final class LettuceRedisAdmin implements RedisAdmin {
   public void close() {
     connection.close();
     client.shutdown();
-  }
-
-  private static Throwable rootCause(Throwable e) {
-    Throwable cause = e;
-    while (cause.getCause() != null && cause.getCause() != cause) {
-      cause = cause.getCause();
-    }
-    return cause;
   }
 
   private static String describe(Throwable cause) {
