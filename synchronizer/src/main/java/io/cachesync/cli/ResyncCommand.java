@@ -1,19 +1,18 @@
 package io.cachesync.cli;
 
 import io.cachesync.config.Configuration;
-import io.cachesync.config.ConfigurationLoader;
 import io.cachesync.job.Resync;
 import io.cachesync.model.TableMapping;
 import io.cachesync.preflight.Preflight;
 import io.cachesync.preflight.PreflightReport;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -30,18 +29,7 @@ final class ResyncCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(
-      names = "--config",
-      required = true,
-      paramLabel = "FILE",
-      description = "synchronizer.yml")
-  Path config;
-
-  @Option(
-      names = "--table",
-      paramLabel = "T",
-      description = "A mapped table (schema.table); repeatable.")
-  List<String> tables = new ArrayList<>();
+  @Mixin TableSelection selection;
 
   @Option(names = "--quiet", description = "No progress; only the summary.")
   boolean quiet;
@@ -49,14 +37,13 @@ final class ResyncCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
-    List<TableMapping> selected;
-    try {
-      selected = Resync.select(configuration, tables);
-    } catch (IllegalArgumentException e) {
-      spec.commandLine().getErr().println("error: " + e.getMessage());
+    Configuration configuration = selection.load();
+    Optional<List<TableMapping>> chosen =
+        selection.select(configuration, spec.commandLine().getErr());
+    if (chosen.isEmpty()) {
       return ExitCode.INVALID;
     }
+    List<TableMapping> selected = chosen.get();
     PreflightReport report = Preflight.run(configuration);
     if (!report.passed()) {
       report

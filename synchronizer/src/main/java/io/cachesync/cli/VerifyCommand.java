@@ -1,7 +1,6 @@
 package io.cachesync.cli;
 
 import io.cachesync.config.Configuration;
-import io.cachesync.config.ConfigurationLoader;
 import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.job.Resync;
 import io.cachesync.job.Verifier;
@@ -14,18 +13,19 @@ import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.ReplicationSlots;
 import io.cachesync.state.StateStore;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -44,18 +44,7 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(
-      names = "--config",
-      required = true,
-      paramLabel = "FILE",
-      description = "synchronizer.yml")
-  Path config;
-
-  @Option(
-      names = "--table",
-      paramLabel = "T",
-      description = "A mapped table (schema.table); repeatable.")
-  List<String> tables = new ArrayList<>();
+  @Mixin TableSelection selection;
 
   @Option(
       names = "--sample",
@@ -74,14 +63,13 @@ final class VerifyCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
-    List<TableMapping> selected;
-    try {
-      selected = Resync.select(configuration, tables);
-    } catch (IllegalArgumentException e) {
-      spec.commandLine().getErr().println("error: " + e.getMessage());
+    Configuration configuration = selection.load();
+    Optional<List<TableMapping>> chosen =
+        selection.select(configuration, spec.commandLine().getErr());
+    if (chosen.isEmpty()) {
       return ExitCode.INVALID;
     }
+    List<TableMapping> selected = chosen.get();
     List<TableReport> reports = verify(configuration, selected);
     print(out, reports);
     boolean consistent = reports.stream().allMatch(TableReport::consistent);

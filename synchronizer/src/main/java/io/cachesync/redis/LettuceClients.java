@@ -26,26 +26,28 @@ final class LettuceClients {
    * disconnected instead of queueing without bound.
    */
   static RedisClient reconnecting(RedisSettings settings) {
-    RedisClient client = RedisClient.create(uri(settings));
-    client.setOptions(
-        ClientOptions.builder()
+    return client(
+        settings,
+        options()
             .autoReconnect(true)
-            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-            .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
-            .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
-            .build());
-    return client;
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS));
   }
 
   /** A client that fails fast instead of reconnecting: for one-shot work such as the preflight. */
   static RedisClient oneShot(RedisSettings settings) {
+    return client(settings, options().autoReconnect(false));
+  }
+
+  /** The timeouts every connection shares. */
+  private static ClientOptions.Builder options() {
+    return ClientOptions.builder()
+        .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
+        .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT));
+  }
+
+  private static RedisClient client(RedisSettings settings, ClientOptions.Builder options) {
     RedisClient client = RedisClient.create(uri(settings));
-    client.setOptions(
-        ClientOptions.builder()
-            .autoReconnect(false)
-            .socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build())
-            .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
-            .build());
+    client.setOptions(options.build());
     return client;
   }
 

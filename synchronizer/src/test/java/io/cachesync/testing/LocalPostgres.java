@@ -103,14 +103,33 @@ final class LocalPostgres implements PostgresServer {
   }
 
   private void startOnFreePort() throws IOException {
+    startOnFreePort(
+        free -> {
+          port = free;
+          Path portConf = data.resolve("port.conf");
+          Files.writeString(portConf, "port = " + port + "\n", StandardCharsets.UTF_8);
+          chown(portConf);
+          start();
+        });
+  }
+
+  /** Starts a server on a port. */
+  interface PortStart {
+    /**
+     * @throws IllegalStateException when the server does not start, e.g. the port was taken
+     */
+    void on(int port) throws IOException;
+  }
+
+  /**
+   * Starts a server on a free port, trying another when it does not start: a port found free can be
+   * taken by another process before the server binds it.
+   */
+  static void startOnFreePort(PortStart start) throws IOException {
     IllegalStateException last = null;
     for (int attempt = 0; attempt < 3; attempt++) {
-      port = freePort();
-      Path portConf = data.resolve("port.conf");
-      Files.writeString(portConf, "port = " + port + "\n", StandardCharsets.UTF_8);
-      chown(portConf);
       try {
-        start();
+        start.on(freePort());
         return;
       } catch (IllegalStateException e) {
         last = e;

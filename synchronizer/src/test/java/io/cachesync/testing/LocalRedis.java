@@ -37,18 +37,12 @@ final class LocalRedis implements RedisServer {
     }
   }
 
-  private void startOnFreePort() {
-    IllegalStateException last = null;
-    for (int attempt = 0; attempt < 3; attempt++) {
-      port = LocalPostgres.freePort();
-      try {
-        start();
-        return;
-      } catch (IllegalStateException e) {
-        last = e;
-      }
-    }
-    throw last;
+  private void startOnFreePort() throws IOException {
+    LocalPostgres.startOnFreePort(
+        free -> {
+          port = free;
+          start();
+        });
   }
 
   /** Starts the server (again) on its port, empty. */
