@@ -2,20 +2,25 @@ package io.cachesync;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.job.OrphanSweeper;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
+import io.cachesync.model.Version;
+import io.cachesync.redis.LettuceCacheInspector;
 import io.cachesync.redis.LettuceCacheWriter;
 import io.cachesync.redis.LettuceStateStore;
 import io.cachesync.source.DebeziumChangeSource;
 import io.cachesync.source.LoadRequest;
 import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.Publications;
+import io.cachesync.source.RedisOffsetBackingStore;
 import io.cachesync.source.ReplicationSlots;
 import io.cachesync.source.SignalTable;
 import io.cachesync.state.StateStore;
 import io.cachesync.sync.Synchronizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,12 +29,14 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -56,10 +63,19 @@ public final class Daemon implements AutoCloseable {
   }
 
   /** Why the daemon refuses to start although the setup passed the preflight. */
-  public static final class StartRefusedException extends Exception {
+  public static class StartRefusedException extends Exception {
     private static final long serialVersionUID = 1L;
 
     StartRefusedException(String message) {
+      super(message);
+    }
+  }
+
+  /** Another process streams from the slot: this daemon can only stand by. */
+  public static final class SlotInUseException extends StartRefusedException {
+    private static final long serialVersionUID = 1L;
+
+    SlotInUseException(String message) {
       super(message);
     }
   }
@@ -76,6 +92,16 @@ public final class Daemon implements AutoCloseable {
   private final CompletableFuture<Map<TableId, Long>> initialLoad = new CompletableFuture<>();
 
   private boolean loadsEverything;
+
+  /** The epoch of the state this daemon writes under (see {@link StateStore#epoch()}). */
+  private String epoch;
+
+  /** Whether the last check found the epoch gone or changed. */
+  private boolean epochMissing;
+
+  /** Set when the daemon stopped because Redis lost its state: the caller starts a new one. */
+  private final AtomicBoolean reloadNeeded = new AtomicBoolean();
+
   private final ScheduledExecutorService resyncPoller =
       Executors.newSingleThreadScheduledExecutor(
           runnable -> {
@@ -97,10 +123,40 @@ public final class Daemon implements AutoCloseable {
             configuration.mapping().tables().stream().map(TableMapping::table).toList());
     published.add(TableId.parse(SignalTable.name(configuration.settings())));
     new Publications(postgres).ensure(configuration.settings().publicationName(), published);
-    this.synchronizer = new Synchronizer(configuration.mapping(), writer);
+    Optional<Version> resumedFrom = writer.position();
+    resumedFrom.ifPresent(
+        position ->
+            LOG.info(
+                "Redis holds the stream up to {}; changes Debezium streams again up to there are"
+                    + " skipped",
+                position));
+    this.synchronizer =
+        new Synchronizer(
+            configuration.mapping(),
+            writer,
+            resumedFrom,
+            rolledBack ->
+                stateLostOr(
+                    "Redis lost writes it had acknowledged: "
+                        + rolledBack.getMessage()
+                        + ". Restarting the daemon: it streams again from the position Redis"
+                        + " holds, or loads every mapped table again if PostgreSQL no longer has"
+                        + " those changes"));
     this.source =
         new DebeziumChangeSource(
-            configuration, stateStore, synchronizer, writer.position(), new LoadListener());
+            configuration,
+            stateStore,
+            epoch,
+            () ->
+                stateLostOr(
+                    "Redis refused the offsets of "
+                        + configuration.settings().name()
+                        + ": the state they belong to is gone, or Redis holds less of the stream"
+                        + " than it acknowledged (a failover lost writes). Restarting the daemon:"
+                        + " it resumes from what Redis holds, or loads every mapped table again"),
+            synchronizer,
+            resumedFrom,
+            new LoadListener());
     if (!toLoad.isEmpty()) {
       source.load(new LoadRequest("added-tables", toLoad));
     }
@@ -160,8 +216,105 @@ public final class Daemon implements AutoCloseable {
     }
   }
 
+  /**
+   * Notices a lost dataset (invariant 5): Redis restarted empty, was flushed, or failed over to a
+   * replica without the state; or another daemon reset it. The epoch stored with the offsets is
+   * then gone or different.
+   */
+  private void checkState() {
+    try {
+      Optional<String> stored = stateStore.epoch();
+      boolean missing = !stored.equals(Optional.of(epoch));
+      // Acts on two readings in a row, a second apart: a reload is costly, and a real loss does
+      // not come back.
+      boolean confirmed = missing && epochMissing;
+      epochMissing = missing;
+      if (confirmed) {
+        stateLost(
+            stored.isEmpty()
+                ? "its state keys are gone (Redis restarted empty, was flushed, or failed over to a"
+                    + " replica without them)"
+                : "its state was reset by another process (epoch " + stored.get() + ")");
+      }
+    } catch (RuntimeException e) {
+      LOG.debug("Could not read the state's epoch: {}", e.getMessage());
+    }
+  }
+
+  /** Removes the keys under each table's prefix whose row does not exist (after a reload). */
+  private void removeOrphans() {
+    long removed = 0;
+    try (Connection connection =
+            new PostgresConnector(configuration.settings().postgres()).open("orphan sweep");
+        LettuceCacheInspector redis =
+            LettuceCacheInspector.connect(configuration.settings().redis())) {
+      OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
+      long[] evicted = {0};
+      for (TableMapping table : configuration.mapping().tables()) {
+        sweeper.find(table, found -> evicted[0] += redis.evict(found));
+      }
+      removed = evicted[0];
+      LOG.info("Reload done; removed {} keys of rows deleted meanwhile", removed);
+    } catch (Exception e) {
+      LOG.warn(
+          "Could not remove the keys of rows deleted before the reload ({}); run `cachesync resync`"
+              + " to remove them",
+          e.toString());
+    }
+  }
+
+  /** Stops this daemon so that the caller starts a new one, which reloads every mapped table. */
+  private void stateLost(String why) {
+    restart(
+        "Redis lost the cache of "
+            + configuration.settings().name()
+            + ": "
+            + why
+            + ". Restarting the daemon to load every mapped table again");
+  }
+
+  /**
+   * Restarts for a lost dataset when the state's epoch is gone (the clearer message), else for the
+   * reason given (Redis holds less of the stream than it acknowledged).
+   */
+  private void stateLostOr(String why) {
+    boolean epochGone;
+    try {
+      epochGone = !stateStore.epoch().equals(Optional.of(epoch));
+    } catch (RuntimeException e) {
+      epochGone = false;
+    }
+    if (epochGone) {
+      stateLost(
+          "its state keys are gone (Redis restarted empty, was flushed, or failed over to a"
+              + " replica without them)");
+    } else {
+      restart(why);
+    }
+  }
+
+  /**
+   * Stops this daemon so that the caller starts a new one, which decides again between resuming and
+   * reloading from what Redis and the slot hold.
+   */
+  private void restart(String why) {
+    if (state.get() == State.RUNNING && reloadNeeded.compareAndSet(false, true)) {
+      LOG.warn("{}", why);
+      new Thread(this::stop, "cachesync-restart").start();
+    }
+  }
+
+  /**
+   * Whether the daemon stopped because Redis lost its state or acknowledged writes; a daemon
+   * started next decides again between resuming and reloading.
+   */
+  public boolean reloadNeeded() {
+    return reloadNeeded.get();
+  }
+
   /** Hands resync requests queued in Redis (by {@code cachesync resync}) to the source. */
   private void pollResyncRequests() {
+    checkState();
     try {
       Optional<Map.Entry<String, Set<String>>> request;
       while ((request = stateStore.takeResync()).isPresent()) {
@@ -211,9 +364,11 @@ public final class Daemon implements AutoCloseable {
   }
 
   /**
-   * Decides between resuming and reloading from the state stored in Redis beside the data: without
-   * stored offsets the slot cannot be trusted to match Redis, so it is dropped and every table
-   * loaded again.
+   * Decides between resuming and reloading. Resuming needs both halves of the state: the offsets
+   * stored in Redis beside the data, and the replication slot they point into. Without stored
+   * offsets the slot cannot be trusted to match Redis; a slot that is gone, or confirmed past the
+   * stored offsets (recreated, or read by another consumer), no longer holds the changes Redis
+   * misses. Either way every table is loaded again, and the log says why.
    */
   private Set<TableId> prepareState()
       throws ServerUnreachableException, SQLException, StartRefusedException {
@@ -222,33 +377,78 @@ public final class Daemon implements AutoCloseable {
         configuration.mapping().tables().stream()
             .map(t -> t.table().toString())
             .collect(Collectors.toCollection(TreeSet::new));
-    if (stateStore.offsets().isEmpty()) {
-      ReplicationSlots slots = new ReplicationSlots(new PostgresConnector(settings.postgres()));
-      Optional<ReplicationSlots.Slot> slot = slots.find(settings.slotName());
-      if (slot.isPresent() && slot.get().active()) {
-        throw new StartRefusedException(
-            "replication slot "
-                + settings.slotName()
-                + " is in use by another process (pid "
-                + slot.get().activePid().map(String::valueOf).orElse("?")
-                + "): is another cachesync named '"
-                + settings.name()
-                + "' running? Stop it first");
-      }
-      if (slot.isPresent()) {
-        LOG.warn(
-            "Redis holds no position for replication slot {} (the cache was flushed or lost, or never"
-                + " loaded): dropping the slot and loading every mapped table again",
-            settings.slotName());
-        slots.drop(settings.slotName());
+    ReplicationSlots slots = new ReplicationSlots(new PostgresConnector(settings.postgres()));
+    Optional<ReplicationSlots.Slot> slot = slots.find(settings.slotName());
+    if (slot.isPresent() && slot.get().active()) {
+      throw new SlotInUseException(
+          "replication slot "
+              + settings.slotName()
+              + " is in use by another process (pid "
+              + slot.get().activePid().map(String::valueOf).orElse("?")
+              + "): another cachesync named '"
+              + settings.name()
+              + "' is running");
+    }
+    Map<String, String> offsets = stateStore.offsets();
+    String reload = null;
+    if (offsets.isEmpty()) {
+      reload =
+          slot.isPresent()
+              ? "Redis holds no position for replication slot "
+                  + settings.slotName()
+                  + " (the cache was flushed or lost, or never loaded)"
+              : null;
+    } else if (slot.isEmpty()) {
+      reload =
+          "replication slot "
+              + settings.slotName()
+              + " is gone although Redis holds a position (dropped, or PostgreSQL restored or failed"
+              + " over without it): the changes since then cannot be streamed";
+    } else if (RedisOffsetBackingStore.initialLoadInterrupted(offsets)) {
+      reload =
+          "the initial load was interrupted (the daemon stopped before it finished): it starts"
+              + " again on a new replication slot, so that its rows are versioned past every change"
+              + " already in Redis";
+    } else if (slot.get().confirmedFlushLsn() > RedisOffsetBackingStore.furthestLsn(offsets)) {
+      reload =
+          "replication slot "
+              + settings.slotName()
+              + " was confirmed up to "
+              + Version.lsnText(slot.get().confirmedFlushLsn())
+              + ", past the position stored in Redis ("
+              + Version.lsnText(RedisOffsetBackingStore.furthestLsn(offsets))
+              + "): it was recreated or read by another consumer, and the changes in between never"
+              + " reached Redis";
+    }
+    if (offsets.isEmpty() || reload != null) {
+      if (reload != null) {
+        LOG.warn("{}: loading every mapped table again", reload);
+        // Redis may still hold keys of rows deleted while the stream was lost: the load rewrites
+        // the rows that exist, and a sweep after it removes the keys of those that do not.
+        initialLoad.thenRunAsync(this::removeOrphans, resyncPoller);
       } else {
         LOG.info("First start: loading every mapped table, then streaming");
       }
-      stateStore.reset();
+      if (slot.isPresent()) {
+        try {
+          slots.drop(settings.slotName());
+        } catch (SQLException e) {
+          if ("55006".equals(e.getSQLState())) { // object_in_use: another daemon took it meanwhile
+            throw new SlotInUseException(
+                "replication slot " + settings.slotName() + " was taken by another process");
+          }
+          throw e;
+        }
+      }
+      epoch = UUID.randomUUID().toString();
+      stateStore.reset(epoch);
       stateStore.markLoaded(mapped);
       loadsEverything = true;
       return Set.of();
     }
+    epoch = UUID.randomUUID().toString();
+    stateStore.adoptEpoch(epoch);
+    epoch = stateStore.epoch().orElseThrow();
     Set<String> loaded = stateStore.loadedTables();
     Set<String> added = new TreeSet<>(mapped);
     added.removeAll(loaded);
@@ -314,13 +514,14 @@ public final class Daemon implements AutoCloseable {
     }
     Synchronizer.Counts counts = synchronizer.counts();
     LOG.info(
-        "Stopped at {}: {} changes, {} written, {} evicted, {} stale, {} failed",
-        synchronizer.position(),
+        "Stopped at {}: {} changes, {} written, {} evicted, {} stale, {} failed, {} replays of applied changes skipped",
+        synchronizer.acknowledged(),
         counts.changes(),
         counts.written(),
         counts.evicted(),
         counts.stale(),
-        counts.failed());
+        counts.failed(),
+        counts.replayed());
     closeConnections();
     transition(State.STOPPING, State.STOPPED);
     terminated.complete(State.STOPPED);

@@ -11,10 +11,14 @@ import java.util.regex.Pattern;
 /**
  * Where the Redis master is: a {@code redis://}, {@code rediss://} or {@code redis-sentinel://}
  * URI. {@link #toString()} and {@link #redactedUri()} never show a password.
+ *
+ * @param waitReplicas how many replicas must acknowledge a batch ({@code WAIT}) before its position
+ *     is confirmed to PostgreSQL; 0 confirms once the master acknowledged it
  */
-public record RedisSettings(String uri) {
+public record RedisSettings(String uri, int waitReplicas) {
 
   public static final String DEFAULT_URI = "redis://127.0.0.1:6379";
+  public static final int MAX_WAIT_REPLICAS = 100;
   static final List<String> SCHEMES = List.of("redis", "rediss", "redis-sentinel");
 
   private static final Pattern USER_INFO =
@@ -23,6 +27,15 @@ public record RedisSettings(String uri) {
   public RedisSettings {
     requireNonNull(uri, "uri");
     check(uri);
+    if (waitReplicas < 0 || waitReplicas > MAX_WAIT_REPLICAS) {
+      throw new IllegalArgumentException(
+          "waitReplicas is " + waitReplicas + "; it must be 0 to " + MAX_WAIT_REPLICAS);
+    }
+  }
+
+  /** A master whose acknowledgement suffices. */
+  public RedisSettings(String uri) {
+    this(uri, 0);
   }
 
   /** Checks the form of a URI; the Redis client parses the rest. */
@@ -77,6 +90,6 @@ public record RedisSettings(String uri) {
 
   @Override
   public String toString() {
-    return "RedisSettings[uri=" + redactedUri() + "]";
+    return "RedisSettings[uri=" + redactedUri() + ", waitReplicas=" + waitReplicas + "]";
   }
 }

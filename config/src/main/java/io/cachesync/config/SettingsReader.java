@@ -8,7 +8,7 @@ import java.util.Optional;
 final class SettingsReader {
   static final List<String> ROOT_KEYS = List.of("name", "postgres", "redis", "mapping");
   static final List<String> POSTGRES_KEYS = List.of("host", "port", "database", "user", "password");
-  static final List<String> REDIS_KEYS = List.of("uri");
+  static final List<String> REDIS_KEYS = List.of("uri", "waitReplicas");
 
   private SettingsReader() {}
 
@@ -95,12 +95,17 @@ final class SettingsReader {
   }
 
   private static Optional<RedisSettings> redis(Section section) {
-    return section
-        .value("uri", RedisSettings::new)
-        .or(
-            () ->
-                section.has("uri")
-                    ? Optional.empty()
-                    : Optional.of(new RedisSettings(RedisSettings.DEFAULT_URI)));
+    Optional<String> uri =
+        section.has("uri")
+            ? section.value("uri", text -> new RedisSettings(text).uri())
+            : Optional.of(RedisSettings.DEFAULT_URI);
+    Optional<Integer> waitReplicas =
+        section.has("waitReplicas")
+            ? section.integer("waitReplicas", 0, RedisSettings.MAX_WAIT_REPLICAS)
+            : Optional.of(0);
+    if (uri.isEmpty() || waitReplicas.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new RedisSettings(uri.get(), waitReplicas.get()));
   }
 }

@@ -30,6 +30,7 @@ class ConfigurationLoaderTest {
     assertThat(settings.postgres().port()).isEqualTo(5432);
     assertThat(settings.postgres().password()).isEmpty();
     assertThat(settings.redis().uri()).isEqualTo("redis://127.0.0.1:6379");
+    assertThat(settings.redis().waitReplicas()).isZero();
     assertThat(settings.mapping()).isEqualTo(SETTINGS.resolve("mapping.yml"));
     assertThat(settings.slotName()).isEqualTo("cachesync_shop");
     assertThat(settings.publicationName()).isEqualTo("cachesync_shop");
@@ -63,6 +64,7 @@ class ConfigurationLoaderTest {
     assertThat(postgres.password()).contains("s3cret!");
     assertThat(configuration.settings().redis().uri())
         .isEqualTo("redis://:hunter2@cache.internal:6380/0");
+    assertThat(configuration.settings().redis().waitReplicas()).isEqualTo(1);
   }
 
   @Test

@@ -55,6 +55,10 @@ class SettingsProblemsTest {
             List.of(
                 "sentinel-without-master.yml:6:3: redis.uri: 'redis-sentinel://127.0.0.1:26379' does not name the Sentinel master after '#' (e.g. redis-sentinel://127.0.0.1:26379#mymaster)")),
         Arguments.of(
+            "wait-replicas-negative.yml",
+            List.of(
+                "wait-replicas-negative.yml:7:3: redis.waitReplicas: -1 is out of range (0 to 100)")),
+        Arguments.of(
             "missing-mapping-file.yml",
             List.of(
                 "missing-mapping-file.yml:5:1: mapping: mapping file "

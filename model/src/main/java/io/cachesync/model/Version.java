@@ -28,6 +28,14 @@ public record Version(long commit, long lsn) implements Comparable<Version> {
     return new Version(snapshotLsn, 0);
   }
 
+  /**
+   * Whether this is an initial load's version, {@code (snapshot LSN, 0)}: a streamed change always
+   * has its own LSN.
+   */
+  public boolean initialLoad() {
+    return lsn == 0 && commit != 0;
+  }
+
   public static Version parse(String text) {
     if (text.length() != TEXT_LENGTH) {
       throw new IllegalArgumentException("'" + text + "' is not a version");

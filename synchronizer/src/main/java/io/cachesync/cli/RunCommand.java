@@ -1,17 +1,23 @@
 package io.cachesync.cli;
 
 import io.cachesync.Daemon;
+import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.Configuration;
 import io.cachesync.config.ConfigurationLoader;
 import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.preflight.Finding;
 import io.cachesync.preflight.Preflight;
 import io.cachesync.preflight.PreflightReport;
+import io.lettuce.core.RedisException;
 import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -21,10 +27,15 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = {
       "Runs the preflight, loads the mapped tables into Redis when needed, then streams every"
-          + " committed change until SIGTERM or SIGINT (exit 0 after a clean stop)."
+          + " committed change until SIGTERM or SIGINT (exit 0 after a clean stop). While another"
+          + " daemon of the same name streams, it stands by and takes over when that one stops;"
+          + " while a server cannot be reached, it waits and tries again."
     })
 final class RunCommand implements Callable<Integer> {
   private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
+
+  /** How often a standby daemon checks whether the slot is free. */
+  private static final Duration STANDBY_POLL = Duration.ofSeconds(1);
 
   @Option(
       names = "--config",
@@ -37,29 +48,101 @@ final class RunCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
     SynchronizerSettings settings = configuration.settings();
-    MDC.put("synchronizer", settings.name());
+    LogLines.name(settings.name());
     LOG.info(
         "Starting: {} tables, PostgreSQL {}, Redis {}",
         configuration.mapping().tables().size(),
         settings.postgres().address(),
         settings.redis().redactedUri());
-    PreflightReport report = Preflight.run(configuration);
-    report.findings().stream()
-        .filter(f -> f.status() != Finding.Status.OK)
-        .forEach(f -> LOG.warn("Preflight: {}", f));
-    if (!report.passed()) {
-      LOG.error("Preflight failed ({} problems above); not starting", report.failures().size());
-      return ExitCode.INVALID;
+    CountDownLatch stopRequested = new CountDownLatch(1);
+    AtomicReference<Daemon> current = new AtomicReference<>();
+    Signals.onTermination(
+        () -> {
+          stopRequested.countDown();
+          Daemon daemon = current.get();
+          if (daemon != null) {
+            new Thread(daemon::stop, "cachesync-stop").start();
+          }
+        });
+    Backoff backoff = new Backoff();
+    boolean standingBy = false;
+    boolean preflightPassed = false;
+    while (stopRequested.getCount() > 0) {
+      Daemon daemon;
+      try {
+        if (!preflightPassed) {
+          PreflightReport report = Preflight.run(configuration);
+          report.findings().stream()
+              .filter(f -> f.status() != Finding.Status.OK)
+              .forEach(f -> LOG.warn("Preflight: {}", f));
+          if (!report.passed()) {
+            LOG.error(
+                "Preflight failed ({} problems above); not starting", report.failures().size());
+            return ExitCode.INVALID;
+          }
+          preflightPassed = true;
+        }
+        daemon = Daemon.start(configuration);
+      } catch (Daemon.SlotInUseException e) {
+        if (!standingBy) {
+          LOG.info("Standing by: {}; taking over when it stops", e.getMessage());
+          standingBy = true;
+        }
+        stopRequested.await(STANDBY_POLL.toMillis(), TimeUnit.MILLISECONDS);
+        continue;
+      } catch (Daemon.StartRefusedException e) {
+        LOG.error("Not starting: {}", e.getMessage());
+        return ExitCode.INVALID;
+      } catch (ServerUnreachableException | SQLException | RedisException e) {
+        Duration delay = backoff.next();
+        LOG.warn("Cannot start: {}; trying again in {} s", message(e), delay.toSeconds());
+        stopRequested.await(delay.toMillis(), TimeUnit.MILLISECONDS);
+        continue;
+      }
+      if (standingBy) {
+        LOG.info("Took over replication slot {}", settings.slotName());
+        standingBy = false;
+      }
+      current.set(daemon);
+      if (stopRequested.getCount() == 0) {
+        daemon.stop();
+      }
+      Daemon.State end = daemon.terminated().join();
+      current.set(null);
+      if (end == Daemon.State.STOPPED && !daemon.reloadNeeded()) {
+        return ExitCode.OK;
+      }
+      if (end == Daemon.State.FAILED) {
+        // Debezium gave up (its own retries are unlimited, so this is rare): start afresh from
+        // the state in Redis, which resumes where the last acknowledged batch ended.
+        Duration delay = backoff.next();
+        LOG.warn("The daemon failed (see above); starting it again in {} s", delay.toSeconds());
+        stopRequested.await(delay.toMillis(), TimeUnit.MILLISECONDS);
+      } else {
+        backoff.reset();
+      }
     }
-    Daemon daemon;
-    try {
-      daemon = Daemon.start(configuration);
-    } catch (Daemon.StartRefusedException e) {
-      LOG.error("Not starting: {}", e.getMessage());
-      return ExitCode.INVALID;
+    return ExitCode.OK;
+  }
+
+  private static String message(Exception e) {
+    return e instanceof ServerUnreachableException ? e.getMessage() : e.toString();
+  }
+
+  /** Capped exponential backoff between attempts to start: 1 s doubling to 30 s. */
+  private static final class Backoff {
+    private static final Duration FIRST = Duration.ofSeconds(1);
+    private static final Duration MAX = Duration.ofSeconds(30);
+    private Duration next = FIRST;
+
+    Duration next() {
+      Duration delay = next;
+      next = next.multipliedBy(2).compareTo(MAX) > 0 ? MAX : next.multipliedBy(2);
+      return delay;
     }
-    Signals.onTermination(() -> new Thread(daemon::stop, "cachesync-stop").start());
-    Daemon.State end = daemon.terminated().join();
-    return end == Daemon.State.STOPPED ? ExitCode.OK : ExitCode.SOFTWARE;
+
+    void reset() {
+      next = FIRST;
+    }
   }
 }

@@ -29,7 +29,9 @@ final class TableSelection {
   List<String> tables = new ArrayList<>();
 
   Configuration load() throws ConfigurationException {
-    return ConfigurationLoader.fromEnvironment().load(config);
+    Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
+    LogLines.name(configuration.settings().name());
+    return configuration;
   }
 
   /** The named tables; empty, after saying why on {@code err}, when one is not mapped. */

@@ -20,13 +20,13 @@ import java.util.function.Consumer;
  * is parsed back into its key columns ({@code KeyTemplate.match}) and looked up in PostgreSQL by
  * those columns, cast to their types so that the lookup uses the table's index.
  */
-final class OrphanSweeper {
+public final class OrphanSweeper {
   static final int PAGE = 500;
 
   private final Connection postgres;
   private final LettuceCacheInspector redis;
 
-  OrphanSweeper(Connection postgres, LettuceCacheInspector redis) {
+  public OrphanSweeper(Connection postgres, LettuceCacheInspector redis) {
     this.postgres = postgres;
     this.redis = redis;
   }
@@ -35,7 +35,7 @@ final class OrphanSweeper {
    * Calls {@code orphans} with each page's orphan keys and the version each was seen at ('' when
    * the value has none).
    */
-  void find(TableMapping table, Consumer<Map<String, String>> orphans) {
+  public void find(TableMapping table, Consumer<Map<String, String>> orphans) {
     List<String> columns = List.copyOf(table.key().columns());
     Map<String, String> types = columnTypes(table, columns);
     redis.scan(

@@ -44,6 +44,7 @@ public final class Resync {
   private static final Logger LOG = LoggerFactory.getLogger(Resync.class);
   private static final Duration POLL = Duration.ofMillis(250);
   private static final Duration LOG_EVERY = Duration.ofSeconds(5);
+  private static final Duration DAEMON_GONE = Duration.ofSeconds(30);
 
   private final Configuration configuration;
   private final Progress progress;
@@ -68,6 +69,10 @@ public final class Resync {
     SynchronizerSettings settings = configuration.settings();
     long started = clock.millis();
     PostgresConnector postgres = new PostgresConnector(settings.postgres());
+    boolean redisWasEmpty;
+    try (LettuceCacheInspector redis = LettuceCacheInspector.connect(settings.redis())) {
+      redisWasEmpty = redis.keyCount() == 0;
+    }
     Daemon daemon = null;
     if (new ReplicationSlots(postgres)
         .find(settings.slotName())
@@ -78,7 +83,13 @@ public final class Resync {
       LOG.info(
           "No daemon runs for {}: running one in this process until the load is done",
           settings.name());
-      daemon = Daemon.start(configuration);
+      try {
+        daemon = Daemon.start(configuration);
+      } catch (Daemon.SlotInUseException e) {
+        // The slot was free a moment ago: a daemon (re)connected in between.
+        LOG.info(
+            "A daemon streams from slot {} after all: handing the load to it", settings.slotName());
+      }
     }
     try (StateStore state = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
         LettuceCacheInspector redis = LettuceCacheInspector.connect(settings.redis());
@@ -103,7 +114,9 @@ public final class Resync {
       }
       long orphans = 0;
       OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
-      for (TableMapping table : tables) {
+      // When Redis held no key at all as the job began, every key in it now was written by the
+      // load or the stream, which evict what they must: there is no orphan to look for.
+      for (TableMapping table : redisWasEmpty ? List.<TableMapping>of() : tables) {
         long[] removed = {0};
         sweeper.find(table, found -> removed[0] += redis.evict(found));
         if (removed[0] > 0) {
@@ -169,6 +182,7 @@ public final class Resync {
     return new LoadWatch() {
       private Map<String, String> status = Map.of();
       private long lastSlotCheck = clock.millis();
+      private long slotFreeSince = -1;
 
       @Override
       public void refresh() {
@@ -198,10 +212,15 @@ public final class Resync {
           throw new IllegalStateException("the daemon running the load stopped: see the log above");
         } else if (daemon == null && clock.millis() - lastSlotCheck >= LOG_EVERY.toMillis()) {
           lastSlotCheck = clock.millis();
-          if (!slots
-              .find(configuration.settings().slotName())
-              .map(ReplicationSlots.Slot::active)
-              .orElse(false)) {
+          boolean streaming =
+              slots
+                  .find(configuration.settings().slotName())
+                  .map(ReplicationSlots.Slot::active)
+                  .orElse(false);
+          slotFreeSince = streaming ? -1 : slotFreeSince < 0 ? lastSlotCheck : slotFreeSince;
+          // A daemon restarting (to reload a lost cache) or a standby taking over leaves the slot
+          // free for a few seconds; longer means no daemon runs.
+          if (slotFreeSince >= 0 && lastSlotCheck - slotFreeSince >= DAEMON_GONE.toMillis()) {
             throw new IllegalStateException(
                 "the daemon running the load stopped before it was done; the load continues when it runs again");
           }

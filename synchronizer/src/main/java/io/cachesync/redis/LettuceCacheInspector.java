@@ -73,6 +73,11 @@ public final class LettuceCacheInspector implements AutoCloseable {
         .evalsha(versionScript, ScriptOutputType.MULTI, keys.toArray(String[]::new));
   }
 
+  /** The number of keys in the database (DBSIZE). */
+  public long keyCount() {
+    return connection.sync().dbsize();
+  }
+
   public String type(String key) {
     return connection.sync().type(key);
   }

@@ -16,6 +16,7 @@ import io.cachesync.model.JsonText;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
 import io.cachesync.sync.BatchOutcome;
+import io.cachesync.sync.CacheRolledBackException;
 import io.cachesync.sync.CacheWriter;
 import io.cachesync.sync.RedisUnavailableException;
 import io.lettuce.core.RedisClient;
@@ -41,6 +42,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -60,11 +62,18 @@ public final class LettuceCacheWriter implements CacheWriter {
           .build();
   private static final int SCAN_COUNT = 1_000;
 
+  /**
+   * Rows per call of write_hash.lua: enough to spread the cost of starting it, small enough to keep
+   * each call short.
+   */
+  private static final int ROWS_PER_SCRIPT_CALL = 64;
+
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> pipeline;
   private final StatefulRedisConnection<String, String> direct;
   private final String positionKey;
   private final long timeoutMillis;
+  private final int waitReplicas;
   private final Map<String, String> scripts = new HashMap<>();
 
   /** Redis's proto-max-bulk-len: a larger value would make Redis drop the connection. */
@@ -74,8 +83,10 @@ public final class LettuceCacheWriter implements CacheWriter {
       RedisClient client,
       StatefulRedisConnection<String, String> pipeline,
       StatefulRedisConnection<String, String> direct,
-      String stateKeyPrefix) {
+      String stateKeyPrefix,
+      int waitReplicas) {
     this.client = client;
+    this.waitReplicas = waitReplicas;
     this.pipeline = pipeline;
     this.direct = direct;
     this.positionKey = stateKeyPrefix + "position";
@@ -93,7 +104,8 @@ public final class LettuceCacheWriter implements CacheWriter {
     RedisClient client = LettuceClients.reconnecting(settings);
     try {
       LettuceCacheWriter writer =
-          new LettuceCacheWriter(client, client.connect(), client.connect(), stateKeyPrefix);
+          new LettuceCacheWriter(
+              client, client.connect(), client.connect(), stateKeyPrefix, settings.waitReplicas());
       writer.loadScripts();
       writer.readLimits();
       return writer;
@@ -117,10 +129,37 @@ public final class LettuceCacheWriter implements CacheWriter {
     }
   }
 
+  /**
+   * For the tests that show what the version guard prevents: with this system property set to
+   * {@code true}, the scripts write whatever version is stored. Never set it in production.
+   */
+  public static final String UNSAFE_NO_VERSION_GUARD = "cachesync.unsafe.noVersionGuard";
+
   private void loadScripts() {
-    for (String name : List.of("write_hash", "write_json", "evict")) {
-      scripts.put(name, direct.sync().scriptLoad(resource(name + ".lua")));
+    boolean unguarded = Boolean.getBoolean(UNSAFE_NO_VERSION_GUARD);
+    if (unguarded) {
+      LOG.warn(
+          "{} is set: the version guard is OFF and older data can overwrite newer data",
+          UNSAFE_NO_VERSION_GUARD);
     }
+    scripts.put("store_position", direct.sync().scriptLoad(resource("store_position.lua")));
+    for (String name : List.of("write_hash", "write_json", "evict")) {
+      String script = resource(name + ".lua");
+      if (unguarded) {
+        String unguardedScript =
+            script.replace("stored > ARGV[1]", "false").replace("stored > version", "false");
+        if (unguardedScript.equals(script)) {
+          throw new IllegalStateException("no version guard found to switch off in " + name);
+        }
+        script = unguardedScript;
+      }
+      scripts.put(name, direct.sync().scriptLoad(script));
+    }
+  }
+
+  private void reloadScripts() {
+    LOG.info("Redis lost its script cache (restarted?); loading the scripts again");
+    loadScripts();
   }
 
   static String resource(String name) {
@@ -135,71 +174,115 @@ public final class LettuceCacheWriter implements CacheWriter {
   }
 
   @Override
-  public BatchOutcome apply(List<CacheOperation> operations, Version position) {
+  public BatchOutcome apply(
+      List<CacheOperation> operations, Version position, Version acknowledged) {
+    // A TRUNCATE's keys are found with SCAN, outside any transaction, so a batch holding one is
+    // applied in parts. The part before a TRUNCATE is stored with the TRUNCATE's own position,
+    // before its evictions run: whatever happens next, Redis holds everything below the stored
+    // position and nothing beyond it but (some of) the TRUNCATE's evictions, which a restart
+    // applies again, since the change at the stored position is not skipped. Storing less would
+    // let that change, applied again, land on keys the evictions had already deleted. A failure
+    // says how many operations are done, and the retry goes on from there rather than writing the
+    // earlier part again over the evictions.
+    int done = 0;
     try {
       BatchOutcome outcome = BatchOutcome.NONE;
       List<CacheOperation> segment = new ArrayList<>();
-      for (CacheOperation operation : operations) {
+      for (int i = 0; i < operations.size(); i++) {
+        CacheOperation operation = operations.get(i);
         if (operation instanceof EvictTable truncate) {
-          outcome = outcome.plus(transaction(segment, null)).plus(evictTable(truncate));
+          outcome = outcome.plus(transaction(segment, truncate.version(), acknowledged));
+          done = i;
+          outcome = outcome.plus(evictTable(truncate));
+          done = i + 1;
           segment.clear();
         } else if (!(operation instanceof Reject)) {
           segment.add(operation);
         }
       }
-      return outcome.plus(transaction(segment, position));
+      outcome = outcome.plus(transaction(segment, position, acknowledged));
+      awaitReplicas();
+      return outcome;
     } catch (RedisException e) {
-      throw unavailable(e);
+      if (String.valueOf(LettuceClients.rootCause(e).getMessage()).startsWith("NOSCRIPT")) {
+        try {
+          reloadScripts();
+        } catch (RedisException again) {
+          // Still unavailable: the retry loads them.
+        }
+      }
+      throw unavailable(e).afterApplying(done);
+    } catch (RedisUnavailableException e) {
+      throw e.afterApplying(done);
     }
   }
 
   /** One MULTI/EXEC with the operations and, when given, the position stored after them. */
-  private BatchOutcome transaction(List<CacheOperation> operations, Version position) {
+  private BatchOutcome transaction(
+      List<CacheOperation> operations, Version position, Version acknowledged) {
     if (operations.isEmpty() && position == null) {
       return BatchOutcome.NONE;
     }
     Map<String, JsonMerge> batchJson = new HashMap<>();
     RedisAsyncCommands<String, String> commands = pipeline.async();
     commands.multi();
-    List<RedisFuture<String>> results = new ArrayList<>(operations.size());
+    List<Future<String>> results = new ArrayList<>(operations.size());
     Map<Integer, String> oversize = new HashMap<>();
+    HashWrites hashes = new HashWrites();
     for (CacheOperation operation : operations) {
       String tooLarge = operation instanceof Write write ? tooLarge(write) : null;
       if (tooLarge != null) {
         // Sending it would make Redis drop the connection and stall the stream for good.
+        hashes.send(commands, results);
         oversize.put(results.size(), tooLarge);
         Write write = (Write) operation;
         batchJson.remove(write.key());
         results.add(evict(commands, write.key(), write.version()));
-        continue;
+      } else if (operation instanceof Write write && write.version().initialLoad()) {
+        hashes.send(commands, results);
+        results.add(sendLoaded(commands, write, batchJson));
+      } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
+        hashes.add(write);
+        if (hashes.rows() == ROWS_PER_SCRIPT_CALL) {
+          hashes.send(commands, results);
+        }
+      } else {
+        // In order: everything sent before this operation executes before it.
+        hashes.send(commands, results);
+        results.add(send(commands, operation, batchJson));
       }
-      results.add(send(commands, operation, batchJson));
     }
-    if (position != null) {
-      commands.hset(
-          positionKey,
-          Map.of(
-              "version",
-              position.text(),
-              "lsn",
-              position.toString(),
-              "at",
-              Instant.now().toString()));
-    }
+    hashes.send(commands, results);
+    RedisFuture<String> stored =
+        position == null
+            ? null
+            : commands.evalsha(
+                scripts.get("store_position"),
+                ScriptOutputType.STATUS,
+                new String[] {positionKey},
+                acknowledged.text(),
+                position.text(),
+                position.toString(),
+                Instant.now().toString());
     RedisFuture<TransactionResult> exec = commands.exec();
     pipeline.flushCommands();
     TransactionResult result = await(exec);
     if (result.wasDiscarded()) {
       throw new RedisUnavailableException("Redis discarded the batch's transaction", null);
     }
-    if (results.stream().anyMatch(LettuceCacheWriter::isNoScript)) {
-      LOG.info("Redis lost its script cache (restarted?); loading the scripts again");
-      loadScripts();
-      return transaction(operations, position);
+    if (results.stream().anyMatch(LettuceCacheWriter::isNoScript)
+        || (stored != null && isNoScript(stored))) {
+      reloadScripts();
+      return transaction(operations, position, acknowledged);
+    }
+    String storedOutcome = stored == null ? "" : await(stored);
+    if (storedOutcome.startsWith("behind:")) {
+      throw new CacheRolledBackException(acknowledged, storedOutcome.substring("behind:".length()));
     }
     return tally(operations, results, oversize);
   }
 
+  /** Sends an eviction or a JSON write. */
   private RedisFuture<String> send(
       RedisAsyncCommands<String, String> commands,
       CacheOperation operation,
@@ -209,32 +292,109 @@ public final class LettuceCacheWriter implements CacheWriter {
       return evict(commands, evict.key(), evict.version());
     }
     Write write = (Write) operation;
-    String ttl = write.ttl().map(t -> Long.toString(t.seconds())).orElse("0");
+    return sendJson(commands, write, ttl(write), batchJson);
+  }
+
+  /**
+   * A row of an initial load, written without the version guard: plain commands cost Redis a
+   * fraction of a script, and the guard has nothing to protect here. The load runs before the
+   * stream starts, on a replication slot created for it, so no streamed change can be in Redis yet
+   * for its rows, and every version Redis holds (from before the slot was made) is older than the
+   * load's. A stale daemon's late write still meets the guard of its own script.
+   */
+  private Future<String> sendLoaded(
+      RedisAsyncCommands<String, String> commands, Write write, Map<String, JsonMerge> batchJson) {
+    commands.del(write.key());
+    RedisFuture<?> written;
+    String ttl = ttl(write);
     if (write.format() == ValueFormat.JSON) {
-      return sendJson(commands, write, ttl, batchJson);
+      StringBuilder json = new StringBuilder(64 + 16 * write.values().size());
+      json.append("{\"__v\":\"").append(write.version().text()).append('"');
+      for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+        json.append(',');
+        JsonText.appendQuoted(json, entry.getKey());
+        json.append(':').append(entry.getValue().jsonText());
+      }
+      String value = json.append('}').toString();
+      batchJson.put(write.key(), new JsonMerge(write.version().text(), value));
+      written =
+          ttl.equals("0")
+              ? commands.set(write.key(), value)
+              : commands.setex(write.key(), Long.parseLong(ttl), value);
+    } else {
+      Map<String, String> fields = new java.util.LinkedHashMap<>();
+      fields.put("__v", write.version().text());
+      write
+          .values()
+          .forEach(
+              (column, value) -> value.fieldText().ifPresent(text -> fields.put(column, text)));
+      written = commands.hset(write.key(), fields);
+      if (!ttl.equals("0")) {
+        commands.expire(write.key(), Long.parseLong(ttl));
+      }
     }
-    List<String> unchanged = write.unchangedColumns();
-    List<String> arguments = new ArrayList<>(3 + unchanged.size() + 2 * write.values().size());
-    arguments.add(write.version().text());
-    arguments.add(ttl);
-    arguments.add(Integer.toString(unchanged.size()));
-    arguments.addAll(unchanged);
-    write
-        .values()
-        .forEach(
-            (column, value) ->
-                value
-                    .fieldText()
-                    .ifPresent(
-                        text -> {
-                          arguments.add(column);
-                          arguments.add(text);
-                        }));
-    return commands.evalsha(
-        scripts.get("write_hash"),
-        ScriptOutputType.STATUS,
-        keys(write),
-        arguments.toArray(String[]::new));
+    return written.toCompletableFuture().thenApply(ignored -> "written");
+  }
+
+  private static String ttl(Write write) {
+    return write.ttl().map(t -> Long.toString(t.seconds())).orElse("0");
+  }
+
+  /**
+   * Hash writes gathered for one call of write_hash.lua: starting a script costs Redis more than
+   * one row's few commands, so consecutive rows share a call (ROWS_PER_SCRIPT_CALL at most).
+   */
+  private final class HashWrites {
+    private final List<String> keys = new ArrayList<>();
+    private final List<String> arguments = new ArrayList<>();
+
+    int rows() {
+      return keys.size() / 2;
+    }
+
+    void add(Write write) {
+      keys.add(write.key());
+      keys.add(write.mergeFrom());
+      List<String> unchanged = write.unchangedColumns();
+      List<String> fields = new ArrayList<>(2 * write.values().size());
+      write
+          .values()
+          .forEach(
+              (column, value) ->
+                  value
+                      .fieldText()
+                      .ifPresent(
+                          text -> {
+                            fields.add(column);
+                            fields.add(text);
+                          }));
+      arguments.add(write.version().text());
+      arguments.add(ttl(write));
+      arguments.add(Integer.toString(unchanged.size()));
+      arguments.add(Integer.toString(fields.size() / 2));
+      arguments.addAll(unchanged);
+      arguments.addAll(fields);
+    }
+
+    /** Sends the gathered rows as one call; adds each row's outcome to {@code results}. */
+    void send(RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
+      if (keys.isEmpty()) {
+        return;
+      }
+      RedisFuture<List<Object>> call =
+          commands.evalsha(
+              scripts.get("write_hash"),
+              ScriptOutputType.MULTI,
+              keys.toArray(String[]::new),
+              arguments.toArray(String[]::new));
+      for (int row = 0; row < rows(); row++) {
+        int index = row;
+        results.add(
+            call.toCompletableFuture().thenApply(statuses -> String.valueOf(statuses.get(index))));
+      }
+      keys.clear();
+      arguments.clear();
+    }
   }
 
   /** The write's key, and the key its unchanged columns come from when that is another. */
@@ -346,7 +506,7 @@ public final class LettuceCacheWriter implements CacheWriter {
 
   private BatchOutcome tally(
       List<CacheOperation> operations,
-      List<RedisFuture<String>> results,
+      List<Future<String>> results,
       Map<Integer, String> oversize) {
     long written = 0;
     long evicted = 0;
@@ -460,6 +620,20 @@ public final class LettuceCacheWriter implements CacheWriter {
     }
   }
 
+  /**
+   * Waits until {@link #waitReplicas} replicas acknowledged every write of this connection (WAIT),
+   * so that a batch is confirmed to PostgreSQL only once a replica holds it too.
+   */
+  private void awaitReplicas() {
+    if (waitReplicas == 0) {
+      return;
+    }
+    RedisFuture<Long> acknowledged =
+        pipeline.async().waitForReplication(waitReplicas, LettuceClients.WAIT_REPLICAS.toMillis());
+    pipeline.flushCommands();
+    LettuceClients.requireReplicas(await(acknowledged), waitReplicas, "the batch");
+  }
+
   private <T> T await(RedisFuture<T> future) {
     try {
       return future.get(timeoutMillis, TimeUnit.MILLISECONDS);
@@ -474,7 +648,7 @@ public final class LettuceCacheWriter implements CacheWriter {
     }
   }
 
-  private static boolean isNoScript(RedisFuture<String> result) {
+  private static boolean isNoScript(Future<String> result) {
     try {
       result.get(0, TimeUnit.MILLISECONDS);
       return false;

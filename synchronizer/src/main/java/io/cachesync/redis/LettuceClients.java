@@ -1,17 +1,45 @@
 package io.cachesync.redis;
 
 import io.cachesync.config.RedisSettings;
+import io.cachesync.sync.RedisUnavailableException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /** Builds Lettuce clients from the settings, with the timeouts every connection shares. */
 final class LettuceClients {
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
   static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
+
+  /** How long a WAIT for replicas (redis.waitReplicas) may block before the batch is retried. */
+  static final Duration WAIT_REPLICAS = Duration.ofSeconds(2);
+
+  /**
+   * Fails, to be retried like an outage, when fewer replicas than {@code redis.waitReplicas}
+   * acknowledged {@code what} within {@link #WAIT_REPLICAS}: PostgreSQL is not told the position
+   * until they do.
+   */
+  static void requireReplicas(long acknowledged, int wanted, String what) {
+    if (acknowledged < wanted) {
+      throw new RedisUnavailableException(
+          acknowledged
+              + " of the "
+              + wanted
+              + " replicas (redis.waitReplicas) acknowledged "
+              + what
+              + " within "
+              + WAIT_REPLICAS.toMillis()
+              + " ms",
+          null);
+    }
+  }
 
   private LettuceClients() {}
 
@@ -23,13 +51,17 @@ final class LettuceClients {
 
   /**
    * A client for long-lived connections: they reconnect after a loss, and commands fail while
-   * disconnected instead of queueing without bound.
+   * disconnected instead of queueing without bound. Commands in flight when the connection drops
+   * fail rather than being sent again on the new one (Lettuce's default replays them): a replayed
+   * tail of a MULTI would run outside its transaction, storing a batch's position without the
+   * writes queued before the drop. The caller retries the whole batch instead.
    */
   static RedisClient reconnecting(RedisSettings settings) {
     return client(
         settings,
         options()
             .autoReconnect(true)
+            .replayFilter(inFlight -> true)
             .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS));
   }
 
@@ -45,10 +77,39 @@ final class LettuceClients {
         .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT));
   }
 
+  /**
+   * Lettuce waits up to 30 s between reconnect attempts by default: after a Redis restart or a
+   * failover the cache would stay behind for that long. A second at most.
+   */
+  static final Duration MAX_RECONNECT_DELAY = Duration.ofSeconds(1);
+
   private static RedisClient client(RedisSettings settings, ClientOptions.Builder options) {
-    RedisClient client = RedisClient.create(uri(settings));
+    RedisClient client =
+        new OwnResourcesClient(
+            ClientResources.builder()
+                .reconnectDelay(
+                    Delay.exponential(
+                        Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
+                .build(),
+            uri(settings));
     client.setOptions(options.build());
     return client;
+  }
+
+  /**
+   * A client with resources of its own (for the reconnect delay), shut down with it: Lettuce shuts
+   * down only the resources it created itself.
+   */
+  private static final class OwnResourcesClient extends RedisClient {
+    OwnResourcesClient(ClientResources resources, RedisURI uri) {
+      super(resources, uri);
+    }
+
+    @Override
+    public CompletableFuture<Void> shutdownAsync(long quietPeriod, long timeout, TimeUnit unit) {
+      return super.shutdownAsync(quietPeriod, timeout, unit)
+          .whenComplete((done, error) -> getResources().shutdown(quietPeriod, timeout, unit));
+    }
   }
 
   /** The innermost cause: what a Lettuce exception wraps is what the message should say. */

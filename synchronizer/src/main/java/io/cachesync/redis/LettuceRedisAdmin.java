@@ -22,6 +22,19 @@ final class LettuceRedisAdmin implements RedisAdmin {
   }
 
   static RedisAdmin connect(RedisSettings settings) throws ServerUnreachableException {
+    try {
+      return connectOnce(settings);
+    } catch (ServerUnreachableException e) {
+      // Lettuce sometimes reports a handshake Redis refused (a wrong password) as the connection
+      // closing under it; a second attempt gets Redis's own answer.
+      if (!String.valueOf(e.getMessage()).contains("closed prematurely")) {
+        throw e;
+      }
+      return connectOnce(settings);
+    }
+  }
+
+  private static RedisAdmin connectOnce(RedisSettings settings) throws ServerUnreachableException {
     RedisClient client = LettuceClients.oneShot(settings);
     try {
       return new LettuceRedisAdmin(client, client.connect());

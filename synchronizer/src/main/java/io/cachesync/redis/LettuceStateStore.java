@@ -3,8 +3,11 @@ package io.cachesync.redis;
 import io.cachesync.config.RedisSettings;
 import io.cachesync.state.StateStore;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -13,15 +16,35 @@ public final class LettuceStateStore implements StateStore {
   /** How long the status of a resync is kept after its last update. */
   private static final long RESYNC_STATUS_SECONDS = 86_400;
 
+  /** The field of the offsets hash that holds the state's epoch (see {@link #epoch()}). */
+  private static final String EPOCH_FIELD = "__epoch";
+
+  /**
+   * Saves offsets (ARGV[3..], field/value pairs) into KEYS[1] only while the epoch is ARGV[1] and
+   * the position in KEYS[2] is at least ARGV[2] (unless that is all zeros); returns 1/0.
+   */
+  private static final String SAVE_OFFSETS =
+      "if redis.call('HGET', KEYS[1], '__epoch') ~= ARGV[1] then return 0 end\n"
+          + "if ARGV[2] ~= '"
+          + io.cachesync.model.Version.ZERO.text()
+          + "' then\n"
+          + "  local stored = redis.call('HGET', KEYS[2], 'version')\n"
+          + "  if not stored or stored < ARGV[2] then return 0 end\n"
+          + "end\n"
+          + "if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end\n"
+          + "return 1";
+
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> connection;
   private final String offsetsKey;
   private final String tablesKey;
   private final String positionKey;
   private final String prefix;
+  private final int waitReplicas;
 
-  private LettuceStateStore(RedisClient client, String stateKeyPrefix) {
+  private LettuceStateStore(RedisClient client, String stateKeyPrefix, int waitReplicas) {
     this.client = client;
+    this.waitReplicas = waitReplicas;
     this.connection = client.connect();
     this.offsetsKey = stateKeyPrefix + "offsets";
     this.tablesKey = stateKeyPrefix + "tables";
@@ -30,19 +53,59 @@ public final class LettuceStateStore implements StateStore {
   }
 
   public static LettuceStateStore connect(RedisSettings settings, String stateKeyPrefix) {
-    return new LettuceStateStore(LettuceClients.reconnecting(settings), stateKeyPrefix);
+    return new LettuceStateStore(
+        LettuceClients.reconnecting(settings), stateKeyPrefix, settings.waitReplicas());
   }
 
   @Override
   public Map<String, String> offsets() {
-    return connection.sync().hgetall(offsetsKey);
+    Map<String, String> offsets = new java.util.HashMap<>(connection.sync().hgetall(offsetsKey));
+    offsets.remove(EPOCH_FIELD);
+    return offsets;
   }
 
   @Override
-  public void saveOffsets(Map<String, String> offsets) {
-    if (!offsets.isEmpty()) {
-      connection.sync().hset(offsetsKey, offsets);
+  public java.util.Optional<String> epoch() {
+    return java.util.Optional.ofNullable(connection.sync().hget(offsetsKey, EPOCH_FIELD));
+  }
+
+  @Override
+  public void adoptEpoch(String epoch) {
+    connection.sync().hsetnx(offsetsKey, EPOCH_FIELD, epoch);
+  }
+
+  @Override
+  public boolean saveOffsets(
+      String epoch, io.cachesync.model.Version acknowledged, Map<String, String> offsets) {
+    List<String> arguments = new ArrayList<>(2 + 2 * offsets.size());
+    arguments.add(epoch);
+    arguments.add(acknowledged.text());
+    offsets.forEach(
+        (field, value) -> {
+          arguments.add(field);
+          arguments.add(value);
+        });
+    Long saved =
+        connection
+            .sync()
+            .eval(
+                SAVE_OFFSETS,
+                ScriptOutputType.INTEGER,
+                new String[] {offsetsKey, positionKey},
+                arguments.toArray(String[]::new));
+    if (saved == null || saved != 1) {
+      return false;
     }
+    // The slot is confirmed once this returns: with redis.waitReplicas, only after the replicas
+    // hold the offsets too, so that a failover to one of them finds where to resume.
+    if (waitReplicas > 0) {
+      long replicas =
+          connection
+              .sync()
+              .waitForReplication(waitReplicas, LettuceClients.WAIT_REPLICAS.toMillis());
+      LettuceClients.requireReplicas(replicas, waitReplicas, "the offsets");
+    }
+    return true;
   }
 
   @Override
@@ -100,8 +163,12 @@ public final class LettuceStateStore implements StateStore {
   }
 
   @Override
-  public void reset() {
-    connection.sync().del(offsetsKey, tablesKey, positionKey);
+  public void reset(String epoch) {
+    var commands = connection.sync();
+    commands.multi();
+    commands.del(offsetsKey, tablesKey, positionKey);
+    commands.hset(offsetsKey, EPOCH_FIELD, epoch);
+    commands.exec();
   }
 
   @Override

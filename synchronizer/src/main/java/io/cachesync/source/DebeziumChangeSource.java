@@ -13,6 +13,7 @@ import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -25,6 +26,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Collectors;
 import org.apache.kafka.connect.data.Struct;
 import org.apache.kafka.connect.source.SourceRecord;
@@ -43,6 +45,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private final ExecutorService executor;
   private final CompletableFuture<Void> finished = new CompletableFuture<>();
   private final String name;
+  private final String storeId;
   private final String notificationTopic;
   private final RecordDecoder decoder;
   private final ChangeSink sink;
@@ -60,9 +63,17 @@ public final class DebeziumChangeSource implements AutoCloseable {
   /**
    * @param loadListener hears how the load requests (tables added to the mapping, resync) go
    */
+  /** How long closing waits for the batch in hand. */
+  private static final Duration BATCH_GRACE = Duration.ofSeconds(4);
+
+  private final ReentrantLock batchLock = new ReentrantLock();
+  private volatile boolean closing;
+
   public DebeziumChangeSource(
       Configuration configuration,
       StateStore state,
+      String epoch,
+      Runnable onStateLost,
       ChangeSink sink,
       Optional<Version> resumedFrom,
       LoadRequest.Listener loadListener) {
@@ -75,14 +86,20 @@ public final class DebeziumChangeSource implements AutoCloseable {
         new SignalTable(
             new PostgresConnector(configuration.settings().postgres()),
             SignalTable.name(configuration.settings()));
-    RedisOffsetBackingStore.register(name, state);
+    // Keyed by a fresh id, not the name alone, so that two daemons of one name can share a JVM.
+    this.storeId = name + "-" + java.util.UUID.randomUUID();
+    RedisOffsetBackingStore.register(
+        storeId,
+        new RedisOffsetBackingStore.Registration(state, epoch, sink::acknowledged, onStateLost));
+    Properties properties = properties(configuration);
+    properties.setProperty(RedisOffsetBackingStore.STORE_PROPERTY, storeId);
     this.engine =
         DebeziumEngine.create(ChangeEventFormat.of(io.debezium.embedded.Connect.class))
-            .using(properties(configuration))
+            .using(properties)
             .notifying(
                 (List<RecordChangeEvent<SourceRecord>> records,
                     DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer) ->
-                    handle(records, committer))
+                    handleUnlessClosing(records, committer))
             .using(
                 (success, message, error) -> {
                   if (success) {
@@ -100,6 +117,25 @@ public final class DebeziumChangeSource implements AutoCloseable {
               thread.setDaemon(false);
               return thread;
             });
+  }
+
+  /**
+   * Hands a batch on, unless the source is closing: then it is left unprocessed (not committed),
+   * and streamed again on the next start. Closing waits for the batch in hand (see {@link
+   * #close()}).
+   */
+  private void handleUnlessClosing(
+      List<RecordChangeEvent<SourceRecord>> records,
+      DebeziumEngine.RecordCommitter<RecordChangeEvent<SourceRecord>> committer)
+      throws InterruptedException {
+    batchLock.lock();
+    try {
+      if (!closing) {
+        handle(records, committer);
+      }
+    } finally {
+      batchLock.unlock();
+    }
   }
 
   private void handle(
@@ -223,6 +259,15 @@ public final class DebeziumChangeSource implements AutoCloseable {
   @Override
   public void close() throws IOException {
     try {
+      // Closing the engine interrupts its consumer: a batch interrupted while Redis applies it
+      // would be given up although Redis may hold it. Let the batch in hand finish first; the
+      // engine then commits its offsets as it stops.
+      closing = true;
+      if (batchLock.tryLock(BATCH_GRACE.toSeconds(), TimeUnit.SECONDS)) {
+        batchLock.unlock();
+      } else {
+        LOG.warn("The batch in flight did not finish within {} s; stopping anyway", BATCH_GRACE);
+      }
       engine.close();
       executor.shutdown();
       if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
@@ -231,12 +276,12 @@ public final class DebeziumChangeSource implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
-      RedisOffsetBackingStore.unregister(name);
+      RedisOffsetBackingStore.unregister(storeId);
     }
   }
 
   /** The engine and connector settings; every one that differs from Debezium's default says why. */
-  static Properties properties(Configuration configuration) {
+  public static Properties properties(Configuration configuration) {
     SynchronizerSettings settings = configuration.settings();
     PostgresSettings postgres = settings.postgres();
     Properties p = new Properties();

@@ -1,12 +1,17 @@
 package io.cachesync.source;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cachesync.model.Version;
 import io.cachesync.state.StateStore;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import org.apache.kafka.connect.runtime.WorkerConfig;
 import org.apache.kafka.connect.storage.MemoryOffsetBackingStore;
 
@@ -15,19 +20,28 @@ import org.apache.kafka.connect.storage.MemoryOffsetBackingStore;
  * class by name, so the store it writes to is looked up in a registry by the synchronizer's name.
  * Debezium writes offsets only for records the consumer marked processed, that is after Redis
  * acknowledged them, and confirms the slot only after this store saved them (invariant 3).
+ *
+ * <p>Offsets are saved only while the state's epoch is the one the daemon started with: after the
+ * dataset is lost the save is refused and the daemon told, so that stale offsets never mark a lost
+ * cache as up to date (invariant 5).
  */
 public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
   /** The engine property naming the registered store. */
   public static final String STORE_PROPERTY = "cachesync.state.store";
 
-  private static final Map<String, StateStore> STORES = new ConcurrentHashMap<>();
+  private static final Map<String, Registration> STORES = new ConcurrentHashMap<>();
   private static final Base64.Encoder ENCODER = Base64.getEncoder();
   private static final Base64.Decoder DECODER = Base64.getDecoder();
+  private static final ObjectMapper OFFSET_READER = new ObjectMapper();
 
-  private StateStore store;
+  private Registration registration;
 
-  static void register(String name, StateStore store) {
-    STORES.put(name, store);
+  /** Where one engine's offsets go, and whom to tell when the state they belong to is gone. */
+  record Registration(
+      StateStore store, String epoch, Supplier<Version> acknowledged, Runnable onStateLost) {}
+
+  static void register(String name, Registration registration) {
+    STORES.put(name, registration);
   }
 
   static void unregister(String name) {
@@ -38,8 +52,8 @@ public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
   public void configure(WorkerConfig config) {
     super.configure(config);
     String name = config.originalsStrings().get(STORE_PROPERTY);
-    store = STORES.get(name);
-    if (store == null) {
+    registration = STORES.get(name);
+    if (registration == null) {
       throw new IllegalStateException("no state store registered as '" + name + "'");
     }
   }
@@ -47,7 +61,7 @@ public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
   @Override
   public synchronized void start() {
     super.start();
-    for (Map.Entry<String, String> entry : store.offsets().entrySet()) {
+    for (Map.Entry<String, String> entry : registration.store().offsets().entrySet()) {
       data.put(
           ByteBuffer.wrap(DECODER.decode(entry.getKey())),
           ByteBuffer.wrap(DECODER.decode(entry.getValue())));
@@ -62,7 +76,54 @@ public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
         encoded.put(encode(entry.getKey()), encode(entry.getValue()));
       }
     }
-    store.saveOffsets(encoded);
+    if (!registration
+        .store()
+        .saveOffsets(registration.epoch(), registration.acknowledged().get(), encoded)) {
+      registration.onStateLost().run();
+    }
+  }
+
+  /**
+   * The furthest WAL position named in stored offsets (Debezium's {@code lsn}, {@code lsn_proc} and
+   * {@code lsn_commit}): the slot's consumer never confirms past it, so a slot confirmed further
+   * was recreated or read by someone else, and the changes in between never reached Redis.
+   */
+  public static long furthestLsn(Map<String, String> offsets) {
+    long furthest = 0;
+    for (String value : offsets.values()) {
+      try {
+        JsonNode offset = OFFSET_READER.readTree(DECODER.decode(value));
+        for (String field : new String[] {"lsn", "lsn_proc", "lsn_commit"}) {
+          if (offset.path(field).canConvertToLong()) {
+            furthest = Math.max(furthest, offset.path(field).asLong());
+          }
+        }
+      } catch (IOException | IllegalArgumentException e) {
+        // Not an offset Debezium wrote for PostgreSQL: it names no position.
+      }
+    }
+    return furthest;
+  }
+
+  /**
+   * Whether the stored offsets were written in the middle of the initial load (Debezium's {@code
+   * snapshot} field without {@code snapshot_completed}). Debezium would read the tables again on
+   * the existing slot, and label those rows with the slot's confirmed position, which can be older
+   * than changes the interrupted run already streamed into Redis: the load would lower their
+   * versions. A load on a new slot is labelled with a position past everything in Redis.
+   */
+  public static boolean initialLoadInterrupted(Map<String, String> offsets) {
+    for (String value : offsets.values()) {
+      try {
+        JsonNode offset = OFFSET_READER.readTree(DECODER.decode(value));
+        if (offset.hasNonNull("snapshot") && !offset.path("snapshot_completed").asBoolean(false)) {
+          return true;
+        }
+      } catch (IOException | IllegalArgumentException e) {
+        // Not an offset Debezium wrote for PostgreSQL: it describes no load.
+      }
+    }
+    return false;
   }
 
   private static String encode(ByteBuffer buffer) {

@@ -15,22 +15,28 @@ public final class ReplicationSlots {
     this.connector = connector;
   }
 
-  /** A slot's state: whether a process streams from it, and which. */
-  public record Slot(String name, boolean active, Optional<Integer> activePid) {}
+  /**
+   * A slot's state: whether a process streams from it, and which; and the position up to which its
+   * consumer confirmed the changes (0 when none yet).
+   */
+  public record Slot(
+      String name, boolean active, Optional<Integer> activePid, long confirmedFlushLsn) {}
 
   public Optional<Slot> find(String name) throws ServerUnreachableException, SQLException {
     try (Connection connection = connector.open("slot check");
         PreparedStatement statement =
             connection.prepareStatement(
-                "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = ?")) {
+                "SELECT active, active_pid,"
+                    + " coalesce((confirmed_flush_lsn - '0/0'::pg_lsn)::bigint, 0)"
+                    + " FROM pg_replication_slots WHERE slot_name = ?")) {
       statement.setString(1, name);
       try (ResultSet row = statement.executeQuery()) {
         if (!row.next()) {
           return Optional.empty();
         }
         int pid = row.getInt(2);
-        return Optional.of(
-            new Slot(name, row.getBoolean(1), row.wasNull() ? Optional.empty() : Optional.of(pid)));
+        Optional<Integer> activePid = row.wasNull() ? Optional.empty() : Optional.of(pid);
+        return Optional.of(new Slot(name, row.getBoolean(1), activePid, row.getLong(3)));
       }
     }
   }

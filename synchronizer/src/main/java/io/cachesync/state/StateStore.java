@@ -14,7 +14,29 @@ public interface StateStore extends AutoCloseable {
   /** Debezium's offsets, as opaque strings. */
   Map<String, String> offsets();
 
-  void saveOffsets(Map<String, String> offsets);
+  /**
+   * The epoch of the stored state: a random id written when the state is (re)created, so that a
+   * daemon can tell that the dataset it was writing to is gone (flushed, restarted empty, failed
+   * over to an empty replica) or was reset by another daemon. Empty when Redis holds no state.
+   */
+  java.util.Optional<String> epoch();
+
+  /** Gives state written without an epoch (by an earlier version) this one; a no-op otherwise. */
+  void adoptEpoch(String epoch);
+
+  /**
+   * Saves the offsets only if the stored epoch is still {@code epoch} and Redis holds the stream at
+   * least up to {@code acknowledged}: offsets written into a lost dataset, or into one a failover
+   * rolled back, would make the next start resume past changes Redis no longer holds.
+   *
+   * @param acknowledged the furthest position Redis acknowledged to this daemon ({@link
+   *     io.cachesync.model.Version#ZERO} when none yet)
+   * @return false when the epoch no longer matches or Redis holds less; nothing is written then
+   * @throws RuntimeException when they could not be saved (Redis unreachable, or fewer replicas
+   *     than {@code redis.waitReplicas} acknowledged them): the slot must not be confirmed
+   */
+  boolean saveOffsets(
+      String epoch, io.cachesync.model.Version acknowledged, Map<String, String> offsets);
 
   /** The tables whose existing rows were loaded (schema.table). */
   Set<String> loadedTables();
@@ -39,8 +61,11 @@ public interface StateStore extends AutoCloseable {
   /** The version stored with the last applied batch: how far the synchronizer has applied. */
   java.util.Optional<io.cachesync.model.Version> position();
 
-  /** Forgets the offsets and loaded tables, so that the next start reloads everything. */
-  void reset();
+  /**
+   * Forgets the offsets, loaded tables and position, and starts the state afresh at {@code epoch}:
+   * until offsets are saved under it, the next start reloads everything.
+   */
+  void reset(String epoch);
 
   @Override
   void close();

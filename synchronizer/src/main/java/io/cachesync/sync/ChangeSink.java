@@ -16,4 +16,10 @@ public interface ChangeSink {
    *     source must then not commit the batch
    */
   void accept(List<ChangeEvent> batch, Version position) throws InterruptedException;
+
+  /**
+   * The furthest position Redis acknowledged so far ({@link Version#ZERO} when none): the offsets
+   * the source saves describe batches up to it, and must not be saved into a Redis that holds less.
+   */
+  Version acknowledged();
 }

@@ -8,9 +8,11 @@ import io.cachesync.model.Version;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,17 +35,36 @@ public final class Synchronizer implements ChangeSink {
   private final AtomicLong stale = new AtomicLong();
   private final AtomicLong failed = new AtomicLong();
   private final AtomicLong retries = new AtomicLong();
-  private volatile Version position = Version.ZERO;
+  private final AtomicLong replayed = new AtomicLong();
+  private final Consumer<CacheRolledBackException> onRolledBack;
 
-  public Synchronizer(Mapping mapping, CacheWriter writer) {
+  /** The furthest position Redis acknowledged: stored there at start, or applied since. */
+  private volatile Version position;
+
+  /**
+   * @param resumedFrom the position stored in Redis with the last batch it applied, if any
+   * @param onRolledBack told when Redis lost batches it had acknowledged; the batch in hand then
+   *     stops (is not confirmed), and the stream must restart from what Redis holds
+   */
+  public Synchronizer(
+      Mapping mapping,
+      CacheWriter writer,
+      Optional<Version> resumedFrom,
+      Consumer<CacheRolledBackException> onRolledBack) {
     this.planner = new ChangePlanner(mapping);
     this.writer = writer;
+    this.position = resumedFrom.orElse(Version.ZERO);
+    this.onRolledBack = onRolledBack;
   }
 
   @Override
   public void accept(List<ChangeEvent> batch, Version batchPosition) throws InterruptedException {
     List<CacheOperation> operations = new ArrayList<>(batch.size());
     for (ChangeEvent event : batch) {
+      if (alreadyApplied(event)) {
+        replayed.incrementAndGet();
+        continue;
+      }
       for (CacheOperation operation : planner.plan(event)) {
         if (operation instanceof CacheOperation.Reject reject) {
           failed.incrementAndGet();
@@ -56,30 +77,63 @@ public final class Synchronizer implements ChangeSink {
     if (LOG.isDebugEnabled()) {
       LOG.debug("Batch of {} changes up to {}: {}", batch.size(), batchPosition, operations);
     }
-    BatchOutcome outcome = applyWithRetries(operations, batchPosition);
+    // A replayed batch ends below what Redis holds: the position stays where it was, or the next
+    // replayed batch would not be recognised as one.
+    Version applied = position;
+    Version reached = batchPosition.compareTo(applied) > 0 ? batchPosition : applied;
+    BatchOutcome outcome = applyWithRetries(operations, reached, applied);
     changes.addAndGet(batch.size());
     written.addAndGet(outcome.written());
     evicted.addAndGet(outcome.evicted());
     stale.addAndGet(outcome.stale());
     failed.addAndGet(outcome.failures().size());
-    position = batchPosition;
+    position = reached;
   }
 
-  private BatchOutcome applyWithRetries(List<CacheOperation> operations, Version batchPosition)
+  /** The furthest position Redis acknowledged since start (never lowered by a replay). */
+  @Override
+  public Version acknowledged() {
+    return position;
+  }
+
+  /**
+   * Whether a streamed change is a replay of one Redis already holds. Debezium resumes from its
+   * last flushed offset, which can be a second behind the position stored atomically with the data:
+   * a restart after a crash, or Debezium's own restart after a lost connection, sees those changes
+   * again. The stream is in version order and a batch's position is its last change's version, so a
+   * streamed change below the last applied position (stored in Redis at start, or applied since)
+   * was applied in a batch Redis acknowledged. Skipping it keeps a replay from even briefly showing
+   * older data, or a deleted row written back until its delete is replayed too, which the version
+   * guard alone cannot prevent for an absent key. A change at exactly that position is applied
+   * again (harmless: it is the newest Redis holds), because the two halves of a primary-key move
+   * share one. Rows of a load carry the load's version, not a stream position: never skipped.
+   */
+  private boolean alreadyApplied(ChangeEvent event) {
+    return event.kind() != ChangeEvent.Kind.SNAPSHOT && event.version().compareTo(position) < 0;
+  }
+
+  private BatchOutcome applyWithRetries(
+      List<CacheOperation> operations, Version batchPosition, Version acknowledged)
       throws InterruptedException {
     Duration delay = FIRST_RETRY;
     int attempt = 0;
+    List<CacheOperation> remaining = operations;
     while (true) {
       if (stopping.getCount() == 0 && attempt > 0) {
         throw new InterruptedException("stopping before Redis took the batch");
       }
       try {
-        BatchOutcome outcome = writer.apply(operations, batchPosition);
+        BatchOutcome outcome = writer.apply(remaining, batchPosition, acknowledged);
         if (attempt > 0) {
           LOG.info("Redis took the batch again after {} failed attempts; resuming", attempt);
         }
         return outcome;
+      } catch (CacheRolledBackException e) {
+        onRolledBack.accept(e);
+        throw new InterruptedException("Redis lost acknowledged batches: " + e.getMessage());
       } catch (RedisUnavailableException e) {
+        // What Redis already holds of the batch (parts before a TRUNCATE) is not written again.
+        remaining = remaining.subList(e.applied(), remaining.size());
         attempt++;
         retries.incrementAndGet();
         LOG.warn(
@@ -101,17 +155,24 @@ public final class Synchronizer implements ChangeSink {
     stopping.countDown();
   }
 
-  /** The version of the last batch Redis acknowledged. */
-  public Version position() {
-    return position;
-  }
-
   /** Counts since start, for logs and metrics. */
   public record Counts(
-      long changes, long written, long evicted, long stale, long failed, long retries) {}
+      long changes,
+      long written,
+      long evicted,
+      long stale,
+      long failed,
+      long retries,
+      long replayed) {}
 
   public Counts counts() {
     return new Counts(
-        changes.get(), written.get(), evicted.get(), stale.get(), failed.get(), retries.get());
+        changes.get(),
+        written.get(),
+        evicted.get(),
+        stale.get(),
+        failed.get(),
+        retries.get(),
+        replayed.get());
   }
 }

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.cachesync.cli.ExitCode;
 import io.cachesync.testing.CommandRun;
+import io.cachesync.testing.DaemonProcess;
 import io.cachesync.testing.SyncHarness;
 import java.time.Duration;
 import java.util.Map;
@@ -19,6 +20,7 @@ class ResyncIT {
       "tables:\n  - table: public.users\n    key: \"user:{id}\"\n  - table: public.orders\n    key: \"order:{id}\"\n    format: json\n";
 
   private SyncHarness harness;
+  private DaemonProcess daemon;
 
   @BeforeEach
   void setUp() {
@@ -32,6 +34,9 @@ class ResyncIT {
 
   @AfterEach
   void tearDown() {
+    if (daemon != null) {
+      daemon.close();
+    }
     harness.close();
   }
 
@@ -59,6 +64,11 @@ class ResyncIT {
                     && harness.redis.keys("order:*").size() == 500);
 
     harness.redis.redis().flushall();
+    // The daemon notices the loss and stops for a reload (under `cachesync run` it would start
+    // again at once); the resync then loads every table itself.
+    await()
+        .atMost(WAIT)
+        .until(() -> harness.daemon().terminated().isDone() && harness.daemon().reloadNeeded());
     CommandRun run = resync();
 
     assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.OK);

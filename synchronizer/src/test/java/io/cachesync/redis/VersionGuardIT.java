@@ -1,6 +1,7 @@
 package io.cachesync.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cachesync.config.RedisSettings;
 import io.cachesync.model.CacheOperation;
@@ -12,6 +13,7 @@ import io.cachesync.model.TableId;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
 import io.cachesync.sync.BatchOutcome;
+import io.cachesync.sync.CacheRolledBackException;
 import io.cachesync.testing.RedisProbe;
 import io.cachesync.testing.RedisServer;
 import io.cachesync.testing.TestServers;
@@ -66,7 +68,7 @@ class VersionGuardIT {
   }
 
   private static BatchOutcome apply(CacheOperation operation, Version position) {
-    return writer.apply(List.of(operation), position);
+    return writer.apply(List.of(operation), position, Version.ZERO);
   }
 
   @Test
@@ -127,5 +129,35 @@ class VersionGuardIT {
 
     assertThat(writer.position()).contains(NEW);
     assertThat(redis.redis().hget("cachesync:guard:position", "version")).isEqualTo(NEW.text());
+  }
+
+  @Test
+  void apply_olderPositionThanStored_keepsTheStoredOne() {
+    apply(write(ValueFormat.HASH, "new", NEW), NEW);
+
+    // A stale daemon's late batch: its data is refused by the guard, its position by the script.
+    apply(write(ValueFormat.HASH, "old", OLD), OLD);
+
+    assertThat(writer.position()).contains(NEW);
+  }
+
+  @Test
+  void apply_redisHoldsLessThanAcknowledged_failsAsRolledBackAndKeepsThePosition() {
+    apply(write(ValueFormat.HASH, "old", OLD), OLD);
+
+    // The daemon saw NEW acknowledged, but Redis holds OLD: a failover lost acknowledged batches.
+    Version next = new Version(0x300, 0x30);
+    assertThatThrownBy(
+            () -> writer.apply(List.of(write(ValueFormat.HASH, "next", next)), next, NEW))
+        .isInstanceOf(CacheRolledBackException.class)
+        .hasMessageContaining("Redis holds position " + OLD.text());
+    assertThat(writer.position()).as("left for the restarted stream").contains(OLD);
+  }
+
+  @Test
+  void apply_redisHoldsNoPositionAfterOneWasAcknowledged_failsAsRolledBack() {
+    assertThatThrownBy(() -> writer.apply(List.of(write(ValueFormat.HASH, "new", NEW)), NEW, OLD))
+        .isInstanceOf(CacheRolledBackException.class)
+        .hasMessageContaining("Redis holds position none");
   }
 }

@@ -68,8 +68,8 @@ import org.postgresql.util.PGobject;
  * run shows that this path was exercised. (It found the bug where such documents went missing.)
  */
 class RandomizedConsistencyIT {
-  private static final Duration CATCH_UP = Duration.ofMinutes(2);
-  private static final Duration SETTLE = Duration.ofSeconds(15);
+  static final Duration CATCH_UP = Duration.ofMinutes(2);
+  static final Duration SETTLE = Duration.ofSeconds(15);
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** The bounded key spaces, so that keys are deleted and used again. */
@@ -80,9 +80,9 @@ class RandomizedConsistencyIT {
   private static final int DOCUMENT_IDS = 120;
 
   /** The last transaction's row: once its key is in Redis, everything before it is applied. */
-  private static final long MARKER_ID = 1_000_000;
+  static final long MARKER_ID = 1_000_000;
 
-  private static final String[] SCHEMA = {
+  static final String[] SCHEMA = {
     "CREATE TABLE users (id bigint PRIMARY KEY, name text, email text, score numeric(10,2),"
         + " active boolean, updated_at timestamptz)",
     "CREATE TABLE order_lines (order_id bigint, line_no int, sku text, qty int,"
@@ -94,7 +94,7 @@ class RandomizedConsistencyIT {
     "ALTER TABLE documents REPLICA IDENTITY DEFAULT"
   };
 
-  private static final String MAPPING =
+  static final String MAPPING =
       """
       tables:
         - table: public.users
@@ -183,7 +183,7 @@ class RandomizedConsistencyIT {
           .pollInterval(Duration.ofSeconds(1))
           .untilAsserted(
               () -> {
-                last.set(compare());
+                last.set(compare(harness));
                 assertThat(last.get().divergences())
                     .withFailMessage(
                         "seed=%d: %d divergent keys, the first:%n%s",
@@ -257,7 +257,7 @@ class RandomizedConsistencyIT {
     }
   }
 
-  private record Comparison(int rows, List<Divergence> divergences) {
+  record Comparison(int rows, List<Divergence> divergences) {
     String first(int count) {
       return divergences.stream()
           .limit(count)
@@ -266,7 +266,7 @@ class RandomizedConsistencyIT {
     }
   }
 
-  private Comparison compare() throws SQLException, IOException {
+  static Comparison compare(SyncHarness harness) throws SQLException, IOException {
     List<Divergence> divergences = new ArrayList<>();
     int rows = 0;
     try (Connection connection = harness.postgres.connect(harness.database)) {
@@ -274,14 +274,15 @@ class RandomizedConsistencyIT {
         Map<String, JsonNode> expected = expectedValues(connection, table);
         rows += expected.size();
         for (Map.Entry<String, JsonNode> row : expected.entrySet()) {
-          JsonNode cached = cached(table, row.getKey());
+          JsonNode cached = cached(harness, table, row.getKey());
           if (!row.getValue().equals(cached)) {
             divergences.add(divergence(row.getKey(), row.getValue(), cached));
           }
         }
-        for (String key : keysUnder(table.keyPrefix())) {
+        for (String key : keysUnder(harness, table.keyPrefix())) {
           if (!expected.containsKey(key)) {
-            divergences.add(new Divergence(key, "no key (no row)", show(cached(table, key))));
+            divergences.add(
+                new Divergence(key, "no key (no row)", show(cached(harness, table, key))));
           }
         }
       }
@@ -305,7 +306,8 @@ class RandomizedConsistencyIT {
    * What Redis holds at {@code key} as JSON, without the reserved {@code __} members: a hash as an
    * object of its fields. Null when there is no key.
    */
-  private JsonNode cached(MappedTable table, String key) throws IOException {
+  private static JsonNode cached(SyncHarness harness, MappedTable table, String key)
+      throws IOException {
     RedisCommands<String, String> redis = harness.redis.redis();
     String type = redis.type(key);
     if (type.equals("none")) {
@@ -329,7 +331,7 @@ class RandomizedConsistencyIT {
     return value;
   }
 
-  private List<String> keysUnder(String prefix) {
+  private static List<String> keysUnder(SyncHarness harness, String prefix) {
     Set<String> keys = new TreeSet<>();
     ScanArgs match = ScanArgs.Builder.matches(prefix + "*").limit(1_000);
     ScanCursor cursor = ScanCursor.INITIAL;
@@ -400,7 +402,7 @@ class RandomizedConsistencyIT {
    * The seeded generator: random transactions from one connection. It tracks which keys exist, so
    * that every statement succeeds and the same seed replays the same statements.
    */
-  private static final class Workload {
+  static final class Workload {
     private static final String[] WORDS = {
       "Ada",
       "Grace Hopper",
@@ -434,7 +436,7 @@ class RandomizedConsistencyIT {
     /** Bodies this long are stored out of line (they do not compress); shorter ones are inline. */
     private static final int OUT_OF_LINE = 3_000;
 
-    private final Connection connection;
+    private Connection connection;
     private final Random random;
     private final PrintStream trace;
     private final Map<String, PreparedStatement> prepared = new HashMap<>();
@@ -453,6 +455,16 @@ class RandomizedConsistencyIT {
       this.random = random;
       this.trace = trace;
       connection.setAutoCommit(false);
+    }
+
+    /**
+     * Goes on over a new connection (after a PostgreSQL restart). Call it between transactions: the
+     * model of the keys assumes the last one ended with a commit or a rollback it saw.
+     */
+    void reconnect(Connection replacement) throws SQLException {
+      connection = replacement;
+      connection.setAutoCommit(false);
+      prepared.clear();
     }
 
     /** The documents moved to a new key keeping an out-of-line body (see the class comment). */

@@ -17,11 +17,25 @@ public final class ConfigFiles {
    */
   public static Path write(
       Path directory, String name, String postgres, String redisUri, String mapping) {
+    return write(directory, name, postgres, redisUri, 0, mapping);
+  }
+
+  /** As {@link #write(Path, String, String, String, String)}, with {@code redis.waitReplicas}. */
+  public static Path write(
+      Path directory,
+      String name,
+      String postgres,
+      String redisUri,
+      int waitReplicas,
+      String mapping) {
     StringBuilder settings = new StringBuilder();
     settings.append("name: ").append(name).append('\n');
     settings.append("postgres:\n");
     postgres.lines().forEach(line -> settings.append("  ").append(line).append('\n'));
     settings.append("redis:\n  uri: ").append(redisUri).append('\n');
+    if (waitReplicas > 0) {
+      settings.append("  waitReplicas: ").append(waitReplicas).append('\n');
+    }
     settings.append("mapping: mapping.yml\n");
     try {
       Files.createDirectories(directory);

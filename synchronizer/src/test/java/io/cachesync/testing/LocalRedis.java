@@ -94,6 +94,12 @@ final class LocalRedis implements RedisServer {
     }
   }
 
+  @Override
+  public void restartEmpty() {
+    kill();
+    start();
+  }
+
   /** Freezes the process (SIGSTOP): clients time out as if the network were cut; data is kept. */
   @Override
   public void pause() {

@@ -25,6 +25,15 @@ public interface RedisServer extends AutoCloseable {
     throw new UnsupportedOperationException("pausing a server needs the local redis-server binary");
   }
 
+  /**
+   * Kills the server (SIGKILL) and starts it again on its port, empty: a restart without
+   * persistence.
+   */
+  default void restartEmpty() {
+    throw new UnsupportedOperationException(
+        "restarting a server needs the local redis-server binary");
+  }
+
   @Override
   void close();
 }

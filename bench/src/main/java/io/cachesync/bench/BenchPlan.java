@@ -1,0 +1,96 @@
+package io.cachesync.bench;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The sizes of one run.
+ *
+ * @param narrowInserts W1's backlog: single-row inserts
+ * @param wideUpdates W2's backlog: single-row updates
+ * @param wideRows the rows W2 updates (skewed)
+ * @param deletes W3's backlog: single-row deletes
+ * @param mixedChanges W4's backlog, in row changes (15 per 4 transactions)
+ * @param largeTransactionRows the rows of W5's single transaction
+ * @param resyncRows the rows W6 resyncs
+ * @param lagWorkloads the workloads whose lag is measured
+ * @param lagRates the offered rates of the lag measurement, changes per second
+ * @param lagPerRate how long each rate is offered
+ * @param naiveWriteBudget how long the naive synchronizer writes per workload; its rate is measured
+ *     on what it wrote in that time, and the rest of the workload is only counted
+ * @param redisBenchmarkRequests requests per {@code redis-benchmark} run
+ * @param verifySample rows and keys per table the correctness check compares; 0 for all
+ * @param timeout the longest any single step may take
+ */
+public record BenchPlan(
+    String name,
+    long narrowInserts,
+    long wideUpdates,
+    long wideRows,
+    long deletes,
+    long mixedChanges,
+    long largeTransactionRows,
+    long resyncRows,
+    List<String> lagWorkloads,
+    List<Integer> lagRates,
+    Duration lagPerRate,
+    Duration naiveWriteBudget,
+    int redisBenchmarkRequests,
+    int verifySample,
+    Duration timeout) {
+
+  public BenchPlan {
+    lagWorkloads = List.copyOf(lagWorkloads);
+    lagRates = List.copyOf(lagRates);
+  }
+
+  /** A smoke run for CI: every step (lag on W1 only), small sizes, within 2 minutes. */
+  public static BenchPlan quick() {
+    return new BenchPlan(
+        "quick",
+        10_000,
+        5_000,
+        1_000,
+        5_000,
+        10_000,
+        10_000,
+        10_000,
+        List.of("W1"),
+        List.of(1_000, 5_000),
+        Duration.ofSeconds(2),
+        Duration.ofSeconds(3),
+        10_000,
+        0,
+        Duration.ofMinutes(3));
+  }
+
+  /**
+   * The full run, within 15 minutes on two cores: W5 and W6 at a million rows as the issue asks,
+   * the streaming workloads smaller than a million in all, lag on W1 to W4.
+   */
+  public static BenchPlan full() {
+    return new BenchPlan(
+        "full",
+        200_000,
+        100_000,
+        20_000,
+        100_000,
+        150_000,
+        1_000_000,
+        1_000_000,
+        List.of("W1", "W2", "W3", "W4"),
+        List.of(1_000, 5_000),
+        Duration.ofSeconds(15),
+        Duration.ofSeconds(10),
+        100_000,
+        5_000,
+        Duration.ofMinutes(10));
+  }
+
+  /** How many changes the lag measurement of {@code workload} offers in all; 0 when none. */
+  public long lagChanges(String workload) {
+    return lagWorkloads.contains(workload)
+        ? lagRates.stream().mapToLong(rate -> rate * lagPerRate.toSeconds()).sum()
+        : 0;
+  }
+}

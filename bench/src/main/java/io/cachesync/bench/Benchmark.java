@@ -1,0 +1,195 @@
+package io.cachesync.bench;
+
+import io.cachesync.bench.consumer.CachesyncJar;
+import io.cachesync.bench.measure.RedisBenchmark;
+import io.cachesync.bench.report.Machine;
+import io.cachesync.bench.report.ResultTable;
+import io.cachesync.bench.report.WorkloadResult;
+import io.cachesync.bench.workload.Deletes;
+import io.cachesync.bench.workload.LargeTransaction;
+import io.cachesync.bench.workload.MixedTables;
+import io.cachesync.bench.workload.NarrowInserts;
+import io.cachesync.bench.workload.WideUpdates;
+import io.cachesync.bench.workload.Workload;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * {@code scripts/bench [--quick]}: measures cachesync against PostgreSQL, Debezium, a naive
+ * synchronizer and Redis on one machine, in one run, on throwaway servers, and prints one table.
+ * Exits 0 when every cached key equals its row at the end ({@code cachesync verify}), 1 when not, 2
+ * when the benchmark could not run.
+ */
+public final class Benchmark {
+  static final int CONSISTENT = 0;
+  static final int DRIFT = 1;
+  static final int FAILED = 2;
+
+  private final BenchPlan plan;
+  private final Path cachesyncJar;
+  private final boolean keepLogs;
+  private final PrintStream out;
+  private final Progress progress;
+
+  /** The workloads to run (W1 to W6); all when empty. */
+  private final java.util.Set<String> only;
+
+  Benchmark(
+      BenchPlan plan,
+      Path cachesyncJar,
+      boolean keepLogs,
+      java.util.Set<String> only,
+      PrintStream out,
+      PrintStream err) {
+    this.plan = plan;
+    this.only = only;
+    this.cachesyncJar = cachesyncJar;
+    this.keepLogs = keepLogs;
+    this.out = out;
+    this.progress = new Progress(err);
+  }
+
+  public static void main(String[] args) {
+    BenchPlan plan = BenchPlan.full();
+    Path jar = Path.of("synchronizer", "target", "cachesync.jar");
+    boolean keep = false;
+    java.util.Set<String> only = java.util.Set.of();
+    for (String arg : args) {
+      if (arg.equals("--quick")) {
+        plan = BenchPlan.quick();
+      } else if (arg.startsWith("--cachesync-jar=")) {
+        jar = Path.of(arg.substring("--cachesync-jar=".length()));
+      } else if (arg.equals("--keep-logs")) {
+        keep = true;
+      } else if (arg.startsWith("--only=")) {
+        only = java.util.Set.of(arg.substring("--only=".length()).toUpperCase().split(","));
+      } else {
+        System.err.println(
+            "usage: bench [--quick] [--only=W1,W2,...] [--cachesync-jar=PATH] [--keep-logs]\n"
+                + "  unknown argument: "
+                + arg);
+        System.exit(FAILED);
+      }
+    }
+    System.exit(
+        new Benchmark(plan, jar.toAbsolutePath(), keep, only, System.out, System.err).run());
+  }
+
+  int run() {
+    Path work;
+    try {
+      work = Files.createTempDirectory("cachesync-bench-");
+    } catch (IOException e) {
+      progress.say("cannot create a work folder: %s", e.getMessage());
+      return FAILED;
+    }
+    int exit = FAILED;
+    try (BenchServers servers = BenchServers.start()) {
+      exit = measure(servers, work);
+    } catch (Exception e) {
+      progress.say("the benchmark failed: %s", e);
+      e.printStackTrace();
+    } finally {
+      if (keepLogs || exit != CONSISTENT) {
+        progress.say("logs kept in %s", work);
+      } else {
+        delete(work);
+      }
+    }
+    return exit;
+  }
+
+  private boolean selected(String workload) {
+    return only.isEmpty() || only.contains(workload);
+  }
+
+  private int measure(BenchServers servers, Path work) throws Exception {
+    Machine machine =
+        Machine.describe(
+            servers.postgresVersion(), postgresSettings(servers), servers.redisVersion());
+    progress.say(
+        "%s run: PostgreSQL on port %d, Redis on port %d, logs in %s",
+        plan.name(), servers.postgres.port(), servers.redis.port(), work);
+    Path benchJar =
+        Path.of(Benchmark.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    CachesyncJar cachesync = new CachesyncJar(cachesyncJar, work);
+
+    RedisBenchmark.Ceilings ceilings =
+        new RedisBenchmark(
+                servers.redis.host(), servers.redis.port(), plan.redisBenchmarkRequests())
+            .run();
+    progress.say("redis-benchmark done");
+
+    List<Workload> workloads =
+        List.of(
+            new NarrowInserts(plan.narrowInserts()),
+            new WideUpdates(plan.wideUpdates(), plan.wideRows()),
+            new Deletes(plan.deletes(), plan.lagChanges("W3")),
+            new MixedTables(plan.mixedChanges()),
+            new LargeTransaction(plan.largeTransactionRows()));
+    workloads = workloads.stream().filter(w -> selected(w.id())).toList();
+    List<WorkloadResult> results = new ArrayList<>();
+    List<Verification.Target> targets = new ArrayList<>();
+    if (!workloads.isEmpty()) {
+      try (StreamingSuite streaming =
+          StreamingSuite.prepare(servers, plan, cachesync, benchJar, work, progress, workloads)) {
+        results.addAll(streaming.run(workloads));
+        targets.add(new Verification.Target("W1-W5", streaming.config()));
+      }
+    }
+    if (selected("W6")) {
+      ResyncSuite resync = new ResyncSuite(servers, plan, cachesync, benchJar, work, progress);
+      results.add(resync.run());
+      targets.add(new Verification.Target("W6", resync.config()));
+    }
+    progress.say(
+        "correctness check: cachesync verify of every table%s",
+        plan.verifySample() > 0 ? ", " + plan.verifySample() + " rows and keys each" : "");
+    Verification.Verdict verdict =
+        new Verification(cachesync, plan.verifySample(), plan.timeout()).check(targets);
+
+    new ResultTable(out)
+        .print(
+            plan.name(),
+            machine,
+            results,
+            ceilings,
+            plan.lagRates(),
+            plan.lagPerRate().toSeconds() + " s");
+    out.println();
+    verdict.lines().forEach(out::println);
+    out.printf("took %.0f s%n", progress.seconds());
+    return verdict.consistent() ? CONSISTENT : DRIFT;
+  }
+
+  private static String postgresSettings(BenchServers servers) throws Exception {
+    List<String> settings = new ArrayList<>();
+    for (String name :
+        List.of(
+            "fsync",
+            "synchronous_commit",
+            "full_page_writes",
+            "shared_buffers",
+            "logical_decoding_work_mem",
+            "track_commit_timestamp")) {
+      settings.add(name + "=" + servers.postgresSetting(name));
+    }
+    return String.join(", ", settings);
+  }
+
+  private static void delete(Path directory) {
+    try (Stream<Path> paths = Files.walk(directory)) {
+      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(path);
+      }
+    } catch (IOException e) {
+      // A leftover temporary folder is harmless.
+    }
+  }
+}

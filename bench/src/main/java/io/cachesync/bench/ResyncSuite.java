@@ -1,0 +1,181 @@
+package io.cachesync.bench;
+
+import io.cachesync.bench.consumer.CachesyncJar;
+import io.cachesync.bench.consumer.ReferenceProcess;
+import io.cachesync.bench.measure.Drain;
+import io.cachesync.bench.measure.Memory;
+import io.cachesync.bench.measure.SlotWatch;
+import io.cachesync.bench.report.WorkloadResult;
+import io.cachesync.testing.ConfigFiles;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.postgresql.PGConnection;
+
+/**
+ * W6: {@code cachesync resync} of a table of narrow rows, with no daemon running and nothing in
+ * Redis for the synchronizer ({@value #NAME}), in a Redis database of its own ({@value #DATABASE})
+ * that W1 to W5 left empty: the job starts a daemon that loads the table from its new slot's
+ * snapshot. Its rate is the one it prints ("resync done in X s: N rows loaded"), timed by the job
+ * from its start, after the JVM and the preflight, to the last row.
+ *
+ * <p>References: PostgreSQL alone ({@code COPY ... TO STDOUT} read and thrown away), and Debezium
+ * alone and the naive synchronizer snapshotting the same table on slots of their own, timed from
+ * their engine's start to the last row.
+ */
+final class ResyncSuite {
+  static final String NAME = "resync";
+  private static final int DATABASE = 3;
+  private static final Pattern SUMMARY =
+      Pattern.compile("resync done in ([0-9.]+) s: ([0-9,]+) rows loaded");
+
+  private final BenchServers servers;
+  private final BenchPlan plan;
+  private final CachesyncJar cachesync;
+  private final Path benchJar;
+  private final Path work;
+  private final Progress progress;
+  private Path config;
+  private String database;
+
+  ResyncSuite(
+      BenchServers servers,
+      BenchPlan plan,
+      CachesyncJar cachesync,
+      Path benchJar,
+      Path work,
+      Progress progress) {
+    this.servers = servers;
+    this.plan = plan;
+    this.cachesync = cachesync;
+    this.benchJar = benchJar;
+    this.work = work;
+    this.progress = progress;
+  }
+
+  WorkloadResult run() throws Exception {
+    long rows = plan.resyncRows();
+    database = servers.postgres.createDatabase(NAME);
+    servers.postgres.execute(
+        database,
+        "CREATE TABLE resynced (id bigint PRIMARY KEY, name text NOT NULL, kind int NOT NULL,"
+            + " at timestamptz NOT NULL)",
+        "INSERT INTO resynced SELECT i, 'name ' || i, i % 10, now() FROM generate_series(1, "
+            + rows
+            + ") i",
+        "ANALYZE resynced");
+    config =
+        ConfigFiles.write(
+            work.resolve(NAME),
+            NAME,
+            ConfigFiles.postgres(servers.postgres, database),
+            servers.redis.uri() + "/" + DATABASE,
+            "tables:\n  - table: public.resynced\n    key: \"resynced:{id}\"\n");
+
+    Drain copy = copy(rows);
+    progress.say("W6: PostgreSQL COPY %,.0f rows/s", copy.rate());
+
+    CachesyncJar.Outcome resync = cachesync.resync(config, plan.timeout());
+    if (resync.exitCode() != 0) {
+      throw new IllegalStateException(
+          "cachesync resync exited with " + resync.exitCode() + ":\n" + resync.output());
+    }
+    Drain loaded =
+        summary(resync.output())
+            .orElseThrow(
+                () ->
+                    new IllegalStateException(
+                        "no summary in resync's output:\n" + resync.output()));
+    progress.say(
+        "W6: cachesync resync %,.0f rows/s (%.1f s with JVM start and preflight)",
+        loaded.rate(), resync.took().toMillis() / 1000.0);
+
+    Snapshot alone = snapshot(ReferenceProcess.DEBEZIUM_ALONE, "bench_snapshot_alone", rows);
+    progress.say("W6: Debezium alone %,.0f rows/s", alone.drain().rate());
+    Snapshot naive = snapshot(ReferenceProcess.NAIVE, "bench_snapshot_naive", rows);
+    progress.say("W6: naive synchronizer %,.0f rows/s", naive.drain().rate());
+    return new WorkloadResult(
+        "W6",
+        "resync",
+        rows,
+        loaded,
+        copy,
+        alone.drain(),
+        naive.drain(),
+        naive.segment().budgetRanOut(),
+        resync.memory(),
+        alone.memory(),
+        List.of(),
+        naive.segment().budgetRanOut()
+            ? List.of(
+                String.format(
+                    "W6: naive synchronizer measured on the %,d rows it wrote in the %d s after its"
+                        + " first row (its start-up excluded)",
+                    naive.segment().written(), plan.naiveWriteBudget().toSeconds()))
+            : List.of());
+  }
+
+  /** The configuration of W6, for the correctness check. */
+  Path config() {
+    return config;
+  }
+
+  private Drain copy(long rows) throws Exception {
+    try (Connection connection = servers.postgres.connect(database)) {
+      long started = System.nanoTime();
+      long copied =
+          connection
+              .unwrap(PGConnection.class)
+              .getCopyAPI()
+              .copyOut("COPY resynced TO STDOUT", OutputStream.nullOutputStream());
+      if (copied != rows) {
+        throw new IllegalStateException("COPY read " + copied + " rows of " + rows);
+      }
+      return Drain.of(rows, started, System.nanoTime());
+    }
+  }
+
+  private record Snapshot(Drain drain, Memory memory, ReferenceProcess.Segment segment) {}
+
+  private Snapshot snapshot(String kind, String slot, long rows) throws Exception {
+    try (ReferenceProcess consumer =
+        ReferenceProcess.snapshot(
+            benchJar,
+            kind,
+            config,
+            slot,
+            rows,
+            ReferenceProcess.NAIVE.equals(kind) ? plan.naiveWriteBudget() : plan.timeout(),
+            work.resolve(kind + ".log"))) {
+      consumer.go();
+      ReferenceProcess.Segment segment = consumer.awaitSegment(plan.timeout());
+      Memory memory = consumer.finish();
+      dropWhenInactive(slot);
+      return new Snapshot(segment.drain(rows), memory, segment);
+    }
+  }
+
+  /** Drops the slot of a reference consumer that was stopped, so that it keeps no WAL. */
+  private void dropWhenInactive(String slot) throws SQLException {
+    try (SlotWatch watch = new SlotWatch(servers.postgres.connect(database))) {
+      watch.drop(slot, Duration.ofSeconds(30));
+    }
+  }
+
+  /** The rows and seconds of resync's summary line. */
+  static Optional<Drain> summary(String output) {
+    Matcher matcher = SUMMARY.matcher(output);
+    if (!matcher.find()) {
+      return Optional.empty();
+    }
+    long rows = Long.parseLong(matcher.group(2).replace(",", ""));
+    Duration took = Duration.ofMillis(Math.round(Double.parseDouble(matcher.group(1)) * 1000));
+    return Optional.of(new Drain(rows, took));
+  }
+}

@@ -1,0 +1,90 @@
+package io.cachesync.bench.consumer;
+
+import io.cachesync.bench.measure.Memory;
+import io.cachesync.bench.measure.MemoryProbe;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One {@code cachesync run} process, from the jar as operators run it, with its memory followed
+ * from start to stop. Its log goes to a file.
+ */
+public final class DaemonRun implements AutoCloseable {
+  private final Process process;
+  private final MemoryProbe memory;
+  private final Path log;
+
+  private DaemonRun(Process process, Path log) {
+    this.process = process;
+    this.log = log;
+    this.memory = MemoryProbe.attach(process.pid());
+  }
+
+  static DaemonRun start(Path jar, Path config, Path log) {
+    List<String> command = Jvm.command("INFO");
+    command.addAll(List.of("-jar", jar.toString(), "run", "--config", config.toString()));
+    try {
+      Process process =
+          ChildProcesses.track(
+              new ProcessBuilder(command)
+                  .redirectErrorStream(true)
+                  .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                  .start());
+      return new DaemonRun(process, log);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public boolean alive() {
+    return process.isAlive();
+  }
+
+  /**
+   * Reads the peak memory, then stops the daemon with SIGTERM, as operators do, and waits for its
+   * exit.
+   *
+   * @throws IllegalStateException when it does not exit 0 within 30 seconds
+   */
+  public Memory stop() throws InterruptedException {
+    Memory peak = memory.peak();
+    memory.close();
+    process.destroy();
+    if (!process.waitFor(30, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      throw new IllegalStateException("the daemon did not stop within 30 s; see " + log);
+    }
+    if (process.exitValue() != 0) {
+      throw new IllegalStateException(
+          "the daemon exited with " + process.exitValue() + " on SIGTERM; see " + log);
+    }
+    return peak;
+  }
+
+  /** The daemon's memory while it drained {@code [from, to]} ({@link System#nanoTime()}). */
+  public Memory memoryBetween(long from, long to) {
+    return memory.peakBetween(from, to);
+  }
+
+  /** The last lines of the daemon's log, for error messages. */
+  public String tail() {
+    try {
+      List<String> lines = Files.readAllLines(log);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
+    } catch (IOException e) {
+      return "(no log: " + e.getMessage() + ")";
+    }
+  }
+
+  @Override
+  public void close() {
+    memory.close();
+    if (process.isAlive()) {
+      process.destroyForcibly();
+    }
+  }
+}

@@ -1,0 +1,361 @@
+package io.cachesync.bench.measure;
+
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What Redis itself can take of the commands cachesync sends, measured with {@code redis-benchmark}
+ * (50 clients, pipelines of 64) in a database of its own: the Lua write and eviction scripts
+ * cachesync loads (read from its jar, so the ARGV layout is the built one) on keys like the
+ * workloads' (new keys for narrow inserts; existing wide rows whose TOASTed column the script
+ * keeps; existing keys to evict), and the plain {@code DEL} and {@code HSET} of an initial load.
+ */
+public final class RedisBenchmark {
+  private static final int DATABASE = 2;
+  private static final Pattern RATE = Pattern.compile("([0-9.]+) requests per second");
+  private static final String VERSION = "00000000000000000000000000000001";
+
+  /**
+   * The wide rows written before the wide-write run: enough to spread the writes, 55 MB at most.
+   */
+  private static final int WIDE_KEYS = 10_000;
+
+  /**
+   * The keys written before the eviction run, per eviction: with this many, about 88% of the
+   * evictions (random keys) find their key, as a deleted row's key is found.
+   */
+  private static final int KEYS_PER_EVICTION = 4;
+
+  /** The column of a wide row that updates leave unchanged (TOASTed), and its cached value. */
+  private static final String UNCHANGED_COLUMN = "doc";
+
+  private static final String UNCHANGED_VALUE = "0123456789abcdef".repeat(256);
+
+  /**
+   * Rows per second of each command.
+   *
+   * @param plainDel a {@code DEL} of a key that is not there, as an initial load sends before each
+   *     row's {@code HSET}
+   */
+  public record Ceilings(
+      double narrowWrite, double wideWrite, double evict, double plainHset, double plainDel) {
+
+    /**
+     * Rows per second of a mix of narrow writes and evictions in the proportion {@code writes} to
+     * {@code evictions}.
+     */
+    public double mix(int writes, int evictions) {
+      return (writes + evictions) / (writes / narrowWrite + evictions / evict);
+    }
+
+    /** Rows per second of an initial load: a {@code DEL} and an {@code HSET} per row. */
+    public double load() {
+      return 1 / (1 / plainDel + 1 / plainHset);
+    }
+  }
+
+  private final String host;
+  private final int port;
+  private final int requests;
+
+  public RedisBenchmark(String host, int port, int requests) {
+    this.host = host;
+    this.port = port;
+    this.requests = requests;
+  }
+
+  public Ceilings run() throws IOException, InterruptedException {
+    RedisClient client =
+        RedisClient.create(
+            RedisURI.builder().withHost(host).withPort(port).withDatabase(DATABASE).build());
+    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+      RedisCommands<String, String> redis = connection.sync();
+      String write = redis.scriptLoad(script("write_hash.lua"));
+      String evict = redis.scriptLoad(script("evict.lua"));
+      Layout layout = Layout.detect(redis, write);
+      checkEvict(redis, evict);
+      redis.flushdb();
+      double narrow =
+          rowRate(
+              layout.command(write, List.of(), narrowFields()),
+              layout.rowsPerCall,
+              requests,
+              requests);
+      redis.flushdb();
+      int wideKeys = Math.min(requests, WIDE_KEYS);
+      fill(connection, wideKeys, wideRow());
+      double wide =
+          rowRate(
+              layout.command(write, List.of(UNCHANGED_COLUMN), wideFields()),
+              layout.rowsPerCall,
+              requests,
+              wideKeys);
+      redis.flushdb();
+      double plainDel = rowRate(del(), 1, requests, requests);
+      double plainHset = rowRate(hset(narrowFields()), 1, requests, requests);
+      redis.flushdb();
+      int evictKeys = KEYS_PER_EVICTION * requests;
+      fill(connection, evictKeys, Map.of("__v", VERSION));
+      double evictions = rowRate(evalshaEvict(evict), 1, requests, evictKeys);
+      redis.flushdb();
+      return new Ceilings(narrow, wide, evictions, plainHset, plainDel);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  private static String script(String name) {
+    try (InputStream in = RedisBenchmark.class.getResourceAsStream("/io/cachesync/redis/" + name)) {
+      if (in == null) {
+        throw new IllegalStateException("cachesync's " + name + " is not on the class path");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * How write_hash.lua takes its rows: one row per call ({@code KEYS[1]} the key; {@code ARGV}
+   * version, ttl, n, the n unchanged columns, field/value pairs), or several (KEYS in pairs of key
+   * and merge source; per row in {@code ARGV} version, ttl, n, m, the n unchanged columns, m
+   * field/value pairs) as LettuceCacheWriter sends them, 64 rows per call. Found by calling the
+   * built script once each way, so that a changed layout fails here rather than silently.
+   */
+  enum Layout {
+    ONE_ROW_PER_CALL(1),
+    ROWS_PER_CALL(64);
+
+    final int rowsPerCall;
+
+    Layout(int rowsPerCall) {
+      this.rowsPerCall = rowsPerCall;
+    }
+
+    static Layout detect(RedisCommands<String, String> redis, String sha) {
+      List<String> fields =
+          narrowFields().stream().map(f -> f.replace("__rand_int__", "1")).toList();
+      List<String> tried = new ArrayList<>();
+      for (Layout layout : values()) {
+        List<String> call = layout.command(sha, List.of(), fields);
+        int keyCount = Integer.parseInt(call.get(2));
+        String[] keys =
+            call.subList(3, 3 + keyCount).stream().map(key -> "bench:check").toArray(String[]::new);
+        String[] arguments = call.subList(3 + keyCount, call.size()).toArray(String[]::new);
+        try {
+          Object reply = redis.evalsha(sha, ScriptOutputType.MULTI, keys, arguments);
+          List<?> statuses = reply instanceof List<?> list ? list : List.of(reply);
+          if (statuses.size() == layout.rowsPerCall
+              && statuses.stream().allMatch("written"::equals)) {
+            return layout;
+          }
+          tried.add(layout + ": " + reply);
+        } catch (RuntimeException e) {
+          tried.add(layout + ": " + e.getMessage());
+        }
+      }
+      throw new IllegalStateException(
+          "cachesync's write_hash.lua takes neither known ARGV layout; update RedisBenchmark ("
+              + String.join("; ", tried)
+              + ")");
+    }
+
+    /**
+     * {@code EVALSHA} of {@link #rowsPerCall} rows, each with its own random key.
+     *
+     * @param unchanged the columns whose cached fields the script keeps
+     * @param fields the field/value pairs written
+     */
+    List<String> command(String sha, List<String> unchanged, List<String> fields) {
+      List<String> command = new ArrayList<>(List.of("EVALSHA", sha));
+      String kept = Integer.toString(unchanged.size());
+      if (this == ONE_ROW_PER_CALL) {
+        command.addAll(List.of("1", "bench:__rand_int__", VERSION, "0", kept));
+        command.addAll(unchanged);
+        command.addAll(fields);
+        return command;
+      }
+      command.add(Integer.toString(2 * rowsPerCall));
+      for (int row = 0; row < rowsPerCall; row++) {
+        // The key, and the key its unchanged columns come from: redis-benchmark draws each
+        // __rand_int__ apart, so this one is another existing row's (one more TYPE than
+        // cachesync's call, where both are the same key).
+        command.addAll(List.of("bench:__rand_int__", "bench:__rand_int__"));
+      }
+      for (int row = 0; row < rowsPerCall; row++) {
+        command.addAll(List.of(VERSION, "0", kept, Integer.toString(fields.size() / 2)));
+        command.addAll(unchanged);
+        command.addAll(fields);
+      }
+      return command;
+    }
+  }
+
+  private static void checkEvict(RedisCommands<String, String> redis, String sha) {
+    redis.hset("bench:check", "__v", VERSION);
+    Object reply =
+        redis.evalsha(sha, ScriptOutputType.STATUS, new String[] {"bench:check"}, VERSION);
+    if (!"evicted".equals(String.valueOf(reply))) {
+      throw new IllegalStateException(
+          "cachesync's evict.lua answered '"
+              + reply
+              + "' instead of 'evicted'; update RedisBenchmark");
+    }
+  }
+
+  /** A narrow row as W1 writes it: four columns. */
+  static List<String> narrowFields() {
+    return List.of(
+        "id",
+        "__rand_int__",
+        "name",
+        "name 123456",
+        "kind",
+        "6",
+        "at",
+        "2026-11-25T19:24:35.804040Z");
+  }
+
+  /**
+   * A wide row as W2 writes it: the 19 columns an update sends, about 1.3 KB (the TOASTed 20th is
+   * kept by the script, not sent).
+   */
+  static List<String> wideFields() {
+    List<String> fields =
+        new ArrayList<>(
+            List.of(
+                "id", "__rand_int__",
+                "tenant", "42",
+                "name", "name 123456",
+                "email", "user123456@example.com",
+                "status", "active",
+                "price", "12.30",
+                "qty", "17",
+                "created", "2026-11-25T19:24:35.804040Z",
+                "updated", "2026-11-25T19:24:35.804040Z",
+                "active", "true",
+                "tags", "[\"a\",\"b\",\"c\"]",
+                "attrs",
+                    "{\"plan\": \"pro\", \"seats\": 12, \"seen\": 1234, \"region\": \"eu-west-1\", \"notes\": \""
+                        + "j".repeat(150)
+                        + "\", \"features\": [\"x\", \"y\", \"z\"]}",
+                "revision", "17"));
+    for (int i = 1; i <= 6; i++) {
+      fields.addAll(List.of("note" + i, "note " + i + " " + "n".repeat(110)));
+    }
+    return fields;
+  }
+
+  /** A wide row as cached before W2's updates: its columns, the unchanged one and the version. */
+  private static Map<String, String> wideRow() {
+    Map<String, String> row = new LinkedHashMap<>();
+    row.put("__v", VERSION);
+    List<String> fields = wideFields();
+    for (int i = 0; i < fields.size(); i += 2) {
+      row.put(fields.get(i), fields.get(i + 1).replace("__rand_int__", "1"));
+    }
+    row.put(UNCHANGED_COLUMN, UNCHANGED_VALUE);
+    return row;
+  }
+
+  private static List<String> del() {
+    return List.of("DEL", "bench:__rand_int__");
+  }
+
+  private static List<String> evalshaEvict(String sha) {
+    return List.of("EVALSHA", sha, "1", "bench:__rand_int__", VERSION);
+  }
+
+  private static List<String> hset(List<String> fields) {
+    List<String> command = new ArrayList<>(List.of("HSET", "bench:__rand_int__"));
+    command.addAll(fields);
+    return command;
+  }
+
+  /**
+   * Writes {@code hash} under every key redis-benchmark's {@code __rand_int__} names with {@code -r
+   * keys}.
+   */
+  private static void fill(
+      StatefulRedisConnection<String, String> connection, int keys, Map<String, String> hash) {
+    RedisAsyncCommands<String, String> redis = connection.async();
+    connection.setAutoFlushCommands(false);
+    try {
+      List<RedisFuture<Long>> pending = new ArrayList<>();
+      for (int i = 0; i < keys; i++) {
+        pending.add(redis.hset(String.format("bench:%012d", i), hash));
+        if (pending.size() == 1000 || i == keys - 1) {
+          connection.flushCommands();
+          for (RedisFuture<Long> reply : pending) {
+            reply.toCompletableFuture().join();
+          }
+          pending.clear();
+        }
+      }
+    } finally {
+      connection.setAutoFlushCommands(true);
+    }
+  }
+
+  /**
+   * Rows per second of a command that writes {@code rowsPerCall} rows, sent for {@code rows} rows
+   * in all on random keys out of {@code keyspace}: redis-benchmark's requests per second times
+   * {@code rowsPerCall}.
+   */
+  private double rowRate(List<String> command, int rowsPerCall, int rows, int keyspace)
+      throws IOException, InterruptedException {
+    List<String> arguments =
+        new ArrayList<>(
+            List.of(
+                "redis-benchmark",
+                "-h",
+                host,
+                "-p",
+                Integer.toString(port),
+                "--dbnum",
+                Integer.toString(DATABASE),
+                "-P",
+                "64",
+                "-n",
+                Integer.toString(Math.max(100, rows / rowsPerCall)),
+                "-r",
+                Integer.toString(keyspace),
+                "-q"));
+    arguments.addAll(command);
+    Process process = new ProcessBuilder(arguments).redirectErrorStream(true).start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!process.waitFor(5, TimeUnit.MINUTES) || process.exitValue() != 0) {
+      throw new IllegalStateException("redis-benchmark failed: " + output);
+    }
+    return parseRate(output) * rowsPerCall;
+  }
+
+  /** The last "N requests per second" in redis-benchmark's quiet output. */
+  static double parseRate(String output) {
+    Matcher matcher = RATE.matcher(output);
+    Double rate = null;
+    while (matcher.find()) {
+      rate = Double.parseDouble(matcher.group(1));
+    }
+    if (rate == null || output.contains("ERR")) {
+      throw new IllegalStateException("redis-benchmark printed no rate: " + output.strip());
+    }
+    return rate;
+  }
+}

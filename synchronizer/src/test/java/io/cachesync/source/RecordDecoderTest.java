@@ -1,0 +1,46 @@
+package io.cachesync.source;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class RecordDecoderTest {
+  private static final DateTimeFormatter MICROS_UTC =
+      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'");
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "2026-11-25T22:20:04Z",
+        "2026-11-25T22:20:04.1Z",
+        "2026-11-25T22:20:04.123456Z",
+        "2026-11-25T22:20:04.000001Z",
+        "2026-11-25T22:20:04.123456789Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z"
+      })
+  void utcMicros_commonShapes_printAsJavaTimeWould(String text) {
+    assertThat(RecordDecoder.utcMicros(text))
+        .isEqualTo(
+            MICROS_UTC.format(OffsetDateTime.parse(text).withOffsetSameInstant(ZoneOffset.UTC)));
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "infinity",
+        "-infinity",
+        "+10000-01-01T00:00:00Z",
+        "2026-11-25T22:20:04+01:00",
+        "2026-11-25T22:20:04.Z",
+        "2026-11-25 22:20:04Z",
+        "2026-11-25T22:20:0xZ"
+      })
+  void utcMicros_otherShapes_leftToJavaTime(String text) {
+    assertThat(RecordDecoder.utcMicros(text)).isNull();
+  }
+}

@@ -1,0 +1,132 @@
+package io.cachesync.testing;
+
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code cachesync run} as operators run it: the built jar in its own JVM, so that a test can kill
+ * it with SIGKILL (nothing flushed, nothing cleaned up) or stop it with SIGTERM. Its output goes to
+ * a log file that every start appends to.
+ */
+public final class DaemonProcess implements AutoCloseable {
+  private static final Path JAR = Path.of("target", "cachesync.jar").toAbsolutePath();
+
+  private final Path config;
+  private final List<String> jvmOptions;
+  private final Path log;
+  private Process process;
+
+  public DaemonProcess(Path config, String... jvmOptions) {
+    this.config = config;
+    this.jvmOptions = List.of(jvmOptions);
+    try {
+      this.log = Files.createTempFile("cachesync-daemon-", ".log");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Starts the daemon; it runs its preflight and loads or resumes on its own. */
+  public DaemonProcess start() {
+    List<String> command = new ArrayList<>(List.of("java", "-Xmx256m"));
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-jar", JAR.toString(), "run", "--config", config.toString()));
+    try {
+      process =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+              .start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return this;
+  }
+
+  /**
+   * SIGKILL, as {@code kill -9}: the batch in flight and unflushed offsets are left as they are.
+   */
+  public void kill() {
+    if (process != null) {
+      process.destroyForcibly();
+      waitFor(Duration.ofSeconds(10));
+    }
+  }
+
+  /** SIGTERM; returns the exit code, or -1 when the process did not exit in time. */
+  public int terminate(Duration timeout) {
+    process.destroy();
+    return waitFor(timeout) ? process.exitValue() : -1;
+  }
+
+  private boolean waitFor(Duration timeout) {
+    try {
+      return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  public boolean alive() {
+    return process != null && process.isAlive();
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  /** Everything the daemon printed, over all its starts. */
+  public String log() {
+    try {
+      return Files.readString(log);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Waits until the log contains {@code text}; fails early when the process exits. */
+  public void awaitLog(String text, Duration timeout) {
+    await("'" + text + "' in the daemon's log")
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(50))
+        .failFast("the daemon exited:\n" + tail(), () -> !alive())
+        .until(() -> log().contains(text));
+  }
+
+  /** How many times the log, over all starts, contains {@code text}. */
+  public int count(String text) {
+    String log = log();
+    int count = 0;
+    for (int at = log.indexOf(text); at >= 0; at = log.indexOf(text, at + text.length())) {
+      count++;
+    }
+    return count;
+  }
+
+  /** The last lines of the log, for failure messages. */
+  public String tail() {
+    List<String> lines = log().lines().toList();
+    return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+  }
+
+  @Override
+  public void close() {
+    if (alive()) {
+      kill();
+    }
+    try {
+      Files.deleteIfExists(log);
+    } catch (IOException e) {
+      // A leftover temporary file is harmless.
+    }
+  }
+}

@@ -1,0 +1,370 @@
+package io.cachesync.testing;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Watches every write Redis applies, through {@code MONITOR}, and records each one that lowers a
+ * key's version (invariant 2): a write whose version is below the highest version already written
+ * to or evicted from that key. Redis's monitor shows the commands a Lua script runs right after the
+ * script call, so the writes the version guard let through are seen, and the ones it refused are
+ * not. This is the whole history, not a sample: a regression that lasts a microsecond is caught.
+ *
+ * <p>A transaction is judged by what it leaves behind, because no reader sees inside one: a key
+ * written below its highest version within a MULTI/EXEC and evicted again later in it was never
+ * visible. That happens when a batch is retried after its EXEC ran but the reply was lost (a cut
+ * connection): the retry writes the batch's earlier changes again over keys its later changes had
+ * deleted, and deletes them again. Redis's monitor prints MULTI when it arrives and the queued
+ * commands, uninterrupted, when EXEC runs them, followed by the EXEC itself.
+ *
+ * <p>It follows a Redis restart by connecting again; writes in that gap are not seen.
+ */
+public final class WriteHistory implements AutoCloseable {
+  private static final Pattern LINE = Pattern.compile("^(\\d+\\.\\d+) \\[\\d+ ([^\\]]+)\\] (.*)$");
+  private static final Pattern JSON_VERSION =
+      Pattern.compile("^\\{\\\\\"__v\\\\\":\\\\\"([0-9a-f]{32})");
+
+  /**
+   * A write below what the key held before.
+   *
+   * @param at when Redis applied it, as its monitor prints time (seconds since the epoch)
+   */
+  public record Regression(String key, String highest, String written, String at) {
+    @Override
+    public String toString() {
+      return key + ": wrote " + written + " after " + highest + " at " + at;
+    }
+  }
+
+  private final RedisServer server;
+  private final String evictScriptSha;
+  private final Set<String> writeScriptShas;
+  private final String hashScriptSha;
+  private final AtomicLong refused = new AtomicLong();
+  private final java.util.concurrent.atomic.AtomicReference<Throwable> unreadable =
+      new java.util.concurrent.atomic.AtomicReference<>();
+  private final Map<String, String> highest = new HashMap<>();
+  private final List<Regression> regressions = new ArrayList<>();
+
+  /** Clients that sent MULTI and have not yet sent EXEC or DISCARD. */
+  private final Set<String> inMulti = new java.util.HashSet<>();
+
+  /** The writes and evictions of the transaction EXEC is running, in order; null outside one. */
+  private List<Effect> transaction;
+
+  /** A write or an eviction a transaction made, judged when it ends. */
+  private record Effect(String key, String version, boolean write, String at) {}
+
+  private final AtomicLong writes = new AtomicLong();
+  private final AtomicLong undone = new AtomicLong();
+  private final AtomicLong connections = new AtomicLong();
+  private final Thread reader;
+  private String at = "";
+  private volatile String lastEcho = "";
+  private volatile boolean closed;
+  private volatile Socket socket;
+
+  public WriteHistory(RedisServer server) {
+    this.server = server;
+    this.evictScriptSha = sha1("/io/cachesync/redis/evict.lua");
+    this.hashScriptSha = sha1("/io/cachesync/redis/write_hash.lua");
+    this.writeScriptShas =
+        Set.of(
+            sha1("/io/cachesync/redis/write_hash.lua"), sha1("/io/cachesync/redis/write_json.lua"));
+    this.reader = new Thread(this::read, "write-history");
+    reader.setDaemon(true);
+    reader.start();
+  }
+
+  private void read() {
+    while (!closed) {
+      try (Socket connection = new Socket()) {
+        socket = connection;
+        // A transaction cut short by a restart left nothing readers could see.
+        inMulti.clear();
+        synchronized (this) {
+          transaction = null;
+        }
+        connection.connect(new InetSocketAddress(server.host(), server.port()), 1_000);
+        connections.incrementAndGet();
+        OutputStream out = connection.getOutputStream();
+        // Redis drops a client whose unread output passes its class's limit: a monitor falling
+        // behind a busy server would be cut off, and miss writes until it connects again.
+        out.write(
+            ("CONFIG SET client-output-buffer-limit \"normal 0 0 0 replica 0 0 0 pubsub 0 0 0\""
+                    + "\r\nMONITOR\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        BufferedReader in =
+            new BufferedReader(
+                new InputStreamReader(connection.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        String evictKey = null;
+        String evictVersion = null;
+        long rowsCalled = 0;
+        long rowsWritten = 0;
+        while ((line = in.readLine()) != null) {
+          Matcher matcher = LINE.matcher(line.startsWith("+") ? line.substring(1) : line);
+          if (!matcher.matches()) {
+            continue;
+          }
+          at = matcher.group(1);
+          List<String> words = arguments(matcher.group(3));
+          if (words.isEmpty()) {
+            continue;
+          }
+          String command = words.get(0).toUpperCase();
+          String client = matcher.group(2);
+          boolean lua = client.equals("lua");
+          if (!lua && transactionLine(client, command)) {
+            continue;
+          }
+          if (!lua && command.equals("ECHO") && words.size() >= 2) {
+            lastEcho = words.get(1);
+            continue;
+          }
+          if (lua && (command.equals("HSET") || command.equals("SET"))) {
+            rowsWritten++;
+          }
+          if (!lua && command.equals("HSET") && words.size() >= 4 && words.get(2).equals("__v")) {
+            // An initial load's row, written with plain commands.
+            written(words.get(1), words.get(3), true);
+          } else if (!lua && command.equals("SET") && words.size() >= 3) {
+            Matcher version = JSON_VERSION.matcher(words.get(2));
+            if (version.find()) {
+              written(words.get(1), version.group(1), true);
+            }
+          }
+          if (!lua) {
+            refused.addAndGet(Math.max(0, rowsCalled - rowsWritten));
+            boolean writeCall =
+                command.equals("EVALSHA")
+                    && words.size() >= 3
+                    && writeScriptShas.contains(words.get(1));
+            // write_hash.lua takes key pairs (a row's key and the key it merges from).
+            rowsCalled =
+                !writeCall
+                    ? 0
+                    : words.get(1).equals(hashScriptSha) ? Long.parseLong(words.get(2)) / 2 : 1;
+            rowsWritten = 0;
+            boolean evict =
+                command.equals("EVALSHA")
+                    && words.size() >= 5
+                    && words.get(1).equals(evictScriptSha);
+            evictKey = evict ? words.get(3) : null;
+            evictVersion = evict ? words.get(4) : null;
+          } else if (command.equals("HSET") && words.size() >= 4 && words.get(2).equals("__v")) {
+            written(words.get(1), words.get(3), true);
+          } else if (command.equals("SET") && words.size() >= 3) {
+            Matcher version = JSON_VERSION.matcher(words.get(2));
+            if (version.find()) {
+              written(words.get(1), version.group(1), true);
+            }
+          } else if (command.equals("DEL") && words.size() == 2 && words.get(1).equals(evictKey)) {
+            written(evictKey, evictVersion, false);
+          }
+        }
+      } catch (IOException e) {
+        // Redis went away (restarted, or the test closed this): connect again below.
+      } catch (RuntimeException | StackOverflowError e) {
+        unreadable.compareAndSet(null, e);
+        return;
+      }
+      if (!closed) {
+        try {
+          Thread.sleep(50); // a reconnect delay, not a synchronisation: Redis may be restarting
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * Follows MULTI, EXEC and DISCARD; returns whether the line was one of them. A command from a
+   * client in MULTI is one EXEC is running: a transaction starts with the first such command.
+   */
+  private boolean transactionLine(String client, String command) {
+    switch (command) {
+      case "MULTI" -> {
+        inMulti.add(client);
+        return true;
+      }
+      case "EXEC" -> {
+        inMulti.remove(client);
+        endTransaction();
+        return true;
+      }
+      case "DISCARD" -> {
+        inMulti.remove(client);
+        return true;
+      }
+      default -> {
+        if (inMulti.contains(client) && transaction == null) {
+          transaction = new ArrayList<>();
+        }
+        return false;
+      }
+    }
+  }
+
+  private synchronized void endTransaction() {
+    if (transaction == null) {
+      return;
+    }
+    List<Effect> effects = transaction;
+    transaction = null;
+    Map<String, Effect> last = new java.util.LinkedHashMap<>();
+    Map<String, String> top = new HashMap<>();
+    for (Effect effect : effects) {
+      last.put(effect.key(), effect);
+      top.merge(effect.key(), effect.version(), (a, b) -> a.compareTo(b) >= 0 ? a : b);
+    }
+    for (Effect effect : effects) {
+      String before = highest.get(effect.key());
+      if (effect.write()
+          && before != null
+          && effect.version().compareTo(before) < 0
+          && last.get(effect.key()) != effect) {
+        undone.incrementAndGet();
+      }
+    }
+    // What the transaction left at each key against what readers could see before it.
+    for (Effect effect : last.values()) {
+      String before = highest.get(effect.key());
+      if (effect.write() && before != null && effect.version().compareTo(before) < 0) {
+        regressions.add(new Regression(effect.key(), before, effect.version(), effect.at()));
+      }
+    }
+    top.forEach(
+        (key, version) -> highest.merge(key, version, (a, b) -> a.compareTo(b) >= 0 ? a : b));
+  }
+
+  private synchronized void written(String key, String version, boolean write) {
+    writes.incrementAndGet();
+    if (transaction != null) {
+      transaction.add(new Effect(key, version, write, at));
+      return;
+    }
+    String before = highest.get(key);
+    if (write && before != null && version.compareTo(before) < 0) {
+      regressions.add(new Regression(key, before, version, at));
+    }
+    if (before == null || version.compareTo(before) > 0) {
+      highest.put(key, version);
+    }
+  }
+
+  /** The SHA1 Redis names a script by, as EVALSHA calls show it. */
+  private static String sha1(String resource) {
+    try (var in = WriteHistory.class.getResourceAsStream(resource)) {
+      byte[] digest = java.security.MessageDigest.getInstance("SHA-1").digest(in.readAllBytes());
+      return java.util.HexFormat.of().formatHex(digest);
+    } catch (IOException | java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("cannot read " + resource, e);
+    }
+  }
+
+  /**
+   * The quoted words of a monitor line, escapes kept as Redis prints them. A loop, not a regular
+   * expression: Java's regex engine recurses per repetition and overflows the stack on the long,
+   * escape-heavy values the workload writes.
+   */
+  private static List<String> arguments(String text) {
+    List<String> words = new ArrayList<>();
+    int i = 0;
+    while ((i = text.indexOf('"', i)) >= 0) {
+      StringBuilder word = new StringBuilder();
+      i++;
+      while (i < text.length() && text.charAt(i) != '"') {
+        if (text.charAt(i) == '\\' && i + 1 < text.length()) {
+          word.append(text.charAt(i++));
+        }
+        word.append(text.charAt(i++));
+      }
+      words.add(word.toString());
+      i++;
+    }
+    return words;
+  }
+
+  /** The regressions seen; fails when the monitor's output could not be read. */
+  public synchronized List<Regression> regressions() {
+    if (unreadable.get() != null) {
+      throw new IllegalStateException("the write history could not be read", unreadable.get());
+    }
+    return List.copyOf(regressions);
+  }
+
+  /**
+   * Waits until the history has read everything Redis ran so far: the monitor's output can lag
+   * behind a busy server, and a verdict must not be given on part of it. Redis prints an ECHO sent
+   * now after every command it ran before.
+   */
+  public void awaitCaughtUp(java.time.Duration atMost) {
+    String marker = "write-history-" + System.nanoTime();
+    server.command("ECHO", marker);
+    org.awaitility.Awaitility.await("the write history reading all Redis ran")
+        .atMost(atMost)
+        .pollInterval(java.time.Duration.ofMillis(50))
+        .failFast("the write history could not be read", () -> unreadable.get() != null)
+        .until(() -> lastEcho.equals(marker));
+  }
+
+  /** The highest version written to or evicted from a key so far, as far as the monitor saw. */
+  public synchronized java.util.Optional<String> highestVersion(String key) {
+    return java.util.Optional.ofNullable(highest.get(key));
+  }
+
+  /** Rows the write scripts were called for but did not write: refused by the version guard. */
+  public long refusedWrites() {
+    return refused.get();
+  }
+
+  /**
+   * Writes below a key's highest version that a later command of their own transaction replaced or
+   * deleted: never visible, so not regressions (a batch applied again after a lost EXEC reply).
+   */
+  public long undoneInTransaction() {
+    return undone.get();
+  }
+
+  /**
+   * How often the monitor connected again after its connection ended: a Redis restart, or else a
+   * gap in the history.
+   */
+  public long reconnects() {
+    return Math.max(0, connections.get() - 1);
+  }
+
+  /** Writes and evictions seen so far: shows the history was watched at all. */
+  public long writesSeen() {
+    return writes.get();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    Socket current = socket;
+    if (current != null) {
+      try {
+        current.close();
+      } catch (IOException e) {
+        // Already closed.
+      }
+    }
+  }
+}
