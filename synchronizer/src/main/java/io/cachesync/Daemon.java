@@ -22,6 +22,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +53,9 @@ public final class Daemon implements AutoCloseable {
 
   /** How long a stop waits for the batch in flight before giving up on it (it is replayed). */
   private static final long GRACE_SECONDS = 5;
+
+  /** How long after a failed sweep it is tried again. */
+  private static final Duration SWEEP_RETRY = Duration.ofSeconds(30);
 
   /** The lifecycle. */
   public enum State {
@@ -96,16 +100,19 @@ public final class Daemon implements AutoCloseable {
   /** The epoch of the state this daemon writes under (see {@link StateStore#epoch()}). */
   private String epoch;
 
+  /** When a failed sweep may be tried again ({@link System#nanoTime()}). */
+  private long nextSweep = System.nanoTime();
+
   /** Whether the last check found the epoch gone or changed. */
   private boolean epochMissing;
 
   /** Set when the daemon stopped because Redis lost its state: the caller starts a new one. */
   private final AtomicBoolean reloadNeeded = new AtomicBoolean();
 
-  private final ScheduledExecutorService resyncPoller =
+  private final ScheduledExecutorService poller =
       Executors.newSingleThreadScheduledExecutor(
           runnable -> {
-            Thread thread = new Thread(runnable, "cachesync-resync-poller");
+            Thread thread = new Thread(runnable, "cachesync-poller");
             thread.setDaemon(true);
             return thread;
           });
@@ -175,8 +182,7 @@ public final class Daemon implements AutoCloseable {
       stateStore = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
       Daemon daemon = new Daemon(configuration, writer, stateStore);
       daemon.source.start();
-      daemon.resyncPoller.scheduleWithFixedDelay(
-          daemon::pollResyncRequests, 1, 1, TimeUnit.SECONDS);
+      daemon.poller.scheduleWithFixedDelay(daemon::poll, 1, 1, TimeUnit.SECONDS);
       daemon.source.finished().whenComplete((ignored, error) -> daemon.sourceEnded(error));
       daemon.transition(State.STARTING, State.RUNNING);
       LOG.info("Streaming from replication slot {}", settings.slotName());
@@ -241,9 +247,31 @@ public final class Daemon implements AutoCloseable {
     }
   }
 
+  /**
+   * Runs the sweep a reload recorded (see {@link StateStore#reset}) once no initial load is
+   * running: a daemon that restarted mid-sweep, or a failover to a replica that lost some of the
+   * sweep's deletes, finds it still recorded and sweeps again.
+   */
+  private void sweepIfNeeded() {
+    if ((loadsEverything && !initialLoad.isDone()) || System.nanoTime() < nextSweep) {
+      return;
+    }
+    try {
+      if (stateStore.sweepNeeded()) {
+        removeOrphans();
+        stateStore.sweepDone();
+      }
+    } catch (Exception e) {
+      nextSweep = System.nanoTime() + SWEEP_RETRY.toNanos();
+      LOG.warn(
+          "Could not remove the keys of rows deleted before the reload ({}); trying again in {} s",
+          e.toString(),
+          SWEEP_RETRY.toSeconds());
+    }
+  }
+
   /** Removes the keys under each table's prefix whose row does not exist (after a reload). */
-  private void removeOrphans() {
-    long removed = 0;
+  private void removeOrphans() throws Exception {
     try (Connection connection =
             new PostgresConnector(configuration.settings().postgres()).open("orphan sweep");
         LettuceCacheInspector redis =
@@ -253,13 +281,7 @@ public final class Daemon implements AutoCloseable {
       for (TableMapping table : configuration.mapping().tables()) {
         sweeper.find(table, found -> evicted[0] += redis.evict(found));
       }
-      removed = evicted[0];
-      LOG.info("Reload done; removed {} keys of rows deleted meanwhile", removed);
-    } catch (Exception e) {
-      LOG.warn(
-          "Could not remove the keys of rows deleted before the reload ({}); run `cachesync resync`"
-              + " to remove them",
-          e.toString());
+      LOG.info("Reload done; removed {} keys of rows deleted meanwhile", evicted[0]);
     }
   }
 
@@ -312,9 +334,13 @@ public final class Daemon implements AutoCloseable {
     return reloadNeeded.get();
   }
 
-  /** Hands resync requests queued in Redis (by {@code cachesync resync}) to the source. */
-  private void pollResyncRequests() {
+  /**
+   * Once a second: notices a lost dataset, runs a sweep a reload recorded, and hands resync
+   * requests queued in Redis (by {@code cachesync resync}) to the source.
+   */
+  private void poll() {
     checkState();
+    sweepIfNeeded();
     try {
       Optional<Map.Entry<String, Set<String>>> request;
       while ((request = stateStore.takeResync()).isPresent()) {
@@ -424,8 +450,8 @@ public final class Daemon implements AutoCloseable {
       if (reload != null) {
         LOG.warn("{}: loading every mapped table again", reload);
         // Redis may still hold keys of rows deleted while the stream was lost: the load rewrites
-        // the rows that exist, and a sweep after it removes the keys of those that do not.
-        initialLoad.thenRunAsync(this::removeOrphans, resyncPoller);
+        // the rows that exist, and a sweep after it, recorded with the reset, removes the keys of
+        // those that do not.
       } else {
         LOG.info("First start: loading every mapped table, then streaming");
       }
@@ -441,7 +467,7 @@ public final class Daemon implements AutoCloseable {
         }
       }
       epoch = UUID.randomUUID().toString();
-      stateStore.reset(epoch);
+      stateStore.reset(epoch, reload != null);
       stateStore.markLoaded(mapped);
       loadsEverything = true;
       return Set.of();
@@ -528,7 +554,7 @@ public final class Daemon implements AutoCloseable {
   }
 
   private void closeConnections() {
-    resyncPoller.shutdownNow();
+    poller.shutdownNow();
     stateStore.close();
     writer.close();
   }

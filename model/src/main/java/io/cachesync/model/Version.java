@@ -36,6 +36,17 @@ public record Version(long commit, long lsn) implements Comparable<Version> {
     return lsn == 0 && commit != 0;
   }
 
+  /**
+   * The version just below this streamed change's: above every change the stream delivered before
+   * it, and no change's own, because WAL records start at 8-byte aligned LSNs.
+   */
+  public Version justBefore() {
+    if (lsn == 0) {
+      throw new IllegalStateException(this + " is not a streamed change's version");
+    }
+    return new Version(commit, lsn - 1);
+  }
+
   public static Version parse(String text) {
     if (text.length() != TEXT_LENGTH) {
       throw new IllegalArgumentException("'" + text + "' is not a version");

@@ -177,30 +177,39 @@ public final class LettuceCacheWriter implements CacheWriter {
   public BatchOutcome apply(
       List<CacheOperation> operations, Version position, Version acknowledged) {
     // A TRUNCATE's keys are found with SCAN, outside any transaction, so a batch holding one is
-    // applied in parts. The part before a TRUNCATE is stored with the TRUNCATE's own position,
-    // before its evictions run: whatever happens next, Redis holds everything below the stored
-    // position and nothing beyond it but (some of) the TRUNCATE's evictions, which a restart
-    // applies again, since the change at the stored position is not skipped. Storing less would
-    // let that change, applied again, land on keys the evictions had already deleted. A failure
-    // says how many operations are done, and the retry goes on from there rather than writing the
+    // applied in parts. The part before a TRUNCATE is stored with the position just below the
+    // TRUNCATE's, before its evictions run, and the TRUNCATE's own position is stored once they
+    // are done: whatever happens next, Redis holds everything below the stored position and
+    // nothing beyond it but (some of) the TRUNCATE's evictions, which a restart applies again.
+    // Storing the last change before the TRUNCATE instead would let that change, applied again
+    // after a restart, land on keys the evictions had already deleted.
+    // Each part is checked against the position the part before it stored, so a failover that
+    // loses the evictions (they are acknowledged before they reach a replica) is noticed by the
+    // next part, or by the retry: a failure says how many operations are done and what position
+    // Redis acknowledged with them, and the retry goes on from there rather than writing the
     // earlier part again over the evictions.
     int done = 0;
+    Version reached = acknowledged;
     try {
       BatchOutcome outcome = BatchOutcome.NONE;
       List<CacheOperation> segment = new ArrayList<>();
       for (int i = 0; i < operations.size(); i++) {
         CacheOperation operation = operations.get(i);
         if (operation instanceof EvictTable truncate) {
-          outcome = outcome.plus(transaction(segment, truncate.version(), acknowledged));
+          Version before = truncate.version().justBefore();
+          outcome = outcome.plus(transaction(segment, before, reached));
+          reached = max(reached, before);
           done = i;
           outcome = outcome.plus(evictTable(truncate));
+          transaction(List.of(), truncate.version(), reached);
+          reached = max(reached, truncate.version());
           done = i + 1;
           segment.clear();
         } else if (!(operation instanceof Reject)) {
           segment.add(operation);
         }
       }
-      outcome = outcome.plus(transaction(segment, position, acknowledged));
+      outcome = outcome.plus(transaction(segment, position, reached));
       awaitReplicas();
       return outcome;
     } catch (RedisException e) {
@@ -211,10 +220,14 @@ public final class LettuceCacheWriter implements CacheWriter {
           // Still unavailable: the retry loads them.
         }
       }
-      throw unavailable(e).afterApplying(done);
+      throw unavailable(e).afterApplying(done, reached);
     } catch (RedisUnavailableException e) {
-      throw e.afterApplying(done);
+      throw e.afterApplying(done, reached);
     }
+  }
+
+  private static Version max(Version a, Version b) {
+    return a.compareTo(b) >= 0 ? a : b;
   }
 
   /** One MULTI/EXEC with the operations and, when given, the position stored after them. */

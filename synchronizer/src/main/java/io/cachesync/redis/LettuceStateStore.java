@@ -39,6 +39,7 @@ public final class LettuceStateStore implements StateStore {
   private final String offsetsKey;
   private final String tablesKey;
   private final String positionKey;
+  private final String sweepKey;
   private final String prefix;
   private final int waitReplicas;
 
@@ -49,6 +50,7 @@ public final class LettuceStateStore implements StateStore {
     this.offsetsKey = stateKeyPrefix + "offsets";
     this.tablesKey = stateKeyPrefix + "tables";
     this.positionKey = stateKeyPrefix + "position";
+    this.sweepKey = stateKeyPrefix + "sweep";
     this.prefix = stateKeyPrefix;
   }
 
@@ -163,12 +165,25 @@ public final class LettuceStateStore implements StateStore {
   }
 
   @Override
-  public void reset(String epoch) {
+  public void reset(String epoch, boolean sweep) {
     var commands = connection.sync();
     commands.multi();
-    commands.del(offsetsKey, tablesKey, positionKey);
+    commands.del(offsetsKey, tablesKey, positionKey, sweepKey);
     commands.hset(offsetsKey, EPOCH_FIELD, epoch);
+    if (sweep) {
+      commands.set(sweepKey, "after the load begun at " + java.time.Instant.now());
+    }
     commands.exec();
+  }
+
+  @Override
+  public boolean sweepNeeded() {
+    return connection.sync().exists(sweepKey) == 1;
+  }
+
+  @Override
+  public void sweepDone() {
+    connection.sync().del(sweepKey);
   }
 
   @Override

@@ -64,8 +64,24 @@ public interface StateStore extends AutoCloseable {
   /**
    * Forgets the offsets, loaded tables and position, and starts the state afresh at {@code epoch}:
    * until offsets are saved under it, the next start reloads everything.
+   *
+   * @param sweep whether keys of rows deleted meanwhile may remain (a reload, not a first start):
+   *     recorded with the reset, so that a sweep runs once the load is done, whichever daemon gets
+   *     there (see {@link #sweepNeeded()})
    */
-  void reset(String epoch);
+  void reset(String epoch, boolean sweep);
+
+  /**
+   * Whether keys of deleted rows may remain after a reload and a sweep must remove them: recorded
+   * by {@link #reset}, cleared by {@link #sweepDone()}.
+   */
+  boolean sweepNeeded();
+
+  /**
+   * Records that a sweep finished. Called only once Redis acknowledged the sweep's deletes, so that
+   * a failover to a replica that lost any of them loses this too, and the sweep runs again.
+   */
+  void sweepDone();
 
   @Override
   void close();

@@ -118,12 +118,13 @@ public final class Synchronizer implements ChangeSink {
     Duration delay = FIRST_RETRY;
     int attempt = 0;
     List<CacheOperation> remaining = operations;
+    Version held = acknowledged;
     while (true) {
       if (stopping.getCount() == 0 && attempt > 0) {
         throw new InterruptedException("stopping before Redis took the batch");
       }
       try {
-        BatchOutcome outcome = writer.apply(remaining, batchPosition, acknowledged);
+        BatchOutcome outcome = writer.apply(remaining, batchPosition, held);
         if (attempt > 0) {
           LOG.info("Redis took the batch again after {} failed attempts; resuming", attempt);
         }
@@ -132,8 +133,13 @@ public final class Synchronizer implements ChangeSink {
         onRolledBack.accept(e);
         throw new InterruptedException("Redis lost acknowledged batches: " + e.getMessage());
       } catch (RedisUnavailableException e) {
-        // What Redis already holds of the batch (parts before a TRUNCATE) is not written again.
+        // What Redis already holds of the batch (parts before a TRUNCATE) is not written again,
+        // and Redis must still hold the position it acknowledged with them: a failover can lose
+        // a TRUNCATE's evictions, which no transaction covers.
         remaining = remaining.subList(e.applied(), remaining.size());
+        if (e.acknowledged().compareTo(held) > 0) {
+          held = e.acknowledged();
+        }
         attempt++;
         retries.incrementAndGet();
         LOG.warn(

@@ -44,7 +44,7 @@ class StateStoreIT {
   @BeforeEach
   void state() {
     redis.redis().flushall();
-    store.reset("epoch-1");
+    store.reset("epoch-1", false);
     redis.redis().hset(PREFIX + "position", "version", HELD.text());
   }
 

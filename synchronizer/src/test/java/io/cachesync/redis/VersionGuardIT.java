@@ -117,7 +117,7 @@ class VersionGuardIT {
     apply(write(ValueFormat.HASH, "after the truncate", NEW), NEW);
     redis.redis().hset("user:2", Map.of("id", "2", "__v", OLD.text()));
 
-    apply(new EvictTable(USERS, "user:", new Version(0x150, 0)), NEW);
+    apply(new EvictTable(USERS, "user:", new Version(0x150, 0x8)), NEW);
 
     assertThat(redis.redis().exists("user:1")).isOne();
     assertThat(redis.redis().exists("user:2")).isZero();

@@ -309,13 +309,15 @@ class FaultScheduleIT {
               unexpectedExits.size(),
               Duration.ofNanos(System.nanoTime() - started).toSeconds());
       System.out.println(summary);
-    }
-    if (!regressions().isEmpty() || !unexpectedExits.isEmpty()) {
-      // Kept for the post-mortem: the daemon's log, every start, to place a regression's time.
-      java.nio.file.Path kept =
-          java.nio.file.Path.of("target", "FaultScheduleIT-" + seed + "-daemon.log");
-      java.nio.file.Files.writeString(kept, daemon.log());
-      System.out.println("The daemon's log: " + kept.toAbsolutePath());
+      boolean diverged = last.get() == null || !last.get().divergences().isEmpty();
+      if (diverged || !regressions().isEmpty() || !unexpectedExits.isEmpty()) {
+        // Kept for the post-mortem: the daemon's log, every start, to place a fault's effect.
+        java.nio.file.Path kept =
+            java.nio.file.Path.of("target", "FaultScheduleIT-" + seed + "-daemon.log");
+        java.nio.file.Files.writeString(kept, daemon.log());
+        System.out.println("The daemon's log: " + kept.toAbsolutePath());
+        System.out.println("What it decided, last lines:\n" + daemon.decisions(60));
+      }
     }
     assertThat(regressions()).as(summary).isEmpty();
     assertThat(writesSeen()).as("the write history watched the run").isPositive();

@@ -7,10 +7,12 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.cachesync.Daemon;
+import io.cachesync.model.Version;
 import io.cachesync.testing.SyncHarness;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -123,6 +125,30 @@ class SlotLossIT {
         .noneMatch(line -> line.contains("loading every mapped table again"));
     System.out.println(
         "SlotLossIT: normal stop/start -> resumed, streamed the 3 changes made while stopped");
+  }
+
+  @Test
+  void start_sweepRecordedButNotFinished_sweepsAfterResuming() throws Exception {
+    syncThenStop();
+    // What a replica promoted before a reload's sweep was replicated holds: the key of a row
+    // deleted before the reload, and the sweep still recorded.
+    String sweep = "cachesync:" + SyncHarness.NAME + ":sweep";
+    harness
+        .redis
+        .redis()
+        .hset("user:999", Map.of("id", "999", "name", "gone", "__v", new Version(1, 8).text()));
+    harness.redis.redis().set(sweep, "after the load begun earlier");
+
+    Daemon daemon = harness.start(MAPPING);
+
+    assertThat(daemon.loadsEverything()).as("resumes: the slot and offsets are intact").isFalse();
+    awaitRedisMatchesTable();
+    await("the sweep recorded as done")
+        .atMost(WAIT)
+        .until(() -> harness.redis.redis().exists(sweep) == 0);
+    assertThat(daemonMessages()).anyMatch(line -> line.contains("removed 1 keys"));
+    System.out.println(
+        "SlotLossIT: a sweep recorded but not finished -> the resumed daemon swept the orphan key");
   }
 
   /** Starts the daemon, waits until every row is in Redis, and stops it. */

@@ -125,8 +125,11 @@ class SynchronizerTest {
   }
 
   @Test
-  void accept_failureAfterPartOfTheBatch_retriesOnlyTheRest() throws Exception {
+  void accept_failureAfterPartOfTheBatch_retriesOnlyTheRestAgainstWhatThePartStored()
+      throws Exception {
     List<List<Version>> calls = new ArrayList<>();
+    List<Version> checkedAgainst = new ArrayList<>();
+    Version partStored = new Version(0x100, 0x12f);
     CacheWriter failsOnce =
         new RecordingWriter() {
           @Override
@@ -134,8 +137,9 @@ class SynchronizerTest {
               List<CacheOperation> operations, Version position, Version before) {
             calls.add(
                 operations.stream().map(op -> ((CacheOperation.Write) op).version()).toList());
+            checkedAgainst.add(before);
             if (calls.size() == 1) {
-              throw new RedisUnavailableException("cut", null).afterApplying(2);
+              throw new RedisUnavailableException("cut", null).afterApplying(2, partStored);
             }
             return BatchOutcome.NONE;
           }
@@ -150,6 +154,8 @@ class SynchronizerTest {
             List.of(
                 new Version(0x100, 0x110), new Version(0x100, 0x120), new Version(0x100, 0x130)),
             List.of(new Version(0x100, 0x130)));
+    // A failover may have lost what the first attempt stored: the retry must notice.
+    assertThat(checkedAgainst).containsExactly(Version.ZERO, partStored);
   }
 
   @Test

@@ -113,6 +113,24 @@ public final class DaemonProcess implements AutoCloseable {
   }
 
   /** The last lines of the log, for failure messages. */
+  /**
+   * The log's lines that say what the daemon decided (warnings, errors, TRUNCATEs, reloads), the
+   * last {@code count}: a post-mortem's starting point that fits into a test's failure message.
+   */
+  public String decisions(int count) {
+    List<String> lines =
+        log()
+            .lines()
+            .filter(
+                line ->
+                    line.contains(" WARN ")
+                        || line.contains(" ERROR ")
+                        || line.contains("TRUNCATE")
+                        || line.contains("Reload"))
+            .toList();
+    return String.join("\n", lines.subList(Math.max(0, lines.size() - count), lines.size()));
+  }
+
   public String tail() {
     List<String> lines = log().lines().toList();
     return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
