@@ -59,6 +59,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
 
   private final Map<TableId, Long> rowsLoaded = new HashMap<>();
   private final Map<TableId, Long> initialRows = new java.util.concurrent.ConcurrentHashMap<>();
+  private final InitialLoadWatch initialLoad = new InitialLoadWatch();
 
   /**
    * @param loadListener hears how the load requests (tables added to the mapping, resync) go
@@ -151,8 +152,9 @@ public final class DebeziumChangeSource implements AutoCloseable {
     for (RecordChangeEvent<SourceRecord> record : records) {
       SourceRecord sourceRecord = record.record();
       if (notificationTopic.equals(sourceRecord.topic())) {
-        loadCompleted |= isCompleted(sourceRecord, "Incremental Snapshot");
-        initialLoadCompleted |= isCompleted(sourceRecord, "Initial Snapshot");
+        loadCompleted |= notificationType(sourceRecord, "Incremental Snapshot").equals("COMPLETED");
+        initialLoadCompleted |=
+            initialLoad.completes(notificationType(sourceRecord, "Initial Snapshot"));
         continue;
       }
       Optional<ChangeEvent> event = decoder.decode(sourceRecord);
@@ -163,6 +165,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
           loadedInBatch = true;
         } else {
           initialRows.merge(event.get().table(), 1L, Long::sum);
+          initialLoad.rowApplied();
         }
       }
       if (event.isEmpty()) {
@@ -227,13 +230,16 @@ public final class DebeziumChangeSource implements AutoCloseable {
         "{\"data-collections\": [" + collections + "], \"type\": \"incremental\"}");
   }
 
-  /** Whether a Debezium notification says that a snapshot of the given kind completed. */
-  private static boolean isCompleted(SourceRecord record, String aggregateType) {
-    if (!(record.value() instanceof Struct notification)) {
-      return false;
+  /**
+   * The type of a Debezium notification about a snapshot of the given kind (STARTED, COMPLETED,
+   * ...), or "" when it is about something else.
+   */
+  private static String notificationType(SourceRecord record, String aggregateType) {
+    if (record.value() instanceof Struct notification
+        && aggregateType.equals(notification.getString("aggregate_type"))) {
+      return String.valueOf(notification.getString("type"));
     }
-    return aggregateType.equals(notification.getString("aggregate_type"))
-        && "COMPLETED".equals(notification.getString("type"));
+    return "";
   }
 
   /** Rows of the initial (blocking) load so far, per table; readable from any thread. */
