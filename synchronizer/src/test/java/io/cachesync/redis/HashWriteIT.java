@@ -1,0 +1,118 @@
+package io.cachesync.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cachesync.config.RedisSettings;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.TableId;
+import io.cachesync.model.Ttl;
+import io.cachesync.model.ValueFormat;
+import io.cachesync.model.Version;
+import io.cachesync.testing.RedisProbe;
+import io.cachesync.testing.RedisServer;
+import io.cachesync.testing.TestServers;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A streamed update of a cached hash leaves exactly the row's projection: its unchanged TOAST
+ * column kept, no field of a column that became NULL, no field that is no column, no TTL the
+ * mapping no longer asks for.
+ */
+class HashWriteIT {
+  private static final TableId DOCS = TableId.parse("public.docs");
+  private static final Version FIRST = new Version(0x100, 0x10);
+  private static final Version SECOND = new Version(0x200, 0x20);
+
+  private static RedisServer server;
+  private static RedisProbe redis;
+  private static LettuceCacheWriter writer;
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = TestServers.redis();
+    redis = new RedisProbe(server);
+    writer = LettuceCacheWriter.connect(new RedisSettings(server.uri()), "cachesync:hash:");
+  }
+
+  @AfterAll
+  static void stop() {
+    writer.close();
+    redis.close();
+    server.close();
+  }
+
+  @BeforeEach
+  void flush() {
+    redis.redis().flushall();
+  }
+
+  @Test
+  void update_keepsTheUnchangedColumnAndDropsNullsAndStrayFields() {
+    write(Map.of("id", number(1), "title", text("draft"), "body", text("long body")), FIRST);
+    redis.redis().hset("doc:1", "written_by_hand", "x");
+
+    Map<String, ColumnValue> update = new LinkedHashMap<>();
+    update.put("id", number(1));
+    update.put("title", ColumnValue.NULL);
+    update.put("body", ColumnValue.UNCHANGED);
+    write(update, SECOND);
+
+    assertThat(redis.redis().hgetall("doc:1"))
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of("__v", SECOND.text(), "id", "1", "body", "long body"));
+  }
+
+  @Test
+  void update_unchangedColumnNotCached_evicts() {
+    write(Map.of("id", number(1), "title", text("draft")), FIRST);
+
+    write(Map.of("id", number(1), "body", ColumnValue.UNCHANGED), SECOND);
+
+    assertThat(redis.redis().exists("doc:1")).isZero();
+  }
+
+  @Test
+  void update_withoutTtl_removesTheOneStored() {
+    writer.apply(
+        List.of(
+            new Write(
+                DOCS,
+                "doc:1",
+                ValueFormat.HASH,
+                Map.of("id", number(1)),
+                FIRST,
+                Optional.of(new Ttl(Duration.ofHours(1))))),
+        FIRST,
+        Version.ZERO);
+    assertThat(redis.redis().ttl("doc:1")).isPositive();
+
+    write(Map.of("id", number(1), "title", text("kept forever")), SECOND);
+
+    assertThat(redis.redis().ttl("doc:1")).as("no TTL").isEqualTo(-1);
+    assertThat(redis.hash("doc:1")).containsEntry("title", "kept forever");
+  }
+
+  private static void write(Map<String, ColumnValue> values, Version version) {
+    writer.apply(
+        List.of(new Write(DOCS, "doc:1", ValueFormat.HASH, values, version, Optional.empty())),
+        version,
+        Version.ZERO);
+  }
+
+  private static ColumnValue number(long value) {
+    return new ColumnValue.Number(Long.toString(value));
+  }
+
+  private static ColumnValue text(String value) {
+    return ColumnValue.text(value);
+  }
+}
