@@ -344,9 +344,16 @@ public final class DebeziumChangeSource implements AutoCloseable {
 
     // Latency: the defaults wait up to 500 ms for a batch to fill.
     p.setProperty("poll.interval.ms", "5");
-    p.setProperty("max.batch.size", "2048");
-    p.setProperty("max.queue.size", "8192");
-    p.setProperty("max.queue.size.in.bytes", Long.toString(64L * 1024 * 1024));
+    // Small batches and a short queue: whenever cachesync is behind (catch-up, a load), the queue
+    // is
+    // full, and every record in it survives each young collection and is copied. With 2,048-record
+    // batches and an 8,192-record (64 MB) queue, a 1,000,000-row load under -Xmx256m spent 10 of
+    // its 30 s in young-collection pauses (33,700 rows/s); with these, 2.3 of 21 s (47,000 rows/s).
+    // The JDBC fetch of an initial load is bounded for the same reason.
+    p.setProperty("max.batch.size", "1024");
+    p.setProperty("max.queue.size", "2048");
+    p.setProperty("max.queue.size.in.bytes", Long.toString(4L * 1024 * 1024));
+    p.setProperty("snapshot.fetch.size", "2048");
     // Heartbeats let the slot advance while the mapped tables are idle but the database is not:
     // each emits a logical decoding message, which writes no table. It is transactional: a
     // non-transactional message carries no transaction id, which Debezium 3.6's read-only

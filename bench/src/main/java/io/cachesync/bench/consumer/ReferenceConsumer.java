@@ -63,6 +63,7 @@ public final class ReferenceConsumer {
           "max.batch.size",
           "max.queue.size",
           "max.queue.size.in.bytes",
+          "snapshot.fetch.size",
           "heartbeat.interval.ms",
           "heartbeat.action.query");
 

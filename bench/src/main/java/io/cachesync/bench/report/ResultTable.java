@@ -173,7 +173,7 @@ public final class ResultTable {
             + " became active, so JVM and connector start are excluded, JIT warm-up is not) to its"
             + " own marker: seen in Redis for cachesync, in the consumer for the others;"
             + " pg_recvlogical runs once per workload up to its end LSN, timed from its start to"
-            + " its exit. Rate = the workload's row changes / that time. A batch (up to 2,048"
+            + " its exit. Rate = the workload's row changes / that time. A batch (up to 1,024"
             + " changes) can hold the end of one workload and the start of the next, so with small"
             + " backlogs (--quick) the split between neighbours is rough. W6: rows / the time from"
             + " the job's start (after its JVM start and preflight; the engine's start for the"
