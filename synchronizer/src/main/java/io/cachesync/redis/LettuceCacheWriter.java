@@ -19,6 +19,7 @@ import io.cachesync.sync.BatchOutcome;
 import io.cachesync.sync.CacheRolledBackException;
 import io.cachesync.sync.CacheWriter;
 import io.cachesync.sync.RedisUnavailableException;
+import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionException;
@@ -41,6 +42,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -75,6 +77,10 @@ public final class LettuceCacheWriter implements CacheWriter {
   private final long timeoutMillis;
   private final int waitReplicas;
   private final Map<String, String> scripts = new HashMap<>();
+  private final String clientName;
+
+  /** Set when a batch failed: its connection may be gone while Redis still holds its bytes. */
+  private boolean fenceNeeded;
 
   /** Redis's proto-max-bulk-len: a larger value would make Redis drop the connection. */
   private long maxValueBytes = 512L * 1024 * 1024;
@@ -84,8 +90,10 @@ public final class LettuceCacheWriter implements CacheWriter {
       StatefulRedisConnection<String, String> pipeline,
       StatefulRedisConnection<String, String> direct,
       String stateKeyPrefix,
-      int waitReplicas) {
+      int waitReplicas,
+      String clientName) {
     this.client = client;
+    this.clientName = clientName;
     this.waitReplicas = waitReplicas;
     this.pipeline = pipeline;
     this.direct = direct;
@@ -101,11 +109,18 @@ public final class LettuceCacheWriter implements CacheWriter {
    */
   public static LettuceCacheWriter connect(RedisSettings settings, String stateKeyPrefix)
       throws ServerUnreachableException {
-    RedisClient client = LettuceClients.reconnecting(settings);
+    // A name of its own, so that the writer can find its earlier connections in Redis (fence()).
+    String clientName = "cachesync-writer-" + UUID.randomUUID();
+    RedisClient client = LettuceClients.reconnecting(settings, clientName);
     try {
       LettuceCacheWriter writer =
           new LettuceCacheWriter(
-              client, client.connect(), client.connect(), stateKeyPrefix, settings.waitReplicas());
+              client,
+              client.connect(),
+              client.connect(),
+              stateKeyPrefix,
+              settings.waitReplicas(),
+              clientName);
       writer.loadScripts();
       writer.readLimits();
       return writer;
@@ -191,6 +206,9 @@ public final class LettuceCacheWriter implements CacheWriter {
     int done = 0;
     Version reached = acknowledged;
     try {
+      if (fenceNeeded) {
+        fence();
+      }
       BatchOutcome outcome = BatchOutcome.NONE;
       List<CacheOperation> segment = new ArrayList<>();
       for (int i = 0; i < operations.size(); i++) {
@@ -220,9 +238,63 @@ public final class LettuceCacheWriter implements CacheWriter {
           // Still unavailable: the retry loads them.
         }
       }
+      fenceNeeded = true;
       throw unavailable(e).afterApplying(done, reached);
     } catch (RedisUnavailableException e) {
+      fenceNeeded = true;
       throw e.afterApplying(done, reached);
+    }
+  }
+
+  /**
+   * Closes, in Redis, this writer's connections other than the two it uses now. A connection that
+   * dropped on the writer's side can still be open on Redis's, with a batch's bytes not yet read (a
+   * broken network delivers them late): run after the retry, its writes would land on keys a later
+   * batch deleted, where no version guard can tell. Once Redis closed it, nothing it holds runs, so
+   * this precedes the first batch after a failure. Each connection carries the writer's own name,
+   * set again on every reconnect; CLIENT LIST is read only after a failure.
+   */
+  private void fence() {
+    try {
+      closeEarlierConnections();
+    } catch (RedisCommandExecutionException e) {
+      // Refused (an ACL without CLIENT): retrying is all that is left, as before this existed.
+      LOG.warn(
+          "Could not close this writer's earlier connections in Redis ({}): a batch delayed in the"
+              + " network could still run after its retry; allow the user CLIENT LIST and CLIENT"
+              + " KILL",
+          e.getMessage());
+    }
+    fenceNeeded = false;
+  }
+
+  private void closeEarlierConnections() {
+    RedisFuture<Long> pipelineId = pipeline.async().clientId();
+    pipeline.flushCommands();
+    long current = await(pipelineId);
+    long directId = direct.sync().clientId();
+    int closed = 0;
+    for (String line : direct.sync().clientList().split("\n")) {
+      Map<String, String> fields = new HashMap<>();
+      for (String field : line.trim().split(" ")) {
+        int equals = field.indexOf('=');
+        if (equals > 0) {
+          fields.put(field.substring(0, equals), field.substring(equals + 1));
+        }
+      }
+      if (!clientName.equals(fields.get("name")) || !fields.containsKey("id")) {
+        continue;
+      }
+      long id = Long.parseLong(fields.get("id"));
+      if (id != current && id != directId) {
+        closed += direct.sync().clientKill(KillArgs.Builder.id(id));
+      }
+    }
+    if (closed > 0) {
+      LOG.info(
+          "Closed {} earlier connection(s) of this writer in Redis before applying the batch"
+              + " again, so that nothing they still hold can run after it",
+          closed);
     }
   }
 

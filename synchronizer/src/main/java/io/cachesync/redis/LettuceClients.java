@@ -57,17 +57,26 @@ final class LettuceClients {
    * writes queued before the drop. The caller retries the whole batch instead.
    */
   static RedisClient reconnecting(RedisSettings settings) {
+    return reconnecting(settings, null);
+  }
+
+  /**
+   * As {@link #reconnecting(RedisSettings)}, every connection named {@code clientName} in Redis
+   * ({@code CLIENT SETNAME}, again after each reconnect), or unnamed when it is null.
+   */
+  static RedisClient reconnecting(RedisSettings settings, String clientName) {
     return client(
         settings,
         options()
             .autoReconnect(true)
             .replayFilter(inFlight -> true)
-            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS));
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS),
+        clientName);
   }
 
   /** A client that fails fast instead of reconnecting: for one-shot work such as the preflight. */
   static RedisClient oneShot(RedisSettings settings) {
-    return client(settings, options().autoReconnect(false));
+    return client(settings, options().autoReconnect(false), null);
   }
 
   /** The timeouts every connection shares. */
@@ -83,7 +92,12 @@ final class LettuceClients {
    */
   static final Duration MAX_RECONNECT_DELAY = Duration.ofSeconds(1);
 
-  private static RedisClient client(RedisSettings settings, ClientOptions.Builder options) {
+  private static RedisClient client(
+      RedisSettings settings, ClientOptions.Builder options, String clientName) {
+    RedisURI uri = uri(settings);
+    if (clientName != null) {
+      uri.setClientName(clientName);
+    }
     RedisClient client =
         new OwnResourcesClient(
             ClientResources.builder()
@@ -91,7 +105,7 @@ final class LettuceClients {
                     Delay.exponential(
                         Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
                 .build(),
-            uri(settings));
+            uri);
     client.setOptions(options.build());
     return client;
   }
