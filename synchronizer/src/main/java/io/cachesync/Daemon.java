@@ -467,7 +467,9 @@ public final class Daemon implements AutoCloseable {
         }
       }
       epoch = UUID.randomUUID().toString();
-      stateStore.reset(epoch, reload != null);
+      // A sweep a reload recorded outlives the reset of a "first start" that follows it: that
+      // reload reset the offsets and dropped the slot, then stopped before its load was done.
+      stateStore.reset(epoch, reload != null || stateStore.sweepNeeded());
       stateStore.markLoaded(mapped);
       loadsEverything = true;
       return Set.of();

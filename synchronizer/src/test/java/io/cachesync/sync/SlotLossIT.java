@@ -151,6 +151,30 @@ class SlotLossIT {
         "SlotLossIT: a sweep recorded but not finished -> the resumed daemon swept the orphan key");
   }
 
+  @Test
+  void start_afterAReloadStoppedBeforeItsSlotWasMade_stillSweeps() throws Exception {
+    syncThenStop();
+    // What a reload leaves when it stops right after resetting the state and dropping the slot:
+    // no offsets, no slot, and the sweep recorded. The next start looks like a first start.
+    String prefix = "cachesync:" + SyncHarness.NAME + ":";
+    harness.redis.redis().del(prefix + "offsets", prefix + "position");
+    harness.redis.redis().set(prefix + "sweep", "after the load begun earlier");
+    harness.postgres.execute("postgres", "SELECT pg_drop_replication_slot('" + SLOT + "')");
+    harness
+        .redis
+        .redis()
+        .hset("user:999", Map.of("id", "999", "name", "gone", "__v", new Version(1, 8).text()));
+
+    Daemon daemon = harness.start(MAPPING);
+
+    assertThat(daemon.loadsEverything()).isTrue();
+    assertThat(daemonMessages()).anyMatch(line -> line.contains("First start"));
+    awaitRedisMatchesTable();
+    assertThat(daemonMessages()).anyMatch(line -> line.contains("removed 1 keys"));
+    System.out.println(
+        "SlotLossIT: a reload stopped before its slot was made -> the next start swept the orphan");
+  }
+
   /** Starts the daemon, waits until every row is in Redis, and stops it. */
   private void syncThenStop() throws Exception {
     Daemon first = harness.start(MAPPING);
