@@ -2,16 +2,14 @@ package io.cachesync.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cachesync.config.RedisSettings;
 import io.cachesync.model.CacheOperation.Write;
 import io.cachesync.model.ColumnValue;
 import io.cachesync.model.TableId;
 import io.cachesync.model.Ttl;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
+import io.cachesync.testing.CacheWriterFixture;
 import io.cachesync.testing.RedisProbe;
-import io.cachesync.testing.RedisServer;
-import io.cachesync.testing.TestServers;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,22 +30,20 @@ class HashWriteIT {
   private static final Version FIRST = new Version(0x100, 0x10);
   private static final Version SECOND = new Version(0x200, 0x20);
 
-  private static RedisServer server;
+  private static CacheWriterFixture fixture;
   private static RedisProbe redis;
   private static LettuceCacheWriter writer;
 
   @BeforeAll
   static void start() throws Exception {
-    server = TestServers.redis();
-    redis = new RedisProbe(server);
-    writer = LettuceCacheWriter.connect(new RedisSettings(server.uri()), "cachesync:hash:");
+    fixture = CacheWriterFixture.direct("cachesync:hash:");
+    redis = fixture.redis;
+    writer = fixture.writer;
   }
 
   @AfterAll
   static void stop() {
-    writer.close();
-    redis.close();
-    server.close();
+    fixture.close();
   }
 
   @BeforeEach

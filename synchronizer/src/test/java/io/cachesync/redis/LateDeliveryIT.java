@@ -2,9 +2,7 @@ package io.cachesync.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
-import static org.awaitility.Awaitility.await;
 
-import io.cachesync.config.RedisSettings;
 import io.cachesync.model.CacheOperation;
 import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.Write;
@@ -13,11 +11,9 @@ import io.cachesync.model.TableId;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
 import io.cachesync.sync.RedisUnavailableException;
+import io.cachesync.testing.CacheWriterFixture;
 import io.cachesync.testing.RedisProbe;
-import io.cachesync.testing.RedisServer;
 import io.cachesync.testing.TcpProxy;
-import io.cachesync.testing.TestServers;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,27 +32,22 @@ class LateDeliveryIT {
   private static final Version WRITTEN = new Version(0x100, 0x10);
   private static final Version DELETED = new Version(0x200, 0x20);
 
-  private RedisServer server;
+  private CacheWriterFixture fixture;
   private RedisProbe redis;
   private TcpProxy proxy;
   private LettuceCacheWriter writer;
 
   @BeforeEach
   void setUp() throws Exception {
-    server = TestServers.redis();
-    redis = new RedisProbe(server);
-    proxy = new TcpProxy(server.host(), server.port());
-    writer =
-        LettuceCacheWriter.connect(
-            new RedisSettings("redis://" + proxy.host() + ":" + proxy.port()), "cachesync:late:");
+    fixture = CacheWriterFixture.throughProxy("cachesync:late:");
+    redis = fixture.redis;
+    proxy = fixture.proxy;
+    writer = fixture.writer;
   }
 
   @AfterEach
   void tearDown() {
-    writer.close();
-    proxy.close();
-    redis.close();
-    server.close();
+    fixture.close();
   }
 
   @Test
@@ -66,10 +57,8 @@ class LateDeliveryIT {
 
     catchThrowableOfType(
         RedisUnavailableException.class, () -> writer.apply(batch, WRITTEN, Version.ZERO));
-    await("the batch applied again on a new connection")
-        .atMost(Duration.ofSeconds(30))
-        .ignoreExceptionsInstanceOf(RedisUnavailableException.class)
-        .until(() -> writer.apply(batch, WRITTEN, Version.ZERO), applied -> true);
+    // Applied again on a new connection.
+    fixture.afterReconnecting(() -> writer.apply(batch, WRITTEN, Version.ZERO));
     writer.apply(List.of(new Evict(ITEMS, "item:1", DELETED)), DELETED, WRITTEN);
     assertThat(redis.redis().exists("item:1")).isZero();
 

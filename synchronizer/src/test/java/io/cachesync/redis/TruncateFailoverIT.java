@@ -2,9 +2,7 @@ package io.cachesync.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
-import static org.awaitility.Awaitility.await;
 
-import io.cachesync.config.RedisSettings;
 import io.cachesync.model.CacheOperation;
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.CacheOperation.Write;
@@ -14,15 +12,12 @@ import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
 import io.cachesync.sync.CacheRolledBackException;
 import io.cachesync.sync.RedisUnavailableException;
+import io.cachesync.testing.CacheWriterFixture;
 import io.cachesync.testing.RedisProbe;
-import io.cachesync.testing.RedisServer;
 import io.cachesync.testing.TcpProxy;
-import io.cachesync.testing.TestServers;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -41,27 +36,22 @@ class TruncateFailoverIT {
   private static final Version TRUNCATE = new Version(0x200, 0x28);
   private static final Version AFTER = new Version(0x200, 0x40);
 
-  private RedisServer server;
+  private CacheWriterFixture fixture;
   private RedisProbe redis;
   private TcpProxy proxy;
   private LettuceCacheWriter writer;
 
   @BeforeEach
   void setUp() throws Exception {
-    server = TestServers.redis();
-    redis = new RedisProbe(server);
-    proxy = new TcpProxy(server.host(), server.port());
-    writer =
-        LettuceCacheWriter.connect(
-            new RedisSettings("redis://" + proxy.host() + ":" + proxy.port()), STATE);
+    fixture = CacheWriterFixture.throughProxy(STATE);
+    redis = fixture.redis;
+    proxy = fixture.proxy;
+    writer = fixture.writer;
   }
 
   @AfterEach
   void tearDown() {
-    writer.close();
-    proxy.close();
-    redis.close();
-    server.close();
+    fixture.close();
   }
 
   @Test
@@ -86,7 +76,7 @@ class TruncateFailoverIT {
     proxy.restore();
 
     CacheRolledBackException rolledBack =
-        afterReconnecting(
+        fixture.afterReconnecting(
             () ->
                 catchThrowableOfType(
                     CacheRolledBackException.class,
@@ -113,34 +103,25 @@ class TruncateFailoverIT {
         () -> writer.apply(List.of(new EvictTable(LINES, "line:", TRUNCATE)), TRUNCATE, LOADED));
 
     proxy.restore();
-    assertThat(afterReconnecting(writer::position)).contains(TRUNCATE.justBefore());
+    assertThat(fixture.afterReconnecting(writer::position)).contains(TRUNCATE.justBefore());
     assertThat(redis.keys("line:*")).containsExactly("line:1");
   }
 
-  /** The result of {@code call} once the writer's connections are back after a cut. */
-  private static <T> T afterReconnecting(Callable<T> call) {
-    return await("the writer reconnecting")
-        .atMost(Duration.ofSeconds(30))
-        .ignoreExceptionsInstanceOf(RedisUnavailableException.class)
-        .until(call, result -> true);
-  }
-
   private static Write line(int order, Version version) {
-    return new Write(
-        LINES,
-        "line:" + order,
-        ValueFormat.HASH,
-        Map.of("order_id", new ColumnValue.Number(Integer.toString(order))),
-        version,
-        Optional.empty());
+    return row(LINES, "line:", "order_id", order, version);
   }
 
   private static Write user(int id, Version version) {
+    return row(USERS, "user:", "id", id, version);
+  }
+
+  /** A hash write of a row whose only column is its key column. */
+  private static Write row(TableId table, String prefix, String column, int id, Version version) {
     return new Write(
-        USERS,
-        "user:" + id,
+        table,
+        prefix + id,
         ValueFormat.HASH,
-        Map.of("id", new ColumnValue.Number(Integer.toString(id))),
+        Map.of(column, new ColumnValue.Number(Integer.toString(id))),
         version,
         Optional.empty());
   }

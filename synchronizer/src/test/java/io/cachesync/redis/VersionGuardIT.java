@@ -3,7 +3,6 @@ package io.cachesync.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.cachesync.config.RedisSettings;
 import io.cachesync.model.CacheOperation;
 import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.EvictTable;
@@ -14,9 +13,8 @@ import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
 import io.cachesync.sync.BatchOutcome;
 import io.cachesync.sync.CacheRolledBackException;
+import io.cachesync.testing.CacheWriterFixture;
 import io.cachesync.testing.RedisProbe;
-import io.cachesync.testing.RedisServer;
-import io.cachesync.testing.TestServers;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -34,22 +32,20 @@ class VersionGuardIT {
   private static final Version OLD = new Version(0x100, 0x10);
   private static final Version NEW = new Version(0x200, 0x20);
 
-  private static RedisServer server;
+  private static CacheWriterFixture fixture;
   private static RedisProbe redis;
   private static LettuceCacheWriter writer;
 
   @BeforeAll
   static void start() throws Exception {
-    server = TestServers.redis();
-    redis = new RedisProbe(server);
-    writer = LettuceCacheWriter.connect(new RedisSettings(server.uri()), "cachesync:guard:");
+    fixture = CacheWriterFixture.direct("cachesync:guard:");
+    redis = fixture.redis;
+    writer = fixture.writer;
   }
 
   @AfterAll
   static void stop() {
-    writer.close();
-    redis.close();
-    server.close();
+    fixture.close();
   }
 
   @BeforeEach
