@@ -6,6 +6,7 @@ import io.cachesync.bench.measure.Drain;
 import io.cachesync.bench.measure.Memory;
 import io.cachesync.bench.measure.SlotWatch;
 import io.cachesync.bench.report.WorkloadResult;
+import io.cachesync.bench.workload.Workload;
 import io.cachesync.testing.ConfigFiles;
 import java.io.OutputStream;
 import java.nio.file.Path;
@@ -64,11 +65,8 @@ final class ResyncSuite {
     database = servers.postgres.createDatabase(NAME);
     servers.postgres.execute(
         database,
-        "CREATE TABLE resynced (id bigint PRIMARY KEY, name text NOT NULL, kind int NOT NULL,"
-            + " at timestamptz NOT NULL)",
-        "INSERT INTO resynced SELECT i, 'name ' || i, i % 10, now() FROM generate_series(1, "
-            + rows
-            + ") i",
+        Workload.narrowTable("resynced"),
+        Workload.narrowRows("resynced", rows),
         "ANALYZE resynced");
     config =
         ConfigFiles.write(

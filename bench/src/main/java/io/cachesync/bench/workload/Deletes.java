@@ -50,17 +50,12 @@ public final class Deletes implements Workload {
 
   @Override
   public List<String> schema() {
-    return List.of(
-        "CREATE TABLE doomed (id bigint PRIMARY KEY, name text NOT NULL, kind int NOT NULL,"
-            + " at timestamptz NOT NULL)");
+    return List.of(Workload.narrowTable("doomed"));
   }
 
   @Override
   public List<String> initialRows() {
-    return List.of(
-        "INSERT INTO doomed SELECT i, 'name ' || i, i % 10, now() FROM generate_series(1, "
-            + (deletes + lagRows)
-            + ") i");
+    return List.of(Workload.narrowRows("doomed", deletes + lagRows));
   }
 
   @Override

@@ -31,9 +31,7 @@ public final class LargeTransaction implements Workload {
 
   @Override
   public List<String> schema() {
-    return List.of(
-        "CREATE TABLE bulk (id bigint PRIMARY KEY, name text NOT NULL, kind int NOT NULL,"
-            + " at timestamptz NOT NULL)");
+    return List.of(Workload.narrowTable("bulk"));
   }
 
   @Override
@@ -49,10 +47,7 @@ public final class LargeTransaction implements Workload {
   @Override
   public long writeBacklog(Connection connection) throws SQLException {
     try (Statement statement = connection.createStatement()) {
-      statement.execute(
-          "INSERT INTO bulk SELECT i, 'name ' || i, i % 10, now() FROM generate_series(1, "
-              + rows
-              + ") i");
+      statement.execute(Workload.narrowRows("bulk", rows));
     }
     return rows;
   }

@@ -30,9 +30,7 @@ public final class NarrowInserts implements Workload {
 
   @Override
   public List<String> schema() {
-    return List.of(
-        "CREATE TABLE narrow (id bigint PRIMARY KEY, name text NOT NULL, kind int NOT NULL,"
-            + " at timestamptz NOT NULL)");
+    return List.of(Workload.narrowTable("narrow"));
   }
 
   @Override
@@ -49,8 +47,7 @@ public final class NarrowInserts implements Workload {
   public long writeBacklog(Connection connection) throws SQLException {
     try (Statement statement = connection.createStatement()) {
       statement.execute(
-          Workload.loop(
-              1, inserts, "", "INSERT INTO narrow VALUES (i, 'name ' || i, i % 10, now());"));
+          Workload.loop(1, inserts, "", "INSERT INTO narrow VALUES (" + NARROW_VALUES + ");"));
     }
     return inserts;
   }

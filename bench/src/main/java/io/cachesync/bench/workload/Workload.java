@@ -35,6 +35,29 @@ public interface Workload {
   /** The change offered at fixed rates to measure lag; empty when the workload has none. */
   Optional<LagOperation> lag();
 
+  /** A narrow row's values for the key {@code i}, in SQL. */
+  String NARROW_VALUES = "i, 'name ' || i, i % 10, now()";
+
+  /** A table of narrow rows: a bigint key and three short columns (W1, W3, W5 and W6's). */
+  static String narrowTable(String name) {
+    return "CREATE TABLE "
+        + name
+        + " (id bigint PRIMARY KEY, name text NOT NULL, kind int NOT NULL, at timestamptz NOT NULL)";
+  }
+
+  /**
+   * Fills the narrow table {@code name} with the rows of keys 1 to {@code rows}, in one statement.
+   */
+  static String narrowRows(String name, long rows) {
+    return "INSERT INTO "
+        + name
+        + " SELECT "
+        + NARROW_VALUES
+        + " FROM generate_series(1, "
+        + rows
+        + ") i";
+  }
+
   /**
    * An anonymous PL/pgSQL block that runs {@code body} for {@code i} in {@code from..to},
    * committing after each run: single-row transactions without a round trip each, so the backlog is
