@@ -32,6 +32,10 @@ import io.lettuce.core.TransactionResult;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.NestedMultiOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -63,12 +67,6 @@ public final class LettuceCacheWriter implements CacheWriter {
           .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
           .build();
   private static final int SCAN_COUNT = 1_000;
-
-  /**
-   * Rows per call of write_hash.lua: enough to spread the cost of starting it, small enough to keep
-   * each call short.
-   */
-  private static final int ROWS_PER_SCRIPT_CALL = 64;
 
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> pipeline;
@@ -327,10 +325,7 @@ public final class LettuceCacheWriter implements CacheWriter {
         hashes.send(commands, results);
         results.add(sendLoaded(commands, write, batchJson));
       } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
-        hashes.add(write);
-        if (hashes.rows() == ROWS_PER_SCRIPT_CALL) {
-          hashes.send(commands, results);
-        }
+        hashes.add(write, commands, results);
       } else {
         // In order: everything sent before this operation executes before it.
         hashes.send(commands, results);
@@ -425,60 +420,54 @@ public final class LettuceCacheWriter implements CacheWriter {
     return write.ttl().map(t -> Long.toString(t.seconds())).orElse("0");
   }
 
-  /**
-   * Hash writes gathered for one call of write_hash.lua: starting a script costs Redis more than
-   * one row's few commands, so consecutive rows share a call (ROWS_PER_SCRIPT_CALL at most).
-   */
+  /** Hash writes gathered into calls of write_hash.lua (see {@link HashRowCall}). */
   private final class HashWrites {
-    private final List<String> keys = new ArrayList<>();
-    private final List<String> arguments = new ArrayList<>();
+    private final HashRowCall call = new HashRowCall();
+    private final List<String> fields = new ArrayList<>();
 
-    int rows() {
-      return keys.size() / 2;
-    }
-
-    void add(Write write) {
-      keys.add(write.key());
-      keys.add(write.mergeFrom());
+    /** Adds a row, sending the rows gathered so far first when the call would grow too large. */
+    void add(
+        Write write, RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
+      fields.clear();
+      long bytes = 64;
+      for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+        Optional<String> text = entry.getValue().fieldText();
+        if (text.isPresent()) {
+          fields.add(entry.getKey());
+          fields.add(text.get());
+          // At most 3 bytes a char in UTF-8, and a header each.
+          bytes += 3L * (entry.getKey().length() + text.get().length()) + 10;
+        }
+      }
       List<String> unchanged = write.unchangedColumns();
-      List<String> fields = new ArrayList<>(2 * write.values().size());
-      write
-          .values()
-          .forEach(
-              (column, value) ->
-                  value
-                      .fieldText()
-                      .ifPresent(
-                          text -> {
-                            fields.add(column);
-                            fields.add(text);
-                          }));
-      arguments.add(write.version().text());
-      arguments.add(ttl(write));
-      arguments.add(Integer.toString(unchanged.size()));
-      arguments.add(Integer.toString(fields.size() / 2));
-      arguments.addAll(unchanged);
-      arguments.addAll(fields);
+      if (!call.fits(unchanged.size(), fields.size(), bytes, maxValueBytes)) {
+        send(commands, results);
+      }
+      call.add(
+          write.key(), write.mergeFrom(), write.version().text(), ttl(write), unchanged, fields);
     }
 
     /** Sends the gathered rows as one call; adds each row's outcome to {@code results}. */
     void send(RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
-      if (keys.isEmpty()) {
+      int rows = call.rows();
+      if (rows == 0) {
         return;
       }
-      RedisFuture<List<Object>> call =
-          commands.evalsha(
-              scripts.get("write_hash"),
-              ScriptOutputType.MULTI,
-              keys.toArray(String[]::new),
-              arguments.toArray(String[]::new));
-      for (int row = 0; row < rows(); row++) {
+      CommandArgs<String, String> arguments =
+          new CommandArgs<>(StringCodec.UTF8)
+              .add(scripts.get("write_hash"))
+              .add(2L * rows)
+              .addKeys(call.keys())
+              .add(call.packedValues());
+      RedisFuture<List<Object>> statuses =
+          commands.dispatch(
+              CommandType.EVALSHA, new NestedMultiOutput<>(StringCodec.UTF8), arguments);
+      for (int row = 0; row < rows; row++) {
         int index = row;
         results.add(
-            call.toCompletableFuture().thenApply(statuses -> String.valueOf(statuses.get(index))));
+            statuses.toCompletableFuture().thenApply(list -> String.valueOf(list.get(index))));
       }
-      keys.clear();
-      arguments.clear();
+      call.clear();
     }
   }
 

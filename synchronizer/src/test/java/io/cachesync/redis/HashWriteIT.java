@@ -97,6 +97,30 @@ class HashWriteIT {
     assertThat(redis.hash("doc:1")).containsEntry("title", "kept forever");
   }
 
+  @Test
+  void batch_manyWideRows_splitsIntoCallsRedisCanUnpack() {
+    // 100 rows of 1,500 columns: 64 of them in one call would be 192,000 values, past what Redis's
+    // Lua stack takes at once. Text outside ASCII checks the packed lengths are bytes, not chars.
+    List<Write> writes = new java.util.ArrayList<>();
+    for (int row = 1; row <= 100; row++) {
+      Map<String, ColumnValue> values = new LinkedHashMap<>();
+      values.put("id", number(row));
+      for (int column = 1; column < 1_500; column++) {
+        values.put("c" + column, text("é" + row + "✓" + column));
+      }
+      writes.add(new Write(DOCS, "doc:" + row, ValueFormat.HASH, values, FIRST, Optional.empty()));
+    }
+
+    var outcome = writer.apply(List.copyOf(writes), FIRST, Version.ZERO);
+
+    assertThat(outcome.written()).isEqualTo(100);
+    assertThat(outcome.failures()).isEmpty();
+    assertThat(redis.hash("doc:100")).hasSize(1_500).containsEntry("c1499", "é100✓1499");
+    assertThat(redis.redis().hgetall("doc:1"))
+        .containsEntry("c1", "é1✓1")
+        .containsEntry("__v", FIRST.text());
+  }
+
   private static void write(Map<String, ColumnValue> values, Version version) {
     writer.apply(
         List.of(new Write(DOCS, "doc:1", ValueFormat.HASH, values, version, Optional.empty())),

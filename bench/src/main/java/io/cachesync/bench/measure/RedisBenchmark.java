@@ -1,5 +1,6 @@
 package io.cachesync.bench.measure;
 
+import io.cachesync.redis.HashRowCall;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisURI;
@@ -7,17 +8,20 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * What Redis itself can take of the commands cachesync sends, measured with {@code redis-benchmark}
@@ -88,13 +92,13 @@ public final class RedisBenchmark {
       RedisCommands<String, String> redis = connection.sync();
       String write = redis.scriptLoad(script("write_hash.lua"));
       String evict = redis.scriptLoad(script("evict.lua"));
-      Layout layout = Layout.detect(redis, write);
+      checkWrite(client, write);
       checkEvict(redis, evict);
       redis.flushdb();
       double narrow =
           rowRate(
-              layout.command(write, List.of(), narrowFields()),
-              layout.rowsPerCall,
+              writeCall(write, List.of(), narrowFields()),
+              HashRowCall.MAX_ROWS,
               requests,
               requests);
       redis.flushdb();
@@ -102,8 +106,8 @@ public final class RedisBenchmark {
       fill(connection, wideKeys, wideRow());
       double wide =
           rowRate(
-              layout.command(write, List.of(UNCHANGED_COLUMN), wideFields()),
-              layout.rowsPerCall,
+              writeCall(write, List.of(UNCHANGED_COLUMN), wideFields()),
+              HashRowCall.MAX_ROWS,
               requests,
               wideKeys);
       redis.flushdb();
@@ -132,79 +136,92 @@ public final class RedisBenchmark {
   }
 
   /**
-   * How write_hash.lua takes its rows: one row per call ({@code KEYS[1]} the key; {@code ARGV}
-   * version, ttl, n, the n unchanged columns, field/value pairs), or several (KEYS in pairs of key
-   * and merge source; per row in {@code ARGV} version, ttl, n, m, the n unchanged columns, m
-   * field/value pairs) as LettuceCacheWriter sends them, 64 rows per call. Found by calling the
-   * built script once each way, so that a changed layout fails here rather than silently.
+   * An {@code EVALSHA} of write_hash.lua as cachesync sends it ({@link HashRowCall}): {@link
+   * HashRowCall#MAX_ROWS} rows, each on its own random key. The rows' packed values are one
+   * argument, held as ISO-8859-1 text (a char per byte) until {@link #shellWord} passes it on;
+   * redis-benchmark's twelve-digit {@code __rand_int__} keeps the packed lengths right.
+   *
+   * @param unchanged the columns whose cached fields the script keeps
+   * @param fields the field/value pairs written
    */
-  enum Layout {
-    ONE_ROW_PER_CALL(1),
-    ROWS_PER_CALL(64);
-
-    final int rowsPerCall;
-
-    Layout(int rowsPerCall) {
-      this.rowsPerCall = rowsPerCall;
+  static List<String> writeCall(String sha, List<String> unchanged, List<String> fields) {
+    HashRowCall call = new HashRowCall();
+    for (int row = 0; row < HashRowCall.MAX_ROWS; row++) {
+      // The key, and the key its unchanged columns come from: redis-benchmark draws each
+      // __rand_int__ apart, so this one is another existing row's (one more TYPE than
+      // cachesync's call, where both are the same key).
+      call.add("bench:__rand_int__", "bench:__rand_int__", VERSION, "0", unchanged, fields);
     }
+    List<String> command = new ArrayList<>(List.of("EVALSHA", sha));
+    command.add(Integer.toString(2 * call.rows()));
+    command.addAll(List.of(call.keys()));
+    command.add(new String(call.packedValues(), StandardCharsets.ISO_8859_1));
+    return command;
+  }
 
-    static Layout detect(RedisCommands<String, String> redis, String sha) {
-      List<String> fields =
-          narrowFields().stream().map(f -> f.replace("__rand_int__", "1")).toList();
-      List<String> tried = new ArrayList<>();
-      for (Layout layout : values()) {
-        List<String> call = layout.command(sha, List.of(), fields);
-        int keyCount = Integer.parseInt(call.get(2));
-        String[] keys =
-            call.subList(3, 3 + keyCount).stream().map(key -> "bench:check").toArray(String[]::new);
-        String[] arguments = call.subList(3 + keyCount, call.size()).toArray(String[]::new);
-        try {
-          Object reply = redis.evalsha(sha, ScriptOutputType.MULTI, keys, arguments);
-          List<?> statuses = reply instanceof List<?> list ? list : List.of(reply);
-          if (statuses.size() == layout.rowsPerCall
-              && statuses.stream().allMatch("written"::equals)) {
-            return layout;
-          }
-          tried.add(layout + ": " + reply);
-        } catch (RuntimeException e) {
-          tried.add(layout + ": " + e.getMessage());
-        }
+  /**
+   * Calls the built write_hash.lua once as {@link #writeCall} does, so that a changed layout fails
+   * here rather than measuring errors.
+   */
+  private static void checkWrite(RedisClient client, String sha) {
+    List<String> call = writeCall(sha, List.of(), narrowFields());
+    int keyCount = Integer.parseInt(call.get(2));
+    try (StatefulRedisConnection<byte[], byte[]> connection =
+        client.connect(ByteArrayCodec.INSTANCE)) {
+      byte[][] keys = new byte[keyCount][];
+      Arrays.fill(keys, "bench:check".getBytes(StandardCharsets.UTF_8));
+      byte[] values =
+          call.get(3 + keyCount)
+              .replace("__rand_int__", "000000000001")
+              .getBytes(StandardCharsets.ISO_8859_1);
+      Object reply;
+      try {
+        reply = connection.sync().evalsha(sha, ScriptOutputType.MULTI, keys, values);
+      } catch (RuntimeException e) {
+        reply = e.getMessage();
       }
-      throw new IllegalStateException(
-          "cachesync's write_hash.lua takes neither known ARGV layout; update RedisBenchmark ("
-              + String.join("; ", tried)
-              + ")");
+      List<?> statuses = reply instanceof List<?> list ? list : List.of(reply);
+      if (statuses.size() != HashRowCall.MAX_ROWS
+          || !statuses.stream().allMatch(status -> "written".equals(text(status)))) {
+        throw new IllegalStateException(
+            "cachesync's write_hash.lua did not take the call cachesync sends ("
+                + statuses.stream().map(RedisBenchmark::text).distinct().toList()
+                + "); update RedisBenchmark");
+      }
     }
+  }
 
-    /**
-     * {@code EVALSHA} of {@link #rowsPerCall} rows, each with its own random key.
-     *
-     * @param unchanged the columns whose cached fields the script keeps
-     * @param fields the field/value pairs written
-     */
-    List<String> command(String sha, List<String> unchanged, List<String> fields) {
-      List<String> command = new ArrayList<>(List.of("EVALSHA", sha));
-      String kept = Integer.toString(unchanged.size());
-      if (this == ONE_ROW_PER_CALL) {
-        command.addAll(List.of("1", "bench:__rand_int__", VERSION, "0", kept));
-        command.addAll(unchanged);
-        command.addAll(fields);
-        return command;
+  private static String text(Object reply) {
+    return reply instanceof byte[] bytes
+        ? new String(bytes, StandardCharsets.UTF_8)
+        : String.valueOf(reply);
+  }
+
+  /**
+   * A word bash passes on byte for byte: every char of {@code latin1} (one byte each) outside a few
+   * safe ones as a {@code $'\xHH'} escape. A NUL cannot pass as a command-line argument at all.
+   */
+  static String shellWord(String latin1) {
+    StringBuilder word = new StringBuilder(latin1.length() * 2 + 3).append("$'");
+    for (int i = 0; i < latin1.length(); i++) {
+      char c = latin1.charAt(i);
+      if (c == 0 || c > 0xff) {
+        throw new IllegalArgumentException(
+            "a command-line argument cannot hold the byte " + (int) c + ": " + latin1);
       }
-      command.add(Integer.toString(2 * rowsPerCall));
-      for (int row = 0; row < rowsPerCall; row++) {
-        // The key, and the key its unchanged columns come from: redis-benchmark draws each
-        // __rand_int__ apart, so this one is another existing row's (one more TYPE than
-        // cachesync's call, where both are the same key).
-        command.addAll(List.of("bench:__rand_int__", "bench:__rand_int__"));
+      if ((c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || c == '_'
+          || c == ':'
+          || c == '.'
+          || c == '-') {
+        word.append(c);
+      } else {
+        word.append(String.format("\\x%02x", (int) c));
       }
-      for (int row = 0; row < rowsPerCall; row++) {
-        command.addAll(List.of(VERSION, "0", kept, Integer.toString(fields.size() / 2)));
-        command.addAll(unchanged);
-        command.addAll(fields);
-      }
-      return command;
     }
+    return word.append('\'').toString();
   }
 
   private static void checkEvict(RedisCommands<String, String> redis, String sha) {
@@ -338,7 +355,12 @@ public final class RedisBenchmark {
                 Integer.toString(keyspace),
                 "-q"));
     arguments.addAll(command);
-    Process process = new ProcessBuilder(arguments).redirectErrorStream(true).start();
+    // Through bash, which passes the packed argument's bytes on as they are (Java would encode
+    // them as UTF-8).
+    String script =
+        "exec "
+            + arguments.stream().map(RedisBenchmark::shellWord).collect(Collectors.joining(" "));
+    Process process = new ProcessBuilder("bash", "-c", script).redirectErrorStream(true).start();
     String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!process.waitFor(5, TimeUnit.MINUTES) || process.exitValue() != 0) {
       throw new IllegalStateException("redis-benchmark failed: " + output);

@@ -3,6 +3,8 @@ package io.cachesync.bench.measure;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cachesync.redis.HashRowCall;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -24,26 +26,44 @@ class RedisBenchmarkTest {
   }
 
   @Test
-  void command_severalRowsPerCall_pairsKeysAndCountsFields() {
+  void writeCall_packsTheRowsAsCachesyncDoes() {
     List<String> command =
-        RedisBenchmark.Layout.ROWS_PER_CALL.command(
-            "sha", List.of(), List.of("id", "1", "name", "x"));
+        RedisBenchmark.writeCall("sha", List.of("doc"), List.of("id", "__rand_int__"));
 
     assertThat(command.subList(0, 5))
         .containsExactly("EVALSHA", "sha", "128", "bench:__rand_int__", "bench:__rand_int__");
-    assertThat(command.subList(3 + 128, 3 + 128 + 8))
-        .containsExactly("00000000000000000000000000000001", "0", "0", "2", "id", "1", "name", "x");
-    assertThat(command).hasSize(3 + 128 + 64 * 8);
+    assertThat(command).hasSize(3 + 128 + 1);
+    HashRowCall call = new HashRowCall();
+    call.add(
+        "k",
+        "k",
+        "00000000000000000000000000000001",
+        "0",
+        List.of("doc"),
+        List.of("id", "__rand_int__"));
+    String row = new String(call.packedValues(), StandardCharsets.ISO_8859_1);
+    assertThat(command.get(3 + 128)).isEqualTo(row.repeat(HashRowCall.MAX_ROWS));
   }
 
   @Test
-  void command_unchangedColumn_listedBeforeTheFields() {
-    List<String> command =
-        RedisBenchmark.Layout.ROWS_PER_CALL.command("sha", List.of("doc"), List.of("id", "1"));
+  void shellWord_bashPassesEveryByteOn() throws Exception {
+    String bytes = "a b'\"$x\n\u00e9\u00ff_:.-9";
 
-    assertThat(command.subList(3 + 128, 3 + 128 + 7))
-        .containsExactly("00000000000000000000000000000001", "0", "1", "1", "doc", "id", "1");
-    assertThat(command).hasSize(3 + 128 + 64 * 7);
+    Process echo =
+        new ProcessBuilder(
+                "bash", "-c", "printf %s " + RedisBenchmark.shellWord(bytes) + " | od -An -tu1")
+            .start();
+    String printed = new String(echo.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+
+    assertThat(echo.waitFor()).isZero();
+    assertThat(printed.trim().split("\\s+"))
+        .containsExactly(bytes.chars().mapToObj(Integer::toString).toArray(String[]::new));
+  }
+
+  @Test
+  void shellWord_nul_refused() {
+    assertThatThrownBy(() -> RedisBenchmark.shellWord("a\u0000b"))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -52,21 +72,6 @@ class RedisBenchmarkTest {
 
     assertThat(ceilings.mix(1, 1)).isEqualTo(150.0);
     assertThat(ceilings.load()).isEqualTo(100.0);
-  }
-
-  @Test
-  void command_oneRowPerCall_isTheSingleKeyLayout() {
-    assertThat(RedisBenchmark.Layout.ONE_ROW_PER_CALL.command("sha", List.of(), List.of("id", "1")))
-        .containsExactly(
-            "EVALSHA",
-            "sha",
-            "1",
-            "bench:__rand_int__",
-            "00000000000000000000000000000001",
-            "0",
-            "0",
-            "id",
-            "1");
   }
 
   @Test
