@@ -156,6 +156,7 @@ public final class LettuceCacheWriter implements CacheWriter {
           UNSAFE_NO_VERSION_GUARD);
     }
     scripts.put("store_position", direct.sync().scriptLoad(resource("store_position.lua")));
+    scripts.put("load_hash", direct.sync().scriptLoad(resource("load_hash.lua")));
     for (String name : List.of("write_hash", "write_json", "evict")) {
       String script = resource(name + ".lua");
       if (unguarded) {
@@ -321,11 +322,11 @@ public final class LettuceCacheWriter implements CacheWriter {
         Write write = (Write) operation;
         batchJson.remove(write.key());
         results.add(evict(commands, write.key(), write.version()));
+      } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
+        hashes.add(write, commands, results);
       } else if (operation instanceof Write write && write.version().initialLoad()) {
         hashes.send(commands, results);
         results.add(sendLoaded(commands, write, batchJson));
-      } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
-        hashes.add(write, commands, results);
       } else {
         // In order: everything sent before this operation executes before it.
         hashes.send(commands, results);
@@ -376,43 +377,30 @@ public final class LettuceCacheWriter implements CacheWriter {
   }
 
   /**
-   * A row of an initial load, written without the version guard: plain commands cost Redis a
+   * A JSON row of an initial load, written without the version guard: plain commands cost Redis a
    * fraction of a script, and the guard has nothing to protect here. The load runs before the
    * stream starts, on a replication slot created for it, so no streamed change can be in Redis yet
    * for its rows, and every version Redis holds (from before the slot was made) is older than the
-   * load's. A stale daemon's late write still meets the guard of its own script.
+   * load's. A stale daemon's late write still meets the guard of its own script. Hash rows go the
+   * same way through load_hash.lua, packed ({@link HashWrites}).
    */
   private Future<String> sendLoaded(
       RedisAsyncCommands<String, String> commands, Write write, Map<String, JsonMerge> batchJson) {
     commands.del(write.key());
-    RedisFuture<?> written;
-    String ttl = ttl(write);
-    if (write.format() == ValueFormat.JSON) {
-      StringBuilder json = new StringBuilder(64 + 16 * write.values().size());
-      json.append("{\"__v\":\"").append(write.version().text()).append('"');
-      for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
-        json.append(',');
-        JsonText.appendQuoted(json, entry.getKey());
-        json.append(':').append(entry.getValue().jsonText());
-      }
-      String value = json.append('}').toString();
-      batchJson.put(write.key(), new JsonMerge(write.version().text(), value));
-      written =
-          ttl.equals("0")
-              ? commands.set(write.key(), value)
-              : commands.setex(write.key(), Long.parseLong(ttl), value);
-    } else {
-      Map<String, String> fields = new java.util.LinkedHashMap<>();
-      fields.put("__v", write.version().text());
-      write
-          .values()
-          .forEach(
-              (column, value) -> value.fieldText().ifPresent(text -> fields.put(column, text)));
-      written = commands.hset(write.key(), fields);
-      if (!ttl.equals("0")) {
-        commands.expire(write.key(), Long.parseLong(ttl));
-      }
+    StringBuilder json = new StringBuilder(64 + 16 * write.values().size());
+    json.append("{\"__v\":\"").append(write.version().text()).append('"');
+    for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+      json.append(',');
+      JsonText.appendQuoted(json, entry.getKey());
+      json.append(':').append(entry.getValue().jsonText());
     }
+    String value = json.append('}').toString();
+    batchJson.put(write.key(), new JsonMerge(write.version().text(), value));
+    String ttl = ttl(write);
+    RedisFuture<String> written =
+        ttl.equals("0")
+            ? commands.set(write.key(), value)
+            : commands.setex(write.key(), Long.parseLong(ttl), value);
     return written.toCompletableFuture().thenApply(ignored -> "written");
   }
 
@@ -420,10 +408,14 @@ public final class LettuceCacheWriter implements CacheWriter {
     return write.ttl().map(t -> Long.toString(t.seconds())).orElse("0");
   }
 
-  /** Hash writes gathered into calls of write_hash.lua (see {@link HashRowCall}). */
+  /**
+   * Hash writes gathered into calls of write_hash.lua, or of load_hash.lua for the rows of an
+   * initial load (see {@link HashRowCall} and {@link #sendLoaded}).
+   */
   private final class HashWrites {
     private final HashRowCall call = new HashRowCall();
     private final List<String> fields = new ArrayList<>();
+    private String script;
 
     /** Adds a row, sending the rows gathered so far first when the call would grow too large. */
     void add(
@@ -440,9 +432,12 @@ public final class LettuceCacheWriter implements CacheWriter {
         }
       }
       List<String> unchanged = write.unchangedColumns();
-      if (!call.fits(unchanged.size(), fields.size(), bytes, maxValueBytes)) {
+      String rowScript = write.version().initialLoad() ? "load_hash" : "write_hash";
+      if (!rowScript.equals(script)
+          || !call.fits(unchanged.size(), fields.size(), bytes, maxValueBytes)) {
         send(commands, results);
       }
+      script = rowScript;
       call.add(
           write.key(), write.mergeFrom(), write.version().text(), ttl(write), unchanged, fields);
     }
@@ -455,7 +450,7 @@ public final class LettuceCacheWriter implements CacheWriter {
       }
       CommandArgs<String, String> arguments =
           new CommandArgs<>(StringCodec.UTF8)
-              .add(scripts.get("write_hash"))
+              .add(scripts.get(script))
               .add(2L * rows)
               .addKeys(call.keys())
               .add(call.packedValues());

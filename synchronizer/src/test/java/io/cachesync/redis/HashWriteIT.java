@@ -98,6 +98,45 @@ class HashWriteIT {
   }
 
   @Test
+  void initialLoad_replacesWhatWasCachedWithTheRowsProjectionAndTtl() {
+    redis.redis().hset("doc:1", Map.of("__v", SECOND.text(), "stale", "x", "title", "old"));
+    Version load = Version.snapshot(0x300);
+    Map<String, ColumnValue> row = new LinkedHashMap<>();
+    row.put("id", number(1));
+    row.put("title", ColumnValue.NULL);
+    row.put("body", text("loaded"));
+
+    var outcome =
+        writer.apply(
+            List.of(
+                new Write(
+                    DOCS,
+                    "doc:1",
+                    ValueFormat.HASH,
+                    row,
+                    load,
+                    Optional.of(new Ttl(Duration.ofHours(1)))),
+                new Write(
+                    DOCS,
+                    "doc:2",
+                    ValueFormat.HASH,
+                    Map.of("id", number(2)),
+                    load,
+                    Optional.empty())),
+            FIRST,
+            Version.ZERO);
+
+    assertThat(outcome.written()).isEqualTo(2);
+    assertThat(redis.redis().hgetall("doc:1"))
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of("__v", load.text(), "id", "1", "body", "loaded"));
+    assertThat(redis.redis().ttl("doc:1")).isPositive();
+    assertThat(redis.redis().hgetall("doc:2"))
+        .containsExactlyInAnyOrderEntriesOf(Map.of("__v", load.text(), "id", "2"));
+    assertThat(redis.redis().ttl("doc:2")).isEqualTo(-1);
+  }
+
+  @Test
   void batch_manyWideRows_splitsIntoCallsRedisCanUnpack() {
     // 100 rows of 1,500 columns: 64 of them in one call would be 192,000 values, past what Redis's
     // Lua stack takes at once. Text outside ASCII checks the packed lengths are bytes, not chars.

@@ -28,7 +28,8 @@ import java.util.stream.Collectors;
  * (50 clients, pipelines of 64) in a database of its own: the Lua write and eviction scripts
  * cachesync loads (read from its jar, so the ARGV layout is the built one) on keys like the
  * workloads' (new keys for narrow inserts; existing wide rows whose TOASTed column the script
- * keeps; existing keys to evict), and the plain {@code DEL} and {@code HSET} of an initial load.
+ * keeps; existing keys to evict), load_hash.lua writing an initial load's rows on new keys, and a
+ * plain {@code HSET} for scale.
  */
 public final class RedisBenchmark {
   private static final int DATABASE = 2;
@@ -54,11 +55,11 @@ public final class RedisBenchmark {
   /**
    * Rows per second of each command.
    *
-   * @param plainDel a {@code DEL} of a key that is not there, as an initial load sends before each
-   *     row's {@code HSET}
+   * @param narrowLoad load_hash.lua on new keys, as an initial load writes narrow rows
+   * @param plainHset a plain {@code HSET} of a narrow row, for scale
    */
   public record Ceilings(
-      double narrowWrite, double wideWrite, double evict, double plainHset, double plainDel) {
+      double narrowWrite, double wideWrite, double evict, double narrowLoad, double plainHset) {
 
     /**
      * Rows per second of a mix of narrow writes and evictions in the proportion {@code writes} to
@@ -66,11 +67,6 @@ public final class RedisBenchmark {
      */
     public double mix(int writes, int evictions) {
       return (writes + evictions) / (writes / narrowWrite + evictions / evict);
-    }
-
-    /** Rows per second of an initial load: a {@code DEL} and an {@code HSET} per row. */
-    public double load() {
-      return 1 / (1 / plainDel + 1 / plainHset);
     }
   }
 
@@ -92,7 +88,9 @@ public final class RedisBenchmark {
       RedisCommands<String, String> redis = connection.sync();
       String write = redis.scriptLoad(script("write_hash.lua"));
       String evict = redis.scriptLoad(script("evict.lua"));
-      checkWrite(client, write);
+      String load = redis.scriptLoad(script("load_hash.lua"));
+      checkWrite(client, write, "write_hash.lua");
+      checkWrite(client, load, "load_hash.lua");
       checkEvict(redis, evict);
       redis.flushdb();
       double narrow =
@@ -111,14 +109,17 @@ public final class RedisBenchmark {
               requests,
               wideKeys);
       redis.flushdb();
-      double plainDel = rowRate(del(), 1, requests, requests);
+      double narrowLoad =
+          rowRate(
+              writeCall(load, List.of(), narrowFields()), HashRowCall.MAX_ROWS, requests, requests);
+      redis.flushdb();
       double plainHset = rowRate(hset(narrowFields()), 1, requests, requests);
       redis.flushdb();
       int evictKeys = KEYS_PER_EVICTION * requests;
       fill(connection, evictKeys, Map.of("__v", VERSION));
       double evictions = rowRate(evalshaEvict(evict), 1, requests, evictKeys);
       redis.flushdb();
-      return new Ceilings(narrow, wide, evictions, plainHset, plainDel);
+      return new Ceilings(narrow, wide, evictions, narrowLoad, plainHset);
     } finally {
       client.shutdown();
     }
@@ -160,10 +161,10 @@ public final class RedisBenchmark {
   }
 
   /**
-   * Calls the built write_hash.lua once as {@link #writeCall} does, so that a changed layout fails
-   * here rather than measuring errors.
+   * Calls the built script (write_hash.lua or load_hash.lua) once as {@link #writeCall} does, so
+   * that a changed layout fails here rather than measuring errors.
    */
-  private static void checkWrite(RedisClient client, String sha) {
+  private static void checkWrite(RedisClient client, String sha, String name) {
     List<String> call = writeCall(sha, List.of(), narrowFields());
     int keyCount = Integer.parseInt(call.get(2));
     try (StatefulRedisConnection<byte[], byte[]> connection =
@@ -184,7 +185,9 @@ public final class RedisBenchmark {
       if (statuses.size() != HashRowCall.MAX_ROWS
           || !statuses.stream().allMatch(status -> "written".equals(text(status)))) {
         throw new IllegalStateException(
-            "cachesync's write_hash.lua did not take the call cachesync sends ("
+            "cachesync's "
+                + name
+                + " did not take the call cachesync sends ("
                 + statuses.stream().map(RedisBenchmark::text).distinct().toList()
                 + "); update RedisBenchmark");
       }
@@ -289,10 +292,6 @@ public final class RedisBenchmark {
     }
     row.put(UNCHANGED_COLUMN, UNCHANGED_VALUE);
     return row;
-  }
-
-  private static List<String> del() {
-    return List.of("DEL", "bench:__rand_int__");
   }
 
   private static List<String> evalshaEvict(String sha) {

@@ -89,12 +89,12 @@ public final class ResultTable {
     out.println();
     out.printf(
         "redis-benchmark (50 clients, pipelines of 64), rows/s: write_hash.lua narrow %s,"
-            + " wide %s, evict.lua %s, plain HSET narrow %s, plain DEL %s%n",
+            + " wide %s, evict.lua %s, load_hash.lua narrow %s, plain HSET narrow %s%n",
         count(redis.narrowWrite()),
         count(redis.wideWrite()),
         count(redis.evict()),
-        count(redis.plainHset()),
-        count(redis.plainDel()));
+        count(redis.narrowLoad()),
+        count(redis.plainHset()));
     results.stream().flatMap(r -> r.notes().stream()).forEach(note -> out.println("note: " + note));
     out.println();
     legend();
@@ -114,7 +114,7 @@ public final class ResultTable {
       case "W2" -> redis.wideWrite();
       case "W3" -> redis.evict();
       case "W4" -> redis.mix(MixedTables.WRITES_PER_GROUP, MixedTables.EVICTIONS_PER_GROUP);
-      case "W6" -> redis.load();
+      case "W6" -> redis.narrowLoad();
       default -> redis.narrowWrite();
     };
   }
@@ -186,8 +186,8 @@ public final class ResultTable {
             + " on what it wrote. redis-benchmark: the commands cachesync sends for the workload,"
             + " pipelined, as many rows per script call as cachesync sends: write_hash.lua on new"
             + " keys (W1, W5), on existing wide rows keeping their TOASTed column (W2), evict.lua"
-            + " on existing keys (W3), 11 writes to 4 evictions (W4), DEL + HSET per row (W6, an"
-            + " initial load); a mix's rate is combined from its commands' rates.");
+            + " on existing keys (W3), 11 writes to 4 evictions (W4), load_hash.lua on new keys"
+            + " (W6, an initial load); a mix's rate is combined from its commands' rates.");
     lines.add(
         "- ratio = cachesync's figure / the reference's: for rates 1.00 is as fast, 0.50 half as"
             + " fast; for memory 2.00 is twice as much.");
