@@ -15,6 +15,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,10 +56,22 @@ final class RecordDecoder {
   private long lastCommit;
 
   /**
+   * The tables seen, by schema and table name: a {@link TableId} checks its names with a pattern,
+   * which cost more than the rest of a narrow row's decoding.
+   */
+  private final Map<String, Map<String, TableId>> tables = new HashMap<>();
+
+  /**
    * @param resumedFrom the version stored with the last applied batch, if any
    */
   RecordDecoder(Optional<Version> resumedFrom) {
     this.lastCommit = resumedFrom.map(Version::commit).orElse(0L);
+  }
+
+  private TableId table(String schema, String table) {
+    return tables
+        .computeIfAbsent(schema, name -> new HashMap<>())
+        .computeIfAbsent(table, name -> new TableId(schema, table));
   }
 
   /** The change in {@code record}, or empty for records that are not row changes (heartbeats). */
@@ -79,7 +92,7 @@ final class RecordDecoder {
     if (kind == null) { // logical decoding messages (heartbeats), transaction markers
       return Optional.empty();
     }
-    TableId table = new TableId(source.getString("schema"), source.getString("table"));
+    TableId table = table(source.getString("schema"), source.getString("table"));
     Row before = row(value, "before");
     // A primary-key UPDATE arrives as a DELETE of the old key (header __debezium.newkey) and a
     // CREATE of the new one (header __debezium.oldkey). They are applied as one UPDATE that moves
