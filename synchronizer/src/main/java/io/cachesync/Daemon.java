@@ -262,6 +262,11 @@ public final class Daemon implements AutoCloseable {
         stateStore.sweepDone();
       }
     } catch (Exception e) {
+      if (state.get() == State.STOPPING || state.get() == State.STOPPED) {
+        // Stopping interrupts the poller; the sweep stays recorded in Redis for the next start.
+        LOG.info("Stopping before the orphan sweep finished; the next start runs it");
+        return;
+      }
       nextSweep = System.nanoTime() + SWEEP_RETRY.toNanos();
       LOG.warn(
           "Could not remove the keys of rows deleted before the reload ({}); trying again in {} s",
