@@ -326,7 +326,7 @@ public final class LettuceCacheWriter implements CacheWriter {
         hashes.add(write, commands, results);
       } else if (operation instanceof Write write && write.version().initialLoad()) {
         hashes.send(commands, results);
-        results.add(sendLoaded(commands, write, batchJson));
+        results.add(sendLoadedJson(commands, write, batchJson));
       } else {
         // In order: everything sent before this operation executes before it.
         hashes.send(commands, results);
@@ -384,7 +384,7 @@ public final class LettuceCacheWriter implements CacheWriter {
    * load's. A stale daemon's late write still meets the guard of its own script. Hash rows go the
    * same way through load_hash.lua, packed ({@link HashWrites}).
    */
-  private Future<String> sendLoaded(
+  private Future<String> sendLoadedJson(
       RedisAsyncCommands<String, String> commands, Write write, Map<String, JsonMerge> batchJson) {
     commands.del(write.key());
     StringBuilder json = new StringBuilder(64 + 16 * write.values().size());
@@ -410,7 +410,7 @@ public final class LettuceCacheWriter implements CacheWriter {
 
   /**
    * Hash writes gathered into calls of write_hash.lua, or of load_hash.lua for the rows of an
-   * initial load (see {@link HashRowCall} and {@link #sendLoaded}).
+   * initial load (see {@link HashRowCall} and {@link #sendLoadedJson}).
    */
   private final class HashWrites {
     private final HashRowCall call = new HashRowCall();

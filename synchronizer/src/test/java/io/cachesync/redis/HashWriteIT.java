@@ -29,6 +29,7 @@ class HashWriteIT {
   private static final TableId DOCS = TableId.parse("public.docs");
   private static final Version FIRST = new Version(0x100, 0x10);
   private static final Version SECOND = new Version(0x200, 0x20);
+  private static final Optional<Ttl> HOUR = Optional.of(new Ttl(Duration.ofHours(1)));
 
   private static CacheWriterFixture fixture;
   private static RedisProbe redis;
@@ -78,17 +79,7 @@ class HashWriteIT {
 
   @Test
   void update_withoutTtl_removesTheOneStored() {
-    writer.apply(
-        List.of(
-            new Write(
-                DOCS,
-                "doc:1",
-                ValueFormat.HASH,
-                Map.of("id", number(1)),
-                FIRST,
-                Optional.of(new Ttl(Duration.ofHours(1))))),
-        FIRST,
-        Version.ZERO);
+    writer.apply(List.of(doc("doc:1", Map.of("id", number(1)), FIRST, HOUR)), FIRST, Version.ZERO);
     assertThat(redis.redis().ttl("doc:1")).isPositive();
 
     write(Map.of("id", number(1), "title", text("kept forever")), SECOND);
@@ -109,20 +100,8 @@ class HashWriteIT {
     var outcome =
         writer.apply(
             List.of(
-                new Write(
-                    DOCS,
-                    "doc:1",
-                    ValueFormat.HASH,
-                    row,
-                    load,
-                    Optional.of(new Ttl(Duration.ofHours(1)))),
-                new Write(
-                    DOCS,
-                    "doc:2",
-                    ValueFormat.HASH,
-                    Map.of("id", number(2)),
-                    load,
-                    Optional.empty())),
+                doc("doc:1", row, load, HOUR),
+                doc("doc:2", Map.of("id", number(2)), load, Optional.empty())),
             FIRST,
             Version.ZERO);
 
@@ -147,7 +126,7 @@ class HashWriteIT {
       for (int column = 1; column < 1_500; column++) {
         values.put("c" + column, text("é" + row + "✓" + column));
       }
-      writes.add(new Write(DOCS, "doc:" + row, ValueFormat.HASH, values, FIRST, Optional.empty()));
+      writes.add(doc("doc:" + row, values, FIRST, Optional.empty()));
     }
 
     var outcome = writer.apply(List.copyOf(writes), FIRST, Version.ZERO);
@@ -160,11 +139,13 @@ class HashWriteIT {
         .containsEntry("__v", FIRST.text());
   }
 
+  private static Write doc(
+      String key, Map<String, ColumnValue> values, Version version, Optional<Ttl> ttl) {
+    return new Write(DOCS, key, ValueFormat.HASH, values, version, ttl);
+  }
+
   private static void write(Map<String, ColumnValue> values, Version version) {
-    writer.apply(
-        List.of(new Write(DOCS, "doc:1", ValueFormat.HASH, values, version, Optional.empty())),
-        version,
-        Version.ZERO);
+    writer.apply(List.of(doc("doc:1", values, version, Optional.empty())), version, Version.ZERO);
   }
 
   private static ColumnValue number(long value) {
