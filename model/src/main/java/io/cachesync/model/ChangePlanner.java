@@ -51,6 +51,13 @@ public final class ChangePlanner {
       operations.add(new Evict(event.table(), oldKey.get(), event.version()));
       return operations;
     }
+    if (oldKey.isPresent() && newKey.isEmpty()) {
+      // The row's new key cannot be rendered (a NULL, an empty value, a separator inside it): the
+      // old key holds the row as it was and nothing will replace it, so it goes.
+      List<CacheOperation> operations = new ArrayList<>(upsert);
+      operations.add(new Evict(event.table(), oldKey.get(), event.version()));
+      return operations;
+    }
     return upsert;
   }
 
@@ -60,7 +67,7 @@ public final class ChangePlanner {
     }
     String key;
     try {
-      key = mapping.key().render(column -> keyText(event.after(), column));
+      key = mapping.key().render(event.after());
     } catch (KeyRenderException e) {
       return List.of(new Reject(event.table(), e.getMessage()));
     }
@@ -87,8 +94,7 @@ public final class ChangePlanner {
 
   private CacheOperation evict(TableMapping mapping, Row row, ChangeEvent event) {
     try {
-      return new Evict(
-          event.table(), mapping.key().render(column -> keyText(row, column)), event.version());
+      return new Evict(event.table(), mapping.key().render(row), event.version());
     } catch (KeyRenderException e) {
       return new Reject(event.table(), e.getMessage());
     }
@@ -99,14 +105,10 @@ public final class ChangePlanner {
       return Optional.empty();
     }
     try {
-      return Optional.of(mapping.key().render(column -> keyText(row, column)));
+      return Optional.of(mapping.key().render(row));
     } catch (KeyRenderException e) {
       return Optional.empty();
     }
-  }
-
-  private static String keyText(Row row, String column) {
-    return row.get(column).flatMap(ColumnValue::fieldText).orElse(null);
   }
 
   /** The mapped columns present in the row; a column dropped from the table is simply absent. */

@@ -3,8 +3,11 @@ package io.cachesync.model;
 import static java.util.Objects.requireNonNull;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Pattern;
@@ -17,7 +20,8 @@ import java.util.regex.Pattern;
  * rows would share a key), one that does not start with literal text (its keys could not be told
  * apart from other tables' keys, nor found on TRUNCATE), and one with two placeholders side by side
  * (keys {@code 1}+{@code 23} and {@code 12}+{@code 3} would coincide). Rendering refuses a value
- * that contains the literal text following its placeholder, for the same reason.
+ * that would make the key ambiguous (see {@link #render}), and {@link #match} reads back exactly
+ * the keys that rendering produces.
  */
 public record KeyTemplate(String text, List<Segment> segments) {
 
@@ -159,9 +163,14 @@ public record KeyTemplate(String text, List<Segment> segments) {
   /**
    * Renders the key of a row.
    *
+   * <p>One rule decides which values can be rendered, and {@link #match} is its exact inverse: a
+   * value must be present and non-empty, and when literal text follows its placeholder, that text
+   * must first occur in the key right after the value. A value that contains the text, or ends with
+   * the start of it (in {@code t:{a}::{b}}, an {@code a} ending in {@code :}), is refused: the key
+   * would be read back as other values, so two rows could share it.
+   *
    * @param values the text form of each placeholder column
-   * @throws KeyRenderException when a value is missing, or contains the literal text that follows
-   *     its placeholder (the key would be ambiguous)
+   * @throws KeyRenderException when a value is missing, empty, or would make the key ambiguous
    */
   public String render(Function<String, String> values) {
     StringBuilder key = new StringBuilder(text.length() + 16);
@@ -171,22 +180,12 @@ public record KeyTemplate(String text, List<Segment> segments) {
         key.append(literal.text());
       } else if (segment instanceof Placeholder placeholder) {
         String value = values.apply(placeholder.column());
-        if (value == null) {
-          throw new KeyRenderException(
-              "key '" + text + "': column " + placeholder.column() + " is NULL or missing");
-        }
-        if (i + 1 < segments.size()
-            && segments.get(i + 1) instanceof Literal next
-            && value.contains(next.text())) {
-          throw new KeyRenderException(
-              "key '"
-                  + text
-                  + "': the value of column "
-                  + placeholder.column()
-                  + " contains '"
-                  + next.text()
-                  + "', which would make the key ambiguous");
-        }
+        refusal(i, value)
+            .ifPresent(
+                reason -> {
+                  throw new KeyRenderException(
+                      "key '" + text + "': column " + placeholder.column() + " " + reason);
+                });
         key.append(value);
       }
     }
@@ -194,40 +193,80 @@ public record KeyTemplate(String text, List<Segment> segments) {
   }
 
   /**
-   * The column values a key was rendered from: the inverse of {@link #render}. Unambiguous because
-   * placeholders are separated by literal text that their values (but the last) cannot contain.
+   * Renders the key of a row from the text form of its key columns ({@link ColumnValue#fieldText}),
+   * the one form every path (stream, load, verify, sweep) keys by.
+   *
+   * @throws KeyRenderException as {@link #render(Function)}
+   */
+  public String render(Row row) {
+    return render(column -> row.get(column).flatMap(ColumnValue::fieldText).orElse(null));
+  }
+
+  /** Why the value of the placeholder at segment {@code index} cannot be rendered, if it cannot. */
+  private Optional<String> refusal(int index, String value) {
+    if (value == null) {
+      return Optional.of("is NULL or missing");
+    }
+    if (value.isEmpty()) {
+      return Optional.of("is empty, which no key can be read back into");
+    }
+    if (index + 1 < segments.size() && segments.get(index + 1) instanceof Literal next) {
+      String separator = next.text();
+      if (value.contains(separator)) {
+        return Optional.of("contains '" + separator + "', which would make the key ambiguous");
+      }
+      if ((value + separator).indexOf(separator) != value.length()) {
+        return Optional.of(
+            "ends with the start of the following '"
+                + separator
+                + "', which would make the key ambiguous");
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The column values a key was rendered from: the exact inverse of {@link #render}. Each value
+   * runs to the first occurrence of the literal text that follows its placeholder (the last one to
+   * the end of the key); the values found must render the key again, so every key that {@code
+   * render} would not produce, from any values, is refused.
    *
    * @return empty when {@code key} is not a key of this template
    */
-  public java.util.Optional<java.util.Map<String, String>> match(String key) {
-    java.util.Map<String, String> values = new java.util.LinkedHashMap<>();
+  public Optional<Map<String, String>> match(String key) {
+    Map<String, String> values = new LinkedHashMap<>();
     int position = 0;
     for (int i = 0; i < segments.size(); i++) {
       Segment segment = segments.get(i);
       if (segment instanceof Literal literal) {
         if (!key.startsWith(literal.text(), position)) {
-          return java.util.Optional.empty();
+          return Optional.empty();
         }
         position += literal.text().length();
       } else if (segment instanceof Placeholder placeholder) {
-        int end;
-        if (i + 1 < segments.size()) {
-          end = key.indexOf(((Literal) segments.get(i + 1)).text(), position);
-          if (end < 0) {
-            return java.util.Optional.empty();
-          }
-        } else {
-          end = key.length();
+        int end =
+            i + 1 < segments.size()
+                ? key.indexOf(((Literal) segments.get(i + 1)).text(), position)
+                : key.length();
+        if (end < 0) {
+          return Optional.empty();
         }
         String value = key.substring(position, end);
         String previous = values.putIfAbsent(placeholder.column(), value);
-        if (value.isEmpty() || (previous != null && !previous.equals(value))) {
-          return java.util.Optional.empty();
+        if (previous != null && !previous.equals(value)) {
+          return Optional.empty();
         }
         position = end;
       }
     }
-    return position == key.length() ? java.util.Optional.of(values) : java.util.Optional.empty();
+    if (position != key.length()) {
+      return Optional.empty();
+    }
+    try {
+      return render(values::get).equals(key) ? Optional.of(values) : Optional.empty();
+    } catch (KeyRenderException refused) {
+      return Optional.empty();
+    }
   }
 
   @Override

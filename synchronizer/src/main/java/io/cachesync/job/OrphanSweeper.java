@@ -1,12 +1,12 @@
 package io.cachesync.job;
 
+import io.cachesync.model.KeyRenderException;
 import io.cachesync.model.TableMapping;
 import io.cachesync.redis.LettuceCacheInspector;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,9 +16,12 @@ import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Finds the keys under a table's prefix whose row does not exist, a SCAN page at a time: each key
- * is parsed back into its key columns ({@code KeyTemplate.match}) and looked up in PostgreSQL by
- * those columns, cast to their types so that the lookup uses the table's index.
+ * Finds the keys of a table's template whose row does not exist, a SCAN page at a time. A key under
+ * the table's prefix that the template does not match ({@code KeyTemplate.match}) is not the
+ * table's (the application may keep {@code user:42:session} next to {@code user:{id}:profile}) and
+ * is left alone. A matching key is parsed back into its key columns and looked up in PostgreSQL by
+ * them, cast to their types so that the lookup uses the table's index; its row exists when a row
+ * found renders exactly that key.
  */
 public final class OrphanSweeper {
   static final int PAGE = 500;
@@ -44,20 +47,15 @@ public final class OrphanSweeper {
         keys -> {
           List<String> versions = redis.versions(keys);
           Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
-          Map<String, String> found = new LinkedHashMap<>();
           for (int i = 0; i < keys.size(); i++) {
             String key = keys.get(i);
             if (versions.get(i).equals("-")) {
               continue;
             }
-            Optional<Map<String, String>> values = table.key().match(key);
-            if (values.isEmpty()) {
-              found.put(key, versions.get(i));
-            } else {
-              candidates.put(key, values.get());
-            }
+            table.key().match(key).ifPresent(values -> candidates.put(key, values));
           }
           Set<String> existing = existing(table, columns, types, candidates);
+          Map<String, String> found = new LinkedHashMap<>();
           for (int i = 0; i < keys.size(); i++) {
             String key = keys.get(i);
             if (candidates.containsKey(key) && !existing.contains(key)) {
@@ -105,7 +103,7 @@ public final class OrphanSweeper {
       throws SQLException {
     String tuple =
         "(" + String.join(", ", columns.stream().map(c -> "?::" + types.get(c)).toList()) + ")";
-    String select = String.join(", ", columns.stream().map(c -> quote(c) + "::text").toList());
+    String select = String.join(", ", columns.stream().map(OrphanSweeper::quote).toList());
     String sql =
         "SELECT "
             + select
@@ -118,36 +116,48 @@ public final class OrphanSweeper {
             + ") IN ("
             + String.join(", ", java.util.Collections.nCopies(candidates.size(), tuple))
             + ")";
-    Map<String, String> byValues = new LinkedHashMap<>();
     try (PreparedStatement statement = postgres.prepareStatement(sql)) {
       int parameter = 1;
-      for (Map.Entry<String, Map<String, String>> candidate : candidates.entrySet()) {
-        List<String> values = new ArrayList<>();
+      for (Map<String, String> values : candidates.values()) {
         for (String column : columns) {
-          statement.setString(parameter++, candidate.getValue().get(column));
-          values.add(candidate.getValue().get(column));
+          statement.setString(parameter++, values.get(column));
         }
-        byValues.put(String.join("\u0000", values), candidate.getKey());
       }
       Set<String> existing = new HashSet<>();
       try (ResultSet rows = statement.executeQuery()) {
         while (rows.next()) {
-          List<String> values = new ArrayList<>();
-          for (int i = 1; i <= columns.size(); i++) {
-            values.add(rows.getString(i));
-          }
-          String key = byValues.get(String.join("\u0000", values));
-          if (key != null) {
-            existing.add(key);
-          }
+          renderedKey(table, JdbcRowEncoder.encode(rows))
+              .filter(candidates::containsKey)
+              .ifPresent(existing::add);
         }
       }
       return existing;
     }
   }
 
-  /** The row with these key column values, read fresh; empty when there is none. */
-  Optional<io.cachesync.model.Row> row(TableMapping table, Map<String, String> keyValues) {
+  /** The key a row is cached under, rendered as every writer renders it; empty when it has none. */
+  private static Optional<String> renderedKey(TableMapping table, io.cachesync.model.Row row) {
+    try {
+      return Optional.of(table.key().render(row));
+    } catch (KeyRenderException unrenderable) {
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * The row cached under {@code key}, read fresh: the row its key columns select, when it renders
+   * exactly that key; empty when there is none, or the key is not one of the table's.
+   */
+  Optional<io.cachesync.model.Row> row(TableMapping table, String key) {
+    Optional<Map<String, String>> keyValues = table.key().match(key);
+    if (keyValues.isEmpty()) {
+      return Optional.empty();
+    }
+    return row(table, keyValues.get())
+        .filter(row -> renderedKey(table, row).filter(key::equals).isPresent());
+  }
+
+  private Optional<io.cachesync.model.Row> row(TableMapping table, Map<String, String> keyValues) {
     List<String> columns = List.copyOf(table.key().columns());
     Map<String, String> types = columnTypes(table, columns);
     String sql =

@@ -29,8 +29,9 @@ import java.util.function.BooleanSupplier;
 
 /**
  * Compares Redis with PostgreSQL: every mapped row (or a sample) with its cached value, and every
- * key under each table's prefix with its row. A difference that may only be a change in flight is
- * looked at again once the synchronizer has applied the WAL written before the check began.
+ * key of each table's template with its row (a key under the prefix that the template does not
+ * match is the application's, see OrphanSweeper). A difference that may only be a change in flight
+ * is looked at again once the synchronizer has applied the WAL written before the check began.
  */
 public final class Verifier {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -248,8 +249,7 @@ public final class Verifier {
 
   /** The key's problem now, read fresh from both sides; empty when it is gone. */
   private Optional<Offender> recheck(TableMapping table, Offender offender) {
-    Optional<Map<String, String>> keyValues = table.key().match(offender.key());
-    Optional<Row> row = keyValues.flatMap(values -> sweeper.row(table, values));
+    Optional<Row> row = sweeper.row(table, offender.key());
     if (row.isEmpty()) {
       boolean exists = !redis.type(offender.key()).equals("none");
       return exists
