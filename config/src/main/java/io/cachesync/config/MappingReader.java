@@ -24,6 +24,9 @@ final class MappingReader {
   /** The synchronizer keeps its state under this prefix; no table may write there. */
   static final String RESERVED_PREFIX = "cachesync:";
 
+  /** Names of the metadata in cached values ({@code __v}, the version); no column may cache one. */
+  static final String RESERVED_COLUMN_PREFIX = "__";
+
   private static final Pattern COLUMN = Pattern.compile("[A-Za-z_][A-Za-z0-9_$]*");
 
   /** A table read from the file, with the section it came from for later messages. */
@@ -82,6 +85,11 @@ final class MappingReader {
             .choice("mode", SyncMode.values(), SyncMode::configName)
             .orElse(TableMapping.DEFAULT_MODE);
     Optional<List<String>> columns = columns(section, key);
+    if (mode == SyncMode.WRITE
+        && columns.isPresent()
+        && !reservedColumns(section, table, columns.get())) {
+      columns = Optional.empty();
+    }
     Optional<Ttl> ttl = section.value("ttl", Ttl::parse);
     if (ttl.isPresent() && mode == SyncMode.EVICT) {
       section.problem(
@@ -156,6 +164,34 @@ final class MappingReader {
       }
     }
     return valid ? listed : Optional.empty();
+  }
+
+  /**
+   * Whether no listed column has a name reserved for the metadata stored in cached values: a column
+   * {@code __v} would overwrite the version.
+   */
+  private static boolean reservedColumns(
+      Section section, Optional<TableId> table, List<String> columns) {
+    boolean valid = true;
+    for (String column : columns) {
+      if (column.startsWith(RESERVED_COLUMN_PREFIX)) {
+        List<String> others =
+            columns.stream().filter(c -> !c.startsWith(RESERVED_COLUMN_PREFIX)).toList();
+        section.problem(
+            "columns",
+            "column "
+                + column
+                + " of "
+                + table.map(TableId::toString).orElse("the table")
+                + " starts with '__', which cachesync reserves for the metadata it stores in"
+                + " cached values (__v is the version), so caching it would overwrite them; list"
+                + " the columns without it: columns: ["
+                + String.join(", ", others)
+                + "]");
+        valid = false;
+      }
+    }
+    return valid;
   }
 
   private static void checkAcrossTables(List<Entry> entries) {

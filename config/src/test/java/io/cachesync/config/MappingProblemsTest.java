@@ -79,6 +79,10 @@ class MappingProblemsTest {
             List.of(
                 "key-not-in-columns.yml:3:5: tables[0].key: placeholder {uid} in key 'user:{uid}' is not among columns (id, name, email); add it to columns")),
         Arguments.of(
+            "reserved-column.yml",
+            List.of(
+                "reserved-column.yml:4:5: tables[0].columns: column __v of public.users starts with '__', which cachesync reserves for the metadata it stores in cached values (__v is the version), so caching it would overwrite them; list the columns without it: columns: [id, name]")),
+        Arguments.of(
             "key-adjacent.yml",
             List.of(
                 "key-adjacent.yml:3:5: tables[0].key: key 'line:{order_id}{line_no}': placeholders {order_id} and {line_no} are adjacent, so two rows could get the same key; put literal text between them, e.g. '{order_id}:{line_no}'")),

@@ -4,6 +4,7 @@ import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.Configuration;
 import io.cachesync.config.Suggestion;
 import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.model.SyncMode;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.source.PostgresConnector;
@@ -28,6 +29,9 @@ import java.util.stream.Collectors;
  */
 final class PostgresPreflight {
   private static final String SUBJECT = "postgres";
+
+  /** Names cachesync gives the metadata inside cached values; no cached column may have one. */
+  private static final String RESERVED_COLUMN_PREFIX = "__";
 
   private final SynchronizerSettings settings;
   private final List<TableMapping> tables;
@@ -213,6 +217,7 @@ final class PostgresPreflight {
     boolean columnsExist = checkColumns(mapping, columns);
     if (columnsExist) {
       checkReplicaIdentity(connection, mapping, oid, replicaIdentity);
+      checkKeyNamesOneRow(mapping, UniqueIndex.of(connection, oid));
     }
     return owned || role.superuser() ? Optional.empty() : Optional.of(id);
   }
@@ -238,6 +243,27 @@ final class PostgresPreflight {
     String subject = mapping.table().toString();
     String all = String.join(", ", columns.keySet());
     boolean valid = true;
+    if (mapping.allColumns() && mapping.mode() == SyncMode.WRITE) {
+      List<String> reserved =
+          columns.keySet().stream().filter(c -> c.startsWith(RESERVED_COLUMN_PREFIX)).toList();
+      if (!reserved.isEmpty()) {
+        List<String> others =
+            columns.keySet().stream().filter(c -> !c.startsWith(RESERVED_COLUMN_PREFIX)).toList();
+        findings.add(
+            Finding.failed(
+                subject,
+                "column "
+                    + String.join(", ", reserved)
+                    + " of "
+                    + subject
+                    + " starts with '__', which cachesync reserves for the metadata it stores in"
+                    + " cached values (__v is the version), so caching it would overwrite them;"
+                    + " list the columns to cache without it: columns: ["
+                    + String.join(", ", others)
+                    + "]"));
+        valid = false;
+      }
+    }
     for (String placeholder : mapping.key().columns()) {
       if (!columns.containsKey(placeholder)) {
         findings.add(
@@ -379,6 +405,55 @@ final class PostgresPreflight {
       }
     }
     return columns;
+  }
+
+  /**
+   * Checks that no two rows can share a key: the key's columns must hold every column of the
+   * primary key or of a unique index that proves uniqueness (see {@link UniqueIndex#doubt}).
+   */
+  private void checkKeyNamesOneRow(TableMapping mapping, List<UniqueIndex> indexes) {
+    String subject = mapping.table().toString();
+    Set<String> keyColumns = mapping.key().columns();
+    String intro = "key '" + mapping.key() + "' ";
+    for (UniqueIndex index : indexes) {
+      if (index.doubt(subject).isEmpty() && keyColumns.containsAll(index.columns())) {
+        findings.add(
+            Finding.ok(subject, intro + "names one row: it holds the " + index.describe()));
+        return;
+      }
+    }
+    List<String> reasons = new ArrayList<>();
+    for (UniqueIndex index : indexes) {
+      List<String> why = new ArrayList<>();
+      Set<String> notInKey = new LinkedHashSet<>(index.columns());
+      notInKey.removeAll(keyColumns);
+      if (!notInKey.isEmpty()) {
+        why.add("also has " + String.join(", ", notInKey) + ", which the key does not use");
+      }
+      index.doubt(subject).ifPresent(why::add);
+      reasons.add("the " + index.describe() + " " + String.join(" and ", why));
+    }
+    String columns = String.join(", ", keyColumns);
+    String fix =
+        "; add the missing columns to the key (every column of the primary key), or create a"
+            + " unique index on ("
+            + columns
+            + ") over NOT NULL columns, neither partial nor over expressions";
+    findings.add(
+        Finding.failed(
+            subject,
+            intro
+                + "may name more than one row, so rows would overwrite each other's key: "
+                + (reasons.isEmpty()
+                    ? subject
+                        + " has no primary key and no unique index to prove that ("
+                        + columns
+                        + ") identifies a row"
+                    : "nothing proves that ("
+                        + columns
+                        + ") identifies a row: "
+                        + String.join("; ", reasons))
+                + fix));
   }
 
   /** The signal table (see SignalTable): cachesync creates it, or an administrator does. */
