@@ -180,11 +180,10 @@ public record KeyTemplate(String text, List<Segment> segments) {
         key.append(literal.text());
       } else if (segment instanceof Placeholder placeholder) {
         String value = values.apply(placeholder.column());
-        refusal(i, value)
+        refusal(i, placeholder.column(), value)
             .ifPresent(
                 reason -> {
-                  throw new KeyRenderException(
-                      "key '" + text + "': column " + placeholder.column() + " " + reason);
+                  throw new KeyRenderException("key '" + text + "': " + reason);
                 });
         key.append(value);
       }
@@ -203,21 +202,28 @@ public record KeyTemplate(String text, List<Segment> segments) {
   }
 
   /** Why the value of the placeholder at segment {@code index} cannot be rendered, if it cannot. */
-  private Optional<String> refusal(int index, String value) {
+  private Optional<String> refusal(int index, String column, String value) {
     if (value == null) {
-      return Optional.of("is NULL or missing");
+      return Optional.of("column " + column + " is NULL or missing");
     }
     if (value.isEmpty()) {
-      return Optional.of("is empty, which no key can be read back into");
+      return Optional.of("column " + column + " is empty, which no key can be read back into");
     }
     if (index + 1 < segments.size() && segments.get(index + 1) instanceof Literal next) {
       String separator = next.text();
       if (value.contains(separator)) {
-        return Optional.of("contains '" + separator + "', which would make the key ambiguous");
+        return Optional.of(
+            "the value of column "
+                + column
+                + " contains '"
+                + separator
+                + "', which would make the key ambiguous");
       }
       if ((value + separator).indexOf(separator) != value.length()) {
         return Optional.of(
-            "ends with the start of the following '"
+            "the value of column "
+                + column
+                + " ends with the start of the following '"
                 + separator
                 + "', which would make the key ambiguous");
       }

@@ -119,6 +119,44 @@ class ChangePlannerTest {
   }
 
   @Test
+  void plan_keyChangedToAValueWithTheSeparator_evictsTheOldKey() {
+    List<CacheOperation> operations =
+        planner.plan(
+            new ChangeEvent(
+                LINES,
+                Kind.UPDATE,
+                row("order_id", "a", "line_no", 1),
+                row("order_id", "a:b", "line_no", 1, "sku", "A"),
+                V));
+
+    assertThat(operations)
+        .containsExactly(
+            new Reject(
+                LINES,
+                "key 'line:{order_id}:{line_no}': the value of column order_id contains ':', which would make"
+                    + " the key ambiguous"),
+            new Evict(LINES, "line:a:1", V));
+  }
+
+  @Test
+  void plan_keyChangedToEmptyOrNull_evictsTheOldKey() {
+    for (Object unrenderable : new Object[] {"", ColumnValue.NULL}) {
+      assertThat(
+              planner.plan(
+                  new ChangeEvent(
+                      USERS,
+                      Kind.UPDATE,
+                      row("id", "7"),
+                      row("id", unrenderable, "name", "Ann"),
+                      V)))
+          .as("new id %s", unrenderable)
+          .hasSize(2)
+          .last()
+          .isEqualTo(new Evict(USERS, "user:7", V));
+    }
+  }
+
+  @Test
   void plan_truncate_evictsTheTableByItsPrefix() {
     assertThat(planner.plan(new ChangeEvent(LINES, Kind.TRUNCATE, Row.EMPTY, Row.EMPTY, V)))
         .containsExactly(new EvictTable(LINES, "line:", V));

@@ -88,4 +88,42 @@ class KeyTemplateTest {
     assertThat(key.match("user:1")).isEmpty();
     assertThat(key.match("order::1")).isEmpty();
   }
+
+  @Test
+  void render_valueEndingWithTheStartOfTheSeparator_isRefused() {
+    KeyTemplate key = KeyTemplate.parse("t:{a}::{b}");
+
+    assertThatThrownBy(() -> key.render(Map.of("a", "x:", "b", "y")::get))
+        .isInstanceOf(KeyRenderException.class)
+        .hasMessage(
+            "key 't:{a}::{b}': the value of column a ends with the start of the following '::', which would"
+                + " make the key ambiguous");
+    assertThat(key.match("t:x:::y")).contains(Map.of("a", "x", "b", ":y"));
+  }
+
+  @Test
+  void render_emptyValue_isRefused() {
+    KeyTemplate key = KeyTemplate.parse("user:{id}");
+
+    assertThatThrownBy(() -> key.render(Map.of("id", "")::get))
+        .isInstanceOf(KeyRenderException.class)
+        .hasMessage("key 'user:{id}': column id is empty, which no key can be read back into");
+    assertThat(key.match("user:")).isEmpty();
+  }
+
+  @Test
+  void match_keyWithMoreAfterTheTemplate_isEmpty() {
+    KeyTemplate key = KeyTemplate.parse("user:{id}:profile");
+
+    assertThat(key.match("user:42:session")).isEmpty();
+    assertThat(key.match("user:42:profile:profile")).isEmpty();
+    assertThat(key.match("user:42:profile")).contains(Map.of("id", "42"));
+  }
+
+  @Test
+  void match_lastValueHoldingEarlierSeparators_givesItBack() {
+    KeyTemplate key = KeyTemplate.parse("t:{a}:{b}");
+
+    assertThat(key.match("t:1:x:y")).contains(Map.of("a", "1", "b", "x:y"));
+  }
 }
