@@ -33,8 +33,19 @@ class ValidateCommandIT {
         database,
         "CREATE TABLE users (id bigint PRIMARY KEY, name text, email text)",
         "CREATE TABLE events (id bigint, payload text)",
-        "CREATE TABLE audit (id bigint, at timestamptz)",
+        "CREATE TABLE audit (id bigint NOT NULL UNIQUE, at timestamptz)",
         "ALTER TABLE audit REPLICA IDENTITY FULL",
+        "CREATE TABLE orders (tenant_id int, id int, note text, PRIMARY KEY (tenant_id, id))",
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, email text, handle text NOT NULL,"
+            + " code text NOT NULL)",
+        "CREATE UNIQUE INDEX accounts_email_key ON accounts (email)",
+        "CREATE UNIQUE INDEX accounts_handle_key ON accounts (handle) WHERE handle <> ''",
+        "CREATE UNIQUE INDEX accounts_code_key ON accounts (lower(code))",
+        "ALTER TABLE accounts REPLICA IDENTITY FULL",
+        "CREATE TABLE members (id bigint PRIMARY KEY, email text NOT NULL,"
+            + " CONSTRAINT members_email_key UNIQUE (email) INCLUDE (id))",
+        "ALTER TABLE members REPLICA IDENTITY FULL",
+        "CREATE TABLE carts (id bigint PRIMARY KEY, __v text, items text)",
         "CREATE TABLE order_lines (order_id bigint, line_no int, sku text, PRIMARY KEY (order_id, line_no))");
   }
 
@@ -120,7 +131,81 @@ class ValidateCommandIT {
 
     assertThat(run.exitCode()).as(run.output()).isEqualTo(0);
     assertThat(run.out())
-        .contains("ok    public.audit: REPLICA IDENTITY FULL: deletes carry every column");
+        .contains("ok    public.audit: REPLICA IDENTITY FULL: deletes carry every column")
+        .contains(
+            "ok    public.audit: key 'audit:{id}' names one row: it holds the unique index audit_id_key (id)");
+  }
+
+  @Test
+  void validate_keyOnPartOfACompositePrimaryKey_failsNamingTheMissingColumn() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.orders\n    key: \"order:{id}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.orders: key 'order:{id}' may name more than one row, so rows would overwrite"
+                + " each other's key: nothing proves that (id) identifies a row: the primary key"
+                + " (tenant_id, id) also has tenant_id, which the key does not use; add the missing"
+                + " columns to the key (every column of the primary key), or create a unique index on"
+                + " (id) over NOT NULL columns, neither partial nor over expressions");
+  }
+
+  @Test
+  void validate_keyOnUniqueIndexesThatProveNothing_failsSayingWhyForEach() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config(
+                    "tables:\n  - table: public.accounts\n    key: \"account:{email}/{handle}/{code}\"\n")
+                .toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.accounts: key 'account:{email}/{handle}/{code}' may name more than one row,"
+                + " so rows would overwrite each other's key: nothing proves that (email, handle, code)"
+                + " identifies a row: the primary key (id) also has id, which the key does not use;"
+                + " the unique index accounts_code_key (an expression) is over an expression, not only"
+                + " columns; the unique index accounts_email_key (email) allows NULL in email (run"
+                + " ALTER TABLE public.accounts ALTER COLUMN email SET NOT NULL); the unique index"
+                + " accounts_handle_key (handle) is partial (WHERE ...), so rows outside it may repeat"
+                + " its values; add the missing columns to the key");
+  }
+
+  @Test
+  void validate_keyOnAUniqueNotNullIndex_passes() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.members\n    key: \"member:{email}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(0);
+    assertThat(run.out())
+        .contains(
+            "ok    public.members: key 'member:{email}' names one row: it holds the unique index"
+                + " members_email_key (email)");
+  }
+
+  @Test
+  void validate_allColumnsWithAReservedName_failsNamingColumnTableAndFix() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.carts\n    key: \"cart:{id}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.carts: column __v of public.carts starts with '__', which cachesync reserves"
+                + " for the metadata it stores in cached values (__v is the version), so caching it"
+                + " would overwrite them; list the columns to cache without it: columns: [id, items]");
   }
 
   @Test

@@ -105,6 +105,24 @@ class ResyncIT {
   }
 
   @Test
+  void resync_keysUnderThePrefixThatTheTemplateDoesNotMatch_areLeftAlone() {
+    String profiles = "tables:\n  - table: public.users\n    key: \"user:{id}:profile\"\n";
+    harness.redis.redis().set("user:42:session", "the application's");
+    harness.redis.redis().set("user:5000:session", "the application's, of no row");
+    harness.redis.redis().set("user:7", "the application's");
+    harness.redis.redis().hset("user:5000:profile", Map.of("id", "5000", "name", "deleted"));
+
+    CommandRun run =
+        CommandRun.of("resync", "--config", harness.config(profiles).toString(), "--quiet");
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.OK);
+    assertThat(harness.redis.keys("user:*:profile")).hasSize(2000);
+    assertThat(harness.redis.redis().exists("user:5000:profile")).isZero();
+    assertThat(harness.redis.redis().exists("user:42:session", "user:5000:session", "user:7"))
+        .isEqualTo(3);
+  }
+
+  @Test
   void resync_withoutADaemon_loadsAndADaemonStartedAfterwardsKeepsIt() throws Exception {
     CommandRun run = resync();
 

@@ -107,6 +107,27 @@ class VerifyIT {
   }
 
   @Test
+  void verify_keysUnderThePrefixThatTheTemplateDoesNotMatch_areNotOrphans() {
+    harness.stopDaemon();
+    String cards = "tables:\n  - table: public.orders\n    key: \"order:{id}:card\"\n";
+    CommandRun load =
+        CommandRun.of("resync", "--config", harness.config(cards).toString(), "--quiet");
+    assertThat(load.exitCode()).as(load.output()).isEqualTo(ExitCode.OK);
+    harness.redis.redis().set("order:42:session", "the application's");
+    harness.redis.redis().set("order:5000:card:extra", "the application's");
+    harness.redis.redis().set("order:5000:card", "{\"id\":5000}");
+
+    CommandRun run = CommandRun.of("verify", "--config", harness.config(cards).toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.DRIFT);
+    assertThat(run.out())
+        .contains("public.orders: 100 rows checked: 0 missing, 0 stale, 1 orphan, 0 wrong type")
+        .contains("order:5000:card: orphan (no row)")
+        .doesNotContain("session")
+        .doesNotContain("extra");
+  }
+
+  @Test
   void verify_sample_checksThatManyRowsPerTable() {
     CommandRun run = verify("--sample", "10", "--table", "public.users");
 

@@ -117,6 +117,33 @@ class StreamingIT {
   }
 
   @Test
+  void run_keyChangedToAValueThatCannotBeRendered_evictsTheOldKey() throws Exception {
+    harness.sql(
+        "CREATE TABLE tags (name text PRIMARY KEY, label text)",
+        "INSERT INTO tags VALUES ('a', 'first'), ('b', 'second'), ('c', 'third')");
+    harness.start("tables:\n  - table: public.tags\n    key: \"tag:{name}:info\"\n");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(harness.redis.keys("tag:*"))
+                    .containsExactlyInAnyOrder("tag:a:info", "tag:b:info", "tag:c:info"));
+
+    harness.sql(
+        "UPDATE tags SET name = 'a:info' WHERE name = 'a'",
+        "UPDATE tags SET name = '' WHERE name = 'b'",
+        "UPDATE tags SET label = 'marker' WHERE name = 'c'");
+
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> assertThat(harness.redis.hash("tag:c:info")).containsEntry("label", "marker"));
+    assertThat(harness.redis.keys("tag:*"))
+        .as("rows whose key cannot be rendered leave no key behind")
+        .containsExactly("tag:c:info");
+  }
+
+  @Test
   void run_truncate_evictsThatTableOnlyEvenWithGlobCharactersInItsPrefix() throws Exception {
     harness.sql(
         "CREATE TABLE a (id int PRIMARY KEY)",
