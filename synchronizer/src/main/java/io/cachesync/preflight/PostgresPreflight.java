@@ -24,8 +24,9 @@ import java.util.stream.Collectors;
 
 /**
  * Checks that PostgreSQL can feed the synchronizer: logical decoding, the right to replicate, a
- * free replication slot, and for each mapped table that it and its columns exist, that deletes
- * carry the key's columns, and that the publication can hold it.
+ * free replication slot, and for each mapped table that it and its columns exist (none cached with
+ * a name reserved for metadata), that deletes carry the key's columns, that the key's columns
+ * identify one row, and that the publication can hold it.
  */
 final class PostgresPreflight {
   private static final String SUBJECT = "postgres";

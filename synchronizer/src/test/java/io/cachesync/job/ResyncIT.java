@@ -123,6 +123,24 @@ class ResyncIT {
   }
 
   @Test
+  void resync_keyOnATimestamp_keepsTheKeysOfExistingRows() {
+    harness.sql(
+        "CREATE TABLE readings (at timestamptz PRIMARY KEY, value int)",
+        "INSERT INTO readings VALUES ('2026-11-25 19:24:35.80404+00', 1), ('2026-11-26 00:00:00+00', 2)");
+    String readings = "tables:\n  - table: public.readings\n    key: \"reading:{at}\"\n";
+    harness.redis.redis().hset("reading:2020-01-01T00:00:00.000000Z", Map.of("value", "0"));
+
+    CommandRun run =
+        CommandRun.of("resync", "--config", harness.config(readings).toString(), "--quiet");
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.OK);
+    assertThat(harness.redis.keys("reading:*"))
+        .as("a key is the row's when the row renders it, whatever PostgreSQL's own text form")
+        .containsExactlyInAnyOrder(
+            "reading:2026-11-25T19:24:35.804040Z", "reading:2026-11-26T00:00:00.000000Z");
+  }
+
+  @Test
   void resync_withoutADaemon_loadsAndADaemonStartedAfterwardsKeepsIt() throws Exception {
     CommandRun run = resync();
 
