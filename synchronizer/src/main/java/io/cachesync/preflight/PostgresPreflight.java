@@ -218,7 +218,7 @@ final class PostgresPreflight {
     boolean columnsExist = checkColumns(mapping, columns);
     if (columnsExist) {
       checkReplicaIdentity(connection, mapping, oid, replicaIdentity);
-      checkKeyNamesOneRow(mapping, UniqueIndex.of(connection, oid));
+      checkKeyNamesOneRow(mapping, UniqueIndex.load(connection, oid));
     }
     return owned || role.superuser() ? Optional.empty() : Optional.of(id);
   }

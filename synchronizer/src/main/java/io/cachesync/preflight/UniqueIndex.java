@@ -35,8 +35,8 @@ record UniqueIndex(
     nullable = List.copyOf(nullable);
   }
 
-  /** The table's primary key first, then its unique indexes by name. */
-  static List<UniqueIndex> of(Connection connection, long table) throws SQLException {
+  /** Reads the unique indexes of a table from the catalog: the primary key first, then by name. */
+  static List<UniqueIndex> load(Connection connection, long table) throws SQLException {
     Map<String, UniqueIndex> indexes = new LinkedHashMap<>();
     try (PreparedStatement statement =
         connection.prepareStatement(
