@@ -52,6 +52,8 @@ public final class PostgresConnector {
   public static final Timeouts DEFAULT_TIMEOUTS =
       new Timeouts(Duration.ofSeconds(10), Duration.ofSeconds(20), Duration.ofSeconds(60));
 
+  private static final String URL = "jdbc:postgresql://";
+
   private final PostgresSettings settings;
   private final Timeouts timeouts;
 
@@ -119,8 +121,9 @@ public final class PostgresConnector {
       throws ServerUnreachableException, SQLException {
     try {
       // No host, port or database in the URL: the driver reads them from PGHOST, PGPORT and
-      // PGDBNAME, so that no character of theirs can be read as URL syntax.
-      return DriverManager.getConnection("jdbc:postgresql:", properties);
+      // PGDBNAME, so that no character of theirs can be read as URL syntax. (Not the shorter
+      // "jdbc:postgresql:", which pgjdbc reads as an empty database name that overrides PGDBNAME.)
+      return DriverManager.getConnection(URL, properties);
     } catch (SQLException e) {
       if (e.getSQLState() != null && e.getSQLState().startsWith("08")) {
         throw new ServerUnreachableException(
