@@ -42,6 +42,9 @@ class SecretsNeverPrintedIT {
   /** What Debezium logs once it streams, after it logged its configuration. */
   private static final String STREAMING = "PostgresStreamingChangeEventSource: Processing messages";
 
+  /** What {@code run} logs when it waits for a server the second time. */
+  private static final String SECOND_RETRY = "; trying again in 2 s";
+
   private static final String MAPPING =
       "tables:\n  - table: public.users\n    key: \"user:{id}\"\n";
 
@@ -224,8 +227,8 @@ class SecretsNeverPrintedIT {
   }
 
   /**
-   * Runs the command to its end; {@code run}, which streams until stopped, is stopped once it has
-   * started streaming (or after a bound), as an operator's Ctrl-C would.
+   * Runs the command to its end; {@code run}, which streams or waits for its servers until stopped,
+   * is stopped (SIGTERM) once it streams or has retried twice, or after a bound.
    */
   private static String run(List<String> arguments) throws Exception {
     File log = Files.createTempFile("cachesync-secrets-", ".log").toFile();
@@ -241,7 +244,9 @@ class SecretsNeverPrintedIT {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
       while (!process.waitFor(200, TimeUnit.MILLISECONDS)) {
         String text = Files.readString(log.toPath());
-        if (text.contains(STREAMING) || System.nanoTime() > deadline) {
+        if (text.contains(STREAMING)
+            || text.contains(SECOND_RETRY)
+            || System.nanoTime() > deadline) {
           process.destroy();
           process.waitFor(30, TimeUnit.SECONDS);
           break;
