@@ -6,10 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.PostgresSettings;
+import io.cachesync.testing.CommandRun;
+import io.cachesync.testing.ConfigFiles;
 import io.cachesync.testing.PostgresServer;
+import io.cachesync.testing.RedisServer;
 import io.cachesync.testing.TcpProxy;
 import io.cachesync.testing.TestServers;
 import java.net.SocketTimeoutException;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -19,6 +23,7 @@ import java.util.Optional;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** How cachesync's own JDBC connections find their database and give up on a silent server. */
 class PostgresConnectorIT {
@@ -36,13 +41,21 @@ class PostgresConnectorIT {
   private static String database;
 
   @BeforeAll
-  static void startServer() {
+  static void startServer() throws Exception {
     postgres = TestServers.sharedPostgres();
     database = postgres.createDatabase("connector");
     postgres.execute(
         "postgres",
         "DROP DATABASE IF EXISTS \"" + URL_LIKE_NAME + "\"",
         "CREATE DATABASE \"" + URL_LIKE_NAME + "\"");
+    // Not postgres.execute: the fixture pastes the name into a URL.
+    try (Connection connection =
+            new PostgresConnector(settings(postgres.host(), postgres.port(), URL_LIKE_NAME))
+                .openForShortStatements("test setup");
+        Statement statement = connection.createStatement()) {
+      statement.execute("CREATE TABLE users (id bigint PRIMARY KEY, name text)");
+      statement.execute("INSERT INTO users VALUES (1, 'ada')");
+    }
   }
 
   private static PostgresSettings settings(String host, int port, String database) {
@@ -67,6 +80,36 @@ class PostgresConnectorIT {
           assertThat(row.getString(2)).isEqualTo("cachesync test");
         }
       }
+    }
+  }
+
+  @Test
+  void verifyAndValidate_databaseNameHoldingUrlSyntax_readItsTablesAndRefuseToStream(
+      @TempDir Path directory) {
+    try (RedisServer redis = TestServers.redis()) {
+      Path config =
+          ConfigFiles.write(
+              directory,
+              "urlname",
+              "host: 127.0.0.1\nport: "
+                  + postgres.port()
+                  + "\ndatabase: '"
+                  + URL_LIKE_NAME
+                  + "'\nuser: "
+                  + PostgresServer.SUPERUSER
+                  + "\n",
+              redis.uri(),
+              "tables:\n  - table: public.users\n    key: \"user:{id}\"\n");
+
+      CommandRun verify = CommandRun.of("verify", "--config", config.toString());
+      CommandRun validate = CommandRun.of("validate", "--config", config.toString());
+
+      assertThat(verify.output())
+          .as("verify read the table in that database")
+          .contains("public.users: 1 rows checked: 1 missing");
+      assertThat(validate.exitCode()).as(validate.output()).isEqualTo(2);
+      assertThat(validate.out())
+          .contains("FAIL  postgres: the database name '" + URL_LIKE_NAME + "' holds '?'");
     }
   }
 
