@@ -5,8 +5,6 @@ import static java.util.Objects.requireNonNull;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Where the Redis master is: a {@code redis://}, {@code rediss://} or {@code redis-sentinel://}
@@ -20,9 +18,9 @@ public record RedisSettings(String uri, int waitReplicas) {
   public static final String DEFAULT_URI = "redis://127.0.0.1:6379";
   public static final int MAX_WAIT_REPLICAS = 100;
   static final List<String> SCHEMES = List.of("redis", "rediss", "redis-sentinel");
-
-  private static final Pattern USER_INFO =
-      Pattern.compile("^([A-Za-z][A-Za-z0-9+.-]*://)([^@/]*)@");
+  private static final String PERCENT_ENCODE_HINT =
+      "; percent-encode @ : / # ? % in a password (@ as %40, : as %3A, / as %2F, # as %23,"
+          + " ? as %3F, % as %25)";
 
   public RedisSettings {
     requireNonNull(uri, "uri");
@@ -64,28 +62,54 @@ public record RedisSettings(String uri, int waitReplicas) {
       URI parsed = new URI(uri);
       if (parsed.getHost() == null) {
         throw new IllegalArgumentException(
-            "'" + redact(uri) + "' names no host (e.g. redis://127.0.0.1:6379)");
+            "'"
+                + redact(uri)
+                + "' names no host (e.g. redis://127.0.0.1:6379)"
+                + percentEncodeHint(uri));
       }
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException(
-          "'" + redact(uri) + "' is not a valid URI: " + e.getReason());
+          "'" + redact(uri) + "' is not a valid URI: " + e.getReason() + percentEncodeHint(uri));
     }
+  }
+
+  /**
+   * When a host follows the URI's last {@code @} but the URI did not parse to one, a password
+   * probably holds a delimiter that must be percent-encoded.
+   */
+  private static String percentEncodeHint(String uri) {
+    int at = uri.lastIndexOf('@');
+    return at < 0 || at == uri.length() - 1 || uri.charAt(at + 1) == '/' ? "" : PERCENT_ENCODE_HINT;
   }
 
   public String redactedUri() {
     return redact(uri);
   }
 
-  /** Replaces the password part of a URI's user info with {@code ****}. */
+  /**
+   * Replaces the password part of a URI's user info with {@code ****}; every printer of a Redis URI
+   * uses this. The user info ends at the <em>last</em> {@code @} of the URI, since a password may
+   * hold {@code @}, {@code :}, {@code /}, {@code #} or {@code ?}, raw or percent-encoded, and a
+   * Redis URI's path, query and fragment (a database number, options, a Sentinel master) hold no
+   * {@code @}. What comes before the first {@code :} of the user info is the user name; user info
+   * without a {@code :} is a password alone, as Lettuce reads it. A text that is not a URI at all
+   * is redacted the same way from its start, so that no form of input leaks a password.
+   */
   public static String redact(String uri) {
-    Matcher matcher = USER_INFO.matcher(uri);
-    if (!matcher.find()) {
+    int schemeEnd = uri.indexOf("://");
+    int start = schemeEnd < 0 ? 0 : schemeEnd + 3;
+    int at = uri.lastIndexOf('@');
+    if (at < start) {
       return uri;
     }
-    String userInfo = matcher.group(2);
+    String userInfo = uri.substring(start, at);
     int colon = userInfo.indexOf(':');
-    String redacted = colon < 0 ? "****" : userInfo.substring(0, colon) + ":****";
-    return matcher.group(1) + redacted + "@" + uri.substring(matcher.end());
+    String user = colon < 0 || schemeEnd < 0 ? "" : userInfo.substring(0, colon);
+    String redacted = user.isEmpty() || user.indexOf('@') >= 0 ? "****" : user + ":****";
+    if (colon == 0) {
+      redacted = ":****";
+    }
+    return uri.substring(0, start) + redacted + uri.substring(at);
   }
 
   @Override

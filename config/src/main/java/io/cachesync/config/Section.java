@@ -116,11 +116,31 @@ final class Section {
 
   /** The text of a scalar value, with the environment interpolated. */
   Optional<String> text(String key) {
+    return text(key, false);
+  }
+
+  /**
+   * The text of a value that may hold a password, with the environment interpolated: no problem
+   * recorded about it quotes any part of it.
+   */
+  Optional<String> secretText(String key) {
+    return text(key, true);
+  }
+
+  /**
+   * A secret value converted by {@code parse}, whose {@link IllegalArgumentException} becomes a
+   * problem: {@code parse} redacts the value in its messages (e.g. {@link RedisSettings#redact}).
+   */
+  <T> Optional<T> secretValue(String key, Function<String, T> parse) {
+    return secretText(key).flatMap(text -> convert(key, text, parse));
+  }
+
+  private Optional<String> text(String key, boolean secret) {
     Optional<Field> field = node.field(key);
     if (field.isEmpty() || field.get().value() instanceof Null) {
       return Optional.empty();
     }
-    return scalarText(field.get().value(), pathOf(key), field.get().location());
+    return scalarText(field.get().value(), pathOf(key), field.get().location(), secret);
   }
 
   /** The text of a required scalar value; a missing one is recorded as a problem. */
@@ -191,7 +211,7 @@ final class Section {
               List<String> texts = new ArrayList<>();
               for (int i = 0; i < sequence.items().size(); i++) {
                 YamlNode item = sequence.items().get(i);
-                scalarText(item, pathOf(key) + "[" + i + "]", item.location())
+                scalarText(item, pathOf(key) + "[" + i + "]", item.location(), false)
                     .ifPresent(texts::add);
               }
               return texts;
@@ -233,7 +253,8 @@ final class Section {
     return Optional.empty();
   }
 
-  private Optional<String> scalarText(YamlNode value, String valuePath, Location location) {
+  private Optional<String> scalarText(
+      YamlNode value, String valuePath, Location location, boolean secret) {
     if (!(value instanceof Scalar scalar)) {
       source
           .problems()
@@ -245,7 +266,7 @@ final class Section {
       return Optional.empty();
     }
     try {
-      return Optional.of(source.interpolator().interpolate(scalar.text()));
+      return Optional.of(source.interpolator().interpolate(scalar.text(), secret));
     } catch (IllegalArgumentException e) {
       source.problems().add(source.file(), location, valuePath, e.getMessage());
       return Optional.empty();

@@ -79,7 +79,7 @@ final class SettingsReader {
     Optional<String> database = section.requiredText("database", "database: shop");
     Optional<String> user = section.requiredText("user", "user: cachesync");
     // An empty password (e.g. ${PGPASSWORD:-}) means none, as for libpq.
-    Optional<String> password = section.text("password").filter(p -> !p.isEmpty());
+    Optional<String> password = section.secretText("password").filter(p -> !p.isEmpty());
     if (database.isEmpty() || user.isEmpty()) {
       return Optional.empty();
     }
@@ -97,7 +97,7 @@ final class SettingsReader {
   private static Optional<RedisSettings> redis(Section section) {
     Optional<String> uri =
         section.has("uri")
-            ? section.value("uri", text -> new RedisSettings(text).uri())
+            ? section.secretValue("uri", text -> new RedisSettings(text).uri())
             : Optional.of(RedisSettings.DEFAULT_URI);
     Optional<Integer> waitReplicas =
         section.has("waitReplicas")

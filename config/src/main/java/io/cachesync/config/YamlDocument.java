@@ -22,12 +22,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /** Reads one YAML file into a {@link YamlNode} tree with Jackson's streaming YAML parser. */
 final class YamlDocument {
   private static final YAMLFactory FACTORY = YAMLFactory.builder().build();
+  private static final Pattern QUOTED = Pattern.compile("'(?!<[a-z ]+>')[^']*'|\"[^\"]*\"");
+  private static final Pattern QUOTED_CHARACTER = Pattern.compile("character \\S*\\(\\d+\\)");
 
   private final String displayName;
   private final Problems problems;
@@ -142,13 +145,27 @@ final class YamlDocument {
           displayName,
           new Location(mark.getLine() + 1, mark.getColumn() + 1),
           "",
-          "YAML syntax error: " + marked.getProblem() + context);
+          "YAML syntax error: " + withoutInput(marked.getProblem()) + context);
       return;
     }
     JsonLocation at = e.getLocation();
     Location location = at == null ? null : new Location(at.getLineNr(), at.getColumnNr());
     problems.add(
-        displayName, location, "", "YAML syntax error: " + firstLine(e.getOriginalMessage()));
+        displayName,
+        location,
+        "",
+        "YAML syntax error: " + withoutInput(firstLine(e.getOriginalMessage())));
+  }
+
+  /**
+   * A parser's message without the bits of the file it quotes ({@code found unknown escape
+   * character q(113)}, {@code Unrecognized token 'abc'}): the error may be inside a password, and
+   * the line and column already point at it.
+   */
+  static String withoutInput(String message) {
+    return QUOTED_CHARACTER
+        .matcher(QUOTED.matcher(message).replaceAll("'…'"))
+        .replaceAll("character");
   }
 
   private static String firstLine(String message) {

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class InterpolatorTest {
   private final Interpolator interpolator = new Interpolator(Map.of("HOST", "db", "EMPTY", ""));
@@ -47,5 +49,22 @@ class InterpolatorTest {
     assertThatThrownBy(() -> interpolator.interpolate("${my var}"))
         .hasMessage(
             "'${my var}' does not name an environment variable (write ${NAME} or ${NAME:-default})");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"Zq${Kp9@Vw", "Zq${Kp9}Vw", "Zq${Kp 9}Vw", "${Kp9}Vw"})
+  void interpolate_secretValueThatCannotBeResolved_quotesNoPartOfIt(String secret) {
+    assertThatThrownBy(() -> interpolator.interpolate(secret, true))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageNotContaining("Zq")
+        .hasMessageNotContaining("Kp")
+        .hasMessageNotContaining("Vw")
+        .hasMessageContaining("secret, not shown");
+  }
+
+  @Test
+  void interpolate_secretValueThatIsOneReference_namesTheVariable() {
+    assertThatThrownBy(() -> interpolator.interpolate("${PGPASSWORD}", true))
+        .hasMessageContaining("environment variable PGPASSWORD is not set");
   }
 }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class RedisSettingsTest {
 
@@ -34,5 +36,36 @@ class RedisSettingsTest {
   void new_uriWithoutHost_isRejected() {
     assertThatThrownBy(() -> new RedisSettings("redis://:s3cret@/0"))
         .hasMessage("'redis://:****@/0' names no host (e.g. redis://127.0.0.1:6379)");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {
+        "redis://app:Zq@Kp:Vw/u#x@127.0.0.1:6379/0",
+        "redis://app:Zq%40Kp%3AVw%2Fu@127.0.0.1:6379",
+        "rediss://:Zq@Kp?Vw@host:6380/2?timeout=5s",
+        "redis-sentinel://:Zq@Kp/Vw#u@h1:26379,h2:26379/0#mymaster",
+        "redis:/app:Zq@Kp@host",
+        "Zq@Kp:Vw@host"
+      })
+  void redact_passwordHoldingUriDelimiters_showsNoPartOfIt(String uri) {
+    String redacted = RedisSettings.redact(uri);
+
+    assertThat(redacted).doesNotContain("Zq").doesNotContain("Kp").doesNotContain("Vw");
+    assertThat(redacted).contains("****@");
+  }
+
+  @Test
+  void redact_passwordHoldingAt_keepsUserAndHost() {
+    assertThat(RedisSettings.redact("redis://app:Zq@Kp:Vw/u#x@127.0.0.1:6379/0"))
+        .isEqualTo("redis://app:****@127.0.0.1:6379/0");
+  }
+
+  @Test
+  void new_rawAtInPassword_isRejectedWithoutShowingIt() {
+    assertThatThrownBy(() -> new RedisSettings("redis://:Zq@Kp@127.0.0.1:6379"))
+        .hasMessageNotContaining("Zq")
+        .hasMessageNotContaining("Kp")
+        .hasMessageContaining("@ as %40");
   }
 }

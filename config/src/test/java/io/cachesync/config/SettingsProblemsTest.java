@@ -75,6 +75,26 @@ class SettingsProblemsTest {
             List.of(
                 "env-unclosed.yml:4:3: postgres.user: unclosed '${' in '${CACHESYNC_TEST_USER' (write ${NAME}, or $${ for a literal ${)")),
         Arguments.of(
+            "password-unclosed.yml",
+            List.of(
+                "password-unclosed.yml:5:3: postgres.password: the value (secret, not shown) has an unclosed '${'; write $${ for a literal ${ in a password, or set the variables it names (e.g. password: ${PGPASSWORD})")),
+        Arguments.of(
+            "password-with-reference.yml",
+            List.of(
+                "password-with-reference.yml:5:3: postgres.password: the value (secret, not shown) names an environment variable that is not set; write $${ for a literal ${ in a password, or set the variables it names (e.g. password: ${PGPASSWORD})")),
+        Arguments.of(
+            "password-bad-escape.yml",
+            List.of(
+                "password-bad-escape.yml:5:17: YAML syntax error: found unknown escape character (while scanning a double-quoted scalar at line 5)")),
+        Arguments.of(
+            "redis-uri-password-at.yml",
+            List.of(
+                "redis-uri-password-at.yml:6:3: redis.uri: 'redis://app:****@127.0.0.1:6379' names no host (e.g. redis://127.0.0.1:6379); percent-encode @ : / # ? % in a password (@ as %40, : as %3A, / as %2F, # as %23, ? as %3F, % as %25)")),
+        Arguments.of(
+            "redis-uri-password-unclosed.yml",
+            List.of(
+                "redis-uri-password-unclosed.yml:6:3: redis.uri: the value (secret, not shown) has an unclosed '${'; write $${ for a literal ${ in a password, or set the variables it names (e.g. password: ${PGPASSWORD})")),
+        Arguments.of(
             "problems-in-both-files.yml",
             List.of(
                 "problems-in-both-files.yml:5:3: postgres.port: 'many' is not a whole number",

@@ -7,6 +7,7 @@ import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.model.SyncMode;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
+import io.cachesync.source.DebeziumChangeSource;
 import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.SignalTable;
 import java.sql.Connection;
@@ -44,8 +45,11 @@ final class PostgresPreflight {
   }
 
   List<Finding> run() throws ServerUnreachableException {
-    try (Connection connection = new PostgresConnector(settings.postgres()).open("preflight")) {
+    try (Connection connection =
+        new PostgresConnector(settings.postgres()).openForShortStatements("preflight")) {
       Role role = checkServer(connection);
+      DebeziumChangeSource.urlProblem(settings.postgres())
+          .ifPresent(problem -> findings.add(Finding.failed(SUBJECT, problem)));
       List<TableId> ownedByOthers = new ArrayList<>();
       for (TableMapping table : tables) {
         checkTable(connection, table, role).ifPresent(ownedByOthers::add);

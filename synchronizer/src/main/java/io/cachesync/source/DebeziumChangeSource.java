@@ -286,6 +286,37 @@ public final class DebeziumChangeSource implements AutoCloseable {
     }
   }
 
+  /**
+   * Why Debezium cannot be given these settings safely, if it cannot: Debezium 3.6 builds its JDBC
+   * URL by pasting {@code database.hostname}, {@code database.port} and {@code database.dbname}
+   * into {@code jdbc:postgresql://HOST:PORT/DBNAME}, and the driver reads what follows a {@code ?}
+   * as connection properties and decodes {@code %} escapes. (cachesync's own connections pass these
+   * as properties, see {@link PostgresConnector}.) The password is passed as a property, and
+   * Debezium masks every property whose name holds "password" when it logs its configuration.
+   */
+  public static Optional<String> urlProblem(PostgresSettings postgres) {
+    for (char c : new char[] {'?', '%'}) {
+      if (postgres.database().indexOf(c) >= 0) {
+        return Optional.of(
+            "the database name '"
+                + postgres.database()
+                + "' holds '"
+                + c
+                + "', which Debezium's JDBC URL would read as "
+                + (c == '?' ? "the start of driver properties" : "an escape")
+                + "; streaming cannot start safely: rename the database"
+                + " (ALTER DATABASE ... RENAME TO ...) to a name without '?' or '%'");
+      }
+    }
+    for (char c : new char[] {'/', '?', '#', '%', '@'}) {
+      if (postgres.host().indexOf(c) >= 0) {
+        return Optional.of(
+            "the host '" + postgres.host() + "' holds '" + c + "', which no host name holds");
+      }
+    }
+    return Optional.empty();
+  }
+
   /** The engine and connector settings; every one that differs from Debezium's default says why. */
   public static Properties properties(Configuration configuration) {
     SynchronizerSettings settings = configuration.settings();
@@ -301,6 +332,11 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("offset.flush.interval.ms", "1000");
     p.setProperty("offset.flush.timeout.ms", "10000");
 
+    urlProblem(postgres)
+        .ifPresent(
+            problem -> {
+              throw new IllegalArgumentException(problem);
+            });
     p.setProperty("database.hostname", postgres.host());
     p.setProperty("database.port", Integer.toString(postgres.port()));
     p.setProperty("database.user", postgres.user());

@@ -1,48 +1,129 @@
 package io.cachesync.source;
 
+import static java.util.Objects.requireNonNull;
+
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.PostgresSettings;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.Properties;
 
-/** Opens plain JDBC connections to the configured PostgreSQL database. */
+/**
+ * Opens plain JDBC connections to the configured PostgreSQL database.
+ *
+ * <p>Where the server is goes to the driver as connection properties ({@code PGHOST}, {@code
+ * PGPORT}, {@code PGDBNAME}) under the bare URL {@code jdbc:postgresql:}, never concatenated into
+ * the URL: a database named {@code shop?sslmode=disable} is a database name, not a driver property.
+ *
+ * <p>Every connection gives up on connecting and logging in after {@link Timeouts#login()}, so that
+ * a server that accepts the TCP connection and says nothing (a hung server, a black-holed network)
+ * fails the call instead of blocking it. A connection for short statements ({@link
+ * #openForShortStatements}) also gives up on a reply after {@link Timeouts#statement()}; one for
+ * long reads ({@link #open}) has no such limit, see there.
+ */
 public final class PostgresConnector {
-  private static final int CONNECT_TIMEOUT_SECONDS = 10;
 
-  private final PostgresSettings settings;
-
-  public PostgresConnector(PostgresSettings settings) {
-    this.settings = settings;
-  }
-
-  public String jdbcUrl() {
-    return "jdbc:postgresql://"
-        + settings.host()
-        + ":"
-        + settings.port()
-        + "/"
-        + settings.database();
+  /**
+   * How long a connection waits.
+   *
+   * @param connect for the TCP connection to be accepted
+   * @param login for the connection to be made and the login answered, connect included
+   * @param statement for any reply on a connection for short statements
+   */
+  public record Timeouts(Duration connect, Duration login, Duration statement) {
+    public Timeouts {
+      requireNonNull(connect, "connect");
+      requireNonNull(login, "login");
+      requireNonNull(statement, "statement");
+      if (connect.toSeconds() < 1 || login.toSeconds() < 1 || statement.toSeconds() < 1) {
+        throw new IllegalArgumentException(
+            "timeouts are whole seconds of at least 1 (0 would mean no limit)");
+      }
+    }
   }
 
   /**
-   * Opens a connection.
+   * The timeouts cachesync uses. The statement limit is far above what a catalog query, a slot
+   * check or a publication change takes, and still lets the daemon's housekeeping notice a dead
+   * connection within a minute.
+   */
+  public static final Timeouts DEFAULT_TIMEOUTS =
+      new Timeouts(Duration.ofSeconds(10), Duration.ofSeconds(20), Duration.ofSeconds(60));
+
+  private static final String URL = "jdbc:postgresql://";
+
+  private final PostgresSettings settings;
+  private final Timeouts timeouts;
+
+  public PostgresConnector(PostgresSettings settings) {
+    this(settings, DEFAULT_TIMEOUTS);
+  }
+
+  public PostgresConnector(PostgresSettings settings, Timeouts timeouts) {
+    this.settings = requireNonNull(settings, "settings");
+    this.timeouts = requireNonNull(timeouts, "timeouts");
+  }
+
+  /**
+   * Opens a connection for short statements (preflight, slot checks, publication and signal-table
+   * upkeep): every reply must come within {@link Timeouts#statement()}, or the statement fails with
+   * an {@link SQLException} (SQLState 08006) and the connection is closed.
    *
    * @param purpose shown as the connection's {@code application_name} in {@code pg_stat_activity}
    * @throws ServerUnreachableException when no connection could be made at all (refused, timed out,
-   *     unknown host)
+   *     unknown host, no answer to the login)
+   * @throws SQLException when the server answered but refused the login or the database
+   */
+  public Connection openForShortStatements(String purpose)
+      throws ServerUnreachableException, SQLException {
+    Properties properties = properties(purpose);
+    properties.setProperty("socketTimeout", Long.toString(timeouts.statement().toSeconds()));
+    return connect(properties);
+  }
+
+  /**
+   * Opens a connection for long reads (initial loads, resync, verify, the orphan sweep). It has no
+   * limit on how long a reply may take, because none can be right: a read whose plan sorts or scans
+   * a large table sends nothing until it has its first rows, for as long as that takes, and any
+   * limit would cut such a read short on a large enough table. A dead server or network is found
+   * instead by TCP keepalive ({@code tcpKeepAlive}), after the operating system's keepalive time
+   * ({@code net.ipv4.tcp_keepalive_time}, 2 hours by default on Linux). Connecting and logging in
+   * are still limited by {@link Timeouts#login()}.
+   *
+   * @param purpose shown as the connection's {@code application_name} in {@code pg_stat_activity}
+   * @throws ServerUnreachableException when no connection could be made at all (refused, timed out,
+   *     unknown host, no answer to the login)
    * @throws SQLException when the server answered but refused the login or the database
    */
   public Connection open(String purpose) throws ServerUnreachableException, SQLException {
+    Properties properties = properties(purpose);
+    properties.setProperty("socketTimeout", "0");
+    properties.setProperty("tcpKeepAlive", "true");
+    return connect(properties);
+  }
+
+  private Properties properties(String purpose) {
     Properties properties = new Properties();
+    properties.setProperty("PGHOST", settings.host());
+    properties.setProperty("PGPORT", Integer.toString(settings.port()));
+    properties.setProperty("PGDBNAME", settings.database());
     properties.setProperty("user", settings.user());
     settings.password().ifPresent(password -> properties.setProperty("password", password));
     properties.setProperty("ApplicationName", "cachesync " + purpose);
-    properties.setProperty("connectTimeout", Integer.toString(CONNECT_TIMEOUT_SECONDS));
-    properties.setProperty("socketTimeout", "0");
+    properties.setProperty("connectTimeout", Long.toString(timeouts.connect().toSeconds()));
+    properties.setProperty("loginTimeout", Long.toString(timeouts.login().toSeconds()));
+    return properties;
+  }
+
+  private Connection connect(Properties properties)
+      throws ServerUnreachableException, SQLException {
     try {
-      return DriverManager.getConnection(jdbcUrl(), properties);
+      // No host, port or database in the URL: the driver reads them from PGHOST, PGPORT and
+      // PGDBNAME, so that no character of theirs can be read as URL syntax. (Not the shorter
+      // "jdbc:postgresql:", which pgjdbc reads as an empty database name that overrides PGDBNAME.)
+      return DriverManager.getConnection(URL, properties);
     } catch (SQLException e) {
       if (e.getSQLState() != null && e.getSQLState().startsWith("08")) {
         throw new ServerUnreachableException(

@@ -32,7 +32,7 @@ public final class Publications {
 
   public void ensure(String publication, Collection<TableId> tables)
       throws ServerUnreachableException, SQLException {
-    try (Connection connection = connector.open("publication")) {
+    try (Connection connection = connector.openForShortStatements("publication")) {
       Set<String> published = published(connection, publication);
       String all = tables.stream().map(Publications::quoted).collect(Collectors.joining(", "));
       try (Statement statement = connection.createStatement()) {

@@ -23,7 +23,7 @@ public final class ReplicationSlots {
       String name, boolean active, Optional<Integer> activePid, long confirmedFlushLsn) {}
 
   public Optional<Slot> find(String name) throws ServerUnreachableException, SQLException {
-    try (Connection connection = connector.open("slot check");
+    try (Connection connection = connector.openForShortStatements("slot check");
         PreparedStatement statement =
             connection.prepareStatement(
                 "SELECT active, active_pid,"
@@ -42,7 +42,7 @@ public final class ReplicationSlots {
   }
 
   public void drop(String name) throws ServerUnreachableException, SQLException {
-    try (Connection connection = connector.open("slot drop");
+    try (Connection connection = connector.openForShortStatements("slot drop");
         PreparedStatement statement =
             connection.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
       statement.setString(1, name);

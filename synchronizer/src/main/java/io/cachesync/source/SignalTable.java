@@ -34,7 +34,7 @@ public final class SignalTable {
   /** Creates the schema and the table when missing. */
   public static void ensure(PostgresConnector connector, SynchronizerSettings settings)
       throws ServerUnreachableException, SQLException {
-    try (Connection connection = connector.open("signal table");
+    try (Connection connection = connector.openForShortStatements("signal table");
         Statement statement = connection.createStatement()) {
       statement.execute("CREATE SCHEMA IF NOT EXISTS " + SCHEMA);
       statement.execute(
@@ -46,7 +46,7 @@ public final class SignalTable {
 
   /** Sends a signal: inserts it, so that it travels in the WAL. */
   void send(String id, String type, String data) {
-    try (Connection connection = connector.open("signal");
+    try (Connection connection = connector.openForShortStatements("signal");
         PreparedStatement statement =
             connection.prepareStatement(
                 "INSERT INTO " + name + " (id, type, data) VALUES (?, ?, ?)")) {
