@@ -335,7 +335,10 @@ public final class DebeziumChangeSource implements AutoCloseable {
 
     // Exact text forms (README, value encoding).
     p.setProperty("decimal.handling.mode", "string");
-    p.setProperty("binary.handling.mode", "base64");
+    // bytes, not base64: in base64 mode Debezium 3.6 turns an unchanged TOASTed bytea into NULL,
+    // which cannot be told from a real NULL; in bytes mode it gives the placeholder's bytes
+    // (ToastPlaceholder). The decoder writes base64 itself.
+    p.setProperty("binary.handling.mode", "bytes");
     p.setProperty("time.precision.mode", "adaptive_time_microseconds");
     p.setProperty("hstore.handling.mode", "json");
     p.setProperty("interval.handling.mode", "string");

@@ -32,19 +32,12 @@ import org.apache.kafka.connect.source.SourceRecord;
  * tracks the last commit position seen along the stream.
  */
 final class RecordDecoder {
-  /**
-   * The stand-in Debezium puts for an unchanged TOAST value (unavailable.value.placeholder). It
-   * holds a NUL character, which PostgreSQL text, json and jsonb cannot: no real value can be taken
-   * for it, as a text equal to Debezium's default placeholder would be.
-   */
-  static final String UNAVAILABLE = "__cachesync_unchanged_toast\u0000";
+  /** The stand-in Debezium puts for an unchanged TOAST value; see {@link ToastPlaceholder}. */
+  static final String UNAVAILABLE = ToastPlaceholder.TEXT;
 
   private static final String OLD_KEY_HEADER = "__debezium.oldkey";
   private static final String NEW_KEY_HEADER = "__debezium.newkey";
 
-  private static final String UNAVAILABLE_BASE64 =
-      Base64.getEncoder()
-          .encodeToString(UNAVAILABLE.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   private static final DateTimeFormatter MICROS_UTC =
       DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'");
   private static final DateTimeFormatter MICROS_LOCAL =
@@ -220,7 +213,7 @@ final class RecordDecoder {
       case "io.debezium.time.NanoTime":
         return ColumnValue.text(MICROS_TIME.format(LocalTime.ofNanoOfDay((Long) value)));
       case "io.debezium.data.Json":
-        return UNAVAILABLE.equals(value)
+        return ToastPlaceholder.isJson((String) value)
             ? ColumnValue.UNCHANGED
             : new ColumnValue.Json((String) value);
       default:
@@ -233,19 +226,21 @@ final class RecordDecoder {
       case BOOLEAN -> new ColumnValue.Bool((Boolean) value);
       case STRING -> {
         String text = (String) value;
-        yield UNAVAILABLE.equals(text) || UNAVAILABLE_BASE64.equals(text)
-            ? ColumnValue.UNCHANGED
-            : ColumnValue.text(text);
+        yield ToastPlaceholder.isText(text) ? ColumnValue.UNCHANGED : ColumnValue.text(text);
       }
       case BYTES -> bytes(value);
-      case ARRAY -> array(schema, (List<?>) value);
+      // Debezium puts the placeholder string in place of an array it has no list form for.
+      case ARRAY ->
+          value instanceof String text && ToastPlaceholder.isText(text)
+              ? ColumnValue.UNCHANGED
+              : array(schema, (List<?>) value);
       case STRUCT -> new ColumnValue.Json(struct((Struct) value));
       case MAP -> new ColumnValue.Json(map(schema, (Map<?, ?>) value));
     };
   }
 
   private static ColumnValue zonedTimestamp(String text) {
-    if (UNAVAILABLE.equals(text)) {
+    if (ToastPlaceholder.isText(text)) {
       return ColumnValue.UNCHANGED;
     }
     String fast = utcMicros(text);
@@ -316,6 +311,9 @@ final class RecordDecoder {
   }
 
   private static ColumnValue bytes(Object value) {
+    if (ToastPlaceholder.isBytes(value)) {
+      return ColumnValue.UNCHANGED;
+    }
     byte[] bytes;
     if (value instanceof java.nio.ByteBuffer buffer) {
       java.nio.ByteBuffer copy = buffer.duplicate();
@@ -324,12 +322,11 @@ final class RecordDecoder {
     } else {
       bytes = (byte[]) value;
     }
-    String text = Base64.getEncoder().encodeToString(bytes);
-    return UNAVAILABLE_BASE64.equals(text) ? ColumnValue.UNCHANGED : ColumnValue.text(text);
+    return ColumnValue.text(Base64.getEncoder().encodeToString(bytes));
   }
 
   private static ColumnValue array(Schema schema, List<?> values) {
-    if (values.size() == 1 && UNAVAILABLE.equals(values.get(0))) {
+    if (ToastPlaceholder.isList(values)) {
       return ColumnValue.UNCHANGED;
     }
     StringBuilder json = new StringBuilder("[");
