@@ -87,7 +87,14 @@ public final class ToastedTable {
               "addresses",
               "inet[]",
               "ARRAY(SELECT ('10.0.' || i / 256 || '.' || i % 256)::inet FROM generate_series(1, 300) i)"),
-          column("wrapped_numbers", "int_list", "ARRAY(SELECT i FROM generate_series(1, 1000) i)"));
+          column("wrapped_numbers", "int_list", "ARRAY(SELECT i FROM generate_series(1, 1000) i)"),
+          column("big_number", "numeric", "(repeat('9', 3000) || '.5')::numeric"),
+          column("markup", "xml", "('<a>' || repeat(md5('x'), 200) || '</a>')::xml"),
+          column("long_bits", "varbit", "repeat('10', 10000)::varbit"),
+          column(
+              "words_vector",
+              "tsvector",
+              "(SELECT string_agg(md5(i::text), ' ') FROM generate_series(1, 200) i)::tsvector"));
 
   private static String[] column(String name, String type, String value) {
     return new String[] {name, type, value};
