@@ -341,9 +341,9 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("binary.handling.mode", "bytes");
     // The source type in each field's schema parameters: numeric's special values (RecordDecoder).
     p.setProperty("column.propagate.source.type", ".*");
-    // Arrays Debezium would send as NULL when unchanged and TOASTed (ArrayColumnConverter).
+    // Arrays Debezium would send as NULL when unchanged and TOASTed (UnchangedToastConverter).
     p.setProperty("converters", "cachesync_arrays");
-    p.setProperty("cachesync_arrays.type", ArrayColumnConverter.class.getName());
+    p.setProperty("cachesync_arrays.type", UnchangedToastConverter.class.getName());
     p.setProperty("time.precision.mode", "adaptive_time_microseconds");
     p.setProperty("hstore.handling.mode", "json");
     p.setProperty("interval.handling.mode", "string");

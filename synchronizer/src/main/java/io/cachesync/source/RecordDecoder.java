@@ -211,10 +211,14 @@ final class RecordDecoder {
         return ToastPlaceholder.isJson((String) value)
             ? ColumnValue.UNCHANGED
             : new ColumnValue.Json((String) value);
-      case ArrayColumnConverter.SCHEMA_NAME:
+      case UnchangedToastConverter.ARRAY:
         return ToastPlaceholder.isText((String) value)
             ? ColumnValue.UNCHANGED
             : new ColumnValue.Json((String) value);
+      case UnchangedToastConverter.BITS:
+        return ToastPlaceholder.isText((String) value)
+            ? ColumnValue.UNCHANGED
+            : ColumnValue.text((String) value);
       default:
         break;
     }

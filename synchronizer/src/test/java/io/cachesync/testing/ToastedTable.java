@@ -47,7 +47,7 @@ public final class ToastedTable {
           column(
               "bigs", "bigint[]", "ARRAY(SELECT i * 10000000000 FROM generate_series(1, 500) i)"),
           column("decimals", "numeric[]", "ARRAY(SELECT i / 7.0 FROM generate_series(1, 300) i)"),
-          column("reals", "float8[]", "ARRAY(SELECT i / 3.0 FROM generate_series(1, 500) i)"),
+          column("reals", "float8[]", "ARRAY(SELECT (i + 0.5) / 3 FROM generate_series(1, 500) i)"),
           column("flags", "boolean[]", "ARRAY(SELECT i % 2 = 0 FROM generate_series(1, 3000) i)"),
           column("words", "text[]", "ARRAY(SELECT md5(i::text) FROM generate_series(1, 100) i)"),
           column("names", "varchar[]", "ARRAY(SELECT md5(i::text) FROM generate_series(1, 100) i)"),
@@ -91,6 +91,7 @@ public final class ToastedTable {
           column("big_number", "numeric", "(repeat('9', 3000) || '.5')::numeric"),
           column("markup", "xml", "('<a>' || repeat(md5('x'), 200) || '</a>')::xml"),
           column("long_bits", "varbit", "repeat('10', 10000)::varbit"),
+          column("wide_bits", "bit(30000)", "repeat('01', 15000)::bit(30000)"),
           column(
               "words_vector",
               "tsvector",
