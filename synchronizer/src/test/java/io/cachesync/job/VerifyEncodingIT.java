@@ -85,4 +85,38 @@ class VerifyEncodingIT {
     assertThat(run.out()).as(run.output()).doesNotContain("repairing").endsWith("consistent\n");
     assertThat(cached()).isEqualTo(before);
   }
+
+  @Test
+  void stream_keyTypes_areCachedInTheReadmesForms() {
+    for (String key : new String[] {"h:1", "h:11"}) {
+      assertThat(harness.redis.hash(key))
+          .as(key)
+          .containsEntry("price", "1234.56")
+          .containsEntry("span", "P1Y2M3DT4H5M6.789S")
+          .containsEntry("zoned_clock", "11:14:15.5Z")
+          .containsEntry("local_at", "2026-11-25T19:24:35.000001")
+          .containsEntry("at", "2026-11-25T18:24:35.804040Z")
+          .containsEntry("pairs", "{\"a\":\"1\",\"b c\":\"d\\\"e\",\"n\":null}")
+          .containsEntry("bits", "Cg==")
+          .containsEntry("raw", "AP8Q")
+          .containsEntry("address", "192.168.0.1/24")
+          .containsEntry("ints", "[1,10)")
+          .containsEntry("name", "short")
+          .containsEntry("stamps", "[\"2026-11-25T19:24:35.000001\",null,\"infinity\"]")
+          .containsEntry("zoned_stamps", "[\"2026-11-25T18:24:35.804040Z\"]")
+          .containsEntry("decimals", "[\"1.50\",\"NaN\",\"-0.001\"]")
+          .containsEntry("words", "[\"a b\",null,\"q\\\"uote\",\"back\\\\slash\",\"\"]");
+    }
+    for (String key : new String[] {"h:2", "h:12"}) {
+      assertThat(harness.redis.hash(key))
+          .as(key)
+          .containsEntry("free", "NaN")
+          .containsEntry("real_number", "NaN")
+          .containsEntry("double_number", "-Infinity")
+          .containsEntry("price", "-92233720368547758.08")
+          .containsEntry("span", "P0Y0M-1DT0H0M-0.000001S")
+          .containsEntry("local_at", "-infinity")
+          .containsEntry("at", "infinity");
+    }
+  }
 }
