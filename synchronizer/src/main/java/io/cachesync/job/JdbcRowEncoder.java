@@ -51,7 +51,9 @@ final class JdbcRowEncoder {
       case "json", "jsonb" -> new ColumnValue.Json(text);
       case "hstore" -> ValueEncoder.hstore((Map<?, ?>) rows.getObject(i));
       case "bytea" -> ValueEncoder.bytes(rows.getBytes(i));
-      case "_numeric" -> ValueEncoder.numericArray(text);
+      case "_numeric" -> ValueEncoder.simpleArray(text, "numeric");
+      case "_time" -> ValueEncoder.simpleArray(text, "time");
+      case "_timetz" -> ValueEncoder.simpleArray(text, "timetz");
       // bit(1) is a boolean for Debezium; longer bit strings and bit varying are bits.
       case "bit" ->
           text.length() == 1 ? new ColumnValue.Bool(text.equals("1")) : ValueEncoder.bits(text);

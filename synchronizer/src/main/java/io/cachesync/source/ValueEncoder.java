@@ -42,6 +42,13 @@ public final class ValueEncoder {
       DateTimeFormatter.ofPattern("HH:mm:ss.SSSSSS");
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** PostgreSQL's text of a timetz: {@code 13:14:15.5+02}, {@code 13:14:15+05:30}. */
+  private static final DateTimeFormatter TIMETZ =
+      new java.time.format.DateTimeFormatterBuilder()
+          .append(DateTimeFormatter.ISO_LOCAL_TIME)
+          .appendPattern("[XXX][X]")
+          .toFormatter();
+
   /** PostgreSQL's 'infinity' timestamp as Debezium and PgJDBC give it, in microseconds / millis. */
   static final long INFINITY = PGStatement.DATE_POSITIVE_INFINITY;
 
@@ -217,9 +224,13 @@ public final class ValueEncoder {
    */
   public static ColumnValue array(Array array) throws SQLException {
     String type = array.getBaseTypeName();
-    if (type.equals("numeric")) {
-      // PgJDBC cannot read NaN or Infinity into the BigDecimals of a numeric[]: taken from text.
-      return numericArray(array.toString());
+    switch (type) {
+      case "numeric", "time", "timetz":
+        // PgJDBC reads NaN and Infinity of a numeric[] as errors, and times to the millisecond:
+        // these are taken from PostgreSQL's text of the array.
+        return simpleArray(array.toString(), type);
+      default:
+        break;
     }
     StringBuilder json = new StringBuilder();
     appendArray(json, (Object[]) array.getArray(), type);
@@ -227,10 +238,11 @@ public final class ValueEncoder {
   }
 
   /**
-   * A numeric[] from PostgreSQL's text of it ({@code {1.50,NaN,NULL}}, nested braces for more
-   * dimensions): each element a JSON string as PostgreSQL prints it, NULL as null.
+   * An array of numeric, time or timetz from PostgreSQL's text of it ({@code {1.50,NaN,NULL}},
+   * nested braces for more dimensions), whose elements are never quoted: each element in its type's
+   * form, NULL as null.
    */
-  public static ColumnValue numericArray(String literal) {
+  public static ColumnValue simpleArray(String literal, String type) {
     StringBuilder json = new StringBuilder(literal.length() + 16);
     int start = -1;
     for (int i = 0; i < literal.length(); i++) {
@@ -239,8 +251,7 @@ public final class ValueEncoder {
         json.append('[');
       } else if (c == '}' || c == ',') {
         if (start >= 0) {
-          String element = literal.substring(start, i);
-          json.append(element.equals("NULL") ? "null" : '"' + element + '"');
+          json.append(simpleElement(literal.substring(start, i), type).jsonText());
           start = -1;
         }
         json.append(c == '}' ? ']' : ',');
@@ -249,6 +260,17 @@ public final class ValueEncoder {
       }
     }
     return new ColumnValue.Json(json.toString());
+  }
+
+  private static ColumnValue simpleElement(String text, String type) {
+    if (text.equals("NULL")) {
+      return ColumnValue.NULL;
+    }
+    return switch (type) {
+      case "time" -> time(java.time.LocalTime.parse(text));
+      case "timetz" -> zonedTime(OffsetTime.parse(text, TIMETZ));
+      default -> ColumnValue.text(text);
+    };
   }
 
   private static void appendArray(StringBuilder json, Object[] elements, String type) {

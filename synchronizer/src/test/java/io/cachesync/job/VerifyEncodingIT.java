@@ -104,6 +104,11 @@ class VerifyEncodingIT {
           .containsEntry("name", "short")
           .containsEntry("stamps", "[\"2026-11-25T19:24:35.000001\",null,\"infinity\"]")
           .containsEntry("zoned_stamps", "[\"2026-11-25T18:24:35.804040Z\"]")
+          .containsEntry("clocks", "[\"13:14:15.500000\",null]")
+          .containsEntry("zoned_clocks", "[\"07:44:15.000001Z\"]")
+          .containsEntry("docs", "[{\"a\": [1, 2.50]},null]")
+          .containsEntry("spans", "[\"P0Y0M1DT0H0M1S\",null]")
+          .containsEntry("reals", "[0.1,\"NaN\",\"-Infinity\"]")
           .containsEntry("decimals", "[\"1.50\",\"NaN\",\"-0.001\"]")
           .containsEntry("words", "[\"a b\",null,\"q\\\"uote\",\"back\\\\slash\",\"\"]");
     }

@@ -60,6 +60,11 @@ public final class AllTypesTable {
           "decimals numeric[]",
           "flags boolean[]",
           "idents uuid[]",
+          "docs jsonb[]",
+          "clocks time[]",
+          "zoned_clocks timetz[]",
+          "spans interval[]",
+          "reals real[]",
           "ints int4range",
           "periods tstzrange",
           "name short_text",
@@ -85,7 +90,9 @@ public final class AllTypesTable {
         + " '{\"a b\",NULL,\"q\\\"uote\",\"back\\\\slash\",\"\"}',"
         + " '{\"2026-11-25 19:24:35.000001\",NULL,infinity}',"
         + " '{\"2026-11-25 19:24:35.80404+01\"}', '{2026-11-25,NULL}', '{1.50,NaN,-0.001}',"
-        + " '{true,false,NULL}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', '[1,10)',"
+        + " '{true,false,NULL}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',"
+        + " ARRAY['{\"a\": [1, 2.50]}'::jsonb, NULL], '{13:14:15.5,NULL}', '{13:14:15.000001+05:30}',"
+        + " '{\"1 day 00:00:01\",NULL}', '{0.1,NaN,-Infinity}', '[1,10)',"
         + " '[2026-11-25 19:24:35+00,)', 'short', 7),"
         + "("
         + (first + 1)
@@ -93,7 +100,8 @@ public final class AllTypesTable {
         + " -92233720368547758.08, false, '', '', '', 'sad', '00000000-0000-0000-0000-000000000000',"
         + " '-1 days -00:00:00.000001', '0001-01-01', '00:00:00', '23:59:59.999999-11:30',"
         + " '-infinity', 'infinity', '[]', 'null', '\\x', '', '::1', '::/0', '00:00:00:00:00:00',"
-        + " B'0000', B'', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', 'empty', 'empty',"
+        + " B'0000', B'', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}',"
+        + " '{}', 'empty', 'empty',"
         + " 'x', 2147483647),"
         + "("
         + (first + 2)
