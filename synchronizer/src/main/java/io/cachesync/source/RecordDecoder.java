@@ -242,7 +242,8 @@ final class RecordDecoder {
         yield ColumnValue.text(text);
       }
       case BYTES -> bytes(value);
-      // Debezium puts the placeholder string in place of an array it has no list form for.
+      // The placeholder string in place of a list: Debezium's form for an array type it has no
+      // list form for, should one reach here (UnchangedToastConverter takes those it knows).
       case ARRAY ->
           value instanceof String text && ToastPlaceholder.isText(text)
               ? ColumnValue.UNCHANGED

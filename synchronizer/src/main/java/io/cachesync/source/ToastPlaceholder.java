@@ -17,14 +17,16 @@ import java.util.UUID;
  * <ul>
  *   <li>bytea (binary.handling.mode=bytes): the placeholder's UTF-8 bytes. (In base64 mode Debezium
  *       gives NULL, which cannot be told from a real NULL: cachesync uses bytes mode.)
- *   <li>other scalar columns (text, varchar, json, jsonb, numeric, ...) and the arrays Debezium has
- *       no special case for (smallint[], numeric[], timestamp[], ...): the placeholder {@link
- *       #TEXT} as a string, in place of the value or of the whole array;
+ *   <li>other scalar columns (text, varchar, xml, numeric, tsvector, ...): the placeholder {@link
+ *       #TEXT} as a string; json and jsonb: the same string in a Json field;
  *   <li>text[], varchar[], char[], json[], jsonb[]: a one-element list holding that string;
  *   <li>bytea[]: a one-element list holding the placeholder's UTF-8 bytes;
  *   <li>int[], date[]: a list of the placeholder's bytes, each as an Integer; bigint[]: as Longs;
  *   <li>uuid[]: a one-element list of the name-based UUID of the placeholder's bytes;
- *   <li>hstore (hstore.handling.mode=json): the JSON object {placeholder: placeholder}.
+ *   <li>hstore (hstore.handling.mode=json): the JSON object {placeholder: placeholder};
+ *   <li>every other array, domains over arrays, and bit strings: NULL, which cannot be told from a
+ *       real NULL. Those columns go through {@link UnchangedToastConverter}, which writes the
+ *       placeholder string instead.
  * </ul>
  *
  * Domains take the form of their base type. The placeholder holds a NUL character, which no
