@@ -1,34 +1,24 @@
 package io.cachesync.job;
 
 import io.cachesync.model.ColumnValue;
-import io.cachesync.model.JsonText;
 import io.cachesync.model.Row;
-import java.math.BigDecimal;
-import java.sql.Array;
+import io.cachesync.source.ValueEncoder;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
-import java.time.LocalDateTime;
+import java.sql.Timestamp;
 import java.time.LocalTime;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.util.Base64;
+import java.time.OffsetTime;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.postgresql.util.PGInterval;
 
 /**
- * A row read over JDBC in the value encoding of the README: the same text the stream writes from
- * Debezium's records (source.RecordDecoder), so that verify compares like with like.
+ * A row read over JDBC in the value encoding of the README: each column is read as the Java value
+ * of its PostgreSQL type and written by that type's method of {@link ValueEncoder}, the encoder the
+ * stream uses, so that verify compares like with like.
  */
 final class JdbcRowEncoder {
-  private static final DateTimeFormatter MICROS_UTC =
-      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'");
-  private static final DateTimeFormatter MICROS_LOCAL =
-      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS");
-  private static final DateTimeFormatter MICROS_TIME =
-      DateTimeFormatter.ofPattern("HH:mm:ss.SSSSSS");
-
   private JdbcRowEncoder() {}
 
   static Row encode(ResultSet rows) throws SQLException {
@@ -41,54 +31,35 @@ final class JdbcRowEncoder {
   }
 
   private static ColumnValue column(ResultSet rows, int i, String type) throws SQLException {
-    if (rows.getObject(i) == null) {
+    String text = rows.getString(i);
+    if (text == null) {
       return ColumnValue.NULL;
     }
     return switch (type) {
-      case "int2", "int4", "int8", "oid" -> new ColumnValue.Number(rows.getString(i));
-      case "float4" -> floating(Float.toString(rows.getFloat(i)));
-      case "float8" -> floating(Double.toString(rows.getDouble(i)));
+      case "int2", "int4", "int8", "oid" -> new ColumnValue.Number(text);
+      case "float4" -> ValueEncoder.real(rows.getFloat(i));
+      case "float8" -> ValueEncoder.doublePrecision(rows.getDouble(i));
+      case "numeric" -> ValueEncoder.numeric(text);
+      case "money" -> ValueEncoder.money(text);
       case "bool" -> new ColumnValue.Bool(rows.getBoolean(i));
-      case "timestamptz" ->
-          ColumnValue.text(
-              MICROS_UTC.format(
-                  rows.getObject(i, OffsetDateTime.class).withOffsetSameInstant(ZoneOffset.UTC)));
-      case "timestamp" ->
-          ColumnValue.text(MICROS_LOCAL.format(rows.getObject(i, LocalDateTime.class)));
-      case "time" -> ColumnValue.text(MICROS_TIME.format(rows.getObject(i, LocalTime.class)));
-      case "json", "jsonb" -> new ColumnValue.Json(rows.getString(i));
-      case "bytea" -> ColumnValue.text(Base64.getEncoder().encodeToString(rows.getBytes(i)));
+      case "timestamptz" -> ValueEncoder.utcTimestamp(rows.getTimestamp(i));
+      case "timestamp" -> ValueEncoder.localTimestamp(rows.getObject(i, Timestamp.class));
+      case "date" -> ValueEncoder.date(rows.getObject(i, java.time.LocalDate.class));
+      case "time" -> ValueEncoder.time(rows.getObject(i, LocalTime.class));
+      case "timetz" -> ValueEncoder.zonedTime(rows.getObject(i, OffsetTime.class));
+      case "interval" -> ValueEncoder.interval((PGInterval) rows.getObject(i));
+      case "json", "jsonb" -> new ColumnValue.Json(text);
+      case "hstore" -> ValueEncoder.hstore((Map<?, ?>) rows.getObject(i));
+      case "bytea" -> ValueEncoder.bytes(rows.getBytes(i));
+      case "_numeric" -> ValueEncoder.simpleArray(text, "numeric");
+      case "_time" -> ValueEncoder.simpleArray(text, "time");
+      case "_timetz" -> ValueEncoder.simpleArray(text, "timetz");
+      // bit(1) is a boolean for Debezium; longer bit strings and bit varying are bits.
+      case "bit" ->
+          text.length() == 1 ? new ColumnValue.Bool(text.equals("1")) : ValueEncoder.bits(text);
+      case "varbit" -> ValueEncoder.bits(text);
       default ->
-          type.startsWith("_") ? array(rows.getArray(i)) : ColumnValue.text(rows.getString(i));
+          type.startsWith("_") ? ValueEncoder.array(rows.getArray(i)) : ColumnValue.text(text);
     };
-  }
-
-  private static ColumnValue floating(String text) {
-    return text.equals("NaN") || text.contains("Infinity")
-        ? ColumnValue.text(text)
-        : new ColumnValue.Number(text);
-  }
-
-  private static ColumnValue array(Array array) throws SQLException {
-    Object[] elements = (Object[]) array.getArray();
-    StringBuilder json = new StringBuilder("[");
-    for (int i = 0; i < elements.length; i++) {
-      if (i > 0) {
-        json.append(',');
-      }
-      Object element = elements[i];
-      if (element == null) {
-        json.append("null");
-      } else if (element instanceof Number && !(element instanceof BigDecimal)) {
-        json.append(element);
-      } else if (element instanceof Boolean) {
-        json.append(element);
-      } else if (element instanceof BigDecimal decimal) {
-        JsonText.appendQuoted(json, decimal.toPlainString());
-      } else {
-        JsonText.appendQuoted(json, element.toString());
-      }
-    }
-    return new ColumnValue.Json(json.append(']').toString());
   }
 }

@@ -371,7 +371,15 @@ public final class DebeziumChangeSource implements AutoCloseable {
 
     // Exact text forms (README, value encoding).
     p.setProperty("decimal.handling.mode", "string");
-    p.setProperty("binary.handling.mode", "base64");
+    // bytes, not base64: in base64 mode Debezium 3.6 turns an unchanged TOASTed bytea into NULL,
+    // which cannot be told from a real NULL; in bytes mode it gives the placeholder's bytes
+    // (ToastPlaceholder). The decoder writes base64 itself.
+    p.setProperty("binary.handling.mode", "bytes");
+    // The source type in each field's schema parameters: numeric's special values (RecordDecoder).
+    p.setProperty("column.propagate.source.type", ".*");
+    // Arrays Debezium would send as NULL when unchanged and TOASTed (UnchangedToastConverter).
+    p.setProperty("converters", "cachesync_arrays");
+    p.setProperty("cachesync_arrays.type", UnchangedToastConverter.class.getName());
     p.setProperty("time.precision.mode", "adaptive_time_microseconds");
     p.setProperty("hstore.handling.mode", "json");
     p.setProperty("interval.handling.mode", "string");

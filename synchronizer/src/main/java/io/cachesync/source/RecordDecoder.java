@@ -14,7 +14,6 @@ import java.time.LocalTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,25 +31,17 @@ import org.apache.kafka.connect.source.SourceRecord;
  * tracks the last commit position seen along the stream.
  */
 final class RecordDecoder {
-  /**
-   * The stand-in Debezium puts for an unchanged TOAST value (unavailable.value.placeholder). It
-   * holds a NUL character, which PostgreSQL text, json and jsonb cannot: no real value can be taken
-   * for it, as a text equal to Debezium's default placeholder would be.
-   */
-  static final String UNAVAILABLE = "__cachesync_unchanged_toast\u0000";
+  /** The stand-in Debezium puts for an unchanged TOAST value; see {@link ToastPlaceholder}. */
+  static final String UNAVAILABLE = ToastPlaceholder.TEXT;
 
   private static final String OLD_KEY_HEADER = "__debezium.oldkey";
   private static final String NEW_KEY_HEADER = "__debezium.newkey";
 
-  private static final String UNAVAILABLE_BASE64 =
-      Base64.getEncoder()
-          .encodeToString(UNAVAILABLE.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   private static final DateTimeFormatter MICROS_UTC =
       DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'");
-  private static final DateTimeFormatter MICROS_LOCAL =
-      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS");
-  private static final DateTimeFormatter MICROS_TIME =
-      DateTimeFormatter.ofPattern("HH:mm:ss.SSSSSS");
+
+  /** The schema parameter holding a column's PostgreSQL type (column.propagate.source.type). */
+  private static final String SOURCE_TYPE = "__debezium.source.column.type";
 
   /** The last commit position a record named, standing in for a change whose record names none. */
   private long lastCommit;
@@ -199,53 +190,71 @@ final class RecordDecoder {
     String name = schema.name() == null ? "" : schema.name();
     switch (name) {
       case "io.debezium.time.Date":
-        return ColumnValue.text(LocalDate.ofEpochDay(((Number) value).longValue()).toString());
+        return ValueEncoder.date(LocalDate.ofEpochDay(((Number) value).longValue()));
       case "io.debezium.time.Timestamp":
-        return ColumnValue.text(
-            MICROS_LOCAL.format(
-                LocalDateTime.ofInstant(Instant.ofEpochMilli((Long) value), ZoneOffset.UTC)));
+        return ValueEncoder.localTimestamp(
+            LocalDateTime.ofInstant(Instant.ofEpochMilli((Long) value), ZoneOffset.UTC));
       case "io.debezium.time.MicroTimestamp":
-        return ColumnValue.text(
-            MICROS_LOCAL.format(LocalDateTime.ofInstant(micros((Long) value), ZoneOffset.UTC)));
+        return ValueEncoder.localTimestampMicros((Long) value);
       case "io.debezium.time.NanoTimestamp":
-        return ColumnValue.text(
-            MICROS_LOCAL.format(LocalDateTime.ofInstant(nanos((Long) value), ZoneOffset.UTC)));
+        return ValueEncoder.localTimestamp(
+            LocalDateTime.ofInstant(nanos((Long) value), ZoneOffset.UTC));
       case "io.debezium.time.ZonedTimestamp":
         return zonedTimestamp((String) value);
       case "io.debezium.time.Time":
-        return ColumnValue.text(
-            MICROS_TIME.format(LocalTime.ofNanoOfDay(((Number) value).longValue() * 1_000_000L)));
+        return ValueEncoder.time(LocalTime.ofNanoOfDay(((Number) value).longValue() * 1_000_000L));
       case "io.debezium.time.MicroTime":
-        return ColumnValue.text(MICROS_TIME.format(LocalTime.ofNanoOfDay((Long) value * 1_000L)));
+        return ValueEncoder.time(LocalTime.ofNanoOfDay((Long) value * 1_000L));
       case "io.debezium.time.NanoTime":
-        return ColumnValue.text(MICROS_TIME.format(LocalTime.ofNanoOfDay((Long) value)));
+        return ValueEncoder.time(LocalTime.ofNanoOfDay((Long) value));
       case "io.debezium.data.Json":
-        return UNAVAILABLE.equals(value)
+        return ToastPlaceholder.isJson((String) value)
             ? ColumnValue.UNCHANGED
             : new ColumnValue.Json((String) value);
+      case UnchangedToastConverter.ARRAY:
+        return ToastPlaceholder.isText((String) value)
+            ? ColumnValue.UNCHANGED
+            : new ColumnValue.Json((String) value);
+      case UnchangedToastConverter.BITS:
+        return ToastPlaceholder.isText((String) value)
+            ? ColumnValue.UNCHANGED
+            : ColumnValue.text((String) value);
       default:
         break;
     }
     return switch (schema.type()) {
       case INT8, INT16, INT32, INT64 -> new ColumnValue.Number(value.toString());
-      case FLOAT32 -> floating(((Number) value).floatValue());
-      case FLOAT64 -> floating(((Number) value).doubleValue());
+      case FLOAT32 -> ValueEncoder.real(((Number) value).floatValue());
+      case FLOAT64 -> ValueEncoder.doublePrecision(((Number) value).doubleValue());
       case BOOLEAN -> new ColumnValue.Bool((Boolean) value);
       case STRING -> {
         String text = (String) value;
-        yield UNAVAILABLE.equals(text) || UNAVAILABLE_BASE64.equals(text)
-            ? ColumnValue.UNCHANGED
-            : ColumnValue.text(text);
+        if (ToastPlaceholder.isText(text)) {
+          yield ColumnValue.UNCHANGED;
+        }
+        // numeric's NaN and ±Infinity, as Debezium names them: looked up only for these texts.
+        if ((text.equals("NAN")
+                || text.equals("POSITIVE_INFINITY")
+                || text.equals("NEGATIVE_INFINITY"))
+            && isNumeric(schema)) {
+          yield ValueEncoder.numeric(text);
+        }
+        yield ColumnValue.text(text);
       }
       case BYTES -> bytes(value);
-      case ARRAY -> array(schema, (List<?>) value);
+      // The placeholder string in place of a list: Debezium's form for an array type it has no
+      // list form for, should one reach here (UnchangedToastConverter takes those it knows).
+      case ARRAY ->
+          value instanceof String text && ToastPlaceholder.isText(text)
+              ? ColumnValue.UNCHANGED
+              : array(schema, (List<?>) value);
       case STRUCT -> new ColumnValue.Json(struct((Struct) value));
       case MAP -> new ColumnValue.Json(map(schema, (Map<?, ?>) value));
     };
   }
 
   private static ColumnValue zonedTimestamp(String text) {
-    if (UNAVAILABLE.equals(text)) {
+    if (ToastPlaceholder.isText(text)) {
       return ColumnValue.UNCHANGED;
     }
     String fast = utcMicros(text);
@@ -300,22 +309,15 @@ final class RecordDecoder {
     return micros.append('Z').toString();
   }
 
-  private static ColumnValue floating(double value) {
-    if (Double.isNaN(value) || Double.isInfinite(value)) {
-      return ColumnValue.text(Double.toString(value));
-    }
-    return new ColumnValue.Number(Double.toString(value));
-  }
-
-  /** A real as its shortest float text: 0.1, not the 0.10000000149011612 of its double. */
-  private static ColumnValue floating(float value) {
-    if (Float.isNaN(value) || Float.isInfinite(value)) {
-      return ColumnValue.text(Float.toString(value));
-    }
-    return new ColumnValue.Number(Float.toString(value));
+  private static boolean isNumeric(Schema schema) {
+    Map<String, String> parameters = schema.parameters();
+    return parameters != null && "NUMERIC".equals(parameters.get(SOURCE_TYPE));
   }
 
   private static ColumnValue bytes(Object value) {
+    if (ToastPlaceholder.isBytes(value)) {
+      return ColumnValue.UNCHANGED;
+    }
     byte[] bytes;
     if (value instanceof java.nio.ByteBuffer buffer) {
       java.nio.ByteBuffer copy = buffer.duplicate();
@@ -324,12 +326,11 @@ final class RecordDecoder {
     } else {
       bytes = (byte[]) value;
     }
-    String text = Base64.getEncoder().encodeToString(bytes);
-    return UNAVAILABLE_BASE64.equals(text) ? ColumnValue.UNCHANGED : ColumnValue.text(text);
+    return ValueEncoder.bytes(bytes);
   }
 
   private static ColumnValue array(Schema schema, List<?> values) {
-    if (values.size() == 1 && UNAVAILABLE.equals(values.get(0))) {
+    if (ToastPlaceholder.isList(values)) {
       return ColumnValue.UNCHANGED;
     }
     StringBuilder json = new StringBuilder("[");
@@ -373,11 +374,6 @@ final class RecordDecoder {
   private static String jsonOf(Schema schema, Object value) {
     ColumnValue column = column(schema, value);
     return column instanceof ColumnValue.Unchanged ? "null" : column.jsonText();
-  }
-
-  private static Instant micros(long micros) {
-    return Instant.ofEpochSecond(
-        Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000L);
   }
 
   private static Instant nanos(long nanos) {

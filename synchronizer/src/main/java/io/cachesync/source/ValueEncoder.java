@@ -1,0 +1,337 @@
+package io.cachesync.source;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cachesync.model.ColumnValue;
+import java.math.BigDecimal;
+import java.sql.Array;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.OffsetTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Base64;
+import java.util.BitSet;
+import java.util.Map;
+import org.postgresql.PGStatement;
+import org.postgresql.util.PGInterval;
+import org.postgresql.util.PGobject;
+
+/**
+ * The cached form of each PostgreSQL type (README, value encoding), one method per type, shared by
+ * every path that produces a cached value: the stream ({@link RecordDecoder}, from Debezium's
+ * records, and {@link UnchangedToastConverter}, for the arrays Debezium cannot mark unchanged) and
+ * the JDBC readers (verify and the orphan sweep, {@code job.JdbcRowEncoder}).
+ *
+ * <p>The design: each path turns its input into the plain Java value of the type (an {@link
+ * Instant}, a {@link LocalDateTime}, a {@code byte[]}, a {@link java.sql.Array}...) and calls the
+ * type's method here, so the text is written in one place. Where Debezium hands over text it has
+ * already formatted (interval as ISO-8601, timetz, numeric), the method here writes that same text
+ * from the JDBC value, following Debezium 3.6's formatter (named on each method); the test that
+ * compares both paths over every type (VerifyEncodingIT) holds them together.
+ */
+public final class ValueEncoder {
+  private static final DateTimeFormatter MICROS_UTC =
+      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'");
+  private static final DateTimeFormatter MICROS_LOCAL =
+      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS");
+  private static final DateTimeFormatter MICROS_TIME =
+      DateTimeFormatter.ofPattern("HH:mm:ss.SSSSSS");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** PostgreSQL's text of a timetz: {@code 13:14:15.5+02}, {@code 13:14:15+05:30}. */
+  private static final DateTimeFormatter TIMETZ =
+      new java.time.format.DateTimeFormatterBuilder()
+          .append(DateTimeFormatter.ISO_LOCAL_TIME)
+          .appendPattern("[XXX][X]")
+          .toFormatter();
+
+  /** PostgreSQL's 'infinity' timestamp as Debezium and PgJDBC give it, in microseconds / millis. */
+  static final long INFINITY = PGStatement.DATE_POSITIVE_INFINITY;
+
+  static final long MINUS_INFINITY = PGStatement.DATE_NEGATIVE_INFINITY;
+
+  private ValueEncoder() {}
+
+  /** timestamp (without time zone): ISO-8601 local with microseconds, or (-)infinity. */
+  public static ColumnValue localTimestamp(LocalDateTime value) {
+    return ColumnValue.text(MICROS_LOCAL.format(value));
+  }
+
+  /** timestamp from Debezium's microseconds since the epoch (MicroTimestamp). */
+  public static ColumnValue localTimestampMicros(long micros) {
+    if (micros == INFINITY) {
+      return ColumnValue.text("infinity");
+    }
+    if (micros == MINUS_INFINITY) {
+      return ColumnValue.text("-infinity");
+    }
+    return localTimestamp(LocalDateTime.ofInstant(micros(micros), ZoneOffset.UTC));
+  }
+
+  /** timestamp from PgJDBC, which reads it in the JVM's zone. */
+  public static ColumnValue localTimestamp(Timestamp value) {
+    if (value.getTime() == INFINITY) {
+      return ColumnValue.text("infinity");
+    }
+    if (value.getTime() == MINUS_INFINITY) {
+      return ColumnValue.text("-infinity");
+    }
+    return localTimestamp(value.toLocalDateTime());
+  }
+
+  /** timestamptz: ISO-8601 in UTC with microseconds, or (-)infinity. */
+  public static ColumnValue utcTimestamp(Instant value) {
+    return ColumnValue.text(MICROS_UTC.format(value.atOffset(ZoneOffset.UTC)));
+  }
+
+  /** timestamptz from PgJDBC. */
+  public static ColumnValue utcTimestamp(Timestamp value) {
+    if (value.getTime() == INFINITY) {
+      return ColumnValue.text("infinity");
+    }
+    if (value.getTime() == MINUS_INFINITY) {
+      return ColumnValue.text("-infinity");
+    }
+    return utcTimestamp(value.toInstant());
+  }
+
+  /** time: {@code HH:mm:ss.SSSSSS}. */
+  public static ColumnValue time(java.time.LocalTime value) {
+    return ColumnValue.text(MICROS_TIME.format(value));
+  }
+
+  /** timetz: in UTC, as Debezium's ZonedTime writes it ({@code ISO_OFFSET_TIME}). */
+  public static ColumnValue zonedTime(OffsetTime value) {
+    return ColumnValue.text(
+        DateTimeFormatter.ISO_OFFSET_TIME.format(value.withOffsetSameInstant(ZoneOffset.UTC)));
+  }
+
+  /** date: ISO-8601. */
+  public static ColumnValue date(LocalDate value) {
+    return ColumnValue.text(value.toString());
+  }
+
+  /** real: its shortest float text, 0.1, not the 0.10000000149011612 of its double. */
+  public static ColumnValue real(float value) {
+    if (Float.isNaN(value) || Float.isInfinite(value)) {
+      return ColumnValue.text(Float.toString(value));
+    }
+    return new ColumnValue.Number(Float.toString(value));
+  }
+
+  /** double precision. */
+  public static ColumnValue doublePrecision(double value) {
+    if (Double.isNaN(value) || Double.isInfinite(value)) {
+      return ColumnValue.text(Double.toString(value));
+    }
+    return new ColumnValue.Number(Double.toString(value));
+  }
+
+  /** bytea: base64. */
+  public static ColumnValue bytes(byte[] value) {
+    return ColumnValue.text(Base64.getEncoder().encodeToString(value));
+  }
+
+  /**
+   * bit and bit varying of more than one bit: base64 of the bits as Debezium's Bits type holds them
+   * (a {@link BitSet}'s little-endian bytes, the last bit of the text first).
+   */
+  public static ColumnValue bits(String text) {
+    BitSet bits = new BitSet(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      if (text.charAt(text.length() - 1 - i) == '1') {
+        bits.set(i);
+      }
+    }
+    return bytes(bits.toByteArray());
+  }
+
+  /**
+   * numeric as PostgreSQL prints it, except NaN and ±Infinity, which Debezium writes as {@code
+   * NAN}, {@code POSITIVE_INFINITY} and {@code NEGATIVE_INFINITY}: they are written NaN, Infinity
+   * and -Infinity.
+   */
+  public static ColumnValue numeric(String text) {
+    return ColumnValue.text(
+        switch (text) {
+          case "NAN" -> "NaN";
+          case "POSITIVE_INFINITY" -> "Infinity";
+          case "NEGATIVE_INFINITY" -> "-Infinity";
+          default -> text;
+        });
+  }
+
+  /**
+   * money: the amount in decimal text without currency symbol or group separators ({@code
+   * -1234.56}), as Debezium gives it; read from PostgreSQL's text for lc_monetary C or en_US.
+   */
+  public static ColumnValue money(String text) {
+    StringBuilder amount = new StringBuilder(text.length());
+    boolean negative = text.startsWith("-") || text.startsWith("(");
+    if (negative) {
+      amount.append('-');
+    }
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if ((c >= '0' && c <= '9') || c == '.') {
+        amount.append(c);
+      }
+    }
+    return ColumnValue.text(amount.toString());
+  }
+
+  /**
+   * interval: ISO-8601 as Debezium's interval.handling.mode=string writes it ({@code
+   * io.debezium.time.Interval.toIsoString}): {@code P1Y2M3DT4H5M6.789S}.
+   */
+  public static ColumnValue interval(PGInterval value) {
+    BigDecimal seconds =
+        BigDecimal.valueOf(value.getWholeSeconds())
+            .add(BigDecimal.valueOf(value.getMicroSeconds(), 6))
+            .stripTrailingZeros();
+    return ColumnValue.text(
+        "P"
+            + value.getYears()
+            + "Y"
+            + value.getMonths()
+            + "M"
+            + value.getDays()
+            + "DT"
+            + value.getHours()
+            + "H"
+            + value.getMinutes()
+            + "M"
+            + seconds.toPlainString()
+            + "S");
+  }
+
+  /** hstore: a JSON object, written as Debezium's hstore.handling.mode=json writes it (Jackson). */
+  public static ColumnValue hstore(Map<?, ?> value) {
+    try {
+      return new ColumnValue.Json(JSON.writeValueAsString(value));
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("hstore value cannot be written as JSON: " + e, e);
+    }
+  }
+
+  /**
+   * An array as a JSON array, each element in its type's form: numbers as JSON numbers, json and
+   * jsonb embedded, everything else a JSON string. Multi-dimensional arrays nest.
+   */
+  public static ColumnValue array(Array array) throws SQLException {
+    String type = array.getBaseTypeName();
+    switch (type) {
+      case "numeric", "time", "timetz":
+        // PgJDBC reads NaN and Infinity of a numeric[] as errors, and times to the millisecond:
+        // these are taken from PostgreSQL's text of the array.
+        return simpleArray(array.toString(), type);
+      default:
+        break;
+    }
+    StringBuilder json = new StringBuilder();
+    appendArray(json, (Object[]) array.getArray(), type);
+    return new ColumnValue.Json(json.toString());
+  }
+
+  /**
+   * An array of numeric, time or timetz from PostgreSQL's text of it ({@code {1.50,NaN,NULL}},
+   * nested braces for more dimensions), whose elements are never quoted: each element in its type's
+   * form, NULL as null.
+   */
+  public static ColumnValue simpleArray(String literal, String type) {
+    StringBuilder json = new StringBuilder(literal.length() + 16);
+    int start = -1;
+    for (int i = 0; i < literal.length(); i++) {
+      char c = literal.charAt(i);
+      if (c == '{') {
+        json.append('[');
+      } else if (c == '}' || c == ',') {
+        if (start >= 0) {
+          json.append(simpleElement(literal.substring(start, i), type).jsonText());
+          start = -1;
+        }
+        json.append(c == '}' ? ']' : ',');
+      } else if (start < 0) {
+        start = i;
+      }
+    }
+    return new ColumnValue.Json(json.toString());
+  }
+
+  private static ColumnValue simpleElement(String text, String type) {
+    if (text.equals("NULL")) {
+      return ColumnValue.NULL;
+    }
+    return switch (type) {
+      case "time" -> time(java.time.LocalTime.parse(text));
+      case "timetz" -> zonedTime(OffsetTime.parse(text, TIMETZ));
+      default -> ColumnValue.text(text);
+    };
+  }
+
+  private static void appendArray(StringBuilder json, Object[] elements, String type) {
+    json.append('[');
+    for (int i = 0; i < elements.length; i++) {
+      if (i > 0) {
+        json.append(',');
+      }
+      Object element = elements[i];
+      if (element instanceof Object[] nested) {
+        appendArray(json, nested, type);
+      } else {
+        ColumnValue value = element(element, type);
+        json.append(value.jsonText());
+      }
+    }
+    json.append(']');
+  }
+
+  private static ColumnValue element(Object element, String type) {
+    if (element == null) {
+      return ColumnValue.NULL;
+    }
+    return switch (type) {
+      case "timestamp" -> localTimestamp((Timestamp) element);
+      case "timestamptz" -> utcTimestamp((Timestamp) element);
+      case "date" -> dateElement((java.sql.Date) element);
+      case "float4" -> real(((Number) element).floatValue());
+      case "float8" -> doublePrecision(((Number) element).doubleValue());
+      case "json", "jsonb" -> new ColumnValue.Json(element.toString());
+      case "numeric" -> numeric(element.toString());
+      case "bytea" -> bytes((byte[]) element);
+      case "interval" -> interval((PGInterval) element);
+      case "hstore" -> hstore((Map<?, ?>) element);
+      default -> {
+        if (element instanceof Boolean bool) {
+          yield new ColumnValue.Bool(bool);
+        }
+        if (element instanceof Number number && !(element instanceof BigDecimal)) {
+          yield new ColumnValue.Number(number.toString());
+        }
+        if (element instanceof PGobject object) {
+          yield ColumnValue.text(object.getValue());
+        }
+        yield ColumnValue.text(element.toString());
+      }
+    };
+  }
+
+  private static ColumnValue dateElement(java.sql.Date value) {
+    if (value.getTime() == INFINITY) {
+      return ColumnValue.text("infinity");
+    }
+    if (value.getTime() == MINUS_INFINITY) {
+      return ColumnValue.text("-infinity");
+    }
+    return date(value.toLocalDate());
+  }
+
+  private static Instant micros(long micros) {
+    return Instant.ofEpochSecond(
+        Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000L);
+  }
+}

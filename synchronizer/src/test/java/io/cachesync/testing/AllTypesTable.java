@@ -1,0 +1,111 @@
+package io.cachesync.testing;
+
+import java.util.List;
+
+/**
+ * A table holding every column type cachesync supports, with rows of ordinary, extreme and NULL
+ * values: the fixture that the stream and the JDBC readers (verify, the orphan sweep) must encode
+ * alike.
+ */
+public final class AllTypesTable {
+  private AllTypesTable() {}
+
+  /** The extension, types and domains the table's columns use; run once per database. */
+  public static final List<String> TYPES =
+      List.of(
+          "CREATE EXTENSION IF NOT EXISTS hstore",
+          "CREATE TYPE mood AS ENUM ('happy', 'sad', 'it''s \"ok\"')",
+          "CREATE DOMAIN short_text AS varchar(20) CHECK (VALUE <> '')",
+          "CREATE DOMAIN positive AS int CHECK (VALUE > 0)");
+
+  /** The column definitions, after {@code id bigint PRIMARY KEY}. */
+  public static final String COLUMNS =
+      String.join(
+          ", ",
+          "small smallint",
+          "whole int",
+          "big bigint",
+          "real_number real",
+          "double_number double precision",
+          "amount numeric(12,4)",
+          "free numeric",
+          "price money",
+          "flag boolean",
+          "label text",
+          "code varchar(10)",
+          "letter char(3)",
+          "mood mood",
+          "ident uuid",
+          "span interval",
+          "born date",
+          "clock time",
+          "zoned_clock timetz",
+          "local_at timestamp",
+          "at timestamptz",
+          "doc jsonb",
+          "plain_json json",
+          "raw bytea",
+          "pairs hstore",
+          "address inet",
+          "network cidr",
+          "mac macaddr",
+          "bits bit(4)",
+          "varbits varbit",
+          "numbers int[]",
+          "bigs bigint[]",
+          "words text[]",
+          "stamps timestamp[]",
+          "zoned_stamps timestamptz[]",
+          "days date[]",
+          "decimals numeric[]",
+          "flags boolean[]",
+          "idents uuid[]",
+          "docs jsonb[]",
+          "clocks time[]",
+          "zoned_clocks timetz[]",
+          "spans interval[]",
+          "reals real[]",
+          "ints int4range",
+          "periods tstzrange",
+          "name short_text",
+          "count positive");
+
+  /**
+   * Rows {@code first} (ordinary values), {@code first + 1} (extremes) and {@code first + 2}
+   * (NULLs), as one INSERT into {@code table}.
+   */
+  public static String insert(String table, int first) {
+    return "INSERT INTO "
+        + table
+        + " VALUES "
+        + "("
+        + first
+        + ", -32768, 2147483647, 9223372036854775807, 0.1, 0.1, 12.5000, 0.000000000000000000001,"
+        + " 1234.56, true, 'tab\tnew\nline \"quoted\" é', 'abc', 'x', 'it''s \"ok\"',"
+        + " 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1 year 2 mons 3 days 04:05:06.789', '2026-11-25',"
+        + " '13:14:15.5', '13:14:15.5+02', '2026-11-25 19:24:35.000001', '2026-11-25 19:24:35.80404+01',"
+        + " '{\"k\": [1, 2.50, {\"n\": null}], \"big\": 12345678901234567890}', '{\"x\": 1}',"
+        + " '\\x00ff10', 'a=>1, \"b c\"=>\"d\\\"e\", n=>NULL', '192.168.0.1/24', '10.0.0.0/8',"
+        + " '08:00:2b:01:02:03', B'1010', B'101', '{1,NULL,3}', '{9223372036854775807,-1}',"
+        + " '{\"a b\",NULL,\"q\\\"uote\",\"back\\\\slash\",\"\"}',"
+        + " '{\"2026-11-25 19:24:35.000001\",NULL,infinity}',"
+        + " '{\"2026-11-25 19:24:35.80404+01\"}', '{2026-11-25,NULL}', '{1.50,NaN,-0.001}',"
+        + " '{true,false,NULL}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',"
+        + " ARRAY['{\"a\": [1, 2.50]}'::jsonb, NULL], '{13:14:15.5,NULL}', '{13:14:15.000001+05:30}',"
+        + " '{\"1 day 00:00:01\",NULL}', '{0.1,NaN,-Infinity}', '[1,10)',"
+        + " '[2026-11-25 19:24:35+00,)', 'short', 7),"
+        + "("
+        + (first + 1)
+        + ", 0, -2147483648, -9223372036854775808, 'NaN', '-Infinity', -0.0001, 'NaN',"
+        + " -92233720368547758.08, false, '', '', '', 'sad', '00000000-0000-0000-0000-000000000000',"
+        + " '-1 days -00:00:00.000001', '0001-01-01', '00:00:00', '23:59:59.999999-11:30',"
+        + " '-infinity', 'infinity', '[]', 'null', '\\x', '', '::1', '::/0', '00:00:00:00:00:00',"
+        + " B'0000', B'', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}',"
+        + " '{}', 'empty', 'empty',"
+        + " 'x', 2147483647),"
+        + "("
+        + (first + 2)
+        + ", NULL".repeat(COLUMNS.split(", ").length)
+        + ")";
+  }
+}
