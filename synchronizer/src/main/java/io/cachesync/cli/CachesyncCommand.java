@@ -4,6 +4,7 @@ import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.ConfigurationException;
 import io.cachesync.redis.RedisRefusedException;
 import java.io.PrintWriter;
+import java.sql.SQLException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -62,6 +63,24 @@ public final class CachesyncCommand {
       err.println("error: " + e.getMessage());
       return ExitCode.INVALID;
     }
+    SQLException refused = sqlCause(e);
+    if (refused != null && refused.getSQLState() != null) {
+      String state = refused.getSQLState();
+      // 08: the connection failed or broke; 28: the login was refused; 3D000: no such database;
+      // 42501: a right is missing. The server's messages name the user or object, never a password.
+      if (state.startsWith("08")) {
+        err.println("error: PostgreSQL cannot be reached: " + refused.getMessage());
+        return ExitCode.UNREACHABLE;
+      }
+      if (state.startsWith("28") || state.equals("3D000") || state.equals("42501")) {
+        err.println(
+            "error: PostgreSQL refused the request: "
+                + refused.getMessage()
+                + "; check postgres.user, postgres.password and postgres.database, and run"
+                + " `cachesync validate` for the rights the configuration needs");
+        return ExitCode.INVALID;
+      }
+    }
     CachesyncCommand root =
         commandLine.getCommandSpec().root().userObject() instanceof CachesyncCommand c ? c : null;
     err.println("error: " + e);
@@ -71,6 +90,19 @@ public final class CachesyncCommand {
       err.println("(run with --verbose for the stack trace)");
     }
     return ExitCode.SOFTWARE;
+  }
+
+  /** The first {@link SQLException} in the cause chain of {@code e}, or null. */
+  private static SQLException sqlCause(Throwable e) {
+    for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+      if (cause instanceof SQLException sql) {
+        return sql;
+      }
+      if (cause.getCause() == cause) {
+        return null;
+      }
+    }
+    return null;
   }
 
   /** The version from the jar's manifest. */

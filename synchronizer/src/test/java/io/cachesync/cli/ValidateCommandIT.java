@@ -320,6 +320,38 @@ class ValidateCommandIT {
   }
 
   @Test
+  void verifyAndResync_wrongPostgresPassword_exitInvalidNamingTheLoginWithoutThePassword() {
+    String wrong = "Wrong-pw-never-printed-8";
+    Path config =
+        ConfigFiles.write(
+            directory,
+            "shop",
+            "port: "
+                + postgres.port()
+                + "\ndatabase: "
+                + database
+                + "\nuser: "
+                + PostgresServer.PASSWORD_ROLE
+                + "\npassword: "
+                + wrong
+                + "\n",
+            redis.uri(),
+            USERS);
+
+    for (String command : new String[] {"verify", "resync"}) {
+      CommandRun run = CommandRun.of(command, "--config", config.toString());
+
+      assertThat(run.exitCode()).as(command + ": " + run.output()).isEqualTo(ExitCode.INVALID);
+      assertThat(run.err())
+          .as(command)
+          .contains("password authentication failed for user \"cachesync_pw\"")
+          .containsPattern("check postgres.user(,| and) postgres.password")
+          .doesNotContain("--verbose");
+      assertThat(run.output()).as(command).doesNotContain(wrong);
+    }
+  }
+
+  @Test
   void validate_wrongPasswords_areReportedWithoutShowingThem() {
     String wrong = "Wrong-pw-never-printed-7";
     try (RedisServer locked = TestServers.redis("--requirepass", "Redis-pw-never-printed-9")) {
