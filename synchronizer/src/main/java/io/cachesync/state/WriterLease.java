@@ -1,0 +1,166 @@
+package io.cachesync.state;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The writer's role of one synchronizer name: a lease in Redis ({@code cachesync:<name>:writer})
+ * that the active daemon takes before it decides anything and renews every {@link #RENEW_EVERY} for
+ * its whole run, initial load included. Only its holder writes; another daemon of the same name
+ * stands by until the lease is released (a clean stop) or expires ({@link #TTL} after the holder
+ * last renewed it: kill -9, a lost network).
+ *
+ * <p>The lease lives in the Redis the daemon writes to, so it also fences a daemon cut off from
+ * PostgreSQL but not from Redis. Its holder counts the role lost, and stops, when a renewal finds
+ * another owner (the lease expired meanwhile and a standby took it), or when it could not renew it
+ * for so long that the lease may have expired in Redis. A Redis that lost the lease (FLUSHALL, a
+ * restart without persistence, a failover to a replica without it) gives the role to whichever
+ * daemon asks first; the holder renews it if it is first.
+ */
+public final class WriterLease implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(WriterLease.class);
+
+  /** How long the lease outlives its last renewal. */
+  public static final Duration TTL = Duration.ofSeconds(10);
+
+  /** How often the holder renews it. */
+  public static final Duration RENEW_EVERY = Duration.ofSeconds(2);
+
+  private final StateStore store;
+  private final String owner;
+  private final LongSupplier nanoTime;
+  private final AtomicBoolean lost = new AtomicBoolean();
+  private volatile long heldUntil;
+  private ScheduledExecutorService renewer;
+
+  /**
+   * @param nanoTime a monotonic clock ({@link System#nanoTime()})
+   */
+  public WriterLease(StateStore store, String owner, LongSupplier nanoTime) {
+    this.store = store;
+    this.owner = owner;
+    this.nanoTime = nanoTime;
+  }
+
+  public static WriterLease of(StateStore store) {
+    return new WriterLease(store, ownerId(), System::nanoTime);
+  }
+
+  /** This process, as the lease names it: host, pid and a random part (two daemons per JVM). */
+  static String ownerId() {
+    return ManagementFactory.getRuntimeMXBean().getName()
+        + "/"
+        + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  public String owner() {
+    return owner;
+  }
+
+  /**
+   * Takes the role if it is free, or renews it if this owner holds it.
+   *
+   * @return false when another daemon holds it
+   */
+  public boolean acquire() {
+    long asked = nanoTime.getAsLong();
+    if (!store.holdWriter(owner, TTL)) {
+      return false;
+    }
+    heldUntil = asked + TTL.toNanos();
+    return true;
+  }
+
+  /** Who holds the role, for the standby's log line. */
+  public Optional<String> holder() {
+    return store.writer();
+  }
+
+  /**
+   * Renews the lease every {@link #RENEW_EVERY} until {@link #close()}; calls {@code onLost} once,
+   * with the reason, when the role is lost.
+   */
+  public void keep(Consumer<String> onLost) {
+    renewer =
+        Executors.newSingleThreadScheduledExecutor(
+            runnable -> {
+              Thread thread = new Thread(runnable, "cachesync-lease");
+              thread.setDaemon(true);
+              return thread;
+            });
+    renewer.scheduleWithFixedDelay(
+        () -> renew(onLost), RENEW_EVERY.toMillis(), RENEW_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** One renewal; public for tests that drive the clock. */
+  public void renew(Consumer<String> onLost) {
+    if (lost.get()) {
+      return;
+    }
+    long asked = nanoTime.getAsLong();
+    try {
+      if (store.holdWriter(owner, TTL)) {
+        heldUntil = asked + TTL.toNanos();
+        return;
+      }
+      lose(
+          onLost,
+          "another daemon holds the writer's role now ("
+              + store.writer().orElse("?")
+              + "): this one's lease expired before it was renewed");
+    } catch (RuntimeException e) {
+      // Stop a renewal period before Redis may let the lease expire, so that the standby that
+      // takes it over never writes alongside this daemon.
+      if (asked >= heldUntil - RENEW_EVERY.toNanos()) {
+        lose(
+            onLost,
+            "could not renew the writer's lease for "
+                + TTL.minus(RENEW_EVERY).toSeconds()
+                + " s ("
+                + e.getMessage()
+                + "): another daemon may take the role over");
+      } else {
+        LOG.warn("Could not renew the writer's lease ({}); trying again", e.getMessage());
+      }
+    }
+  }
+
+  private void lose(Consumer<String> onLost, String why) {
+    if (lost.compareAndSet(false, true)) {
+      onLost.accept(why);
+    }
+  }
+
+  /** Whether this daemon still holds the role, as far as it can tell. */
+  public boolean held() {
+    return !lost.get() && nanoTime.getAsLong() < heldUntil - RENEW_EVERY.toNanos();
+  }
+
+  /** Stops renewing and gives the role up (unless lost), so that a standby takes over at once. */
+  @Override
+  public void close() {
+    if (renewer != null) {
+      renewer.shutdownNow();
+    }
+    if (!lost.get()) {
+      try {
+        store.releaseWriter(owner);
+      } catch (RuntimeException e) {
+        LOG.info(
+            "Could not release the writer's lease ({}); it expires within {} s",
+            e.getMessage(),
+            TTL.toSeconds());
+      }
+    }
+  }
+}
