@@ -10,14 +10,14 @@ import org.junit.jupiter.api.Test;
 
 class StartDecisionTest {
   private static final String SLOT = "cachesync_shop";
-  private static final Optional<StoredOffsets> AT_100 =
-      Optional.of(new StoredOffsets(100, false));
+  private static final Optional<StoredOffsets> AT_100 = Optional.of(new StoredOffsets(100, false));
 
   @Test
   void of_nothingStoredNoSlot_isAFirstStartWithoutSweep() {
     StartDecision decision = StartDecision.of(SLOT, Optional.empty(), Optional.empty(), false);
 
-    assertThat(decision).isEqualTo(new StartDecision(Kind.FIRST_START, Optional.empty(), false, false));
+    assertThat(decision)
+        .isEqualTo(new StartDecision(Kind.FIRST_START, Optional.empty(), false, false));
     assertThat(decision.loadsEverything()).isTrue();
   }
 
@@ -55,8 +55,7 @@ class StartDecisionTest {
   @Test
   void of_initialLoadInterrupted_reloadsOnANewSlot() {
     StartDecision decision =
-        StartDecision.of(
-            SLOT, Optional.of(100L), Optional.of(new StoredOffsets(100, true)), false);
+        StartDecision.of(SLOT, Optional.of(100L), Optional.of(new StoredOffsets(100, true)), false);
 
     assertThat(decision.kind()).isEqualTo(Kind.RELOAD);
     assertThat(decision.dropSlot()).isTrue();
