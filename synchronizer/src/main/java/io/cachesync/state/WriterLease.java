@@ -141,11 +141,6 @@ public final class WriterLease implements AutoCloseable {
     }
   }
 
-  /** Whether this daemon still holds the role, as far as it can tell. */
-  public boolean held() {
-    return !lost.get() && nanoTime.getAsLong() < heldUntil - RENEW_EVERY.toNanos();
-  }
-
   /** Stops renewing and gives the role up (unless lost), so that a standby takes over at once. */
   @Override
   public void close() {

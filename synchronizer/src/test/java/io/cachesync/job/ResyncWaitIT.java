@@ -6,6 +6,7 @@ import io.cachesync.cli.ExitCode;
 import io.cachesync.testing.CommandRun;
 import io.cachesync.testing.DaemonProcess;
 import io.cachesync.testing.SyncHarness;
+import io.lettuce.core.SetArgs;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -99,7 +100,10 @@ class ResyncWaitIT {
   void resync_noProgressWithinTheTimeout_exits124AndSaysTheRequestStaysQueued() throws Exception {
     // A daemon that holds the writer's role but takes no request (hung, or cut off from
     // PostgreSQL).
-    harness.redis.redis().psetex("cachesync:it:writer", 60_000, "12345@elsewhere/hung");
+    harness
+        .redis
+        .redis()
+        .set("cachesync:it:writer", "12345@elsewhere/hung", SetArgs.Builder.px(60_000));
 
     long started = System.nanoTime();
     CommandRun run = resync("--timeout", "3s").get(WAIT.toSeconds(), TimeUnit.SECONDS);
