@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * orphan sweep a reload recorded, and hands the resync requests queued in Redis to the source.
  */
 final class Housekeeper implements AutoCloseable {
-  private static final Logger LOG = LoggerFactory.getLogger(Housekeeper.class);
+  /** Logs as the daemon, whose lines these were: operators' filters on the category still hold. */
+  private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
 
   /** How long after a failed sweep it is tried again. */
   private static final Duration SWEEP_RETRY = Duration.ofSeconds(30);

@@ -104,6 +104,8 @@ class StateStoreIT {
     assertThat(store.takeResync().orElseThrow()).isEqualTo(Map.entry("r1", Set.of("public.a")));
     store.finishResync("r1", Map.of("public.a", 5L));
     assertThat(redis.redis().llen(PREFIX + "resync:taken")).isZero();
-    assertThat(store.resync("r1")).containsEntry("status", "done").containsEntry("rows:public.a", "5");
+    assertThat(store.resync("r1"))
+        .containsEntry("status", "done")
+        .containsEntry("rows:public.a", "5");
   }
 }
