@@ -186,7 +186,8 @@ public final class Daemon implements AutoCloseable {
       daemon.housekeeper.start();
       daemon.source.finished().whenComplete((ignored, error) -> daemon.sourceEnded(error));
       daemon.transition(State.STARTING, State.RUNNING);
-      lease.keep(daemon::roleLost);
+      // While the initial load runs nothing is streamed from the slot, so it fences nothing.
+      lease.keep(daemon::roleLost, () -> !daemon.loadsEverything || daemon.initialLoad.isDone());
       LOG.info("Streaming from replication slot {}", settings.slotName());
       return daemon;
     } catch (Exception | Error e) {

@@ -8,6 +8,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -22,10 +23,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The lease lives in the Redis the daemon writes to, so it also fences a daemon cut off from
  * PostgreSQL but not from Redis. Its holder counts the role lost, and stops, when a renewal finds
- * another owner (the lease expired meanwhile and a standby took it), or when it could not renew it
- * for so long that the lease may have expired in Redis. A Redis that lost the lease (FLUSHALL, a
- * restart without persistence, a failover to a replica without it) gives the role to whichever
- * daemon asks first; the holder renews it if it is first.
+ * another owner (the lease expired meanwhile and a standby took it). When it cannot reach Redis to
+ * renew, it stops before the lease may expire there only while nothing else fences it: while it
+ * streams, the replication slot admits no second consumer, so a standby that takes the lease but
+ * finds the slot in use stands by, and an outage of Redis need not stop the stream (it catches up
+ * when Redis is back). A Redis that lost the lease (FLUSHALL, a restart without persistence, a
+ * failover to a replica without it) gives the role to whichever daemon asks first; the holder
+ * renews it if it is first.
  */
 public final class WriterLease implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(WriterLease.class);
@@ -89,8 +93,12 @@ public final class WriterLease implements AutoCloseable {
   /**
    * Renews the lease every {@link #RENEW_EVERY} until {@link #close()}; calls {@code onLost} once,
    * with the reason, when the role is lost.
+   *
+   * @param fencedElsewhere whether something besides the lease keeps a second daemon from writing
+   *     now (the replication slot, while streaming): then failed renewals alone do not lose the
+   *     role
    */
-  public void keep(Consumer<String> onLost) {
+  public void keep(Consumer<String> onLost, BooleanSupplier fencedElsewhere) {
     renewer =
         Executors.newSingleThreadScheduledExecutor(
             runnable -> {
@@ -99,11 +107,14 @@ public final class WriterLease implements AutoCloseable {
               return thread;
             });
     renewer.scheduleWithFixedDelay(
-        () -> renew(onLost), RENEW_EVERY.toMillis(), RENEW_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+        () -> renew(onLost, fencedElsewhere),
+        RENEW_EVERY.toMillis(),
+        RENEW_EVERY.toMillis(),
+        TimeUnit.MILLISECONDS);
   }
 
   /** One renewal; public for tests that drive the clock. */
-  public void renew(Consumer<String> onLost) {
+  public void renew(Consumer<String> onLost, BooleanSupplier fencedElsewhere) {
     if (lost.get()) {
       return;
     }
@@ -121,7 +132,7 @@ public final class WriterLease implements AutoCloseable {
     } catch (RuntimeException e) {
       // Stop a renewal period before Redis may let the lease expire, so that the standby that
       // takes it over never writes alongside this daemon.
-      if (asked >= heldUntil - RENEW_EVERY.toNanos()) {
+      if (asked >= heldUntil - RENEW_EVERY.toNanos() && !fencedElsewhere.getAsBoolean()) {
         lose(
             onLost,
             "could not renew the writer's lease for "
