@@ -195,6 +195,21 @@ public final class LettuceStateStore implements StateStore {
   }
 
   @Override
+  public boolean takeOverWriter(String deadOwner, String owner, java.time.Duration ttl) {
+    Long held =
+        connection
+            .sync()
+            .eval(
+                HOLD_WRITER,
+                ScriptOutputType.INTEGER,
+                new String[] {prefix + "writer"},
+                owner,
+                Long.toString(ttl.toMillis()),
+                deadOwner);
+    return held != null && held == 1;
+  }
+
+  @Override
   public java.util.Optional<String> writer() {
     return java.util.Optional.ofNullable(connection.sync().get(prefix + "writer"));
   }

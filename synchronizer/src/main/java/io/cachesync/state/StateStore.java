@@ -75,6 +75,12 @@ public interface StateStore extends AutoCloseable {
    */
   boolean holdWriter(String owner, java.time.Duration ttl);
 
+  /**
+   * Takes the writer's role over from {@code deadOwner}, a holder known to be dead, if it still
+   * holds it; as {@link #holdWriter} otherwise.
+   */
+  boolean takeOverWriter(String deadOwner, String owner, java.time.Duration ttl);
+
   /** Who holds the writer's role now, if anyone. */
   java.util.Optional<String> writer();
 

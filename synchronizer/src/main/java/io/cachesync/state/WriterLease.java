@@ -1,6 +1,9 @@
 package io.cachesync.state;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
@@ -11,6 +14,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * that the active daemon takes before it decides anything and renews every {@link #RENEW_EVERY} for
  * its whole run, initial load included. Only its holder writes; another daemon of the same name
  * stands by until the lease is released (a clean stop) or expires ({@link #TTL} after the holder
- * last renewed it: kill -9, a lost network).
+ * last renewed it: kill -9, a lost network). A holder that was a process of this host, in this PID
+ * namespace, and is gone (kill -9, then a restart) is taken over at once.
  *
  * <p>The lease lives in the Redis the daemon writes to, so it also fences a daemon cut off from
  * PostgreSQL but not from Redis. Its holder counts the role lost, and stops, when a renewal finds
@@ -43,28 +48,70 @@ public final class WriterLease implements AutoCloseable {
   private final StateStore store;
   private final String owner;
   private final LongSupplier nanoTime;
+  private final Predicate<String> holderGone;
   private final AtomicBoolean lost = new AtomicBoolean();
   private volatile long heldUntil;
   private ScheduledExecutorService renewer;
 
   /**
    * @param nanoTime a monotonic clock ({@link System#nanoTime()})
+   * @param holderGone whether the process a lease names is known to be dead
    */
-  public WriterLease(StateStore store, String owner, LongSupplier nanoTime) {
+  public WriterLease(
+      StateStore store, String owner, LongSupplier nanoTime, Predicate<String> holderGone) {
     this.store = store;
     this.owner = owner;
     this.nanoTime = nanoTime;
+    this.holderGone = holderGone;
   }
 
   public static WriterLease of(StateStore store) {
-    return new WriterLease(store, ownerId(), System::nanoTime);
+    return new WriterLease(store, ownerId(), System::nanoTime, WriterLease::deadOnThisHost);
   }
 
-  /** This process, as the lease names it: host, pid and a random part (two daemons per JVM). */
+  /** This process's PID namespace on Linux ({@code pid:[4026531836]}), else "?". */
+  private static final String PID_NAMESPACE = pidNamespace();
+
+  private static String pidNamespace() {
+    try {
+      return Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString();
+    } catch (IOException | UnsupportedOperationException | SecurityException e) {
+      return "?";
+    }
+  }
+
+  /**
+   * This process, as the lease names it: {@code pid@host/pid-namespace/random} (the random part
+   * tells two daemons of one JVM apart).
+   */
   static String ownerId() {
     return ManagementFactory.getRuntimeMXBean().getName()
         + "/"
+        + PID_NAMESPACE
+        + "/"
         + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  /**
+   * Whether {@code holder} names a process of this host and PID namespace that no longer runs: only
+   * then can this process tell. Any other holder is waited for until its lease expires.
+   */
+  static boolean deadOnThisHost(String holder) {
+    String[] parts = holder.split("/", -1);
+    if (parts.length != 3 || "?".equals(PID_NAMESPACE) || !PID_NAMESPACE.equals(parts[1])) {
+      return false;
+    }
+    String self = ManagementFactory.getRuntimeMXBean().getName();
+    int at = parts[0].indexOf('@');
+    if (at <= 0 || !parts[0].substring(at).equals(self.substring(self.indexOf('@')))) {
+      return false;
+    }
+    try {
+      long pid = Long.parseLong(parts[0].substring(0, at));
+      return ProcessHandle.of(pid).map(process -> !process.isAlive()).orElse(true);
+    } catch (NumberFormatException e) {
+      return false;
+    }
   }
 
   public String owner() {
@@ -78,11 +125,25 @@ public final class WriterLease implements AutoCloseable {
    */
   public boolean acquire() {
     long asked = nanoTime.getAsLong();
-    if (!store.holdWriter(owner, TTL)) {
+    if (!store.holdWriter(owner, TTL) && !takeOverFromTheDead()) {
       return false;
     }
     heldUntil = asked + TTL.toNanos();
     return true;
+  }
+
+  private boolean takeOverFromTheDead() {
+    Optional<String> holder = store.writer();
+    if (holder.isEmpty() || !holderGone.test(holder.get())) {
+      return false;
+    }
+    boolean taken = store.takeOverWriter(holder.get(), owner, TTL);
+    if (taken) {
+      LOG.info(
+          "The writer's lease was held by {}, a process of this host that is gone: taken over",
+          holder.get());
+    }
+    return taken;
   }
 
   /** Who holds the role, for the standby's log line. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.cachesync.model.Version;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -14,7 +15,8 @@ import org.junit.jupiter.api.Test;
 class WriterLeaseTest {
   private final LeaseOnlyStore store = new LeaseOnlyStore();
   private long now = 1_000_000_000L;
-  private final WriterLease lease = new WriterLease(store, "me", () -> now);
+  private final Set<String> gone = new HashSet<>();
+  private final WriterLease lease = new WriterLease(store, "me", () -> now, gone::contains);
   private final List<String> lost = new ArrayList<>();
 
   @Test
@@ -23,6 +25,34 @@ class WriterLeaseTest {
 
     assertThat(lease.acquire()).isFalse();
     assertThat(lease.holder()).hasValue("other");
+  }
+
+  @Test
+  void acquire_holderKnownToBeGone_takesItOverAtOnce() {
+    store.holder = "4242@here/pid:[1]/dead";
+    gone.add("4242@here/pid:[1]/dead");
+
+    assertThat(lease.acquire()).isTrue();
+    assertThat(store.holder).isEqualTo("me");
+  }
+
+  @Test
+  void deadOnThisHost_thisProcessOrAnotherHost_isNotGone() {
+    String self = WriterLease.ownerId();
+
+    assertThat(WriterLease.deadOnThisHost(self)).isFalse();
+    assertThat(WriterLease.deadOnThisHost(self.replaceFirst("@[^/]*/", "@elsewhere/"))).isFalse();
+    assertThat(WriterLease.deadOnThisHost("no-pid-here")).isFalse();
+  }
+
+  @Test
+  void deadOnThisHost_processOfThisHostThatExited_isGone() throws Exception {
+    Process exited = new ProcessBuilder("true").start();
+    exited.waitFor();
+    String self = WriterLease.ownerId();
+
+    assertThat(WriterLease.deadOnThisHost(exited.pid() + self.substring(self.indexOf('@'))))
+        .isTrue();
   }
 
   @Test
@@ -106,6 +136,16 @@ class WriterLeaseTest {
     public boolean holdWriter(String owner, Duration ttl) {
       reach();
       if (holder != null && !holder.equals(owner)) {
+        return false;
+      }
+      holder = owner;
+      return true;
+    }
+
+    @Override
+    public boolean takeOverWriter(String deadOwner, String owner, Duration ttl) {
+      reach();
+      if (holder != null && !holder.equals(owner) && !holder.equals(deadOwner)) {
         return false;
       }
       holder = owner;
