@@ -218,6 +218,14 @@ public final class WriterLease implements AutoCloseable {
   public void close() {
     if (renewer != null) {
       renewer.shutdownNow();
+      try {
+        // A renewal sent after the release would take the role again for a whole TTL.
+        if (!renewer.awaitTermination(RENEW_EVERY.toMillis(), TimeUnit.MILLISECONDS)) {
+          LOG.info("A renewal of the writer's lease is still running; releasing it anyway");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     if (!lost.get()) {
       try {
