@@ -170,18 +170,9 @@ public final class Resync {
       if (deadline.expired) {
         return new Result(Outcome.TIMED_OUT, rows, 0, took, deadline.unfinished);
       }
-      long orphans = 0;
-      OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
       // When Redis held no key at all as the job began, every key in it now was written by the
       // load or the stream, which evict what they must: there is no orphan to look for.
-      for (TableMapping table : redisWasEmpty ? List.<TableMapping>of() : tables) {
-        long[] removed = {0};
-        sweeper.find(table, found -> removed[0] += redis.evict(found));
-        if (removed[0] > 0) {
-          LOG.info("Removed {} orphan keys of {}", removed[0], table.table());
-        }
-        orphans += removed[0];
-      }
+      long orphans = redisWasEmpty ? 0 : removeOrphans(connection, redis, tables);
       return new Result(
           Outcome.DONE, rows, orphans, Duration.ofMillis(clock.millis() - started), "");
     } finally {
@@ -189,6 +180,22 @@ public final class Resync {
         daemon.stop();
       }
     }
+  }
+
+  /** Removes the keys under each table's prefix whose row does not exist; returns how many. */
+  private static long removeOrphans(
+      Connection connection, LettuceCacheInspector redis, List<TableMapping> tables) {
+    long orphans = 0;
+    OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
+    for (TableMapping table : tables) {
+      long[] removed = {0};
+      sweeper.find(table, found -> removed[0] += redis.evict(found));
+      if (removed[0] > 0) {
+        LOG.info("Removed {} orphan keys of {}", removed[0], table.table());
+      }
+      orphans += removed[0];
+    }
+    return orphans;
   }
 
   /** Where a load's progress is read from, and how its end and a failure show. */
