@@ -2,11 +2,9 @@ package io.cachesync;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.SynchronizerSettings;
-import io.cachesync.job.OrphanSweeper;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.model.Version;
-import io.cachesync.redis.LettuceCacheInspector;
 import io.cachesync.redis.LettuceCacheWriter;
 import io.cachesync.redis.LettuceStateStore;
 import io.cachesync.source.DebeziumChangeSource;
@@ -17,12 +15,11 @@ import io.cachesync.source.RedisOffsetBackingStore;
 import io.cachesync.source.ReplicationSlots;
 import io.cachesync.source.SignalTable;
 import io.cachesync.state.StateStore;
+import io.cachesync.state.WriterLease;
 import io.cachesync.sync.Synchronizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.sql.Connection;
 import java.sql.SQLException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,8 +30,6 @@ import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -54,9 +49,6 @@ public final class Daemon implements AutoCloseable {
   /** How long a stop waits for the batch in flight before giving up on it (it is replayed). */
   private static final long GRACE_SECONDS = 5;
 
-  /** How long after a failed sweep it is tried again. */
-  private static final Duration SWEEP_RETRY = Duration.ofSeconds(30);
-
   /** The lifecycle. */
   public enum State {
     STARTING,
@@ -75,7 +67,10 @@ public final class Daemon implements AutoCloseable {
     }
   }
 
-  /** Another process streams from the slot: this daemon can only stand by. */
+  /**
+   * Another daemon of the same name holds the writer's role (see {@link WriterLease}), or still
+   * streams from the slot: this daemon can only stand by.
+   */
   public static final class SlotInUseException extends StartRefusedException {
     private static final long serialVersionUID = 1L;
 
@@ -88,8 +83,10 @@ public final class Daemon implements AutoCloseable {
   private final Configuration configuration;
   private final LettuceCacheWriter writer;
   private final StateStore stateStore;
+  private final WriterLease lease;
   private final Synchronizer synchronizer;
   private final DebeziumChangeSource source;
+  private final Housekeeper housekeeper;
   private final CompletableFuture<State> terminated = new CompletableFuture<>();
 
   /** Completes with the rows loaded when a first start's initial load is done. */
@@ -100,28 +97,19 @@ public final class Daemon implements AutoCloseable {
   /** The epoch of the state this daemon writes under (see {@link StateStore#epoch()}). */
   private String epoch;
 
-  /** When a failed sweep may be tried again ({@link System#nanoTime()}). */
-  private long nextSweep = System.nanoTime();
-
-  /** Whether the last check found the epoch gone or changed. */
-  private boolean epochMissing;
-
   /** Set when the daemon stopped because Redis lost its state: the caller starts a new one. */
   private final AtomicBoolean reloadNeeded = new AtomicBoolean();
 
-  private final ScheduledExecutorService poller =
-      Executors.newSingleThreadScheduledExecutor(
-          runnable -> {
-            Thread thread = new Thread(runnable, "cachesync-poller");
-            thread.setDaemon(true);
-            return thread;
-          });
-
-  private Daemon(Configuration configuration, LettuceCacheWriter writer, StateStore stateStore)
+  private Daemon(
+      Configuration configuration,
+      LettuceCacheWriter writer,
+      StateStore stateStore,
+      WriterLease lease)
       throws Exception {
     this.configuration = configuration;
     this.writer = writer;
     this.stateStore = stateStore;
+    this.lease = lease;
     Set<TableId> toLoad = prepareState();
     PostgresConnector postgres = new PostgresConnector(configuration.settings().postgres());
     SignalTable.ensure(postgres, configuration.settings());
@@ -164,36 +152,94 @@ public final class Daemon implements AutoCloseable {
             synchronizer,
             resumedFrom,
             new LoadListener());
+    this.housekeeper =
+        new Housekeeper(
+            configuration,
+            stateStore,
+            epoch,
+            this::stateLost,
+            () -> loadsEverything && !initialLoad.isDone(),
+            () -> state.get() == State.STOPPING || state.get() == State.STOPPED,
+            source::load);
     if (!toLoad.isEmpty()) {
       source.load(new LoadRequest("added-tables", toLoad));
     }
   }
 
   /**
-   * Connects to Redis, decides between resuming and reloading, and starts streaming. The preflight
-   * must have passed.
+   * Connects to Redis, takes the writer's role, decides between resuming and reloading, and starts
+   * streaming. The preflight must have passed.
+   *
+   * @throws SlotInUseException when another daemon of the same name holds the role: stand by
    */
   public static Daemon start(Configuration configuration) throws Exception {
     SynchronizerSettings settings = configuration.settings();
     LettuceCacheWriter writer =
         LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix());
     StateStore stateStore = null;
+    WriterLease lease = null;
     try {
       stateStore = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
-      Daemon daemon = new Daemon(configuration, writer, stateStore);
+      lease = takeRole(settings, stateStore);
+      Daemon daemon = new Daemon(configuration, writer, stateStore, lease);
       daemon.source.start();
-      daemon.poller.scheduleWithFixedDelay(daemon::poll, 1, 1, TimeUnit.SECONDS);
+      daemon.housekeeper.start();
       daemon.source.finished().whenComplete((ignored, error) -> daemon.sourceEnded(error));
       daemon.transition(State.STARTING, State.RUNNING);
+      // While the initial load runs nothing is streamed from the slot, so it fences nothing.
+      lease.keep(daemon::roleLost, () -> !daemon.loadsEverything || daemon.initialLoad.isDone());
       LOG.info("Streaming from replication slot {}", settings.slotName());
       return daemon;
     } catch (Exception | Error e) {
+      if (lease != null) {
+        lease.close();
+      }
       if (stateStore != null) {
         stateStore.close();
       }
       writer.close();
       throw e;
     }
+  }
+
+  /**
+   * Takes the writer's role for the whole run, initial load included, and puts back the resync
+   * requests a daemon that held it before took but did not finish.
+   */
+  private static WriterLease takeRole(SynchronizerSettings settings, StateStore stateStore)
+      throws SlotInUseException {
+    WriterLease lease = WriterLease.of(stateStore);
+    if (!lease.acquire()) {
+      throw new SlotInUseException(
+          "another cachesync named '"
+              + settings.name()
+              + "' holds the writer's role ("
+              + lease.holder().orElse("?")
+              + ", lease "
+              + settings.stateKeyPrefix()
+              + "writer, renewed every "
+              + WriterLease.RENEW_EVERY.toSeconds()
+              + " s, expires "
+              + WriterLease.TTL.toSeconds()
+              + " s after its last renewal)");
+    }
+    LOG.info("Holding the writer's role of {} as {}", settings.name(), lease.owner());
+    long requeued = stateStore.requeueTakenResyncs();
+    if (requeued > 0) {
+      LOG.info(
+          "{} resync requests taken by an earlier daemon were not done; queued again", requeued);
+    }
+    return lease;
+  }
+
+  /** The writer's role was lost: this daemon stops writing; the caller starts again (standby). */
+  private void roleLost(String why) {
+    restart(
+        "Lost the writer's role of "
+            + configuration.settings().name()
+            + ": "
+            + why
+            + ". Stopping; starting again stands by while another daemon holds the role");
   }
 
   /** Records loads in Redis: tables loaded, and the progress of resync requests. */
@@ -207,7 +253,7 @@ public final class Daemon implements AutoCloseable {
     public void completed(LoadRequest request, Map<TableId, Long> rowsLoaded) {
       stateStore.markLoaded(
           request.tables().stream().map(TableId::toString).collect(Collectors.toSet()));
-      stateStore.resyncStatus(request.id(), "done", byName(rowsLoaded));
+      stateStore.finishResync(request.id(), byName(rowsLoaded));
     }
 
     @Override
@@ -219,74 +265,6 @@ public final class Daemon implements AutoCloseable {
       Map<String, Long> named = new TreeMap<>();
       rows.forEach((table, count) -> named.put(table.toString(), count));
       return named;
-    }
-  }
-
-  /**
-   * Notices a lost dataset (invariant 5): Redis restarted empty, was flushed, or failed over to a
-   * replica without the state; or another daemon reset it. The epoch stored with the offsets is
-   * then gone or different.
-   */
-  private void checkState() {
-    try {
-      Optional<String> stored = stateStore.epoch();
-      boolean missing = !stored.equals(Optional.of(epoch));
-      // Acts on two readings in a row, a second apart: a reload is costly, and a real loss does
-      // not come back.
-      boolean confirmed = missing && epochMissing;
-      epochMissing = missing;
-      if (confirmed) {
-        stateLost(
-            stored.isEmpty()
-                ? "its state keys are gone (Redis restarted empty, was flushed, or failed over to a"
-                    + " replica without them)"
-                : "its state was reset by another process (epoch " + stored.get() + ")");
-      }
-    } catch (RuntimeException e) {
-      LOG.debug("Could not read the state's epoch: {}", e.getMessage());
-    }
-  }
-
-  /**
-   * Runs the sweep a reload recorded (see {@link StateStore#reset}) once no initial load is
-   * running: a daemon that restarted mid-sweep, or a failover to a replica that lost some of the
-   * sweep's deletes, finds it still recorded and sweeps again.
-   */
-  private void sweepIfNeeded() {
-    if ((loadsEverything && !initialLoad.isDone()) || System.nanoTime() < nextSweep) {
-      return;
-    }
-    try {
-      if (stateStore.sweepNeeded()) {
-        removeOrphans();
-        stateStore.sweepDone();
-      }
-    } catch (Exception e) {
-      if (state.get() == State.STOPPING || state.get() == State.STOPPED) {
-        // Stopping interrupts the poller; the sweep stays recorded in Redis for the next start.
-        LOG.info("Stopping before the orphan sweep finished; the next start runs it");
-        return;
-      }
-      nextSweep = System.nanoTime() + SWEEP_RETRY.toNanos();
-      LOG.warn(
-          "Could not remove the keys of rows deleted before the reload ({}); trying again in {} s",
-          e.toString(),
-          SWEEP_RETRY.toSeconds());
-    }
-  }
-
-  /** Removes the keys under each table's prefix whose row does not exist (after a reload). */
-  private void removeOrphans() throws Exception {
-    try (Connection connection =
-            new PostgresConnector(configuration.settings().postgres()).open("orphan sweep");
-        LettuceCacheInspector redis =
-            LettuceCacheInspector.connect(configuration.settings().redis())) {
-      OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
-      long[] evicted = {0};
-      for (TableMapping table : configuration.mapping().tables()) {
-        sweeper.find(table, found -> evicted[0] += redis.evict(found));
-      }
-      LOG.info("Reload done; removed {} keys of rows deleted meanwhile", evicted[0]);
     }
   }
 
@@ -339,31 +317,13 @@ public final class Daemon implements AutoCloseable {
     return reloadNeeded.get();
   }
 
-  /**
-   * Once a second: notices a lost dataset, runs a sweep a reload recorded, and hands resync
-   * requests queued in Redis (by {@code cachesync resync}) to the source.
-   */
-  private void poll() {
-    checkState();
-    sweepIfNeeded();
-    try {
-      Optional<Map.Entry<String, Set<String>>> request;
-      while ((request = stateStore.takeResync()).isPresent()) {
-        String id = request.get().getKey();
-        Set<TableId> tables =
-            request.get().getValue().stream().map(TableId::parse).collect(Collectors.toSet());
-        LOG.info("Resync {} requested for {}", id, tables);
-        source.load(new LoadRequest(id, tables));
-      }
-    } catch (RuntimeException e) {
-      LOG.debug("Could not read resync requests: {}", e.getMessage());
-    }
-  }
-
-  private void transition(State from, State to) {
+  /** Moves the lifecycle from {@code from} to {@code to}, if it is there; logs the move. */
+  private boolean transition(State from, State to) {
     if (state.compareAndSet(from, to)) {
       LOG.info("State {} -> {}", from, to);
+      return true;
     }
+    return false;
   }
 
   public State state() {
@@ -395,11 +355,8 @@ public final class Daemon implements AutoCloseable {
   }
 
   /**
-   * Decides between resuming and reloading. Resuming needs both halves of the state: the offsets
-   * stored in Redis beside the data, and the replication slot they point into. Without stored
-   * offsets the slot cannot be trusted to match Redis; a slot that is gone, or confirmed past the
-   * stored offsets (recreated, or read by another consumer), no longer holds the changes Redis
-   * misses. Either way every table is loaded again, and the log says why.
+   * Decides between resuming and reloading (see {@link StartDecision}) and prepares the state for
+   * it; returns the newly mapped tables to load alongside the stream.
    */
   private Set<TableId> prepareState()
       throws ServerUnreachableException, SQLException, StartRefusedException {
@@ -411,6 +368,8 @@ public final class Daemon implements AutoCloseable {
     ReplicationSlots slots = new ReplicationSlots(new PostgresConnector(settings.postgres()));
     Optional<ReplicationSlots.Slot> slot = slots.find(settings.slotName());
     if (slot.isPresent() && slot.get().active()) {
+      // The role is this daemon's, yet a process still streams: the walsender of a daemon killed
+      // a moment ago, or a daemon that lost the role and has not stopped yet.
       throw new SlotInUseException(
           "replication slot "
               + settings.slotName()
@@ -418,65 +377,24 @@ public final class Daemon implements AutoCloseable {
               + slot.get().activePid().map(String::valueOf).orElse("?")
               + "): another cachesync named '"
               + settings.name()
-              + "' is running");
+              + "' still streams from it");
     }
     Map<String, String> offsets = stateStore.offsets();
-    String reload = null;
-    if (offsets.isEmpty()) {
-      reload =
-          slot.isPresent()
-              ? "Redis holds no position for replication slot "
-                  + settings.slotName()
-                  + " (the cache was flushed or lost, or never loaded)"
-              : null;
-    } else if (slot.isEmpty()) {
-      reload =
-          "replication slot "
-              + settings.slotName()
-              + " is gone although Redis holds a position (dropped, or PostgreSQL restored or failed"
-              + " over without it): the changes since then cannot be streamed";
-    } else if (RedisOffsetBackingStore.initialLoadInterrupted(offsets)) {
-      reload =
-          "the initial load was interrupted (the daemon stopped before it finished): it starts"
-              + " again on a new replication slot, so that its rows are versioned past every change"
-              + " already in Redis";
-    } else if (slot.get().confirmedFlushLsn() > RedisOffsetBackingStore.furthestLsn(offsets)) {
-      reload =
-          "replication slot "
-              + settings.slotName()
-              + " was confirmed up to "
-              + Version.lsnText(slot.get().confirmedFlushLsn())
-              + ", past the position stored in Redis ("
-              + Version.lsnText(RedisOffsetBackingStore.furthestLsn(offsets))
-              + "): it was recreated or read by another consumer, and the changes in between never"
-              + " reached Redis";
-    }
-    if (offsets.isEmpty() || reload != null) {
-      if (reload != null) {
-        LOG.warn("{}: loading every mapped table again", reload);
-        // Redis may still hold keys of rows deleted while the stream was lost: the load rewrites
-        // the rows that exist, and a sweep after it, recorded with the reset, removes the keys of
-        // those that do not.
-      } else {
-        LOG.info("First start: loading every mapped table, then streaming");
-      }
-      if (slot.isPresent()) {
-        try {
-          slots.drop(settings.slotName());
-        } catch (SQLException e) {
-          if ("55006".equals(e.getSQLState())) { // object_in_use: another daemon took it meanwhile
-            throw new SlotInUseException(
-                "replication slot " + settings.slotName() + " was taken by another process");
-          }
-          throw e;
-        }
-      }
-      epoch = UUID.randomUUID().toString();
-      // A sweep a reload recorded outlives the reset of a "first start" that follows it: that
-      // reload reset the offsets and dropped the slot, then stopped before its load was done.
-      stateStore.reset(epoch, reload != null || stateStore.sweepNeeded());
-      stateStore.markLoaded(mapped);
-      loadsEverything = true;
+    Optional<StartDecision.StoredOffsets> stored =
+        offsets.isEmpty()
+            ? Optional.empty()
+            : Optional.of(
+                new StartDecision.StoredOffsets(
+                    RedisOffsetBackingStore.furthestLsn(offsets),
+                    RedisOffsetBackingStore.initialLoadInterrupted(offsets)));
+    StartDecision decision =
+        StartDecision.of(
+            settings.slotName(),
+            slot.map(ReplicationSlots.Slot::confirmedFlushLsn),
+            stored,
+            stateStore.sweepNeeded());
+    if (decision.loadsEverything()) {
+      loadEverything(decision, slots, mapped);
       return Set.of();
     }
     epoch = UUID.randomUUID().toString();
@@ -500,14 +418,41 @@ public final class Daemon implements AutoCloseable {
     return added.stream().map(TableId::parse).collect(Collectors.toSet());
   }
 
+  /** Starts the state afresh so that the initial load of every mapped table runs on a new slot. */
+  private void loadEverything(StartDecision decision, ReplicationSlots slots, Set<String> mapped)
+      throws ServerUnreachableException, SQLException, SlotInUseException {
+    SynchronizerSettings settings = configuration.settings();
+    if (decision.reason().isPresent()) {
+      LOG.warn("{}: loading every mapped table again", decision.reason().get());
+    } else {
+      LOG.info("First start: loading every mapped table, then streaming");
+    }
+    if (decision.dropSlot()) {
+      try {
+        slots.drop(settings.slotName());
+      } catch (SQLException e) {
+        if ("55006".equals(e.getSQLState())) { // object_in_use: another process took it meanwhile
+          throw new SlotInUseException(
+              "replication slot " + settings.slotName() + " was taken by another process");
+        }
+        throw e;
+      }
+    }
+    epoch = UUID.randomUUID().toString();
+    stateStore.reset(epoch, decision.sweep());
+    stateStore.markLoaded(mapped);
+    loadsEverything = true;
+  }
+
   private void sourceEnded(Throwable error) {
     if (state.get() == State.STOPPING || state.get() == State.STOPPED) {
       return;
     }
     LOG.error(
         "Debezium stopped by itself{}", error == null ? "" : ": " + error.getMessage(), error);
-    State from = state.get();
-    transition(from, State.FAILED);
+    if (!transition(State.RUNNING, State.FAILED) && !transition(State.STARTING, State.FAILED)) {
+      return;
+    }
     closeConnections();
     terminated.complete(State.FAILED);
   }
@@ -517,10 +462,10 @@ public final class Daemon implements AutoCloseable {
    * within a grace period; then it is given up and replayed on the next start.
    */
   public void stop() {
-    if (!state.compareAndSet(State.RUNNING, State.STOPPING)) {
+    if (!transition(State.RUNNING, State.STOPPING)) {
       return;
     }
-    LOG.info("State RUNNING -> STOPPING: finishing the batch in flight");
+    LOG.info("Finishing the batch in flight");
     CompletableFuture<Void> closed =
         CompletableFuture.runAsync(
             () -> {
@@ -560,8 +505,10 @@ public final class Daemon implements AutoCloseable {
     terminated.complete(State.STOPPED);
   }
 
+  /** Ends the upkeep, gives the writer's role up (a standby takes over), and disconnects. */
   private void closeConnections() {
-    poller.shutdownNow();
+    housekeeper.close();
+    lease.close();
     stateStore.close();
     writer.close();
   }

@@ -28,6 +28,7 @@ import picocli.CommandLine.Option;
       "2:the configuration or the servers' setup is wrong (each problem is printed with its fix)",
       "3:PostgreSQL or Redis cannot be reached",
       "70:unexpected error (--verbose shows the stack trace)",
+      "124:resync not done within --timeout (the request stays queued for the daemon)",
       "130:stopped by Ctrl-C or SIGTERM before a job was done (run it again to finish)"
     })
 public final class CachesyncCommand {

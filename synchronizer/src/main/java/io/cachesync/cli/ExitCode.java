@@ -17,6 +17,12 @@ public final class ExitCode {
   /** Stopped by SIGINT or SIGTERM before the job was done; running it again finishes it. */
   public static final int INTERRUPTED = 130;
 
+  /**
+   * {@code resync}: the load was not done within {@code --timeout}; the request stays queued and a
+   * daemon finishes it (the code of {@code timeout(1)}).
+   */
+  public static final int TIMED_OUT = 124;
+
   /** An unexpected error; {@code --verbose} shows its stack trace. */
   public static final int SOFTWARE = 70;
 

@@ -28,13 +28,14 @@ import picocli.CommandLine.Option;
     description = {
       "Runs the preflight, loads the mapped tables into Redis when needed, then streams every"
           + " committed change until SIGTERM or SIGINT (exit 0 after a clean stop). While another"
-          + " daemon of the same name streams, it stands by and takes over when that one stops;"
+          + " daemon of the same name holds the writer's role (a lease in Redis, held while it"
+          + " loads and streams), it stands by and takes over when that one stops or dies;"
           + " while a server cannot be reached, it waits and tries again."
     })
 final class RunCommand implements Callable<Integer> {
   private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
 
-  /** How often a standby daemon checks whether the slot is free. */
+  /** How often a standby daemon checks whether the writer's role is free. */
   private static final Duration STANDBY_POLL = Duration.ofSeconds(1);
 
   @Option(

@@ -8,7 +8,6 @@ import io.cachesync.model.TableMapping;
 import io.cachesync.redis.LettuceCacheInspector;
 import io.cachesync.redis.LettuceStateStore;
 import io.cachesync.source.PostgresConnector;
-import io.cachesync.source.ReplicationSlots;
 import io.cachesync.state.StateStore;
 import java.io.PrintWriter;
 import java.sql.Connection;
@@ -20,6 +19,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
@@ -44,25 +44,62 @@ public final class Resync {
   private static final Logger LOG = LoggerFactory.getLogger(Resync.class);
   private static final Duration POLL = Duration.ofMillis(250);
   private static final Duration LOG_EVERY = Duration.ofSeconds(5);
-  private static final Duration DAEMON_GONE = Duration.ofSeconds(30);
+
+  /** How long the job waits for the load by default: {@code --timeout}. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofHours(1);
 
   private final Configuration configuration;
   private final Progress progress;
   private final CountDownLatch stop;
   private final Clock clock;
+  private final Duration timeout;
 
-  /** What a resync did. */
+  /** How a resync ended. */
+  public enum Outcome {
+    /** The rows are loaded and the orphan keys removed. */
+    DONE,
+    /** Stopped waiting (Ctrl-C) before the load was done. */
+    STOPPED,
+    /** The load was not done within the timeout. */
+    TIMED_OUT
+  }
+
+  /**
+   * What a resync did.
+   *
+   * @param detail what is left to do when not done (empty when done)
+   */
   public record Result(
-      boolean completed, Map<TableId, Long> rowsLoaded, long orphansRemoved, Duration took) {}
+      Outcome outcome,
+      Map<TableId, Long> rowsLoaded,
+      long orphansRemoved,
+      Duration took,
+      String detail) {
+    public boolean completed() {
+      return outcome == Outcome.DONE;
+    }
+  }
+
+  /** Waits for the load at most {@link #DEFAULT_TIMEOUT}. */
+  public Resync(Configuration configuration, Progress progress, CountDownLatch stop, Clock clock) {
+    this(configuration, progress, stop, clock, DEFAULT_TIMEOUT);
+  }
 
   /**
    * @param stop counted down to stop waiting (Ctrl-C); the load goes on in a running daemon
+   * @param timeout how long to wait for the load; the request stays queued after it
    */
-  public Resync(Configuration configuration, Progress progress, CountDownLatch stop, Clock clock) {
+  public Resync(
+      Configuration configuration,
+      Progress progress,
+      CountDownLatch stop,
+      Clock clock,
+      Duration timeout) {
     this.configuration = configuration;
     this.progress = progress;
     this.stop = stop;
     this.clock = clock;
+    this.timeout = timeout;
   }
 
   public Result run(List<TableMapping> tables) throws Exception {
@@ -74,11 +111,14 @@ public final class Resync {
       redisWasEmpty = redis.keyCount() == 0;
     }
     Daemon daemon = null;
-    if (new ReplicationSlots(postgres)
-        .find(settings.slotName())
-        .map(ReplicationSlots.Slot::active)
-        .orElse(false)) {
-      LOG.info("A daemon streams from slot {}: handing the load to it", settings.slotName());
+    Optional<String> writer;
+    try (StateStore state =
+        LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix())) {
+      writer = state.writer();
+    }
+    if (writer.isPresent()) {
+      // Also while that daemon loads every table: the request waits in Redis until it streams.
+      LOG.info("A daemon holds the writer's role of {}: handing the load to it", settings.name());
     } else {
       LOG.info(
           "No daemon runs for {}: running one in this process until the load is done",
@@ -86,9 +126,10 @@ public final class Resync {
       try {
         daemon = Daemon.start(configuration);
       } catch (Daemon.SlotInUseException e) {
-        // The slot was free a moment ago: a daemon (re)connected in between.
+        // The role was free a moment ago: a daemon (re)started in between.
         LOG.info(
-            "A daemon streams from slot {} after all: handing the load to it", settings.slotName());
+            "A daemon took the writer's role meanwhile: handing the load to it ({})",
+            e.getMessage());
       }
     }
     try (StateStore state = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
@@ -96,40 +137,65 @@ public final class Resync {
         Connection connection = postgres.open("resync")) {
       Map<TableId, Long> estimates = estimates(connection, tables);
       Map<TableId, Long> rows;
+      Deadline deadline = new Deadline(clock.millis() + timeout.toMillis());
       if (daemon != null && daemon.loadsEverything()) {
         // Redis holds nothing for this synchronizer: the daemon's initial load reads every table
         // from the slot's snapshot, which is the resync; asking for another would load twice.
         LOG.info(
             "Redis holds no state for {}: the initial load of every table is the resync",
             settings.name());
-        rows = await(initialLoad(daemon), estimates);
+        deadline.unfinished =
+            "the initial load of every table stops with this job; the next daemon to run loads"
+                + " every table again";
+        rows = await(initialLoad(daemon), estimates, deadline);
       } else {
         String id = UUID.randomUUID().toString().substring(0, 8);
         state.submitResync(
             id, tables.stream().map(t -> t.table().toString()).collect(Collectors.toSet()));
-        rows = await(queued(state, id, daemon, new ReplicationSlots(postgres)), estimates);
+        deadline.unfinished =
+            "resync request "
+                + id
+                + " stays queued in Redis ("
+                + settings.stateKeyPrefix()
+                + "resync:"
+                + id
+                + "); the daemon holding the writer's role finishes it"
+                + (daemon != null ? " (this job's daemon stops now: the next daemon to run)" : "");
+        rows = await(queued(state, id, daemon), estimates, deadline);
       }
+      Duration took = Duration.ofMillis(clock.millis() - started);
       if (rows == null) {
-        return new Result(false, Map.of(), 0, Duration.ofMillis(clock.millis() - started));
+        return new Result(Outcome.STOPPED, Map.of(), 0, took, deadline.unfinished);
       }
-      long orphans = 0;
-      OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
+      if (deadline.expired) {
+        return new Result(Outcome.TIMED_OUT, rows, 0, took, deadline.unfinished);
+      }
       // When Redis held no key at all as the job began, every key in it now was written by the
       // load or the stream, which evict what they must: there is no orphan to look for.
-      for (TableMapping table : redisWasEmpty ? List.<TableMapping>of() : tables) {
-        long[] removed = {0};
-        sweeper.find(table, found -> removed[0] += redis.evict(found));
-        if (removed[0] > 0) {
-          LOG.info("Removed {} orphan keys of {}", removed[0], table.table());
-        }
-        orphans += removed[0];
-      }
-      return new Result(true, rows, orphans, Duration.ofMillis(clock.millis() - started));
+      long orphans = redisWasEmpty ? 0 : removeOrphans(connection, redis, tables);
+      return new Result(
+          Outcome.DONE, rows, orphans, Duration.ofMillis(clock.millis() - started), "");
     } finally {
       if (daemon != null) {
         daemon.stop();
       }
     }
+  }
+
+  /** Removes the keys under each table's prefix whose row does not exist; returns how many. */
+  private static long removeOrphans(
+      Connection connection, LettuceCacheInspector redis, List<TableMapping> tables) {
+    long orphans = 0;
+    OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
+    for (TableMapping table : tables) {
+      long[] removed = {0};
+      sweeper.find(table, found -> removed[0] += redis.evict(found));
+      if (removed[0] > 0) {
+        LOG.info("Removed {} orphan keys of {}", removed[0], table.table());
+      }
+      orphans += removed[0];
+    }
+    return orphans;
   }
 
   /** Where a load's progress is read from, and how its end and a failure show. */
@@ -177,12 +243,17 @@ public final class Resync {
     };
   }
 
-  /** A load queued in Redis for a daemon: this job's own, or one running elsewhere. */
-  private LoadWatch queued(StateStore state, String id, Daemon daemon, ReplicationSlots slots) {
+  /**
+   * A load queued in Redis for a daemon: this job's own, or the one holding the writer's role. The
+   * request stays in Redis until done, whichever daemon holds the role then (see {@link
+   * StateStore#takeResync()}): a daemon that stops or dies leaves it to the next.
+   */
+  private LoadWatch queued(StateStore state, String id, Daemon ownDaemon) {
     return new LoadWatch() {
       private Map<String, String> status = Map.of();
-      private long lastSlotCheck = clock.millis();
-      private long slotFreeSince = -1;
+      private Daemon daemon = ownDaemon;
+      private long lastWriterCheck = clock.millis();
+      private boolean toldNoWriter;
 
       @Override
       public void refresh() {
@@ -207,30 +278,57 @@ public final class Resync {
       }
 
       @Override
-      public void checkAlive() throws Exception {
+      public void checkAlive() {
+        String key = configuration.settings().stateKeyPrefix() + "resync:" + id;
+        if (status.isEmpty()) {
+          throw new IllegalStateException(
+              "resync request "
+                  + id
+                  + " is gone from Redis ("
+                  + key
+                  + "): Redis lost its data (flushed, restarted empty, or failed over to a replica"
+                  + " without it), and the daemon loads every table again after such a loss");
+        }
         if (daemon != null && daemon.terminated().isDone()) {
-          throw new IllegalStateException("the daemon running the load stopped: see the log above");
-        } else if (daemon == null && clock.millis() - lastSlotCheck >= LOG_EVERY.toMillis()) {
-          lastSlotCheck = clock.millis();
-          boolean streaming =
-              slots
-                  .find(configuration.settings().slotName())
-                  .map(ReplicationSlots.Slot::active)
-                  .orElse(false);
-          slotFreeSince = streaming ? -1 : slotFreeSince < 0 ? lastSlotCheck : slotFreeSince;
-          // A daemon restarting (to reload a lost cache) or a standby taking over leaves the slot
-          // free for a few seconds; longer means no daemon runs.
-          if (slotFreeSince >= 0 && lastSlotCheck - slotFreeSince >= DAEMON_GONE.toMillis()) {
-            throw new IllegalStateException(
-                "the daemon running the load stopped before it was done; the load continues when it runs again");
+          LOG.warn(
+              "The daemon this job ran stopped (see above); request {} stays queued for the daemon"
+                  + " that holds the writer's role next",
+              id);
+          daemon = null;
+        }
+        if (daemon == null && clock.millis() - lastWriterCheck >= LOG_EVERY.toMillis()) {
+          lastWriterCheck = clock.millis();
+          boolean writer = state.writer().isPresent();
+          if (!writer && !toldNoWriter) {
+            LOG.warn(
+                "No daemon holds the writer's role of {}: request {} waits in Redis until one"
+                    + " runs (cachesync run)",
+                configuration.settings().name(),
+                id);
           }
+          toldNoWriter = !writer;
         }
       }
     };
   }
 
-  /** Shows the load's progress until it is done; null when stopped first. */
-  private Map<TableId, Long> await(LoadWatch watch, Map<TableId, Long> estimates) throws Exception {
+  /** When waiting ends, and what is left to do then. */
+  private static final class Deadline {
+    private final long atMillis;
+    private String unfinished = "";
+    private boolean expired;
+
+    Deadline(long atMillis) {
+      this.atMillis = atMillis;
+    }
+  }
+
+  /**
+   * Shows the load's progress until it is done; null when stopped first; the rows so far, with the
+   * deadline marked expired, when the deadline passed first.
+   */
+  private Map<TableId, Long> await(LoadWatch watch, Map<TableId, Long> estimates, Deadline deadline)
+      throws Exception {
     long started = clock.millis();
     long lastLog = 0;
     while (true) {
@@ -245,6 +343,10 @@ public final class Resync {
       if (now - lastLog >= (progress.interactive() ? POLL.toMillis() : LOG_EVERY.toMillis())) {
         progress.show(rows, estimates, Duration.ofMillis(now - started), false);
         lastLog = now;
+      }
+      if (now >= deadline.atMillis) {
+        deadline.expired = true;
+        return rows;
       }
       watch.checkAlive();
       if (stop.await(POLL.toMillis(), TimeUnit.MILLISECONDS)) {

@@ -34,6 +34,10 @@ public final class LettuceStateStore implements StateStore {
           + "if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end\n"
           + "return 1";
 
+  private static final String HOLD_WRITER = LettuceCacheWriter.resource("hold_writer.lua");
+  private static final String RELEASE_WRITER = LettuceCacheWriter.resource("release_writer.lua");
+  private static final String REQUEUE_RESYNCS = LettuceCacheWriter.resource("requeue_resyncs.lua");
+
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> connection;
   private final String offsetsKey;
@@ -134,7 +138,11 @@ public final class LettuceStateStore implements StateStore {
 
   @Override
   public java.util.Optional<Map.Entry<String, Set<String>>> takeResync() {
-    String id = connection.sync().lpop(prefix + "resync:queue");
+    String id =
+        connection
+            .sync()
+            .lmove(
+                prefix + "resync:queue", takenKey(), io.lettuce.core.LMoveArgs.Builder.leftRight());
     if (id == null) {
       return java.util.Optional.empty();
     }
@@ -151,6 +159,66 @@ public final class LettuceStateStore implements StateStore {
     rowsLoaded.forEach((table, rows) -> fields.put("rows:" + table, Long.toString(rows)));
     connection.sync().hset(prefix + "resync:" + id, fields);
     connection.sync().expire(prefix + "resync:" + id, RESYNC_STATUS_SECONDS);
+  }
+
+  @Override
+  public long requeueTakenResyncs() {
+    Long moved =
+        connection
+            .sync()
+            .eval(REQUEUE_RESYNCS, ScriptOutputType.INTEGER, takenKey(), prefix + "resync:queue");
+    return moved == null ? 0 : moved;
+  }
+
+  @Override
+  public void finishResync(String id, Map<String, Long> rowsLoaded) {
+    resyncStatus(id, "done", rowsLoaded);
+    connection.sync().lrem(takenKey(), 0, id);
+  }
+
+  private String takenKey() {
+    return prefix + "resync:taken";
+  }
+
+  @Override
+  public boolean holdWriter(String owner, java.time.Duration ttl) {
+    Long held =
+        connection
+            .sync()
+            .eval(
+                HOLD_WRITER,
+                ScriptOutputType.INTEGER,
+                new String[] {prefix + "writer"},
+                owner,
+                Long.toString(ttl.toMillis()));
+    return held != null && held == 1;
+  }
+
+  @Override
+  public boolean takeOverWriter(String deadOwner, String owner, java.time.Duration ttl) {
+    Long held =
+        connection
+            .sync()
+            .eval(
+                HOLD_WRITER,
+                ScriptOutputType.INTEGER,
+                new String[] {prefix + "writer"},
+                owner,
+                Long.toString(ttl.toMillis()),
+                deadOwner);
+    return held != null && held == 1;
+  }
+
+  @Override
+  public java.util.Optional<String> writer() {
+    return java.util.Optional.ofNullable(connection.sync().get(prefix + "writer"));
+  }
+
+  @Override
+  public void releaseWriter(String owner) {
+    connection
+        .sync()
+        .eval(RELEASE_WRITER, ScriptOutputType.INTEGER, new String[] {prefix + "writer"}, owner);
   }
 
   @Override

@@ -46,8 +46,46 @@ public interface StateStore extends AutoCloseable {
   /** Queues a resync for the daemon and records it as queued. */
   void submitResync(String id, Set<String> tables);
 
-  /** The next queued resync, taken off the queue: its id and tables. */
+  /**
+   * The next queued resync, moved from the queue to the list of requests taken: it stays there
+   * until {@link #finishResync} records it done, so that a daemon that dies before then leaves it
+   * for the next one (see {@link #requeueTakenResyncs()}).
+   */
   java.util.Optional<Map.Entry<String, Set<String>>> takeResync();
+
+  /**
+   * Puts the requests taken but not finished (by a daemon that stopped or died meanwhile) back at
+   * the head of the queue, in the order they were taken. Called by a daemon as it takes the
+   * writer's role, before it takes any request.
+   *
+   * @return how many were put back
+   */
+  long requeueTakenResyncs();
+
+  /** Records a resync done with the rows it loaded, and forgets it among the requests taken. */
+  void finishResync(String id, Map<String, Long> rowsLoaded);
+
+  /**
+   * Takes the writer's role of this synchronizer name, or keeps it: a lease that expires {@code
+   * ttl} after this call unless renewed by calling this again.
+   *
+   * @param owner identifies this daemon (host, pid and a random part)
+   * @return true when {@code owner} holds the role until {@code ttl} from now; false when another
+   *     owner does
+   */
+  boolean holdWriter(String owner, java.time.Duration ttl);
+
+  /**
+   * Takes the writer's role over from {@code deadOwner}, a holder known to be dead, if it still
+   * holds it; as {@link #holdWriter} otherwise.
+   */
+  boolean takeOverWriter(String deadOwner, String owner, java.time.Duration ttl);
+
+  /** Who holds the writer's role now, if anyone. */
+  java.util.Optional<String> writer();
+
+  /** Gives up the writer's role if {@code owner} holds it, so that a standby takes over at once. */
+  void releaseWriter(String owner);
 
   /**
    * Records how a resync goes: {@code status} (queued, running, done) and the rows loaded per

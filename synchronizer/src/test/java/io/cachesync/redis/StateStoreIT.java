@@ -7,7 +7,9 @@ import io.cachesync.model.Version;
 import io.cachesync.testing.RedisProbe;
 import io.cachesync.testing.RedisServer;
 import io.cachesync.testing.TestServers;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -70,5 +72,40 @@ class StateStoreIT {
   void saveOffsets_nothingAcknowledgedYet_savesWithoutAPosition() {
     redis.redis().del(PREFIX + "position");
     assertThat(store.saveOffsets("epoch-1", Version.ZERO, OFFSETS)).isTrue();
+  }
+
+  @Test
+  void holdWriter_anotherOwnerHoldsTheLease_isRefusedUntilReleased() {
+    assertThat(store.holdWriter("a", Duration.ofSeconds(10))).isTrue();
+    assertThat(store.holdWriter("b", Duration.ofSeconds(10))).isFalse();
+    store.releaseWriter("b");
+    assertThat(store.writer()).hasValue("a");
+    assertThat(store.holdWriter("a", Duration.ofSeconds(10))).as("renewed").isTrue();
+    assertThat(redis.redis().pttl(PREFIX + "writer")).isBetween(9_000L, 10_000L);
+
+    store.releaseWriter("a");
+
+    assertThat(store.writer()).isEmpty();
+    assertThat(store.holdWriter("b", Duration.ofSeconds(10))).isTrue();
+  }
+
+  @Test
+  void takeResync_takenButNotFinished_isQueuedAgainInOrderAndForgottenOnceDone() {
+    store.submitResync("r1", Set.of("public.a"));
+    store.submitResync("r2", Set.of("public.b"));
+    store.submitResync("r3", Set.of("public.c"));
+    assertThat(store.takeResync().orElseThrow().getKey()).isEqualTo("r1");
+    assertThat(store.takeResync().orElseThrow().getKey()).isEqualTo("r2");
+
+    assertThat(store.requeueTakenResyncs()).isEqualTo(2);
+
+    assertThat(redis.redis().lrange(PREFIX + "resync:queue", 0, -1))
+        .containsExactly("r1", "r2", "r3");
+    assertThat(store.takeResync().orElseThrow()).isEqualTo(Map.entry("r1", Set.of("public.a")));
+    store.finishResync("r1", Map.of("public.a", 5L));
+    assertThat(redis.redis().llen(PREFIX + "resync:taken")).isZero();
+    assertThat(store.resync("r1"))
+        .containsEntry("status", "done")
+        .containsEntry("rows:public.a", "5");
   }
 }

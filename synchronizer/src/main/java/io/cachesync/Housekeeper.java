@@ -1,0 +1,184 @@
+package io.cachesync;
+
+import io.cachesync.config.Configuration;
+import io.cachesync.job.OrphanSweeper;
+import io.cachesync.model.TableId;
+import io.cachesync.model.TableMapping;
+import io.cachesync.redis.LettuceCacheInspector;
+import io.cachesync.source.LoadRequest;
+import io.cachesync.source.PostgresConnector;
+import io.cachesync.state.StateStore;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon's periodic upkeep, once a second on its own thread: notices a lost dataset, runs the
+ * orphan sweep a reload recorded, and hands the resync requests queued in Redis to the source.
+ */
+final class Housekeeper implements AutoCloseable {
+  /** Logs as the daemon, whose lines these were: operators' filters on the category still hold. */
+  private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
+
+  /** How long after a failed sweep it is tried again. */
+  private static final Duration SWEEP_RETRY = Duration.ofSeconds(30);
+
+  private final Configuration configuration;
+  private final StateStore stateStore;
+  private final String epoch;
+  private final Consumer<String> onStateLost;
+  private final BooleanSupplier initialLoadRunning;
+  private final BooleanSupplier stopping;
+  private final Consumer<LoadRequest> load;
+  private final ScheduledExecutorService poller =
+      Executors.newSingleThreadScheduledExecutor(
+          runnable -> {
+            Thread thread = new Thread(runnable, "cachesync-housekeeper");
+            thread.setDaemon(true);
+            return thread;
+          });
+
+  /** When a failed sweep may be tried again ({@link System#nanoTime()}). */
+  private long nextSweep = System.nanoTime();
+
+  /** Whether the last check found the epoch gone or changed. */
+  private boolean epochMissing;
+
+  /**
+   * @param epoch the epoch of the state the daemon writes under (see {@link StateStore#epoch()})
+   * @param onStateLost told, with the reason, when the dataset was lost
+   * @param initialLoadRunning whether the initial load of every table still runs (no sweep then)
+   * @param stopping whether the daemon is stopping (a sweep cut short is not a failure then)
+   * @param load takes a queued resync request
+   */
+  Housekeeper(
+      Configuration configuration,
+      StateStore stateStore,
+      String epoch,
+      Consumer<String> onStateLost,
+      BooleanSupplier initialLoadRunning,
+      BooleanSupplier stopping,
+      Consumer<LoadRequest> load) {
+    this.configuration = configuration;
+    this.stateStore = stateStore;
+    this.epoch = epoch;
+    this.onStateLost = onStateLost;
+    this.initialLoadRunning = initialLoadRunning;
+    this.stopping = stopping;
+    this.load = load;
+  }
+
+  void start() {
+    poller.scheduleWithFixedDelay(this::run, 1, 1, TimeUnit.SECONDS);
+  }
+
+  private void run() {
+    checkState();
+    sweepIfNeeded();
+    takeResyncs();
+  }
+
+  /**
+   * Notices a lost dataset (invariant 5): Redis restarted empty, was flushed, or failed over to a
+   * replica without the state; or another daemon reset it. The epoch stored with the offsets is
+   * then gone or different.
+   */
+  private void checkState() {
+    try {
+      Optional<String> stored = stateStore.epoch();
+      boolean missing = !stored.equals(Optional.of(epoch));
+      // Acts on two readings in a row, a second apart: a reload is costly, and a real loss does
+      // not come back.
+      boolean confirmed = missing && epochMissing;
+      epochMissing = missing;
+      if (confirmed) {
+        onStateLost.accept(
+            stored.isEmpty()
+                ? "its state keys are gone (Redis restarted empty, was flushed, or failed over to a"
+                    + " replica without them)"
+                : "its state was reset by another process (epoch " + stored.get() + ")");
+      }
+    } catch (RuntimeException e) {
+      LOG.debug("Could not read the state's epoch: {}", e.getMessage());
+    }
+  }
+
+  /**
+   * Runs the sweep a reload recorded (see {@link StateStore#reset}) once no initial load is
+   * running: a daemon that restarted mid-sweep, or a failover to a replica that lost some of the
+   * sweep's deletes, finds it still recorded and sweeps again.
+   */
+  private void sweepIfNeeded() {
+    if (initialLoadRunning.getAsBoolean() || System.nanoTime() < nextSweep) {
+      return;
+    }
+    try {
+      if (stateStore.sweepNeeded()) {
+        removeOrphans();
+        stateStore.sweepDone();
+      }
+    } catch (Exception e) {
+      if (stopping.getAsBoolean()) {
+        // Stopping interrupts the poller; the sweep stays recorded in Redis for the next start.
+        LOG.info("Stopping before the orphan sweep finished; the next start runs it");
+        return;
+      }
+      nextSweep = System.nanoTime() + SWEEP_RETRY.toNanos();
+      LOG.warn(
+          "Could not remove the keys of rows deleted before the reload ({}); trying again in {} s",
+          e.toString(),
+          SWEEP_RETRY.toSeconds());
+    }
+  }
+
+  /** Removes the keys under each table's prefix whose row does not exist (after a reload). */
+  private void removeOrphans() throws Exception {
+    try (Connection connection =
+            new PostgresConnector(configuration.settings().postgres()).open("orphan sweep");
+        LettuceCacheInspector redis =
+            LettuceCacheInspector.connect(configuration.settings().redis())) {
+      OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
+      long[] evicted = {0};
+      for (TableMapping table : configuration.mapping().tables()) {
+        sweeper.find(table, found -> evicted[0] += redis.evict(found));
+      }
+      LOG.info("Reload done; removed {} keys of rows deleted meanwhile", evicted[0]);
+    }
+  }
+
+  /**
+   * Hands the resync requests queued in Redis (by {@code cachesync resync}) to the source. Each
+   * stays recorded as taken until its load is done (see {@link StateStore#takeResync()}).
+   */
+  private void takeResyncs() {
+    try {
+      Optional<Map.Entry<String, Set<String>>> request;
+      while ((request = stateStore.takeResync()).isPresent()) {
+        String id = request.get().getKey();
+        Set<TableId> tables =
+            request.get().getValue().stream().map(TableId::parse).collect(Collectors.toSet());
+        LOG.info("Resync {} requested for {}", id, tables);
+        stateStore.resyncStatus(id, "taken", Map.of());
+        load.accept(new LoadRequest(id, tables));
+      }
+    } catch (RuntimeException e) {
+      LOG.debug("Could not read resync requests: {}", e.getMessage());
+    }
+  }
+
+  /** Stops the upkeep; a sweep in progress is interrupted and runs again on the next start. */
+  @Override
+  public void close() {
+    poller.shutdownNow();
+  }
+}
