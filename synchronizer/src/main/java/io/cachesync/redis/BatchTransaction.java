@@ -1,0 +1,371 @@
+package io.cachesync.redis;
+
+import io.cachesync.model.CacheOperation;
+import io.cachesync.model.CacheOperation.Evict;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.ValueFormat;
+import io.cachesync.model.Version;
+import io.cachesync.redis.JsonValueEncoder.CachedJson;
+import io.cachesync.sync.BatchOutcome;
+import io.cachesync.sync.CacheRolledBackException;
+import io.cachesync.sync.RedisUnavailableException;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TransactionResult;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.NestedMultiOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies writes and evictions as one MULTI/EXEC of versioned scripts, followed by the position
+ * they bring Redis to, so that the data and the position it came from are stored together; and
+ * tallies what each operation did.
+ */
+final class BatchTransaction {
+  private static final Logger LOG = LoggerFactory.getLogger(BatchTransaction.class);
+
+  private final StatefulRedisConnection<String, String> pipeline;
+  private final RedisCommands<String, String> direct;
+  private final WriterScripts scripts;
+  private final String positionKey;
+  private final long maxValueBytes;
+
+  /**
+   * @param pipeline the connection the transaction is sent on, flushed by hand
+   * @param direct a second connection, for reads
+   * @param maxValueBytes Redis's proto-max-bulk-len: a larger value would make Redis drop the
+   *     connection
+   */
+  BatchTransaction(
+      StatefulRedisConnection<String, String> pipeline,
+      RedisCommands<String, String> direct,
+      WriterScripts scripts,
+      String positionKey,
+      long maxValueBytes) {
+    this.pipeline = pipeline;
+    this.direct = direct;
+    this.scripts = scripts;
+    this.positionKey = positionKey;
+    this.maxValueBytes = maxValueBytes;
+  }
+
+  /**
+   * One MULTI/EXEC with the operations (writes and evictions) and, when given, the position stored
+   * after them.
+   *
+   * @param acknowledged the position Redis acknowledged before: holding less, it lost batches
+   */
+  BatchOutcome apply(List<CacheOperation> operations, Version position, Version acknowledged) {
+    if (operations.isEmpty() && position == null) {
+      return BatchOutcome.NONE;
+    }
+    Map<String, CachedJson> batchJson = new HashMap<>();
+    RedisAsyncCommands<String, String> commands = pipeline.async();
+    commands.multi();
+    List<Future<String>> results = new ArrayList<>(operations.size());
+    Map<Integer, String> oversize = new HashMap<>();
+    HashWrites hashes = new HashWrites();
+    for (CacheOperation operation : operations) {
+      String tooLarge = operation instanceof Write write ? tooLarge(write) : null;
+      if (tooLarge != null) {
+        // Sending it would make Redis drop the connection and stall the stream for good.
+        hashes.send(commands, results);
+        oversize.put(results.size(), tooLarge);
+        Write write = (Write) operation;
+        batchJson.remove(write.key());
+        results.add(evict(commands, write.key(), write.version()));
+      } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
+        hashes.add(write, commands, results);
+      } else if (operation instanceof Write write && write.version().initialLoad()) {
+        hashes.send(commands, results);
+        results.add(sendLoadedJson(commands, write, batchJson));
+      } else {
+        // In order: everything sent before this operation executes before it.
+        hashes.send(commands, results);
+        results.add(send(commands, operation, batchJson));
+      }
+    }
+    hashes.send(commands, results);
+    RedisFuture<String> stored =
+        position == null
+            ? null
+            : commands.evalsha(
+                scripts.digest("store_position"),
+                ScriptOutputType.STATUS,
+                new String[] {positionKey},
+                acknowledged.text(),
+                position.text(),
+                position.toString(),
+                Instant.now().toString());
+    RedisFuture<TransactionResult> exec = commands.exec();
+    pipeline.flushCommands();
+    TransactionResult result = LettuceClients.await(exec);
+    if (result.wasDiscarded()) {
+      throw new RedisUnavailableException("Redis discarded the batch's transaction", null);
+    }
+    if (results.stream().anyMatch(BatchTransaction::isNoScript)
+        || (stored != null && isNoScript(stored))) {
+      scripts.reload();
+      return apply(operations, position, acknowledged);
+    }
+    String storedOutcome = stored == null ? "" : LettuceClients.await(stored);
+    if (storedOutcome.startsWith("behind:")) {
+      throw new CacheRolledBackException(acknowledged, storedOutcome.substring("behind:".length()));
+    }
+    return tally(operations, results, oversize);
+  }
+
+  /** Sends an eviction or a JSON write. */
+  private RedisFuture<String> send(
+      RedisAsyncCommands<String, String> commands,
+      CacheOperation operation,
+      Map<String, CachedJson> batchJson) {
+    if (operation instanceof Evict evict) {
+      batchJson.remove(evict.key());
+      return evict(commands, evict.key(), evict.version());
+    }
+    Write write = (Write) operation;
+    return sendJson(commands, write, ttl(write), batchJson);
+  }
+
+  /**
+   * A JSON row of an initial load, written without the version guard: plain commands cost Redis a
+   * fraction of a script, and the guard has nothing to protect here. The load runs before the
+   * stream starts, on a replication slot created for it, so no streamed change can be in Redis yet
+   * for its rows, and every version Redis holds (from before the slot was made) is older than the
+   * load's. A stale daemon's late write still meets the guard of its own script. Hash rows go the
+   * same way through load_hash.lua, packed ({@link HashWrites}).
+   */
+  private Future<String> sendLoadedJson(
+      RedisAsyncCommands<String, String> commands, Write write, Map<String, CachedJson> batchJson) {
+    commands.del(write.key());
+    String value = JsonValueEncoder.encode(write, null).orElseThrow();
+    batchJson.put(write.key(), new CachedJson(write.version().text(), value));
+    String ttl = ttl(write);
+    RedisFuture<String> written =
+        ttl.equals("0")
+            ? commands.set(write.key(), value)
+            : commands.setex(write.key(), Long.parseLong(ttl), value);
+    return written.toCompletableFuture().thenApply(ignored -> "written");
+  }
+
+  private static String ttl(Write write) {
+    return write.ttl().map(t -> Long.toString(t.seconds())).orElse("0");
+  }
+
+  /**
+   * Hash writes gathered into calls of write_hash.lua, or of load_hash.lua for the rows of an
+   * initial load (see {@link HashRowCall} and {@link #sendLoadedJson}).
+   */
+  private final class HashWrites {
+    private final HashRowCall call = new HashRowCall();
+    private final List<String> fields = new ArrayList<>();
+    private String script;
+
+    /** Adds a row, sending the rows gathered so far first when the call would grow too large. */
+    void add(
+        Write write, RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
+      fields.clear();
+      long bytes = 64;
+      for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+        Optional<String> text = entry.getValue().fieldText();
+        if (text.isPresent()) {
+          fields.add(entry.getKey());
+          fields.add(text.get());
+          // At most 3 bytes a char in UTF-8, and a header each.
+          bytes += 3L * (entry.getKey().length() + text.get().length()) + 10;
+        }
+      }
+      List<String> unchanged = write.unchangedColumns();
+      String rowScript = write.version().initialLoad() ? "load_hash" : "write_hash";
+      if (!rowScript.equals(script)
+          || !call.fits(unchanged.size(), fields.size(), bytes, maxValueBytes)) {
+        send(commands, results);
+      }
+      script = rowScript;
+      call.add(
+          write.key(), write.mergeFrom(), write.version().text(), ttl(write), unchanged, fields);
+    }
+
+    /** Sends the gathered rows as one call; adds each row's outcome to {@code results}. */
+    void send(RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
+      int rows = call.rows();
+      if (rows == 0) {
+        return;
+      }
+      CommandArgs<String, String> arguments =
+          new CommandArgs<>(StringCodec.UTF8)
+              .add(scripts.digest(script))
+              .add(2L * rows)
+              .addKeys(call.keys())
+              .add(call.packedValues());
+      RedisFuture<List<Object>> statuses =
+          commands.dispatch(
+              CommandType.EVALSHA, new NestedMultiOutput<>(StringCodec.UTF8), arguments);
+      for (int row = 0; row < rows; row++) {
+        int index = row;
+        results.add(
+            statuses.toCompletableFuture().thenApply(list -> String.valueOf(list.get(index))));
+      }
+      call.clear();
+    }
+  }
+
+  /** The write's key, and the key its unchanged columns come from when that is another. */
+  private static String[] keys(Write write) {
+    return write.mergeFrom().equals(write.key())
+        ? new String[] {write.key()}
+        : new String[] {write.key(), write.mergeFrom()};
+  }
+
+  private RedisFuture<String> evict(
+      RedisAsyncCommands<String, String> commands, String key, Version version) {
+    return commands.evalsha(
+        scripts.digest("evict"), ScriptOutputType.STATUS, new String[] {key}, version.text());
+  }
+
+  private RedisFuture<String> sendJson(
+      RedisAsyncCommands<String, String> commands,
+      Write write,
+      String ttl,
+      Map<String, CachedJson> batchJson) {
+    CachedJson source = null;
+    if (!write.unchangedColumns().isEmpty()) {
+      source =
+          batchJson.containsKey(write.mergeFrom())
+              ? batchJson.get(write.mergeFrom())
+              : cachedJson(write.mergeFrom());
+    }
+    Optional<String> encoded = JsonValueEncoder.encode(write, source);
+    if (encoded.isEmpty()) {
+      // Nothing to merge with: a cache miss is safe, a value without the column is not.
+      batchJson.remove(write.key());
+      return evict(commands, write.key(), write.version());
+    }
+    String value = encoded.get();
+    batchJson.put(write.key(), new CachedJson(write.version().text(), value));
+    return commands.evalsha(
+        scripts.digest("write_json"),
+        ScriptOutputType.STATUS,
+        keys(write),
+        write.version().text(),
+        ttl,
+        value,
+        source == null ? "" : source.version());
+  }
+
+  /** The JSON value Redis holds at {@code key}, or null when there is none to merge with. */
+  private CachedJson cachedJson(String key) {
+    try {
+      return CachedJson.parse(direct.get(key)).orElse(null);
+    } catch (RedisCommandExecutionException e) {
+      return null;
+    }
+  }
+
+  /** Why a write's value is too large for Redis, or null when it is not. */
+  private String tooLarge(Write write) {
+    long bytes = 0;
+    for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+      String text = entry.getValue().fieldText().orElse("");
+      bytes +=
+          entry.getKey().length()
+              + 8
+              + (text.length() * 3L > maxValueBytes
+                  ? text.getBytes(StandardCharsets.UTF_8).length
+                  : text.length());
+    }
+    if (bytes <= maxValueBytes) {
+      return null;
+    }
+    return "the value of about "
+        + bytes
+        + " bytes exceeds Redis's proto-max-bulk-len of "
+        + maxValueBytes;
+  }
+
+  private BatchOutcome tally(
+      List<CacheOperation> operations,
+      List<Future<String>> results,
+      Map<Integer, String> oversize) {
+    long written = 0;
+    long evicted = 0;
+    long stale = 0;
+    List<String> failures = new ArrayList<>();
+    for (int i = 0; i < operations.size(); i++) {
+      CacheOperation operation = operations.get(i);
+      String key = operation instanceof Write w ? w.key() : ((Evict) operation).key();
+      String status;
+      try {
+        status = results.get(i).get(0, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        failures.add(
+            failure(
+                operation,
+                key,
+                "Redis refused the write: " + LettuceClients.rootCause(e).getMessage()));
+        direct.del(key);
+        continue;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RedisUnavailableException("interrupted", e);
+      }
+      if (oversize.containsKey(i)) {
+        evicted++;
+        failures.add(failure(operation, key, oversize.get(i)));
+        continue;
+      }
+      switch (status) {
+        case "written" -> written++;
+        case "evicted" -> {
+          evicted++;
+          if (operation instanceof Write) {
+            failures.add(
+                failure(operation, key, "an unchanged TOAST column had no cached value to keep"));
+          }
+        }
+        case "wrongtype" ->
+            failures.add(failure(operation, key, "the key held another Redis type"));
+        case "stale" -> stale++;
+        default -> {}
+      }
+    }
+    return new BatchOutcome(written, evicted, stale, failures);
+  }
+
+  private static String failure(CacheOperation operation, String key, String reason) {
+    String message = operation.table() + " key " + key + ": " + reason + "; evicted";
+    LOG.warn("Could not write {}", message);
+    return message;
+  }
+
+  private static boolean isNoScript(Future<String> result) {
+    try {
+      result.get(0, TimeUnit.MILLISECONDS);
+      return false;
+    } catch (ExecutionException e) {
+      return String.valueOf(e.getCause().getMessage()).startsWith("NOSCRIPT");
+    } catch (InterruptedException | TimeoutException e) {
+      return false;
+    }
+  }
+}
