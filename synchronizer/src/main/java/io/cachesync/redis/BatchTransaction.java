@@ -69,46 +69,152 @@ final class BatchTransaction {
   }
 
   /**
-   * One MULTI/EXEC with the operations (writes and evictions) and, when given, the position stored
-   * after them.
+   * One MULTI/EXEC with the operations (writes and evictions), then, once every operation was
+   * applied or refused for its value, the position they bring Redis to.
+   *
+   * <p>What the batch reads (the position, the cached JSON values that unchanged TOAST columns are
+   * merged from) is read first, with the position key WATCHed: a Redis that lost acknowledged
+   * batches is noticed before anything is written (a merge would copy an old value under a newer
+   * version, and the replay of the lost changes would then be refused as stale), and EXEC applies
+   * nothing if the position moves meanwhile. Nothing that can time out runs between MULTI and EXEC,
+   * and a failure there DISCARDs, so the connection is never left inside a transaction.
+   *
+   * <p>The position is stored after the EXEC rather than in it, so that a script that failed for a
+   * reason other than its value (an ACL refusing a command, a Redis without cmsgpack) stops
+   * progress: Redis never holds a position past a change it does not hold.
    *
    * @param acknowledged the position Redis acknowledged before: holding less, it lost batches
+   * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
+   * @throws RedisUnavailableException when the batch must be retried; the position is not stored
    */
   BatchOutcome apply(List<CacheOperation> operations, Version position, Version acknowledged) {
     if (operations.isEmpty() && position == null) {
       return BatchOutcome.NONE;
     }
-    Map<String, CachedJson> batchJson = new HashMap<>();
-    RedisAsyncCommands<String, String> commands = pipeline.async();
-    commands.multi();
+    Map<String, CachedJson> cached = readBefore(operations, acknowledged);
     List<Future<String>> results = new ArrayList<>(operations.size());
     Map<Integer, String> oversize = new HashMap<>();
-    HashWrites hashes = new HashWrites();
+    RedisFuture<TransactionResult> exec = queue(operations, cached, results, oversize);
+    TransactionResult result = LettuceClients.await(exec);
+    if (result.wasDiscarded()) {
+      throw new RedisUnavailableException(
+          "the position key changed while the batch was prepared (is a second synchronizer of the"
+              + " same name running?); Redis applied nothing of it",
+          null);
+    }
+    if (results.stream().anyMatch(BatchTransaction::isNoScript)) {
+      scripts.reload();
+      return apply(operations, position, acknowledged);
+    }
+    BatchOutcome outcome = tally(operations, results, oversize);
+    if (position != null) {
+      storePosition(position, acknowledged);
+    }
+    return outcome;
+  }
+
+  /**
+   * WATCHes the position key and reads, in one round trip, the position and the cached JSON values
+   * the batch merges unchanged columns from.
+   *
+   * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
+   */
+  private Map<String, CachedJson> readBefore(
+      List<CacheOperation> operations, Version acknowledged) {
+    RedisAsyncCommands<String, String> commands = pipeline.async();
+    commands.watch(positionKey);
+    RedisFuture<String> held = commands.hget(positionKey, "version");
+    Map<String, RedisFuture<String>> reads = new HashMap<>();
     for (CacheOperation operation : operations) {
-      String tooLarge = operation instanceof Write write ? tooLarge(write) : null;
-      if (tooLarge != null) {
-        // Sending it would make Redis drop the connection and stall the stream for good.
-        hashes.send(commands, results);
-        oversize.put(results.size(), tooLarge);
-        Write write = (Write) operation;
-        batchJson.remove(write.key());
-        results.add(evict(commands, write.key(), write.version()));
-      } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
-        hashes.add(write, commands, results);
-      } else if (operation instanceof Write write && write.version().initialLoad()) {
-        hashes.send(commands, results);
-        results.add(sendLoadedJson(commands, write, batchJson));
-      } else {
-        // In order: everything sent before this operation executes before it.
-        hashes.send(commands, results);
-        results.add(send(commands, operation, batchJson));
+      if (operation instanceof Write write
+          && write.format() == ValueFormat.JSON
+          && !write.unchangedColumns().isEmpty()) {
+        reads.computeIfAbsent(write.mergeFrom(), commands::get);
       }
     }
-    hashes.send(commands, results);
+    pipeline.flushCommands();
+    String stored = LettuceClients.await(held);
+    if (!acknowledged.equals(Version.ZERO)
+        && (stored == null || stored.compareTo(acknowledged.text()) < 0)) {
+      commands.unwatch();
+      pipeline.flushCommands();
+      throw new CacheRolledBackException(acknowledged, stored == null ? "none" : stored);
+    }
+    Map<String, CachedJson> cached = new HashMap<>();
+    for (Map.Entry<String, RedisFuture<String>> read : reads.entrySet()) {
+      cachedValue(read.getValue()).ifPresent(value -> cached.put(read.getKey(), value));
+    }
+    return cached;
+  }
+
+  /** A JSON value read for a merge; empty when there is none (or another type: a cache miss). */
+  private static Optional<CachedJson> cachedValue(RedisFuture<String> read) {
+    try {
+      return CachedJson.parse(LettuceClients.await(read));
+    } catch (RedisUnavailableException e) {
+      if (e.getCause() instanceof RedisCommandExecutionException) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Queues the operations in a MULTI and sends them with EXEC; DISCARDs when anything fails before
+   * the EXEC is queued, so that the connection does not stay inside the transaction.
+   */
+  private RedisFuture<TransactionResult> queue(
+      List<CacheOperation> operations,
+      Map<String, CachedJson> cached,
+      List<Future<String>> results,
+      Map<Integer, String> oversize) {
+    RedisAsyncCommands<String, String> commands = pipeline.async();
+    Map<String, CachedJson> batchJson = new HashMap<>();
+    RedisFuture<TransactionResult> exec;
+    commands.multi();
+    try {
+      HashWrites hashes = new HashWrites();
+      for (CacheOperation operation : operations) {
+        String tooLarge = operation instanceof Write write ? tooLarge(write) : null;
+        if (tooLarge != null) {
+          // Sending it would make Redis drop the connection and stall the stream for good.
+          hashes.send(commands, results);
+          oversize.put(results.size(), tooLarge);
+          Write write = (Write) operation;
+          batchJson.remove(write.key());
+          results.add(evict(commands, write.key(), write.version()));
+        } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
+          hashes.add(write, commands, results);
+        } else if (operation instanceof Write write && write.version().initialLoad()) {
+          hashes.send(commands, results);
+          results.add(sendLoadedJson(commands, write, batchJson));
+        } else {
+          // In order: everything sent before this operation executes before it.
+          hashes.send(commands, results);
+          results.add(send(commands, operation, batchJson, cached));
+        }
+      }
+      hashes.send(commands, results);
+      exec = commands.exec();
+    } catch (RuntimeException e) {
+      commands.discard();
+      pipeline.flushCommands();
+      throw e;
+    }
+    pipeline.flushCommands();
+    return exec;
+  }
+
+  /**
+   * Stores the batch's position, unless Redis holds a newer one.
+   *
+   * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
+   */
+  private void storePosition(Version position, Version acknowledged) {
     RedisFuture<String> stored =
-        position == null
-            ? null
-            : commands.evalsha(
+        pipeline
+            .async()
+            .evalsha(
                 scripts.digest("store_position"),
                 ScriptOutputType.STATUS,
                 new String[] {positionKey},
@@ -116,35 +222,35 @@ final class BatchTransaction {
                 position.text(),
                 position.toString(),
                 Instant.now().toString());
-    RedisFuture<TransactionResult> exec = commands.exec();
     pipeline.flushCommands();
-    TransactionResult result = LettuceClients.await(exec);
-    if (result.wasDiscarded()) {
-      throw new RedisUnavailableException("Redis discarded the batch's transaction", null);
+    String outcome;
+    try {
+      outcome = LettuceClients.await(stored);
+    } catch (RedisUnavailableException e) {
+      if (String.valueOf(LettuceClients.rootCause(e).getMessage()).startsWith("NOSCRIPT")) {
+        scripts.reload();
+        storePosition(position, acknowledged);
+        return;
+      }
+      throw e;
     }
-    if (results.stream().anyMatch(BatchTransaction::isNoScript)
-        || (stored != null && isNoScript(stored))) {
-      scripts.reload();
-      return apply(operations, position, acknowledged);
+    if (outcome.startsWith("behind:")) {
+      throw new CacheRolledBackException(acknowledged, outcome.substring("behind:".length()));
     }
-    String storedOutcome = stored == null ? "" : LettuceClients.await(stored);
-    if (storedOutcome.startsWith("behind:")) {
-      throw new CacheRolledBackException(acknowledged, storedOutcome.substring("behind:".length()));
-    }
-    return tally(operations, results, oversize);
   }
 
   /** Sends an eviction or a JSON write. */
   private RedisFuture<String> send(
       RedisAsyncCommands<String, String> commands,
       CacheOperation operation,
-      Map<String, CachedJson> batchJson) {
+      Map<String, CachedJson> batchJson,
+      Map<String, CachedJson> cached) {
     if (operation instanceof Evict evict) {
       batchJson.remove(evict.key());
       return evict(commands, evict.key(), evict.version());
     }
     Write write = (Write) operation;
-    return sendJson(commands, write, ttl(write), batchJson);
+    return sendJson(commands, write, ttl(write), batchJson, cached);
   }
 
   /**
@@ -247,13 +353,15 @@ final class BatchTransaction {
       RedisAsyncCommands<String, String> commands,
       Write write,
       String ttl,
-      Map<String, CachedJson> batchJson) {
+      Map<String, CachedJson> batchJson,
+      Map<String, CachedJson> cached) {
     CachedJson source = null;
     if (!write.unchangedColumns().isEmpty()) {
+      // The value written earlier in this batch, or else the one Redis held before it.
       source =
           batchJson.containsKey(write.mergeFrom())
               ? batchJson.get(write.mergeFrom())
-              : cachedJson(write.mergeFrom());
+              : cached.get(write.mergeFrom());
     }
     Optional<String> encoded = JsonValueEncoder.encode(write, source);
     if (encoded.isEmpty()) {
@@ -271,15 +379,6 @@ final class BatchTransaction {
         ttl,
         value,
         source == null ? "" : source.version());
-  }
-
-  /** The JSON value Redis holds at {@code key}, or null when there is none to merge with. */
-  private CachedJson cachedJson(String key) {
-    try {
-      return CachedJson.parse(direct.get(key)).orElse(null);
-    } catch (RedisCommandExecutionException e) {
-      return null;
-    }
   }
 
   /** Why a write's value is too large for Redis, or null when it is not. */
@@ -318,12 +417,22 @@ final class BatchTransaction {
       try {
         status = results.get(i).get(0, TimeUnit.MILLISECONDS);
       } catch (ExecutionException | TimeoutException e) {
-        failures.add(
-            failure(
-                operation,
-                key,
-                "Redis refused the write: " + LettuceClients.rootCause(e).getMessage()));
-        direct.del(key);
+        String error = String.valueOf(LettuceClients.rootCause(e).getMessage());
+        if (!refusedForItsValue(error)) {
+          throw new RedisUnavailableException(
+              "Redis failed "
+                  + operation.table()
+                  + " key "
+                  + key
+                  + " for a reason other than its value: "
+                  + error
+                  + "; the batch is retried and its position not stored (`cachesync validate`"
+                  + " checks the Redis user's permissions and Lua support)",
+              e);
+        }
+        failures.add(failure(operation, key, "Redis refused the value: " + error));
+        evictNow(key, operation instanceof Write w ? w.version() : ((Evict) operation).version());
+        evicted++;
         continue;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -350,6 +459,32 @@ final class BatchTransaction {
       }
     }
     return new BatchOutcome(written, evicted, stale, failures);
+  }
+
+  /**
+   * Errors the value itself causes: too large a value or too many fields for Redis or its Lua
+   * stack, a TTL out of range, a key of another type. Evicting the key is then the fail-safe answer
+   * (invariant 4); any other error (NOPERM, a missing Lua library, NOSCRIPT, OOM, READONLY) would
+   * fail every retry alike and is a Redis problem to fix, not a key to drop.
+   */
+  static boolean refusedForItsValue(String error) {
+    return VALUE_ERRORS.stream().anyMatch(error::contains);
+  }
+
+  private static final List<String> VALUE_ERRORS =
+      List.of(
+          "too many results to unpack",
+          "stack overflow",
+          "exceeds maximum allowed size",
+          "proto_max_bulk_len",
+          "invalid expire time",
+          "value is not an integer or out of range",
+          "WRONGTYPE");
+
+  /** Evicts a key whose value Redis refused, unless a newer version is stored there. */
+  private void evictNow(String key, Version version) {
+    direct.evalsha(
+        scripts.digest("evict"), ScriptOutputType.STATUS, new String[] {key}, version.text());
   }
 
   private static String failure(CacheOperation operation, String key, String reason) {
