@@ -74,6 +74,11 @@ final class LettuceRedisAdmin implements RedisAdmin {
   }
 
   @Override
+  public java.util.List<String> scriptProblems() {
+    return new ScriptTrial(connection.sync()).problems();
+  }
+
+  @Override
   public void close() {
     connection.close();
     client.shutdown();
