@@ -254,24 +254,21 @@ final class BatchTransaction {
   }
 
   /**
-   * A JSON row of an initial load, written without the version guard: plain commands cost Redis a
-   * fraction of a script, and the guard has nothing to protect here. The load runs before the
-   * stream starts, on a replication slot created for it, so no streamed change can be in Redis yet
-   * for its rows, and every version Redis holds (from before the slot was made) is older than the
-   * load's. A stale daemon's late write still meets the guard of its own script. Hash rows go the
-   * same way through load_hash.lua, packed ({@link HashWrites}).
+   * A JSON row of an initial load, through load_json.lua: guarded by the stored version like every
+   * write, but with nothing to merge, so one read. Hash rows go the same way through load_hash.lua,
+   * packed ({@link HashWrites}).
    */
   private Future<String> sendLoadedJson(
       RedisAsyncCommands<String, String> commands, Write write, Map<String, CachedJson> batchJson) {
-    commands.del(write.key());
     String value = JsonValueEncoder.encode(write, null).orElseThrow();
     batchJson.put(write.key(), new CachedJson(write.version().text(), value));
-    String ttl = ttl(write);
-    RedisFuture<String> written =
-        ttl.equals("0")
-            ? commands.set(write.key(), value)
-            : commands.setex(write.key(), Long.parseLong(ttl), value);
-    return written.toCompletableFuture().thenApply(ignored -> "written");
+    return commands.evalsha(
+        scripts.digest("load_json"),
+        ScriptOutputType.STATUS,
+        new String[] {write.key()},
+        write.version().text(),
+        ttl(write),
+        value);
   }
 
   private static String ttl(Write write) {

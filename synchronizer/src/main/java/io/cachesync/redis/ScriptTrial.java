@@ -60,7 +60,7 @@ final class ScriptTrial {
         row.add(key, key, version, "60", List.of(), List.of("field", "value"));
         arguments.add(2).addKeys(row.keys()).add(row.packedValues());
       }
-      case "write_json" ->
+      case "write_json", "load_json" ->
           arguments
               .add(1)
               .addKey(key)

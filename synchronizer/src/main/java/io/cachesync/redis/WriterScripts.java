@@ -20,10 +20,11 @@ final class WriterScripts {
 
   /** The scripts the writer calls. */
   static final List<String> NAMES =
-      List.of("store_position", "load_hash", "write_hash", "write_json", "evict");
+      List.of("store_position", "load_hash", "load_json", "write_hash", "write_json", "evict");
 
   /** The scripts whose version guard {@link LettuceCacheWriter#UNSAFE_NO_VERSION_GUARD} removes. */
-  private static final List<String> GUARDED = List.of("write_hash", "write_json", "evict");
+  private static final List<String> GUARDED =
+      List.of("load_hash", "load_json", "write_hash", "write_json", "evict");
 
   private final RedisCommands<String, String> redis;
   private final Map<String, String> digests = new HashMap<>();

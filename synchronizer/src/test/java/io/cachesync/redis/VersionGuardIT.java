@@ -156,4 +156,39 @@ class VersionGuardIT {
         .isInstanceOf(CacheRolledBackException.class)
         .hasMessageContaining("Redis holds position none");
   }
+
+  @Test
+  void initialLoad_olderThanTheStoredVersion_isSkipped() {
+    // A daemon paused during an initial load taken before NEW finishes it late.
+    Version oldLoad = Version.snapshot(0x150);
+    for (ValueFormat format : ValueFormat.values()) {
+      redis.redis().flushall();
+      apply(write(format, "new", NEW), NEW);
+
+      BatchOutcome late = apply(write(format, "loaded", oldLoad), NEW);
+
+      assertThat(late.stale()).as(format.toString()).isOne();
+      assertThat(storedVersion(format)).as(format.toString()).isEqualTo(NEW.text());
+    }
+  }
+
+  @Test
+  void initialLoad_newerThanTheStoredVersion_writes() {
+    Version newLoad = Version.snapshot(0x250);
+    for (ValueFormat format : ValueFormat.values()) {
+      redis.redis().flushall();
+      apply(write(format, "new", NEW), NEW);
+
+      BatchOutcome load = apply(write(format, "loaded", newLoad), newLoad);
+
+      assertThat(load.written()).as(format.toString()).isOne();
+      assertThat(storedVersion(format)).as(format.toString()).isEqualTo(newLoad.text());
+    }
+  }
+
+  private static String storedVersion(ValueFormat format) {
+    return format == ValueFormat.HASH
+        ? redis.redis().hget("user:1", "__v")
+        : redis.redis().get("user:1").substring(8, 8 + Version.TEXT_LENGTH);
+  }
 }
