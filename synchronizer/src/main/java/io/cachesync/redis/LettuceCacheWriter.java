@@ -82,12 +82,17 @@ public final class LettuceCacheWriter implements CacheWriter {
               clientName);
       writer.start();
       return writer;
-    } catch (RedisConnectionException e) {
+    } catch (RuntimeException e) {
+      // Whatever failed (the connection, a refused SCRIPT LOAD, a server that is not Redis), the
+      // client's threads and connections go with it.
       client.shutdown();
-      throw new ServerUnreachableException(
-          "Redis",
-          settings.redactedUri(),
-          String.valueOf(LettuceClients.rootCause(e).getMessage()));
+      if (e instanceof RedisConnectionException) {
+        throw new ServerUnreachableException(
+            "Redis",
+            settings.redactedUri(),
+            String.valueOf(LettuceClients.rootCause(e).getMessage()));
+      }
+      throw e;
     }
   }
 

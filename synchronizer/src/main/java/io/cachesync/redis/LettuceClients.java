@@ -101,16 +101,20 @@ final class LettuceClients {
     if (clientName != null) {
       uri.setClientName(clientName);
     }
-    RedisClient client =
-        new OwnResourcesClient(
-            ClientResources.builder()
-                .reconnectDelay(
-                    Delay.exponential(
-                        Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
-                .build(),
-            uri);
-    client.setOptions(options.build());
-    return client;
+    ClientResources resources =
+        ClientResources.builder()
+            .reconnectDelay(
+                Delay.exponential(
+                    Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
+            .build();
+    try {
+      RedisClient client = new OwnResourcesClient(resources, uri);
+      client.setOptions(options.build());
+      return client;
+    } catch (RuntimeException e) {
+      resources.shutdown();
+      throw e;
+    }
   }
 
   /**
