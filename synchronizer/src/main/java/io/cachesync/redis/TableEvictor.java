@@ -14,8 +14,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Evicts a truncated table's keys: finds them with SCAN and deletes each with the guarded
- * evict.lua, so that a key written after the TRUNCATE stays.
+ * Evicts a truncated table's keys: finds the keys under its literal prefix with SCAN, and deletes
+ * each that matches the table's whole key template with the guarded evict.lua, so that a key
+ * written after the TRUNCATE stays, and so does a key the application keeps under the same prefix.
  */
 final class TableEvictor {
   private static final Logger LOG = LoggerFactory.getLogger(TableEvictor.class);
@@ -48,6 +49,10 @@ final class TableEvictor {
       var page = direct.scan(cursor, match);
       List<RedisFuture<String>> results = new ArrayList<>(page.getKeys().size());
       for (String key : page.getKeys()) {
+        if (!truncate.owns(key)) {
+          // Under the table's prefix but not of its template: the application's, or another's.
+          continue;
+        }
         results.add(
             pipeline
                 .async()
@@ -69,10 +74,7 @@ final class TableEvictor {
       cursor = page;
     } while (!cursor.isFinished());
     LOG.info(
-        "TRUNCATE of {}: evicted {} keys under '{}'",
-        truncate.table(),
-        evicted,
-        truncate.keyPrefix());
+        "TRUNCATE of {}: evicted {} keys of '{}'", truncate.table(), evicted, truncate.template());
     return new BatchOutcome(0, evicted, stale, List.of());
   }
 

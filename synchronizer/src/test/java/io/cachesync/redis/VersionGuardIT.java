@@ -8,6 +8,7 @@ import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.CacheOperation.Write;
 import io.cachesync.model.ColumnValue;
+import io.cachesync.model.KeyTemplate;
 import io.cachesync.model.TableId;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
@@ -113,10 +114,23 @@ class VersionGuardIT {
     apply(write(ValueFormat.HASH, "after the truncate", NEW), NEW);
     redis.redis().hset("user:2", Map.of("id", "2", "__v", OLD.text()));
 
-    apply(new EvictTable(USERS, "user:", new Version(0x150, 0x8)), NEW);
+    apply(new EvictTable(USERS, KeyTemplate.parse("user:{id}"), new Version(0x150, 0x8)), NEW);
 
     assertThat(redis.redis().exists("user:1")).isOne();
     assertThat(redis.redis().exists("user:2")).isZero();
+  }
+
+  @Test
+  void evictTable_keyUnderThePrefixButNotOfTheTemplate_stays() {
+    redis.redis().hset("user:42:profile", Map.of("id", "42", "__v", OLD.text()));
+    redis.redis().set("user:42:session", "the application's own");
+
+    apply(
+        new EvictTable(USERS, KeyTemplate.parse("user:{id}:profile"), new Version(0x150, 0x8)),
+        NEW);
+
+    assertThat(redis.redis().exists("user:42:profile")).isZero();
+    assertThat(redis.redis().get("user:42:session")).isEqualTo("the application's own");
   }
 
   @Test
