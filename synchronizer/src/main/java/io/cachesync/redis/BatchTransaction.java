@@ -2,6 +2,7 @@ package io.cachesync.redis;
 
 import io.cachesync.model.CacheOperation;
 import io.cachesync.model.CacheOperation.Evict;
+import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.CacheOperation.Write;
 import io.cachesync.model.ColumnValue;
 import io.cachesync.model.ValueFormat;
@@ -32,6 +33,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +50,7 @@ final class BatchTransaction {
   private final WriterScripts scripts;
   private final String positionKey;
   private final long maxValueBytes;
+  private final PendingTruncates truncates;
 
   /**
    * @param pipeline the connection the transaction is sent on, flushed by hand
@@ -60,7 +63,9 @@ final class BatchTransaction {
       RedisCommands<String, String> direct,
       WriterScripts scripts,
       String positionKey,
-      long maxValueBytes) {
+      long maxValueBytes,
+      PendingTruncates truncates) {
+    this.truncates = truncates;
     this.pipeline = pipeline;
     this.direct = direct;
     this.scripts = scripts;
@@ -88,13 +93,33 @@ final class BatchTransaction {
    * @throws RedisUnavailableException when the batch must be retried; the position is not stored
    */
   BatchOutcome apply(List<CacheOperation> operations, Version position, Version acknowledged) {
+    return apply(operations, position, acknowledged, Optional.empty());
+  }
+
+  /**
+   * As {@link #apply(List, Version, Version)}, also recording, in the same transaction, a TRUNCATE
+   * whose evictions are left to the background ({@link PendingTruncates}).
+   */
+  BatchOutcome apply(
+      List<CacheOperation> operations,
+      Version position,
+      Version acknowledged,
+      Optional<EvictTable> record) {
     if (operations.isEmpty() && position == null) {
       return BatchOutcome.NONE;
     }
     Map<String, CachedJson> cached = readBefore(operations, acknowledged);
     List<Future<String>> results = new ArrayList<>(operations.size());
     Map<Integer, String> oversize = new HashMap<>();
-    RedisFuture<TransactionResult> exec = queue(operations, cached, results, oversize);
+    List<Future<String>> state = new ArrayList<>();
+    RedisFuture<TransactionResult> exec =
+        queue(
+            operations,
+            cached,
+            results,
+            oversize,
+            commands ->
+                record.ifPresent(truncate -> state.add(truncates.queueRecord(commands, truncate))));
     TransactionResult result = LettuceClients.await(exec);
     if (result.wasDiscarded()) {
       throw new RedisUnavailableException(
@@ -102,10 +127,12 @@ final class BatchTransaction {
               + " same name running?); Redis applied nothing of it",
           null);
     }
-    if (results.stream().anyMatch(BatchTransaction::isNoScript)) {
+    if (results.stream().anyMatch(BatchTransaction::isNoScript)
+        || state.stream().anyMatch(BatchTransaction::isNoScript)) {
       scripts.reload();
-      return apply(operations, position, acknowledged);
+      return apply(operations, position, acknowledged, record);
     }
+    state.forEach(LettuceClients::await);
     BatchOutcome outcome = tally(operations, results, oversize);
     if (position != null) {
       storePosition(position, acknowledged);
@@ -167,7 +194,8 @@ final class BatchTransaction {
       List<CacheOperation> operations,
       Map<String, CachedJson> cached,
       List<Future<String>> results,
-      Map<Integer, String> oversize) {
+      Map<Integer, String> oversize,
+      Consumer<RedisAsyncCommands<String, String>> stateCommands) {
     RedisAsyncCommands<String, String> commands = pipeline.async();
     Map<String, CachedJson> batchJson = new HashMap<>();
     RedisFuture<TransactionResult> exec;
@@ -195,6 +223,7 @@ final class BatchTransaction {
         }
       }
       hashes.send(commands, results);
+      stateCommands.accept(commands);
       exec = commands.exec();
     } catch (RuntimeException e) {
       commands.discard();

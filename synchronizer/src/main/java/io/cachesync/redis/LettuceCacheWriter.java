@@ -16,6 +16,7 @@ import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.StatefulRedisConnection;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -41,6 +42,8 @@ public final class LettuceCacheWriter implements CacheWriter {
   private WriterScripts scripts;
   private BatchTransaction transaction;
   private TableEvictor evictor;
+  private BackgroundTruncates background;
+  private final String stateKeyPrefix;
 
   /** Set when a batch failed: its connection may be gone while Redis still holds its bytes. */
   private boolean fenceNeeded;
@@ -58,6 +61,7 @@ public final class LettuceCacheWriter implements CacheWriter {
     this.pipeline = pipeline;
     this.direct = direct;
     this.positionKey = stateKeyPrefix + "position";
+    this.stateKeyPrefix = stateKeyPrefix;
     pipeline.setAutoFlushCommands(false);
   }
 
@@ -99,9 +103,15 @@ public final class LettuceCacheWriter implements CacheWriter {
   /** Loads the scripts and reads the limits the batches keep to. */
   private void start() {
     scripts = WriterScripts.load(direct.sync());
+    PendingTruncates truncates = new PendingTruncates(stateKeyPrefix, scripts);
     transaction =
-        new BatchTransaction(pipeline, direct.sync(), scripts, positionKey, readMaxValueBytes());
+        new BatchTransaction(
+            pipeline, direct.sync(), scripts, positionKey, readMaxValueBytes(), truncates);
     evictor = new TableEvictor(pipeline, direct.sync(), scripts);
+    background =
+        new BackgroundTruncates(
+            direct.sync(), truncates, new TableEvictor(direct, direct.sync(), scripts), scripts);
+    background.start();
   }
 
   /** Redis's proto-max-bulk-len: a larger value would make Redis drop the connection. */
@@ -116,6 +126,16 @@ public final class LettuceCacheWriter implements CacheWriter {
     }
     return 512L * 1024 * 1024;
   }
+
+  /**
+   * How long, in milliseconds, a batch holding a TRUNCATE evicts the table's keys itself before it
+   * leaves the rest to the background and goes on (a SCAN page of {@code COUNT 1000} at least); 200
+   * unless this system property says otherwise. The tests set 0.
+   */
+  public static final String TRUNCATE_BUDGET_MILLIS = "cachesync.truncateBudgetMillis";
+
+  private final Duration truncateBudget =
+      Duration.ofMillis(Long.getLong(TRUNCATE_BUDGET_MILLIS, 200));
 
   /**
    * For the tests that show what the version guard prevents: with this system property set to
@@ -137,7 +157,11 @@ public final class LettuceCacheWriter implements CacheWriter {
   public BatchOutcome apply(
       List<CacheOperation> operations, Version position, Version acknowledged) {
     // A TRUNCATE's keys are found with SCAN, outside any transaction, so a batch holding one is
-    // applied in parts. The part before a TRUNCATE is stored with the position just below the
+    // applied in parts. Its evictions run here for truncateBudget at most: what is left then is
+    // recorded in Redis with the TRUNCATE's position (PendingTruncates) and evicted in the
+    // background (BackgroundTruncates) while the stream goes on, since the SCAN covers the whole
+    // keyspace. The part before a
+    // TRUNCATE is stored with the position just below the
     // TRUNCATE's, before its evictions run, and the TRUNCATE's own position is stored once they
     // are done: whatever happens next, Redis holds everything below the stored position and
     // nothing beyond it but (some of) the TRUNCATE's evictions, which a restart applies again.
@@ -163,8 +187,17 @@ public final class LettuceCacheWriter implements CacheWriter {
           outcome = outcome.plus(transaction.apply(segment, before, reached));
           reached = max(reached, before);
           done = i;
-          outcome = outcome.plus(evictor.evict(truncate));
-          transaction.apply(List.of(), truncate.version(), reached);
+          Optional<BatchOutcome> evicted = evictor.evict(truncate, truncateBudget.toNanos());
+          outcome = outcome.plus(evicted.orElse(BatchOutcome.NONE));
+          // Not done within the budget: recorded with the TRUNCATE's position, finished meanwhile.
+          transaction.apply(
+              List.of(),
+              truncate.version(),
+              reached,
+              evicted.isPresent() ? Optional.empty() : Optional.of(truncate));
+          if (evicted.isEmpty()) {
+            background.wake();
+          }
           reached = max(reached, truncate.version());
           done = i + 1;
           segment.clear();
@@ -272,6 +305,9 @@ public final class LettuceCacheWriter implements CacheWriter {
 
   @Override
   public void close() {
+    if (background != null) {
+      background.close();
+    }
     pipeline.close();
     direct.close();
     client.shutdown();

@@ -68,6 +68,8 @@ final class ScriptTrial {
               .add("60")
               .add("{\"__v\":\"" + version + "\"}")
               .add("");
+      case "record_truncate", "clear_truncate" ->
+          arguments.add(1).addKey(key).add("public.preflight").add(version + " preflight:{id}");
       case "store_position" ->
           arguments
               .add(1)

@@ -10,6 +10,7 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +28,7 @@ final class TableEvictor {
   private final WriterScripts scripts;
 
   /**
-   * @param pipeline the connection the evictions are sent on, flushed by hand
+   * @param pipeline the connection the evictions are sent on, flushed here
    * @param direct the connection SCAN runs on
    */
   TableEvictor(
@@ -39,7 +40,19 @@ final class TableEvictor {
     this.scripts = scripts;
   }
 
+  /** Evicts every key of the truncated table. */
   BatchOutcome evict(EvictTable truncate) {
+    return evict(truncate, Long.MAX_VALUE).orElseThrow();
+  }
+
+  /**
+   * Evicts the truncated table's keys until done or until {@code budgetNanos} have passed, a SCAN
+   * page at least.
+   *
+   * @return what was done when every key was seen; empty when the deadline came first
+   */
+  Optional<BatchOutcome> evict(EvictTable truncate, long budgetNanos) {
+    long start = System.nanoTime();
     ScanArgs match =
         ScanArgs.Builder.matches(globEscape(truncate.keyPrefix()) + "*").limit(SCAN_COUNT);
     long evicted = 0;
@@ -72,10 +85,17 @@ final class TableEvictor {
         }
       }
       cursor = page;
+      if (!cursor.isFinished() && System.nanoTime() - start > budgetNanos) {
+        LOG.info(
+            "TRUNCATE of {}: evicted {} keys so far; the rest are evicted in the background",
+            truncate.table(),
+            evicted);
+        return Optional.empty();
+      }
     } while (!cursor.isFinished());
     LOG.info(
         "TRUNCATE of {}: evicted {} keys of '{}'", truncate.table(), evicted, truncate.template());
-    return new BatchOutcome(0, evicted, stale, List.of());
+    return Optional.of(new BatchOutcome(0, evicted, stale, List.of()));
   }
 
   /** Escapes the glob characters of a literal key prefix for SCAN MATCH. */

@@ -5,9 +5,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,14 +20,22 @@ final class WriterScripts {
 
   /** The scripts the writer calls. */
   static final List<String> NAMES =
-      List.of("store_position", "load_hash", "load_json", "write_hash", "write_json", "evict");
+      List.of(
+          "store_position",
+          "record_truncate",
+          "clear_truncate",
+          "load_hash",
+          "load_json",
+          "write_hash",
+          "write_json",
+          "evict");
 
   /** The scripts whose version guard {@link LettuceCacheWriter#UNSAFE_NO_VERSION_GUARD} removes. */
   private static final List<String> GUARDED =
       List.of("load_hash", "load_json", "write_hash", "write_json", "evict");
 
   private final RedisCommands<String, String> redis;
-  private final Map<String, String> digests = new HashMap<>();
+  private final Map<String, String> digests = new ConcurrentHashMap<>();
 
   private WriterScripts(RedisCommands<String, String> redis) {
     this.redis = redis;
