@@ -58,6 +58,27 @@ class BatchFailureIT {
   }
 
   @Test
+  void apply_interruptedWhileReadingForAToastMerge_theRetryAppliesTheBatch() throws Exception {
+    try (CacheWriterFixture fixture = CacheWriterFixture.direct("cachesync:interrupted:")) {
+      fixture.writer.apply(List.of(doc("doc:2", V1, "long text", "first")), V1, Version.ZERO);
+      List<CacheOperation> batch = List.of(doc("doc:2", V2, null, "second"));
+      // A read made for the merge fails at once (here: the thread is interrupted, as on shutdown).
+      Thread.currentThread().interrupt();
+
+      Throwable failure = catchThrowable(() -> fixture.writer.apply(batch, V2, V1));
+      Thread.interrupted();
+
+      assertThat(failure).isInstanceOf(RedisUnavailableException.class);
+      fixture.writer.apply(batch, V2, V1);
+      assertThat(fixture.redis.redis().get("doc:2"))
+          .isEqualTo(
+              "{\"__v\":\""
+                  + V2.text()
+                  + "\",\"id\":2,\"body\":\"long text\",\"title\":\"second\"}");
+    }
+  }
+
+  @Test
   void apply_scriptRefusedByTheAcl_failsWithoutEvictingOrStoringThePosition() throws Exception {
     try (CacheWriterFixture admin = CacheWriterFixture.direct("cachesync:acl:")) {
       // The user may run every command but EXPIRE, which write_hash.lua runs for a TTL.
