@@ -160,11 +160,11 @@ public final class LettuceCacheWriter implements CacheWriter {
     // applied in parts. Its evictions run here for truncateBudget at most: what is left then is
     // recorded in Redis with the TRUNCATE's position (PendingTruncates) and evicted in the
     // background (BackgroundTruncates) while the stream goes on, since the SCAN covers the whole
-    // keyspace. The part before a
-    // TRUNCATE is stored with the position just below the
+    // keyspace. The part before a TRUNCATE is stored with the position just below the
     // TRUNCATE's, before its evictions run, and the TRUNCATE's own position is stored once they
-    // are done: whatever happens next, Redis holds everything below the stored position and
-    // nothing beyond it but (some of) the TRUNCATE's evictions, which a restart applies again.
+    // are done, or left to the background: whatever happens next, Redis holds everything below
+    // the stored position and nothing beyond it but (some of) the TRUNCATE's evictions, which a
+    // restart applies again (or the background finishes, from the record).
     // Storing the last change before the TRUNCATE instead would let that change, applied again
     // after a restart, land on keys the evictions had already deleted.
     // Each part is checked against the position the part before it stored, so a failover that
