@@ -75,12 +75,27 @@ public sealed interface CacheOperation {
     }
   }
 
-  /** Deletes every key of a table (TRUNCATE): the keys under its literal prefix. */
-  record EvictTable(TableId table, String keyPrefix, Version version) implements CacheOperation {
+  /**
+   * Deletes every key of a table (TRUNCATE): the keys that match its whole template, not merely its
+   * literal prefix, so that keys an application keeps next to the cache ({@code user:42:session}
+   * beside {@code user:{id}:profile}) stay.
+   */
+  record EvictTable(TableId table, KeyTemplate template, Version version)
+      implements CacheOperation {
     public EvictTable {
       requireNonNull(table, "table");
-      requireNonNull(keyPrefix, "keyPrefix");
+      requireNonNull(template, "template");
       requireNonNull(version, "version");
+    }
+
+    /** The literal text every key of the table starts with: where a search for its keys starts. */
+    public String keyPrefix() {
+      return template.literalPrefix();
+    }
+
+    /** Whether {@code key} is a key of the table. */
+    public boolean owns(String key) {
+      return template.match(key).isPresent();
     }
   }
 

@@ -157,9 +157,9 @@ class ChangePlannerTest {
   }
 
   @Test
-  void plan_truncate_evictsTheTableByItsPrefix() {
+  void plan_truncate_evictsTheKeysOfTheTablesTemplate() {
     assertThat(planner.plan(new ChangeEvent(LINES, Kind.TRUNCATE, Row.EMPTY, Row.EMPTY, V)))
-        .containsExactly(new EvictTable(LINES, "line:", V));
+        .containsExactly(new EvictTable(LINES, KeyTemplate.parse("line:{order_id}:{line_no}"), V));
   }
 
   @Test

@@ -46,11 +46,21 @@ final class RedisPreflight {
         findings.add(Finding.ok(SUBJECT, where + " is the master"));
       }
       findings.add(evictionPolicy(redis.configGet("maxmemory-policy")));
+      if (role.equals("master")) {
+        findings.addAll(scripts(redis.scriptProblems()));
+      }
     } catch (RedisRefusedException e) {
       findings.add(
           Finding.failed(SUBJECT, e.getMessage() + "; check the user and password in redis.uri"));
     }
     return findings;
+  }
+
+  private static List<Finding> scripts(List<String> problems) {
+    if (problems.isEmpty()) {
+      return List.of(Finding.ok(SUBJECT, "the writer's Lua scripts run as this Redis user"));
+    }
+    return problems.stream().map(problem -> Finding.failed(SUBJECT, problem)).toList();
   }
 
   private static Finding evictionPolicy(Optional<String> policy) {

@@ -45,10 +45,14 @@ public final class LettuceCacheInspector implements AutoCloseable {
     RedisClient client = LettuceClients.reconnecting(settings);
     try {
       return new LettuceCacheInspector(client, client.connect());
-    } catch (RedisConnectionException e) {
+    } catch (RuntimeException e) {
+      // Whatever failed (the connection, a refused SCRIPT LOAD), the client goes with it.
       client.shutdown();
-      throw new ServerUnreachableException(
-          "Redis", settings.redactedUri(), String.valueOf(e.getMessage()));
+      if (e instanceof RedisConnectionException) {
+        throw new ServerUnreachableException(
+            "Redis", settings.redactedUri(), String.valueOf(e.getMessage()));
+      }
+      throw e;
     }
   }
 

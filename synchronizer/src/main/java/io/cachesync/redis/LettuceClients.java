@@ -11,7 +11,10 @@ import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /** Builds Lettuce clients from the settings, with the timeouts every connection shares. */
 final class LettuceClients {
@@ -98,16 +101,20 @@ final class LettuceClients {
     if (clientName != null) {
       uri.setClientName(clientName);
     }
-    RedisClient client =
-        new OwnResourcesClient(
-            ClientResources.builder()
-                .reconnectDelay(
-                    Delay.exponential(
-                        Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
-                .build(),
-            uri);
-    client.setOptions(options.build());
-    return client;
+    ClientResources resources =
+        ClientResources.builder()
+            .reconnectDelay(
+                Delay.exponential(
+                    Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
+            .build();
+    try {
+      RedisClient client = new OwnResourcesClient(resources, uri);
+      client.setOptions(options.build());
+      return client;
+    } catch (RuntimeException e) {
+      resources.shutdown();
+      throw e;
+    }
   }
 
   /**
@@ -124,6 +131,31 @@ final class LettuceClients {
       return super.shutdownAsync(quietPeriod, timeout, unit)
           .whenComplete((done, error) -> getResources().shutdown(quietPeriod, timeout, unit));
     }
+  }
+
+  /**
+   * The reply to {@code future}, waited for at most {@link #COMMAND_TIMEOUT}.
+   *
+   * @throws RedisUnavailableException when Redis answered with an error or did not answer in time
+   */
+  static <T> T await(Future<T> future) {
+    try {
+      return future.get(COMMAND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RedisUnavailableException("interrupted while waiting for Redis", e);
+    } catch (ExecutionException e) {
+      throw unavailable(e.getCause());
+    } catch (TimeoutException e) {
+      throw new RedisUnavailableException(
+          "Redis did not answer within " + COMMAND_TIMEOUT.toMillis() + " ms", e);
+    }
+  }
+
+  /** A failure to write, to be retried: {@code cause} says why. */
+  static RedisUnavailableException unavailable(Throwable cause) {
+    return new RedisUnavailableException(
+        "Redis cannot take writes: " + rootCause(cause).getMessage(), cause);
   }
 
   /** The innermost cause: what a Lettuce exception wraps is what the message should say. */

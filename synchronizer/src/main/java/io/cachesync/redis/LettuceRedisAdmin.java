@@ -38,8 +38,11 @@ final class LettuceRedisAdmin implements RedisAdmin {
     RedisClient client = LettuceClients.oneShot(settings);
     try {
       return new LettuceRedisAdmin(client, client.connect());
-    } catch (RedisConnectionException e) {
+    } catch (RuntimeException e) {
       client.shutdown();
+      if (!(e instanceof RedisConnectionException)) {
+        throw e;
+      }
       Throwable root = LettuceClients.rootCause(e);
       if (root instanceof RedisCommandExecutionException refused) {
         throw new RedisRefusedException(
@@ -71,6 +74,11 @@ final class LettuceRedisAdmin implements RedisAdmin {
     } catch (RedisCommandExecutionException e) {
       return Optional.empty();
     }
+  }
+
+  @Override
+  public java.util.List<String> scriptProblems() {
+    return new ScriptTrial(connection.sync()).problems();
   }
 
   @Override

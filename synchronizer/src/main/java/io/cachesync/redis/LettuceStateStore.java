@@ -59,8 +59,14 @@ public final class LettuceStateStore implements StateStore {
   }
 
   public static LettuceStateStore connect(RedisSettings settings, String stateKeyPrefix) {
-    return new LettuceStateStore(
-        LettuceClients.reconnecting(settings), stateKeyPrefix, settings.waitReplicas());
+    RedisClient client = LettuceClients.reconnecting(settings);
+    try {
+      return new LettuceStateStore(client, stateKeyPrefix, settings.waitReplicas());
+    } catch (RuntimeException e) {
+      // The connection failed: the client's threads go with it.
+      client.shutdown();
+      throw e;
+    }
   }
 
   @Override

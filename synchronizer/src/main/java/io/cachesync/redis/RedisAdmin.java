@@ -27,6 +27,12 @@ public interface RedisAdmin extends AutoCloseable {
    */
   Optional<String> configGet(String parameter);
 
+  /**
+   * Runs each of the writer's scripts once on throwaway keys of cachesync's own, as the writer
+   * calls them; what failed, each with its fix, or empty when every script ran.
+   */
+  java.util.List<String> scriptProblems();
+
   @Override
   void close();
 }

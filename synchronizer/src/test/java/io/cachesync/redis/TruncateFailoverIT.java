@@ -7,6 +7,7 @@ import io.cachesync.model.CacheOperation;
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.CacheOperation.Write;
 import io.cachesync.model.ColumnValue;
+import io.cachesync.model.KeyTemplate;
 import io.cachesync.model.TableId;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
@@ -59,7 +60,9 @@ class TruncateFailoverIT {
     writer.apply(List.of(line(1, LOADED), line(2, LOADED)), LOADED, Version.ZERO);
     // The master dies just before the part after the TRUNCATE arrives: the evictions are done.
     proxy.cutBefore("user:7");
-    List<CacheOperation> batch = List.of(new EvictTable(LINES, "line:", TRUNCATE), user(7, AFTER));
+    List<CacheOperation> batch =
+        List.of(
+            new EvictTable(LINES, KeyTemplate.parse("line:{order_id}"), TRUNCATE), user(7, AFTER));
 
     RedisUnavailableException failure =
         catchThrowableOfType(
@@ -100,7 +103,11 @@ class TruncateFailoverIT {
 
     catchThrowableOfType(
         RedisUnavailableException.class,
-        () -> writer.apply(List.of(new EvictTable(LINES, "line:", TRUNCATE)), TRUNCATE, LOADED));
+        () ->
+            writer.apply(
+                List.of(new EvictTable(LINES, KeyTemplate.parse("line:{order_id}"), TRUNCATE)),
+                TRUNCATE,
+                LOADED));
 
     proxy.restore();
     assertThat(fixture.afterReconnecting(writer::position)).contains(TRUNCATE.justBefore());

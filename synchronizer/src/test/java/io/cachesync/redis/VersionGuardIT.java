@@ -8,6 +8,7 @@ import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.CacheOperation.Write;
 import io.cachesync.model.ColumnValue;
+import io.cachesync.model.KeyTemplate;
 import io.cachesync.model.TableId;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
@@ -113,10 +114,23 @@ class VersionGuardIT {
     apply(write(ValueFormat.HASH, "after the truncate", NEW), NEW);
     redis.redis().hset("user:2", Map.of("id", "2", "__v", OLD.text()));
 
-    apply(new EvictTable(USERS, "user:", new Version(0x150, 0x8)), NEW);
+    apply(new EvictTable(USERS, KeyTemplate.parse("user:{id}"), new Version(0x150, 0x8)), NEW);
 
     assertThat(redis.redis().exists("user:1")).isOne();
     assertThat(redis.redis().exists("user:2")).isZero();
+  }
+
+  @Test
+  void evictTable_keyUnderThePrefixButNotOfTheTemplate_stays() {
+    redis.redis().hset("user:42:profile", Map.of("id", "42", "__v", OLD.text()));
+    redis.redis().set("user:42:session", "the application's own");
+
+    apply(
+        new EvictTable(USERS, KeyTemplate.parse("user:{id}:profile"), new Version(0x150, 0x8)),
+        NEW);
+
+    assertThat(redis.redis().exists("user:42:profile")).isZero();
+    assertThat(redis.redis().get("user:42:session")).isEqualTo("the application's own");
   }
 
   @Test
@@ -155,5 +169,40 @@ class VersionGuardIT {
     assertThatThrownBy(() -> writer.apply(List.of(write(ValueFormat.HASH, "new", NEW)), NEW, OLD))
         .isInstanceOf(CacheRolledBackException.class)
         .hasMessageContaining("Redis holds position none");
+  }
+
+  @Test
+  void initialLoad_olderThanTheStoredVersion_isSkipped() {
+    // A daemon paused during an initial load taken before NEW finishes it late.
+    Version oldLoad = Version.snapshot(0x150);
+    for (ValueFormat format : ValueFormat.values()) {
+      redis.redis().flushall();
+      apply(write(format, "new", NEW), NEW);
+
+      BatchOutcome late = apply(write(format, "loaded", oldLoad), NEW);
+
+      assertThat(late.stale()).as(format.toString()).isOne();
+      assertThat(storedVersion(format)).as(format.toString()).isEqualTo(NEW.text());
+    }
+  }
+
+  @Test
+  void initialLoad_newerThanTheStoredVersion_writes() {
+    Version newLoad = Version.snapshot(0x250);
+    for (ValueFormat format : ValueFormat.values()) {
+      redis.redis().flushall();
+      apply(write(format, "new", NEW), NEW);
+
+      BatchOutcome load = apply(write(format, "loaded", newLoad), newLoad);
+
+      assertThat(load.written()).as(format.toString()).isOne();
+      assertThat(storedVersion(format)).as(format.toString()).isEqualTo(newLoad.text());
+    }
+  }
+
+  private static String storedVersion(ValueFormat format) {
+    return format == ValueFormat.HASH
+        ? redis.redis().hget("user:1", "__v")
+        : redis.redis().get("user:1").substring(8, 8 + Version.TEXT_LENGTH);
   }
 }

@@ -1,0 +1,532 @@
+package io.cachesync.redis;
+
+import io.cachesync.model.CacheOperation;
+import io.cachesync.model.CacheOperation.Evict;
+import io.cachesync.model.CacheOperation.EvictTable;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.ValueFormat;
+import io.cachesync.model.Version;
+import io.cachesync.redis.JsonValueEncoder.CachedJson;
+import io.cachesync.sync.BatchOutcome;
+import io.cachesync.sync.CacheRolledBackException;
+import io.cachesync.sync.RedisUnavailableException;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TransactionResult;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.NestedMultiOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies writes and evictions as one MULTI/EXEC of versioned scripts, followed by the position
+ * they bring Redis to, so that the data and the position it came from are stored together; and
+ * tallies what each operation did.
+ */
+final class BatchTransaction {
+  private static final Logger LOG = LoggerFactory.getLogger(BatchTransaction.class);
+
+  private final StatefulRedisConnection<String, String> pipeline;
+  private final RedisCommands<String, String> direct;
+  private final WriterScripts scripts;
+  private final String positionKey;
+  private final long maxValueBytes;
+  private final PendingTruncates truncates;
+
+  /**
+   * @param pipeline the connection the transaction is sent on, flushed by hand
+   * @param direct a second connection, for reads
+   * @param maxValueBytes Redis's proto-max-bulk-len: a larger value would make Redis drop the
+   *     connection
+   */
+  BatchTransaction(
+      StatefulRedisConnection<String, String> pipeline,
+      RedisCommands<String, String> direct,
+      WriterScripts scripts,
+      String positionKey,
+      long maxValueBytes,
+      PendingTruncates truncates) {
+    this.truncates = truncates;
+    this.pipeline = pipeline;
+    this.direct = direct;
+    this.scripts = scripts;
+    this.positionKey = positionKey;
+    this.maxValueBytes = maxValueBytes;
+  }
+
+  /**
+   * One MULTI/EXEC with the operations (writes and evictions), then, once every operation was
+   * applied or refused for its value, the position they bring Redis to.
+   *
+   * <p>What the batch reads (the position, the cached JSON values that unchanged TOAST columns are
+   * merged from) is read first, with the position key WATCHed: a Redis that lost acknowledged
+   * batches is noticed before anything is written (a merge would copy an old value under a newer
+   * version, and the replay of the lost changes would then be refused as stale), and EXEC applies
+   * nothing if the position moves meanwhile. Nothing that can time out runs between MULTI and EXEC,
+   * and a failure there DISCARDs, so the connection is never left inside a transaction.
+   *
+   * <p>The position is stored after the EXEC rather than in it, so that a script that failed for a
+   * reason other than its value (an ACL refusing a command, a Redis without cmsgpack) stops
+   * progress: Redis never holds a position past a change it does not hold.
+   *
+   * @param acknowledged the position Redis acknowledged before: holding less, it lost batches
+   * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
+   * @throws RedisUnavailableException when the batch must be retried; the position is not stored
+   */
+  BatchOutcome apply(List<CacheOperation> operations, Version position, Version acknowledged) {
+    return apply(operations, position, acknowledged, Optional.empty());
+  }
+
+  /**
+   * As {@link #apply(List, Version, Version)}, also recording, in the same transaction, a TRUNCATE
+   * whose evictions are left to the background ({@link PendingTruncates}).
+   */
+  BatchOutcome apply(
+      List<CacheOperation> operations,
+      Version position,
+      Version acknowledged,
+      Optional<EvictTable> record) {
+    if (operations.isEmpty() && position == null) {
+      return BatchOutcome.NONE;
+    }
+    Map<String, CachedJson> cached = readBefore(operations, acknowledged);
+    List<Future<String>> results = new ArrayList<>(operations.size());
+    Map<Integer, String> oversize = new HashMap<>();
+    List<Future<String>> state = new ArrayList<>();
+    RedisFuture<TransactionResult> exec =
+        queue(
+            operations,
+            cached,
+            results,
+            oversize,
+            commands ->
+                record.ifPresent(truncate -> state.add(truncates.queueRecord(commands, truncate))));
+    TransactionResult result = LettuceClients.await(exec);
+    if (result.wasDiscarded()) {
+      throw new RedisUnavailableException(
+          "the position key changed while the batch was prepared (is a second synchronizer of the"
+              + " same name running?); Redis applied nothing of it",
+          null);
+    }
+    if (results.stream().anyMatch(BatchTransaction::isNoScript)
+        || state.stream().anyMatch(BatchTransaction::isNoScript)) {
+      scripts.reload();
+      return apply(operations, position, acknowledged, record);
+    }
+    state.forEach(LettuceClients::await);
+    BatchOutcome outcome = tally(operations, results, oversize);
+    if (position != null) {
+      storePosition(position, acknowledged);
+    }
+    return outcome;
+  }
+
+  /**
+   * WATCHes the position key and reads, in one round trip, the position and the cached JSON values
+   * the batch merges unchanged columns from.
+   *
+   * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
+   */
+  private Map<String, CachedJson> readBefore(
+      List<CacheOperation> operations, Version acknowledged) {
+    RedisAsyncCommands<String, String> commands = pipeline.async();
+    commands.watch(positionKey);
+    RedisFuture<String> held = commands.hget(positionKey, "version");
+    Map<String, RedisFuture<String>> reads = new HashMap<>();
+    for (CacheOperation operation : operations) {
+      if (operation instanceof Write write
+          && write.format() == ValueFormat.JSON
+          && !write.unchangedColumns().isEmpty()) {
+        reads.computeIfAbsent(write.mergeFrom(), commands::get);
+      }
+    }
+    pipeline.flushCommands();
+    String stored = LettuceClients.await(held);
+    if (!acknowledged.equals(Version.ZERO)
+        && (stored == null || stored.compareTo(acknowledged.text()) < 0)) {
+      commands.unwatch();
+      pipeline.flushCommands();
+      throw new CacheRolledBackException(acknowledged, stored == null ? "none" : stored);
+    }
+    Map<String, CachedJson> cached = new HashMap<>();
+    for (Map.Entry<String, RedisFuture<String>> read : reads.entrySet()) {
+      cachedValue(read.getValue()).ifPresent(value -> cached.put(read.getKey(), value));
+    }
+    return cached;
+  }
+
+  /** A JSON value read for a merge; empty when there is none (or another type: a cache miss). */
+  private static Optional<CachedJson> cachedValue(RedisFuture<String> read) {
+    try {
+      return CachedJson.parse(LettuceClients.await(read));
+    } catch (RedisUnavailableException e) {
+      if (e.getCause() instanceof RedisCommandExecutionException) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Queues the operations in a MULTI and sends them with EXEC; DISCARDs when anything fails before
+   * the EXEC is queued, so that the connection does not stay inside the transaction.
+   */
+  private RedisFuture<TransactionResult> queue(
+      List<CacheOperation> operations,
+      Map<String, CachedJson> cached,
+      List<Future<String>> results,
+      Map<Integer, String> oversize,
+      Consumer<RedisAsyncCommands<String, String>> stateCommands) {
+    RedisAsyncCommands<String, String> commands = pipeline.async();
+    Map<String, CachedJson> batchJson = new HashMap<>();
+    RedisFuture<TransactionResult> exec;
+    commands.multi();
+    try {
+      HashWrites hashes = new HashWrites();
+      for (CacheOperation operation : operations) {
+        String tooLarge = operation instanceof Write write ? tooLarge(write) : null;
+        if (tooLarge != null) {
+          // Sending it would make Redis drop the connection and stall the stream for good.
+          hashes.send(commands, results);
+          oversize.put(results.size(), tooLarge);
+          Write write = (Write) operation;
+          batchJson.remove(write.key());
+          results.add(evict(commands, write.key(), write.version()));
+        } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
+          hashes.add(write, commands, results);
+        } else if (operation instanceof Write write && write.version().initialLoad()) {
+          hashes.send(commands, results);
+          results.add(sendLoadedJson(commands, write, batchJson));
+        } else {
+          // In order: everything sent before this operation executes before it.
+          hashes.send(commands, results);
+          results.add(send(commands, operation, batchJson, cached));
+        }
+      }
+      hashes.send(commands, results);
+      stateCommands.accept(commands);
+      exec = commands.exec();
+    } catch (RuntimeException e) {
+      commands.discard();
+      pipeline.flushCommands();
+      throw e;
+    }
+    pipeline.flushCommands();
+    return exec;
+  }
+
+  /**
+   * Stores the batch's position, unless Redis holds a newer one.
+   *
+   * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
+   */
+  private void storePosition(Version position, Version acknowledged) {
+    RedisFuture<String> stored =
+        pipeline
+            .async()
+            .evalsha(
+                scripts.digest("store_position"),
+                ScriptOutputType.STATUS,
+                new String[] {positionKey},
+                acknowledged.text(),
+                position.text(),
+                position.toString(),
+                Instant.now().toString());
+    pipeline.flushCommands();
+    String outcome;
+    try {
+      outcome = LettuceClients.await(stored);
+    } catch (RedisUnavailableException e) {
+      if (String.valueOf(LettuceClients.rootCause(e).getMessage()).startsWith("NOSCRIPT")) {
+        scripts.reload();
+        storePosition(position, acknowledged);
+        return;
+      }
+      throw e;
+    }
+    if (outcome.startsWith("behind:")) {
+      throw new CacheRolledBackException(acknowledged, outcome.substring("behind:".length()));
+    }
+  }
+
+  /** Sends an eviction or a JSON write. */
+  private RedisFuture<String> send(
+      RedisAsyncCommands<String, String> commands,
+      CacheOperation operation,
+      Map<String, CachedJson> batchJson,
+      Map<String, CachedJson> cached) {
+    if (operation instanceof Evict evict) {
+      batchJson.remove(evict.key());
+      return evict(commands, evict.key(), evict.version());
+    }
+    Write write = (Write) operation;
+    return sendJson(commands, write, ttl(write), batchJson, cached);
+  }
+
+  /**
+   * A JSON row of an initial load, through load_json.lua: guarded by the stored version like every
+   * write, but with nothing to merge, so one read. Hash rows go the same way through load_hash.lua,
+   * packed ({@link HashWrites}).
+   */
+  private Future<String> sendLoadedJson(
+      RedisAsyncCommands<String, String> commands, Write write, Map<String, CachedJson> batchJson) {
+    String value = JsonValueEncoder.encode(write, null).orElseThrow();
+    batchJson.put(write.key(), new CachedJson(write.version().text(), value));
+    return commands.evalsha(
+        scripts.digest("load_json"),
+        ScriptOutputType.STATUS,
+        new String[] {write.key()},
+        write.version().text(),
+        ttl(write),
+        value);
+  }
+
+  private static String ttl(Write write) {
+    return write.ttl().map(t -> Long.toString(t.seconds())).orElse("0");
+  }
+
+  /**
+   * Hash writes gathered into calls of write_hash.lua, or of load_hash.lua for the rows of an
+   * initial load (see {@link HashRowCall} and {@link #sendLoadedJson}).
+   */
+  private final class HashWrites {
+    private final HashRowCall call = new HashRowCall();
+    private final List<String> fields = new ArrayList<>();
+    private String script;
+
+    /** Adds a row, sending the rows gathered so far first when the call would grow too large. */
+    void add(
+        Write write, RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
+      fields.clear();
+      long bytes = 64;
+      for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+        Optional<String> text = entry.getValue().fieldText();
+        if (text.isPresent()) {
+          fields.add(entry.getKey());
+          fields.add(text.get());
+          // At most 3 bytes a char in UTF-8, and a header each.
+          bytes += 3L * (entry.getKey().length() + text.get().length()) + 10;
+        }
+      }
+      List<String> unchanged = write.unchangedColumns();
+      String rowScript = write.version().initialLoad() ? "load_hash" : "write_hash";
+      if (!rowScript.equals(script)
+          || !call.fits(unchanged.size(), fields.size(), bytes, maxValueBytes)) {
+        send(commands, results);
+      }
+      script = rowScript;
+      call.add(
+          write.key(), write.mergeFrom(), write.version().text(), ttl(write), unchanged, fields);
+    }
+
+    /** Sends the gathered rows as one call; adds each row's outcome to {@code results}. */
+    void send(RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
+      int rows = call.rows();
+      if (rows == 0) {
+        return;
+      }
+      CommandArgs<String, String> arguments =
+          new CommandArgs<>(StringCodec.UTF8)
+              .add(scripts.digest(script))
+              .add(2L * rows)
+              .addKeys(call.keys())
+              .add(call.packedValues());
+      RedisFuture<List<Object>> statuses =
+          commands.dispatch(
+              CommandType.EVALSHA, new NestedMultiOutput<>(StringCodec.UTF8), arguments);
+      for (int row = 0; row < rows; row++) {
+        int index = row;
+        results.add(
+            statuses.toCompletableFuture().thenApply(list -> String.valueOf(list.get(index))));
+      }
+      call.clear();
+    }
+  }
+
+  /** The write's key, and the key its unchanged columns come from when that is another. */
+  private static String[] keys(Write write) {
+    return write.mergeFrom().equals(write.key())
+        ? new String[] {write.key()}
+        : new String[] {write.key(), write.mergeFrom()};
+  }
+
+  private RedisFuture<String> evict(
+      RedisAsyncCommands<String, String> commands, String key, Version version) {
+    return commands.evalsha(
+        scripts.digest("evict"), ScriptOutputType.STATUS, new String[] {key}, version.text());
+  }
+
+  private RedisFuture<String> sendJson(
+      RedisAsyncCommands<String, String> commands,
+      Write write,
+      String ttl,
+      Map<String, CachedJson> batchJson,
+      Map<String, CachedJson> cached) {
+    CachedJson source = null;
+    if (!write.unchangedColumns().isEmpty()) {
+      // The value written earlier in this batch, or else the one Redis held before it.
+      source =
+          batchJson.containsKey(write.mergeFrom())
+              ? batchJson.get(write.mergeFrom())
+              : cached.get(write.mergeFrom());
+    }
+    Optional<String> encoded = JsonValueEncoder.encode(write, source);
+    if (encoded.isEmpty()) {
+      // Nothing to merge with: a cache miss is safe, a value without the column is not.
+      batchJson.remove(write.key());
+      return evict(commands, write.key(), write.version());
+    }
+    String value = encoded.get();
+    batchJson.put(write.key(), new CachedJson(write.version().text(), value));
+    return commands.evalsha(
+        scripts.digest("write_json"),
+        ScriptOutputType.STATUS,
+        keys(write),
+        write.version().text(),
+        ttl,
+        value,
+        source == null ? "" : source.version());
+  }
+
+  /** Why a write's value is too large for Redis, or null when it is not. */
+  private String tooLarge(Write write) {
+    long bytes = 0;
+    for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+      String text = entry.getValue().fieldText().orElse("");
+      bytes +=
+          entry.getKey().length()
+              + 8
+              + (text.length() * 3L > maxValueBytes
+                  ? text.getBytes(StandardCharsets.UTF_8).length
+                  : text.length());
+    }
+    if (bytes <= maxValueBytes) {
+      return null;
+    }
+    return "the value of about "
+        + bytes
+        + " bytes exceeds Redis's proto-max-bulk-len of "
+        + maxValueBytes;
+  }
+
+  private BatchOutcome tally(
+      List<CacheOperation> operations,
+      List<Future<String>> results,
+      Map<Integer, String> oversize) {
+    long written = 0;
+    long evicted = 0;
+    long stale = 0;
+    List<String> failures = new ArrayList<>();
+    for (int i = 0; i < operations.size(); i++) {
+      CacheOperation operation = operations.get(i);
+      String key = operation instanceof Write w ? w.key() : ((Evict) operation).key();
+      String status;
+      try {
+        status = results.get(i).get(0, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        String error = String.valueOf(LettuceClients.rootCause(e).getMessage());
+        if (!refusedForItsValue(error)) {
+          throw new RedisUnavailableException(
+              "Redis failed "
+                  + operation.table()
+                  + " key "
+                  + key
+                  + " for a reason other than its value: "
+                  + error
+                  + "; the batch is retried and its position not stored (`cachesync validate`"
+                  + " checks the Redis user's permissions and Lua support)",
+              e);
+        }
+        failures.add(failure(operation, key, "Redis refused the value: " + error));
+        evictNow(key, operation instanceof Write w ? w.version() : ((Evict) operation).version());
+        evicted++;
+        continue;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RedisUnavailableException("interrupted", e);
+      }
+      if (oversize.containsKey(i)) {
+        evicted++;
+        failures.add(failure(operation, key, oversize.get(i)));
+        continue;
+      }
+      switch (status) {
+        case "written" -> written++;
+        case "evicted" -> {
+          evicted++;
+          if (operation instanceof Write) {
+            failures.add(
+                failure(operation, key, "an unchanged TOAST column had no cached value to keep"));
+          }
+        }
+        case "wrongtype" ->
+            failures.add(failure(operation, key, "the key held another Redis type"));
+        case "stale" -> stale++;
+        default -> {}
+      }
+    }
+    return new BatchOutcome(written, evicted, stale, failures);
+  }
+
+  /**
+   * Errors the value itself causes: too large a value or too many fields for Redis or its Lua
+   * stack, a TTL out of range, a key of another type. Evicting the key is then the fail-safe answer
+   * (invariant 4); any other error (NOPERM, a missing Lua library, NOSCRIPT, OOM, READONLY) would
+   * fail every retry alike and is a Redis problem to fix, not a key to drop.
+   */
+  static boolean refusedForItsValue(String error) {
+    return VALUE_ERRORS.stream().anyMatch(error::contains);
+  }
+
+  private static final List<String> VALUE_ERRORS =
+      List.of(
+          "too many results to unpack",
+          "stack overflow",
+          "exceeds maximum allowed size",
+          "proto_max_bulk_len",
+          "invalid expire time",
+          "value is not an integer or out of range",
+          "WRONGTYPE");
+
+  /** Evicts a key whose value Redis refused, unless a newer version is stored there. */
+  private void evictNow(String key, Version version) {
+    direct.evalsha(
+        scripts.digest("evict"), ScriptOutputType.STATUS, new String[] {key}, version.text());
+  }
+
+  private static String failure(CacheOperation operation, String key, String reason) {
+    String message = operation.table() + " key " + key + ": " + reason + "; evicted";
+    LOG.warn("Could not write {}", message);
+    return message;
+  }
+
+  private static boolean isNoScript(Future<String> result) {
+    try {
+      result.get(0, TimeUnit.MILLISECONDS);
+      return false;
+    } catch (ExecutionException e) {
+      return String.valueOf(e.getCause().getMessage()).startsWith("NOSCRIPT");
+    } catch (InterruptedException | TimeoutException e) {
+      return false;
+    }
+  }
+}

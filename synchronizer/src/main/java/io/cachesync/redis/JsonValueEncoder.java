@@ -1,0 +1,86 @@
+package io.cachesync.redis;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.JsonText;
+import java.io.IOException;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Encodes a row's projection as the JSON value of a {@code json} table: {@code {"__v":"<version>",
+ * "<column>":<value>,...}}, the version first so that a script reads it without a JSON parser.
+ * Unchanged TOAST columns are taken from a cached value of the row ({@link CachedJson}).
+ */
+final class JsonValueEncoder {
+  private static final ObjectMapper JSON =
+      JsonMapper.builder()
+          .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+          .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
+          .build();
+
+  private JsonValueEncoder() {}
+
+  /**
+   * A JSON value to merge unchanged TOAST columns from: one written earlier in the same batch, or
+   * one Redis holds.
+   *
+   * @param version the version stored with it; the merged write applies only if it still is
+   */
+  record CachedJson(String version, String text) {
+    /** The cached value {@code text}, or empty when it is not one with a version. */
+    static Optional<CachedJson> parse(String text) {
+      if (text == null) {
+        return Optional.empty();
+      }
+      try {
+        JsonNode version = JSON.readTree(text).get("__v");
+        return version == null
+            ? Optional.empty()
+            : Optional.of(new CachedJson(version.asText(), text));
+      } catch (IOException e) {
+        return Optional.empty();
+      }
+    }
+
+    JsonNode member(String column) {
+      try {
+        return JSON.readTree(text).get(column);
+      } catch (IOException e) {
+        return null;
+      }
+    }
+  }
+
+  /**
+   * The value of {@code write}, its unchanged columns taken from {@code source}.
+   *
+   * @param source the cached value to merge from; null when there is none
+   * @return empty when an unchanged column has no cached value to keep (the key must be evicted: a
+   *     cache miss is safe, a value without the column is not)
+   */
+  static Optional<String> encode(Write write, CachedJson source) {
+    StringBuilder json = new StringBuilder(64 + 16 * write.values().size());
+    json.append("{\"__v\":\"").append(write.version().text()).append('"');
+    for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+      String text;
+      if (entry.getValue() instanceof ColumnValue.Unchanged) {
+        JsonNode kept = source == null ? null : source.member(entry.getKey());
+        if (kept == null) {
+          return Optional.empty();
+        }
+        text = kept.toString();
+      } else {
+        text = entry.getValue().jsonText();
+      }
+      json.append(',');
+      JsonText.appendQuoted(json, entry.getKey());
+      json.append(':').append(text);
+    }
+    return Optional.of(json.append('}').toString());
+  }
+}

@@ -1,0 +1,74 @@
+package io.cachesync.redis;
+
+import io.cachesync.model.CacheOperation.EvictTable;
+import io.cachesync.model.KeyTemplate;
+import io.cachesync.model.TableId;
+import io.cachesync.model.Version;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The TRUNCATEs whose evictions are left to {@link BackgroundTruncates}, in the hash {@code <state
+ * prefix>truncates}: per table, {@code <version> <key template>}. A TRUNCATE whose evictions did
+ * not finish within the batch's budget is recorded in the transaction that stores its position, and
+ * its record is removed once every key was seen, after the evictions on the same connection, so a
+ * replica holding the removal holds the evictions too. A record in Redis therefore means evictions
+ * that may still be missing, whatever happened meanwhile (a restart, a failover that lost some of
+ * them), and running them again is harmless: each is guarded by the TRUNCATE's version, so a key
+ * written after it stays. A failover that loses the record loses the position stored with it too,
+ * which the next batch notices, and the TRUNCATE is streamed again.
+ */
+final class PendingTruncates {
+  private final String key;
+  private final WriterScripts scripts;
+
+  PendingTruncates(String stateKeyPrefix, WriterScripts scripts) {
+    this.key = stateKeyPrefix + "truncates";
+    this.scripts = scripts;
+  }
+
+  /** How a TRUNCATE is recorded. */
+  static String record(EvictTable truncate) {
+    return truncate.version().text() + " " + truncate.template().text();
+  }
+
+  /** Queues the record of {@code truncate} (inside a transaction). */
+  RedisFuture<String> queueRecord(
+      RedisAsyncCommands<String, String> commands, EvictTable truncate) {
+    return commands.evalsha(
+        scripts.digest("record_truncate"),
+        ScriptOutputType.STATUS,
+        new String[] {key},
+        truncate.table().toString(),
+        record(truncate));
+  }
+
+  /** Removes {@code truncate}'s record, unless it is of a newer TRUNCATE by now. */
+  void clear(RedisCommands<String, String> redis, EvictTable truncate) {
+    redis.evalsha(
+        scripts.digest("clear_truncate"),
+        ScriptOutputType.STATUS,
+        new String[] {key},
+        truncate.table().toString(),
+        record(truncate));
+  }
+
+  /** The TRUNCATEs recorded in Redis. */
+  List<EvictTable> pending(RedisCommands<String, String> redis) {
+    List<EvictTable> pending = new ArrayList<>();
+    for (Map.Entry<String, String> entry : redis.hgetall(key).entrySet()) {
+      String value = entry.getValue();
+      pending.add(
+          new EvictTable(
+              TableId.parse(entry.getKey()),
+              KeyTemplate.parse(value.substring(Version.TEXT_LENGTH + 1)),
+              Version.parse(value.substring(0, Version.TEXT_LENGTH))));
+    }
+    return pending;
+  }
+}

@@ -1,0 +1,110 @@
+package io.cachesync.redis;
+
+import io.cachesync.model.Version;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.NestedMultiOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Runs each of the writer's scripts once, as the writer calls them (SCRIPT LOAD, then EVALSHA with
+ * a TTL, MessagePack-packed rows and a position), on throwaway keys under {@code
+ * cachesync:preflight:} that no application owns, and deletes them: a Redis user without a command
+ * the scripts run, or a Redis without the cmsgpack library, is found before the stream starts
+ * rather than on its first batch.
+ */
+final class ScriptTrial {
+  private final RedisCommands<String, String> redis;
+
+  ScriptTrial(RedisCommands<String, String> redis) {
+    this.redis = redis;
+  }
+
+  /** What went wrong, one problem per script that failed, each naming the fix; empty when none. */
+  List<String> problems() {
+    String base = "cachesync:preflight:" + UUID.randomUUID() + ":";
+    String version = new Version(1, 8).text();
+    List<String> problems = new ArrayList<>();
+    List<String> keys = new ArrayList<>();
+    try {
+      for (String name : WriterScripts.NAMES) {
+        String key = base + name;
+        keys.add(key);
+        try {
+          run(name, redis.scriptLoad(WriterScripts.text(name)), key, version);
+        } catch (RedisException e) {
+          problems.add(explain(name, String.valueOf(LettuceClients.rootCause(e).getMessage())));
+        }
+      }
+    } finally {
+      try {
+        redis.del(keys.toArray(String[]::new));
+      } catch (RedisException e) {
+        // Deleting is refused too: already reported above.
+      }
+    }
+    return problems;
+  }
+
+  private void run(String name, String digest, String key, String version) {
+    CommandArgs<String, String> arguments = new CommandArgs<>(StringCodec.UTF8).add(digest);
+    switch (name) {
+      case "write_hash", "load_hash" -> {
+        HashRowCall row = new HashRowCall();
+        row.add(key, key, version, "60", List.of(), List.of("field", "value"));
+        arguments.add(2).addKeys(row.keys()).add(row.packedValues());
+      }
+      case "write_json", "load_json" ->
+          arguments
+              .add(1)
+              .addKey(key)
+              .add(version)
+              .add("60")
+              .add("{\"__v\":\"" + version + "\"}")
+              .add("");
+      case "record_truncate", "clear_truncate" ->
+          arguments.add(1).addKey(key).add("public.preflight").add(version + " preflight:{id}");
+      case "store_position" ->
+          arguments
+              .add(1)
+              .addKey(key)
+              .add(Version.ZERO.text())
+              .add(version)
+              .add(new Version(1, 8).toString())
+              .add(Instant.now().toString());
+      default -> {
+        redis.set(key, "{\"__v\":\"" + Version.ZERO.text() + "\"}");
+        arguments.add(1).addKey(key).add(version);
+      }
+    }
+    redis.dispatch(CommandType.EVALSHA, new NestedMultiOutput<>(StringCodec.UTF8), arguments);
+  }
+
+  /** The problem and its fix. */
+  static String explain(String script, String error) {
+    String what = script + ".lua failed: " + error;
+    if (error.contains("cmsgpack")) {
+      return what
+          + "; this Redis has no cmsgpack Lua library, which the writer needs: use a Redis build"
+          + " with its standard Lua libraries (6.2 or later)";
+    }
+    if (error.contains("'evalsha'") || error.contains("'script|load'")) {
+      return what
+          + "; the Redis user may not load or run scripts: grant them, e.g. ACL SETUSER <user>"
+          + " +evalsha +script|load +@read +@write ~*";
+    }
+    if (error.contains("NOPERM") || error.contains("can't run this command")) {
+      return what
+          + "; the Redis user may not run a command the script runs (TYPE, HGET, HSET, DEL, SET,"
+          + " GETRANGE, EXPIRE, HMGET): grant them, e.g. ACL SETUSER <user> +@read +@write"
+          + " +@keyspace +@scripting ~*";
+    }
+    return what + "; check that the Redis user may run scripts and that Redis is 6.2 or later";
+  }
+}

@@ -1,0 +1,153 @@
+package io.cachesync.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.cachesync.config.RedisSettings;
+import io.cachesync.model.CacheOperation;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.TableId;
+import io.cachesync.model.Ttl;
+import io.cachesync.model.ValueFormat;
+import io.cachesync.model.Version;
+import io.cachesync.sync.CacheRolledBackException;
+import io.cachesync.sync.RedisUnavailableException;
+import io.cachesync.testing.CacheWriterFixture;
+import io.lettuce.core.AclSetuserArgs;
+import io.lettuce.core.protocol.CommandType;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How a batch fails: a read that times out while the batch is built, a script error that is not the
+ * value's fault, and a Redis that lost acknowledged batches. None of them may leave the connection
+ * unusable, advance the position past a change that is not applied, or write anything that a replay
+ * of the lost changes would then take for newer.
+ */
+class BatchFailureIT {
+  private static final TableId DOCS = TableId.parse("public.docs");
+  private static final Version V1 = new Version(0x100, 0x10);
+  private static final Version V2 = new Version(0x200, 0x20);
+  private static final Version V3 = new Version(0x300, 0x30);
+
+  @Test
+  void apply_readForAToastMergeTimesOut_theRetryAppliesTheBatch() throws Exception {
+    try (CacheWriterFixture fixture = CacheWriterFixture.direct("cachesync:readfail:")) {
+      fixture.writer.apply(List.of(doc("doc:1", V1, "long text", "first")), V1, Version.ZERO);
+      List<CacheOperation> batch = List.of(doc("doc:1", V2, null, "second"));
+      // Redis answers nothing for longer than the command timeout (10 s), the connection intact.
+      fixture.redis.redis().clientPause(11_000);
+
+      Throwable failure = catchThrowable(() -> fixture.writer.apply(batch, V2, V1));
+
+      assertThat(failure).isInstanceOf(RedisUnavailableException.class);
+      fixture.redis.redis().ping(); // answered once the pause is over
+      fixture.writer.apply(batch, V2, V1);
+      assertThat(fixture.redis.redis().get("doc:1"))
+          .isEqualTo(
+              "{\"__v\":\""
+                  + V2.text()
+                  + "\",\"id\":1,\"body\":\"long text\",\"title\":\"second\"}");
+      assertThat(fixture.writer.position()).contains(V2);
+    }
+  }
+
+  @Test
+  void apply_interruptedWhileReadingForAToastMerge_theRetryAppliesTheBatch() throws Exception {
+    try (CacheWriterFixture fixture = CacheWriterFixture.direct("cachesync:interrupted:")) {
+      fixture.writer.apply(List.of(doc("doc:2", V1, "long text", "first")), V1, Version.ZERO);
+      List<CacheOperation> batch = List.of(doc("doc:2", V2, null, "second"));
+      // A read made for the merge fails at once (here: the thread is interrupted, as on shutdown).
+      Thread.currentThread().interrupt();
+
+      Throwable failure = catchThrowable(() -> fixture.writer.apply(batch, V2, V1));
+      Thread.interrupted();
+
+      assertThat(failure).isInstanceOf(RedisUnavailableException.class);
+      fixture.writer.apply(batch, V2, V1);
+      assertThat(fixture.redis.redis().get("doc:2"))
+          .isEqualTo(
+              "{\"__v\":\""
+                  + V2.text()
+                  + "\",\"id\":2,\"body\":\"long text\",\"title\":\"second\"}");
+    }
+  }
+
+  @Test
+  void apply_scriptRefusedByTheAcl_failsWithoutEvictingOrStoringThePosition() throws Exception {
+    try (CacheWriterFixture admin = CacheWriterFixture.direct("cachesync:acl:")) {
+      // The user may run every command but EXPIRE, which write_hash.lua runs for a TTL.
+      admin
+          .redis
+          .redis()
+          .aclSetuser(
+              "limited",
+              AclSetuserArgs.Builder.on()
+                  .addPassword("secret")
+                  .allCommands()
+                  .removeCommand(CommandType.EXPIRE)
+                  .allKeys());
+      admin.redis.redis().hset("user:1", Map.of("__v", V1.text(), "name", "before"));
+      String uri = admin.server.uri().replace("redis://", "redis://limited:secret@");
+      try (LettuceCacheWriter writer =
+          LettuceCacheWriter.connect(new RedisSettings(uri), "cachesync:acl:")) {
+        writer.apply(List.of(doc("doc:1", V1, "text", "first")), V1, Version.ZERO);
+        Write user =
+            new Write(
+                TableId.parse("public.users"),
+                "user:1",
+                ValueFormat.HASH,
+                Map.of("name", ColumnValue.text("after")),
+                V2,
+                Optional.of(Ttl.parse("1h")));
+
+        RedisUnavailableException refused =
+            catchThrowableOfType(
+                RedisUnavailableException.class,
+                () -> writer.apply(List.of(user, doc("doc:1", V2, "text", "second")), V2, V1));
+
+        assertThat(refused).hasMessageContaining("can't run this command");
+        assertThat(writer.position()).as("not past the change that failed").contains(V1);
+        assertThat(admin.redis.redis().exists("user:1")).as("not evicted").isOne();
+      }
+    }
+  }
+
+  @Test
+  void apply_redisLostAcknowledgedBatches_writesNothingAndTheReplayWins() throws Exception {
+    try (CacheWriterFixture fixture = CacheWriterFixture.direct("cachesync:lost:")) {
+      List<CacheOperation> first = List.of(doc("doc:7", V1, "body 1", "title 1"));
+      Write second = doc("doc:7", V2, "body 2", "title 2");
+      Write third = doc("doc:7", V3, null, "title 3");
+      fixture.writer.apply(first, V1, Version.ZERO);
+      fixture.writer.apply(List.of(second), V2, V1);
+      // A failover to a replica that had only the first batch.
+      fixture.redis.redis().flushall();
+      fixture.writer.apply(first, V1, Version.ZERO);
+
+      catchThrowableOfType(
+          CacheRolledBackException.class, () -> fixture.writer.apply(List.of(third), V3, V2));
+
+      assertThat(fixture.redis.redis().get("doc:7")).as("nothing written").contains(V1.text());
+      // The daemon streams again from what Redis holds.
+      fixture.writer.apply(List.of(second, third), V3, V1);
+      assertThat(fixture.redis.redis().get("doc:7"))
+          .isEqualTo(
+              "{\"__v\":\"" + V3.text() + "\",\"id\":7,\"body\":\"body 2\",\"title\":\"title 3\"}");
+    }
+  }
+
+  /** A JSON row; a null body is an unchanged TOAST column. */
+  private static Write doc(String key, Version version, String body, String title) {
+    Map<String, ColumnValue> values = new LinkedHashMap<>();
+    values.put("id", new ColumnValue.Number(key.substring(key.indexOf(':') + 1)));
+    values.put("body", body == null ? new ColumnValue.Unchanged() : ColumnValue.text(body));
+    values.put("title", ColumnValue.text(title));
+    return new Write(DOCS, key, ValueFormat.JSON, values, version, Optional.empty());
+  }
+}
