@@ -174,13 +174,14 @@ public final class Daemon implements AutoCloseable {
    */
   public static Daemon start(Configuration configuration) throws Exception {
     SynchronizerSettings settings = configuration.settings();
-    LettuceCacheWriter writer =
-        LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix());
-    StateStore stateStore = null;
+    // The role first: a daemon standing by opens no writer (whose background TRUNCATE evictions
+    // would run beside the active daemon's) and retries cheaply.
+    StateStore stateStore = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
     WriterLease lease = null;
+    LettuceCacheWriter writer = null;
     try {
-      stateStore = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
       lease = takeRole(settings, stateStore);
+      writer = LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix());
       Daemon daemon = new Daemon(configuration, writer, stateStore, lease);
       daemon.source.start();
       daemon.housekeeper.start();
@@ -191,13 +192,13 @@ public final class Daemon implements AutoCloseable {
       LOG.info("Streaming from replication slot {}", settings.slotName());
       return daemon;
     } catch (Exception | Error e) {
+      if (writer != null) {
+        writer.close();
+      }
       if (lease != null) {
         lease.close();
       }
-      if (stateStore != null) {
-        stateStore.close();
-      }
-      writer.close();
+      stateStore.close();
       throw e;
     }
   }
