@@ -1,5 +1,7 @@
 package io.cachesync.redis;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -47,9 +49,28 @@ final class JsonValueEncoder {
       }
     }
 
-    JsonNode member(String column) {
-      try {
-        return JSON.readTree(text).get(column);
+    /**
+     * The member's JSON text exactly as cached, or null when it has none. Copied, not
+     * re-serialised: a parsed number would come back in another form ({@code 1.0} as {@code 1},
+     * {@code 2.50} as {@code 2.5}) and the merged value would no longer be the row's.
+     */
+    String member(String column) {
+      try (JsonParser parser = JSON.getFactory().createParser(text)) {
+        if (parser.nextToken() != JsonToken.START_OBJECT) {
+          return null;
+        }
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          String name = parser.currentName();
+          parser.nextToken();
+          int start = (int) parser.currentTokenLocation().getCharOffset();
+          parser.skipChildren();
+          parser.finishToken(); // a string's text is read lazily; its end is known only then
+          int end = (int) parser.currentLocation().getCharOffset();
+          if (name.equals(column)) {
+            return text.substring(start, end);
+          }
+        }
+        return null;
       } catch (IOException e) {
         return null;
       }
@@ -69,11 +90,11 @@ final class JsonValueEncoder {
     for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
       String text;
       if (entry.getValue() instanceof ColumnValue.Unchanged) {
-        JsonNode kept = source == null ? null : source.member(entry.getKey());
+        String kept = source == null ? null : source.member(entry.getKey());
         if (kept == null) {
           return Optional.empty();
         }
-        text = kept.toString();
+        text = kept;
       } else {
         text = entry.getValue().jsonText();
       }

@@ -29,7 +29,7 @@ public final class ToastedTable {
           column(
               "doc",
               "jsonb",
-              "(SELECT jsonb_agg(jsonb_build_object('n', i, 's', md5(i::text))) FROM"
+              "(SELECT jsonb_agg(jsonb_build_object('n', i, 'x', i / 4.0, 's', md5(i::text))) FROM"
                   + " generate_series(1, 100) i)"),
           column(
               "plain_json",
@@ -47,7 +47,7 @@ public final class ToastedTable {
           column(
               "bigs", "bigint[]", "ARRAY(SELECT i * 10000000000 FROM generate_series(1, 500) i)"),
           column("decimals", "numeric[]", "ARRAY(SELECT i / 7.0 FROM generate_series(1, 300) i)"),
-          column("reals", "float8[]", "ARRAY(SELECT (i + 0.5) / 3 FROM generate_series(1, 500) i)"),
+          column("reals", "float8[]", "ARRAY(SELECT i / 4.0 FROM generate_series(1, 500) i)"),
           column("flags", "boolean[]", "ARRAY(SELECT i % 2 = 0 FROM generate_series(1, 3000) i)"),
           column("words", "text[]", "ARRAY(SELECT md5(i::text) FROM generate_series(1, 100) i)"),
           column("names", "varchar[]", "ARRAY(SELECT md5(i::text) FROM generate_series(1, 100) i)"),
