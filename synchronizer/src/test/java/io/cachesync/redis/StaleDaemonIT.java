@@ -140,6 +140,11 @@ class StaleDaemonIT {
     }
     postgresProxy.cut();
     await("the slot freed").atMost(WAIT).until(() -> !slotActive());
+    // A cannot renew its writer's lease through the cut; B, standing by, would take the role once
+    // the lease expires.
+    await("A's lease expired")
+        .atMost(WAIT)
+        .until(() -> harness.redis.redis().exists("cachesync:it:writer") == 0);
 
     harness.start(MAPPING);
     harness.sql("UPDATE items SET value = 2");
