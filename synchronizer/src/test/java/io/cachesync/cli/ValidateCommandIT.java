@@ -153,8 +153,8 @@ class ValidateCommandIT {
     assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
     assertThat(run.out())
         .contains(
-            "FAIL  public.orders: key 'order:{id}' may name more than one row, so rows would overwrite"
-                + " each other's key: nothing proves that (id) identifies a row: the primary key"
+            "FAIL  public.orders: key 'order:{id}' is not proven to name exactly one row:"
+                + " nothing proves that (id) identifies a row: the primary key"
                 + " (tenant_id, id) also has tenant_id, which the key does not use; add the missing"
                 + " columns to the key (every column of the primary key), or create a unique index on"
                 + " (id) over NOT NULL columns, neither partial nor over expressions");

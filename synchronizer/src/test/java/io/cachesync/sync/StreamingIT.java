@@ -207,4 +207,36 @@ class StreamingIT {
     assertThat(harness.redis.redis().exists("user:1")).isZero();
     assertThat(harness.daemon().synchronizer().counts().failed()).isEqualTo(1);
   }
+
+  @Test
+  void run_reservedColumnAddedWhileRunning_evictsTheKeyWhichLaterUpdatesWriteAgain()
+      throws Exception {
+    harness.sql(
+        "CREATE TABLE tags (id bigint PRIMARY KEY, label text)",
+        "INSERT INTO tags VALUES (1, 'one')");
+    harness.start("tables:\n  - table: public.tags\n    key: \"tag:{id}\"\n");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(() -> assertThat(harness.redis.hash("tag:1")).containsEntry("label", "one"));
+
+    // A __v column would overwrite the version: 'zzzz' is above every version, so every later
+    // write of the key would be dropped as stale.
+    harness.sql(
+        "ALTER TABLE tags ADD COLUMN __v text",
+        "UPDATE tags SET __v = 'zzzz', label = 'two' WHERE id = 1",
+        "INSERT INTO tags VALUES (2, 'marker')");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> assertThat(harness.redis.hash("tag:2")).containsEntry("label", "marker"));
+    assertThat(harness.redis.redis().exists("tag:1")).as("evicted, not written").isZero();
+
+    harness.sql("ALTER TABLE tags DROP COLUMN __v", "UPDATE tags SET label = 'three' WHERE id = 1");
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(harness.redis.hash("tag:1"))
+                    .isEqualTo(Map.of("id", "1", "label", "three")));
+  }
 }
