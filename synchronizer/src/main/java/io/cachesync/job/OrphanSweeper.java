@@ -207,7 +207,12 @@ public final class OrphanSweeper {
     Map<String, String> types = new LinkedHashMap<>();
     try (PreparedStatement statement =
         postgres.prepareStatement(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+            // A domain over bytea is looked up as bytea, decoded from base64 like it.
+            "SELECT a.attname, CASE WHEN b.typname = 'bytea' THEN 'bytea'"
+                + " ELSE format_type(a.atttypid, a.atttypmod) END FROM pg_attribute a"
+                + " JOIN pg_type t ON t.oid = a.atttypid"
+                + " JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype"
+                + "   ELSE t.oid END"
                 + " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped")) {
       statement.setString(1, table.table().schema());
