@@ -13,6 +13,9 @@ import java.util.Optional;
 
 /** Turns a change and its table's mapping into the cache operations that apply it. */
 public final class ChangePlanner {
+  /** Names starting with this are the value's metadata ({@code __v}), never a column's. */
+  public static final String RESERVED_PREFIX = "__";
+
   private final Map<TableId, TableMapping> tables = new HashMap<>();
 
   public ChangePlanner(Mapping mapping) {
@@ -71,6 +74,24 @@ public final class ChangePlanner {
       return List.of(new Reject(event.table(), e.getMessage()));
     }
     Map<String, ColumnValue> values = project(mapping, event.after());
+    for (String column : values.keySet()) {
+      if (column.startsWith(RESERVED_PREFIX)) {
+        // A column named like the value's metadata (a __v added to the table while the daemon
+        // runs, with columns omitted) would overwrite it: a __v of 'zzzz' freezes the key, every
+        // later write being taken for stale. The value is evicted and never written.
+        return List.of(
+            new Evict(event.table(), key, event.version()),
+            new Reject(
+                event.table(),
+                "key "
+                    + key
+                    + ": column "
+                    + column
+                    + " has a name reserved for the value's metadata (names starting with "
+                    + RESERVED_PREFIX
+                    + "); evicted. Rename the column, or list the mapping's columns without it"));
+      }
+    }
     for (Map.Entry<String, ColumnValue> value : values.entrySet()) {
       if (value.getValue() instanceof ColumnValue.Unencodable unencodable) {
         // A value without one of its columns would be wrong; a cache miss is not.

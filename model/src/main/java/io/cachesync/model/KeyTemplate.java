@@ -207,7 +207,11 @@ public record KeyTemplate(String text, List<Segment> segments) {
       return Optional.of("column " + column + " is NULL or missing");
     }
     if (value.isEmpty()) {
-      return Optional.of("column " + column + " is empty, which no key can be read back into");
+      return Optional.of(
+          "column "
+              + column
+              + " is empty: a key is never rendered with an empty part (one such as 'user:' would be"
+              + " the table's bare key prefix); give the row a non-empty value");
     }
     if (index + 1 < segments.size() && segments.get(index + 1) instanceof Literal next) {
       String separator = next.text();

@@ -225,4 +225,26 @@ class ChangePlannerTest {
             new Evict(USERS, "user:1", V),
             new Reject(USERS, "key user:1: column name cannot be encoded (unknown type); evicted"));
   }
+
+  @Test
+  void plan_rowWithAReservedColumnWhenColumnsAreOmitted_evictsTheKeyAndNeverWritesIt() {
+    // A __v column added to the table while the daemon runs would overwrite the value's version.
+    List<CacheOperation> operations =
+        planner.plan(
+            new ChangeEvent(
+                LINES,
+                Kind.UPDATE,
+                row("order_id", 1, "line_no", 2),
+                row("order_id", 1, "line_no", 2, "__v", "zzzz", "label", "two"),
+                V));
+
+    assertThat(operations).noneMatch(Write.class::isInstance);
+    assertThat(operations).first().isEqualTo(new Evict(LINES, "line:1:2", V));
+    assertThat(operations)
+        .filteredOn(Reject.class::isInstance)
+        .singleElement()
+        .extracting(operation -> ((Reject) operation).reason())
+        .asString()
+        .contains("line:1:2", "column __v", "reserved", "Rename the column");
+  }
 }

@@ -107,7 +107,10 @@ class KeyTemplateTest {
 
     assertThatThrownBy(() -> key.render(Map.of("id", "")::get))
         .isInstanceOf(KeyRenderException.class)
-        .hasMessage("key 'user:{id}': column id is empty, which no key can be read back into");
+        .hasMessage(
+            "key 'user:{id}': column id is empty: a key is never rendered with an empty part"
+                + " (one such as 'user:' would be the table's bare key prefix); give the row a"
+                + " non-empty value");
     assertThat(key.match("user:")).isEmpty();
   }
 

@@ -17,11 +17,13 @@ import java.util.function.Consumer;
 
 /**
  * Finds the keys of a table's template whose row does not exist, a SCAN page at a time. A key under
- * the table's prefix that the template does not match ({@code KeyTemplate.match}) is not the
- * table's (the application may keep {@code user:42:session} next to {@code user:{id}:profile}) and
- * is left alone. A matching key is parsed back into its key columns and looked up in PostgreSQL by
- * them, cast to their types so that the lookup uses the table's index; its row exists when a row
- * found renders exactly that key.
+ * the table's prefix that the template does not match ({@code KeyTemplate.match}) is an orphan when
+ * it carries cachesync's version (a {@code __v} field in a hash, a {@code __v} member first in a
+ * JSON string): cachesync wrote it under an earlier template, or for a value render now refuses.
+ * Without one it is the application's (it may keep {@code user:42:session} next to {@code
+ * user:{id}:profile}) and is left alone. A matching key is parsed back into its key columns and
+ * looked up in PostgreSQL by them, cast to their types so that the lookup uses the table's index;
+ * its row exists when a row found renders exactly that key.
  */
 public final class OrphanSweeper {
   static final int PAGE = 500;
@@ -47,18 +49,27 @@ public final class OrphanSweeper {
         keys -> {
           List<String> versions = redis.versions(keys);
           Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
+          Set<String> written = new HashSet<>();
           for (int i = 0; i < keys.size(); i++) {
             String key = keys.get(i);
             if (versions.get(i).equals("-")) {
               continue;
             }
-            table.key().match(key).ifPresent(values -> candidates.put(key, values));
+            Optional<Map<String, String>> values = table.key().match(key);
+            if (values.isPresent()) {
+              candidates.put(key, values.get());
+            } else if (!versions.get(i).isEmpty()) {
+              // Not a key of the template, but written by cachesync (it carries a version): a
+              // key of an earlier template of the table, or one an older release wrote for a
+              // value render now refuses. No row is cached under it any more.
+              written.add(key);
+            }
           }
           Set<String> existing = existing(table, columns, types, candidates);
           Map<String, String> found = new LinkedHashMap<>();
           for (int i = 0; i < keys.size(); i++) {
             String key = keys.get(i);
-            if (candidates.containsKey(key) && !existing.contains(key)) {
+            if (written.contains(key) || (candidates.containsKey(key) && !existing.contains(key))) {
               found.put(key, versions.get(i));
             }
           }
@@ -102,7 +113,7 @@ public final class OrphanSweeper {
       Map<String, Map<String, String>> candidates)
       throws SQLException {
     String tuple =
-        "(" + String.join(", ", columns.stream().map(c -> "?::" + types.get(c)).toList()) + ")";
+        "(" + String.join(", ", columns.stream().map(c -> parameter(types.get(c))).toList()) + ")";
     String select = String.join(", ", columns.stream().map(OrphanSweeper::quote).toList());
     String sql =
         "SELECT "
@@ -167,7 +178,8 @@ public final class OrphanSweeper {
             + quote(table.table().table())
             + " WHERE "
             + String.join(
-                " AND ", columns.stream().map(c -> quote(c) + " = ?::" + types.get(c)).toList());
+                " AND ",
+                columns.stream().map(c -> quote(c) + " = " + parameter(types.get(c))).toList());
     try (PreparedStatement statement = postgres.prepareStatement(sql)) {
       for (int i = 0; i < columns.size(); i++) {
         statement.setString(i + 1, keyValues.get(columns.get(i)));
@@ -181,11 +193,26 @@ public final class OrphanSweeper {
     }
   }
 
+  /**
+   * A key column's value as the lookup reads it from its text in the key: cast to the column's
+   * type, so that the table's index is used. A bytea value is cached in base64, which a cast would
+   * read as escape format. The preflight allows as key columns only types whose text in the key is
+   * one this reads back (see PostgresPreflight's key types).
+   */
+  private static String parameter(String type) {
+    return type.equals("bytea") ? "decode(?, 'base64')" : "?::" + type;
+  }
+
   private Map<String, String> columnTypes(TableMapping table, List<String> columns) {
     Map<String, String> types = new LinkedHashMap<>();
     try (PreparedStatement statement =
         postgres.prepareStatement(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+            // A domain over bytea is looked up as bytea, decoded from base64 like it.
+            "SELECT a.attname, CASE WHEN b.typname = 'bytea' THEN 'bytea'"
+                + " ELSE format_type(a.atttypid, a.atttypmod) END FROM pg_attribute a"
+                + " JOIN pg_type t ON t.oid = a.atttypid"
+                + " JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype"
+                + "   ELSE t.oid END"
                 + " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped")) {
       statement.setString(1, table.table().schema());

@@ -30,8 +30,9 @@ import java.util.function.BooleanSupplier;
 /**
  * Compares Redis with PostgreSQL: every mapped row (or a sample) with its cached value, and every
  * key of each table's template with its row (a key under the prefix that the template does not
- * match is the application's, see OrphanSweeper). A difference that may only be a change in flight
- * is looked at again once the synchronizer has applied the WAL written before the check began.
+ * match is an orphan when cachesync wrote it, the application's otherwise: see OrphanSweeper). A
+ * difference that may only be a change in flight is looked at again once the synchronizer has
+ * applied the WAL written before the check began.
  */
 public final class Verifier {
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -189,10 +189,11 @@ final class PostgresPreflight {
     long oid;
     char replicaIdentity;
     boolean owned;
+    boolean partitioned;
     try (PreparedStatement statement =
         connection.prepareStatement(
             "SELECT c.oid, c.relreplident, has_table_privilege(c.oid, 'SELECT'),"
-                + " pg_has_role(c.relowner, 'USAGE')"
+                + " pg_has_role(c.relowner, 'USAGE'), c.relkind = 'p'"
                 + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')")) {
       statement.setString(1, id.schema());
@@ -216,15 +217,98 @@ final class PostgresPreflight {
                   "user may not read the table; run GRANT SELECT ON " + id + " TO " + role.name()));
         }
         owned = row.getBoolean(4);
+        partitioned = row.getBoolean(5);
       }
     }
     Map<String, Boolean> columns = columns(connection, oid);
     boolean columnsExist = checkColumns(mapping, columns);
     if (columnsExist) {
       checkReplicaIdentity(connection, mapping, oid, replicaIdentity);
-      checkKeyNamesOneRow(mapping, UniqueIndex.load(connection, oid));
+      checkKeyNamesOneRow(
+          mapping,
+          UniqueIndex.load(connection, oid),
+          partitioned ? partitionKey(connection, oid) : List.of());
+      checkKeyTypes(connection, mapping, oid);
     }
     return owned || role.superuser() ? Optional.empty() : Optional.of(id);
+  }
+
+  /**
+   * Types a key column may have: those whose text in the key is one-to-one with the values the
+   * column's unique index tells apart, so that two rows never render one key, and that the orphan
+   * lookup reads back from that text (cast to the type, bytea decoded from base64).
+   *
+   * <ul>
+   *   <li>int2, int4, int8: one decimal form per value.
+   *   <li>text, varchar: the text itself. bpchar: values equal under its equality ('a' and 'a ')
+   *       cannot both be in a unique index, so the one that exists has one key. citext: likewise,
+   *       'A' and 'a' are equal, so only one exists.
+   *   <li>numeric: 1.0 and 1.00 render differently but are equal, so only one can exist; its text
+   *       keeps its scale and casts back to an equal value.
+   *   <li>uuid (canonical lower-case form), bool, date; timestamp and timestamptz (one instant, one
+   *       text, in UTC for timestamptz, and equality compares instants); enums (their label); bytea
+   *       (base64 of the bytes).
+   * </ul>
+   *
+   * Refused, among others: timetz ('10:00+02' and '08:00+00' are different values that render the
+   * same instant), arrays ('{1,2}' and '[0:1]={1,2}' differ by their lower bound, render alike),
+   * float4/float8, interval, money, bit, time, inet, json: their cached text is not proven to be
+   * one-to-one under the index's equality, or not read back by the lookup. Domains are judged by
+   * their base type.
+   */
+  static final Set<String> KEY_TYPES =
+      Set.of(
+          "int2",
+          "int4",
+          "int8",
+          "text",
+          "varchar",
+          "bpchar",
+          "citext",
+          "numeric",
+          "uuid",
+          "bool",
+          "date",
+          "timestamp",
+          "timestamptz",
+          "bytea");
+
+  private void checkKeyTypes(Connection connection, TableMapping mapping, long oid)
+      throws SQLException {
+    String subject = mapping.table().toString();
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), b.typname, b.typtype"
+                + " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+                + " JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype"
+                + "   ELSE t.oid END"
+                + " WHERE a.attrelid = ? AND a.attnum > 0 AND NOT a.attisdropped"
+                + " ORDER BY a.attnum")) {
+      statement.setLong(1, oid);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          String column = rows.getString(1);
+          if (!mapping.key().columns().contains(column)) {
+            continue;
+          }
+          String base = rows.getString(3);
+          boolean enumeration = "e".equals(rows.getString(4));
+          if (!enumeration && !KEY_TYPES.contains(base)) {
+            findings.add(
+                Finding.failed(
+                    subject,
+                    "key column "
+                        + column
+                        + " is of type "
+                        + rows.getString(2)
+                        + ", whose text in a key is not one-to-one with its values (two rows could"
+                        + " share a key, or the orphan sweep could not find a key's row); key by"
+                        + " columns of an integer, text, varchar, char, citext, numeric, uuid,"
+                        + " boolean, date, timestamp, timestamptz, bytea or enum type"));
+          }
+        }
+      }
+    }
   }
 
   /** Column name to whether it is generated. */
@@ -248,9 +332,31 @@ final class PostgresPreflight {
     String subject = mapping.table().toString();
     String all = String.join(", ", columns.keySet());
     boolean valid = true;
+    for (String placeholder : mapping.key().columns()) {
+      if (placeholder.startsWith(RESERVED_COLUMN_PREFIX)) {
+        findings.add(
+            Finding.failed(
+                subject,
+                "key column "
+                    + placeholder
+                    + " starts with '__', which cachesync reserves for the metadata it stores in"
+                    + " cached values, and a key column is always cached with the row; rename the"
+                    + " column (ALTER TABLE "
+                    + subject
+                    + " RENAME COLUMN "
+                    + placeholder
+                    + " TO "
+                    + placeholder.replaceFirst("^_+", "")
+                    + ") and its placeholder, or key by other columns"));
+        valid = false;
+      }
+    }
     if (mapping.allColumns() && mapping.mode() == SyncMode.WRITE) {
       List<String> reserved =
-          columns.keySet().stream().filter(c -> c.startsWith(RESERVED_COLUMN_PREFIX)).toList();
+          columns.keySet().stream()
+              .filter(c -> c.startsWith(RESERVED_COLUMN_PREFIX))
+              .filter(c -> !mapping.key().columns().contains(c))
+              .toList();
       if (!reserved.isEmpty()) {
         List<String> others =
             columns.keySet().stream().filter(c -> !c.startsWith(RESERVED_COLUMN_PREFIX)).toList();
@@ -391,13 +497,19 @@ final class PostgresPreflight {
     }
   }
 
+  /**
+   * The key attributes of the primary key or replica identity index: its INCLUDE columns (after
+   * {@code indnkeyatts} in {@code indkey}) are not in the replica identity, so deletes do not carry
+   * them.
+   */
   private static Set<String> identityColumns(Connection connection, long oid, boolean primaryKey)
       throws SQLException {
     Set<String> columns = new LinkedHashSet<>();
     try (PreparedStatement statement =
         connection.prepareStatement(
             "SELECT a.attname FROM pg_index i"
-                + " JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) ON true"
+                + " JOIN LATERAL unnest(i.indkey[0:i.indnkeyatts - 1])"
+                + "   WITH ORDINALITY AS k(attnum, position) ON true"
                 + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
                 + " WHERE i.indrelid = ? AND "
                 + (primaryKey ? "i.indisprimary" : "i.indisreplident")
@@ -416,7 +528,31 @@ final class PostgresPreflight {
    * Checks that no two rows can share a key: the key's columns must hold every column of the
    * primary key or of a unique index that proves uniqueness (see {@link UniqueIndex#doubt}).
    */
-  private void checkKeyNamesOneRow(TableMapping mapping, List<UniqueIndex> indexes) {
+  /** The columns of a partitioned table's partition key (none for an expression). */
+  private static List<String> partitionKey(Connection connection, long oid) throws SQLException {
+    List<String> columns = new ArrayList<>();
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT a.attname FROM pg_partitioned_table p"
+                + " JOIN LATERAL unnest(p.partattrs) WITH ORDINALITY AS k(attnum, position) ON true"
+                + " JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.attnum"
+                + " WHERE p.partrelid = ? ORDER BY k.position")) {
+      statement.setLong(1, oid);
+      try (ResultSet rows = statement.executeQuery()) {
+        while (rows.next()) {
+          columns.add(rows.getString(1));
+        }
+      }
+    }
+    return columns;
+  }
+
+  /**
+   * @param partitionKey the partition key's columns when the table is partitioned: PostgreSQL
+   *     refuses a unique index there that does not hold them all
+   */
+  private void checkKeyNamesOneRow(
+      TableMapping mapping, List<UniqueIndex> indexes, List<String> partitionKey) {
     String subject = mapping.table().toString();
     Set<String> keyColumns = mapping.key().columns();
     String intro = "key '" + mapping.key() + "' ";
@@ -439,16 +575,30 @@ final class PostgresPreflight {
       reasons.add("the " + index.describe() + " " + String.join(" and ", why));
     }
     String columns = String.join(", ", keyColumns);
+    Set<String> indexable = new LinkedHashSet<>(partitionKey);
+    indexable.removeAll(keyColumns);
     String fix =
-        "; add the missing columns to the key (every column of the primary key), or create a"
-            + " unique index on ("
-            + columns
+        (indexable.isEmpty()
+                ? "; add the missing columns to the key (every column of the primary key), or create"
+                    + " a unique index on ("
+                    + columns
+                : "; add the missing columns to the key (every column of the primary key): "
+                    + subject
+                    + " is partitioned by "
+                    + String.join(", ", partitionKey)
+                    + ", and PostgreSQL refuses a unique index without every partition key column, so"
+                    + " a key without "
+                    + String.join(", ", indexable)
+                    + " cannot be proven to name one row; with them, a unique index on ("
+                    + String.join(", ", keyColumns)
+                    + ", "
+                    + String.join(", ", indexable))
             + ") over NOT NULL columns, neither partial nor over expressions";
     findings.add(
         Finding.failed(
             subject,
             intro
-                + "may name more than one row, so rows would overwrite each other's key: "
+                + "is not proven to name exactly one row: "
                 + (reasons.isEmpty()
                     ? subject
                         + " has no primary key and no unique index to prove that ("

@@ -106,6 +106,7 @@ record UniqueIndex(
       reasons.add(
           "allows NULL in "
               + String.join(", ", nullable)
+              + ", and a row with a NULL there would have no key"
               + " (run ALTER TABLE "
               + table
               + " ALTER COLUMN "

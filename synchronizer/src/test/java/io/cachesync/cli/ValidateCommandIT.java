@@ -46,7 +46,13 @@ class ValidateCommandIT {
             + " CONSTRAINT members_email_key UNIQUE (email) INCLUDE (id))",
         "ALTER TABLE members REPLICA IDENTITY FULL",
         "CREATE TABLE carts (id bigint PRIMARY KEY, __v text, items text)",
-        "CREATE TABLE order_lines (order_id bigint, line_no int, sku text, PRIMARY KEY (order_id, line_no))");
+        "CREATE TABLE order_lines (order_id bigint, line_no int, sku text, PRIMARY KEY (order_id, line_no))",
+        "CREATE TABLE shifts (starts timetz PRIMARY KEY, note text)",
+        "CREATE TABLE grids (cells int[] PRIMARY KEY, note text)",
+        "CREATE TABLE invites (id bigint, email text NOT NULL UNIQUE, PRIMARY KEY (id) INCLUDE (email))",
+        "CREATE TABLE widgets (__id bigint PRIMARY KEY, label text)",
+        "CREATE TABLE readings (id bigint NOT NULL, day date NOT NULL, PRIMARY KEY (id, day))"
+            + " PARTITION BY RANGE (day)");
   }
 
   @AfterAll
@@ -147,8 +153,8 @@ class ValidateCommandIT {
     assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
     assertThat(run.out())
         .contains(
-            "FAIL  public.orders: key 'order:{id}' may name more than one row, so rows would overwrite"
-                + " each other's key: nothing proves that (id) identifies a row: the primary key"
+            "FAIL  public.orders: key 'order:{id}' is not proven to name exactly one row:"
+                + " nothing proves that (id) identifies a row: the primary key"
                 + " (tenant_id, id) also has tenant_id, which the key does not use; add the missing"
                 + " columns to the key (every column of the primary key), or create a unique index on"
                 + " (id) over NOT NULL columns, neither partial nor over expressions");
@@ -167,11 +173,12 @@ class ValidateCommandIT {
     assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
     assertThat(run.out())
         .contains(
-            "FAIL  public.accounts: key 'account:{email}/{handle}/{code}' may name more than one row,"
-                + " so rows would overwrite each other's key: nothing proves that (email, handle, code)"
+            "FAIL  public.accounts: key 'account:{email}/{handle}/{code}' is not proven to name"
+                + " exactly one row: nothing proves that (email, handle, code)"
                 + " identifies a row: the primary key (id) also has id, which the key does not use;"
                 + " the unique index accounts_code_key (an expression) is over an expression, not only"
-                + " columns; the unique index accounts_email_key (email) allows NULL in email (run"
+                + " columns; the unique index accounts_email_key (email) allows NULL in email, and a row with a NULL there would"
+                + " have no key (run"
                 + " ALTER TABLE public.accounts ALTER COLUMN email SET NOT NULL); the unique index"
                 + " accounts_handle_key (handle) is partial (WHERE ...), so rows outside it may repeat"
                 + " its values; add the missing columns to the key");
@@ -206,6 +213,76 @@ class ValidateCommandIT {
             "FAIL  public.carts: column __v of public.carts starts with '__', which cachesync reserves"
                 + " for the metadata it stores in cached values (__v is the version), so caching it"
                 + " would overwrite them; list the columns to cache without it: columns: [id, items]");
+  }
+
+  @Test
+  void validate_keyColumnOfATypeWhoseTextIsNotOneToOne_failsNamingColumnTypeAndFix() {
+    // '10:00+02' and '08:00+00' are two timetz values that render one key; '{1,2}' and
+    // '[0:1]={1,2}' two arrays.
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config(
+                    "tables:\n  - table: public.shifts\n    key: \"shift:{starts}\"\n"
+                        + "  - table: public.grids\n    key: \"grid:{cells}\"\n")
+                .toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.shifts: key column starts is of type time with time zone, whose text in a"
+                + " key is not one-to-one with its values")
+        .contains("FAIL  public.grids: key column cells is of type integer[], whose text")
+        .contains("key by columns of an integer, text, varchar, char, citext, numeric, uuid");
+  }
+
+  @Test
+  void validate_keyOnAnIncludeColumnOfThePrimaryKey_failsAsNotCarriedByDeletes() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.invites\n    key: \"inc:{email}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.invites: key 'inc:{email}' uses email, which the primary key (id) does"
+                + " not hold, so deletes and key changes would not carry it");
+  }
+
+  @Test
+  void validate_keyColumnWithAReservedName_saysToRenameIt() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.widgets\n    key: \"w:{__id}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "FAIL  public.widgets: key column __id starts with '__', which cachesync reserves for"
+                + " the metadata it stores in cached values, and a key column is always cached with"
+                + " the row; rename the column (ALTER TABLE public.widgets RENAME COLUMN __id TO id)")
+        .doesNotContain("without it");
+  }
+
+  @Test
+  void validate_partitionedTableKeyWithoutThePartitionKey_suggestsNoIndexPostgresRefuses() {
+    CommandRun run =
+        CommandRun.of(
+            "validate",
+            "--config",
+            config("tables:\n  - table: public.readings\n    key: \"reading:{id}\"\n").toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
+        .contains(
+            "public.readings is partitioned by day, and PostgreSQL refuses a unique index without"
+                + " every partition key column")
+        .doesNotContain("create a unique index on (id)");
   }
 
   @Test

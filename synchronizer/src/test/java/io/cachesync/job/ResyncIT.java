@@ -123,6 +123,44 @@ class ResyncIT {
   }
 
   @Test
+  void resync_afterTheTemplateChanged_removesTheKeysCachesyncWroteUnderTheOldOne() {
+    String version = "0".repeat(31) + "1";
+    // What cachesync wrote under user:{id} (hash and json), and for an empty id in an older
+    // release: each carries its version.
+    harness.redis.redis().hset("user:3", Map.of("__v", version, "id", "3", "name", "user 3"));
+    harness.redis.redis().set("user:9", "{\"__v\":\"" + version + "\",\"id\":9}");
+    harness.redis.redis().hset("user:", Map.of("__v", version, "id", "", "name", "empty"));
+    // The application's own keys under the prefix carry no version.
+    harness.redis.redis().set("user:42:session", "the application's");
+    harness.redis.redis().hset("user:43", Map.of("name", "the application's"));
+    String v2 = "tables:\n  - table: public.users\n    key: \"user:{id}:v2\"\n";
+
+    CommandRun run = CommandRun.of("resync", "--config", harness.config(v2).toString(), "--quiet");
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.OK);
+    assertThat(harness.redis.keys("user:*:v2")).hasSize(2000);
+    assertThat(harness.redis.redis().exists("user:3", "user:9", "user:")).isZero();
+    assertThat(harness.redis.redis().exists("user:42:session", "user:43")).isEqualTo(2);
+  }
+
+  @Test
+  void resync_keyOnBytea_keepsTheKeysOfExistingRows() {
+    harness.sql(
+        "CREATE TABLE blobs (k bytea PRIMARY KEY, v int)",
+        "INSERT INTO blobs VALUES ('\\x0102', 1), ('\\xdeadbeef', 2)");
+    String blobs = "tables:\n  - table: public.blobs\n    key: \"blob:{k}\"\n";
+    harness.redis.redis().hset("blob:/w==", Map.of("v", "0"));
+
+    CommandRun run =
+        CommandRun.of("resync", "--config", harness.config(blobs).toString(), "--quiet");
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.OK);
+    assertThat(harness.redis.keys("blob:*"))
+        .as("the keys hold the bytes in base64, which the lookup decodes")
+        .containsExactlyInAnyOrder("blob:AQI=", "blob:3q2+7w==");
+  }
+
+  @Test
   void resync_keyOnATimestamp_keepsTheKeysOfExistingRows() {
     harness.sql(
         "CREATE TABLE readings (at timestamptz PRIMARY KEY, value int)",

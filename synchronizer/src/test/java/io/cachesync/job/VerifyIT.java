@@ -107,6 +107,21 @@ class VerifyIT {
   }
 
   @Test
+  void verify_keysAnEarlierTemplateWrote_areReportedAsOrphans() {
+    harness.stopDaemon();
+    harness.redis.redis().set("order:42:session", "the application's");
+    String cards = "tables:\n  - table: public.orders\n    key: \"order:{id}:card\"\n";
+
+    CommandRun run = CommandRun.of("verify", "--config", harness.config(cards).toString());
+
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.DRIFT);
+    assertThat(run.out())
+        .as("the daemon wrote order:1..100 under order:{id}, with their version")
+        .contains("public.orders: 100 rows checked: 100 missing, 0 stale, 100 orphan, 0 wrong type")
+        .doesNotContain("session");
+  }
+
+  @Test
   void verify_keysUnderThePrefixThatTheTemplateDoesNotMatch_areNotOrphans() {
     harness.stopDaemon();
     String cards = "tables:\n  - table: public.orders\n    key: \"order:{id}:card\"\n";
