@@ -104,9 +104,11 @@ class WriterRoleIT {
   private int slots() throws Exception {
     try (Connection connection = harness.postgres.connect(harness.database);
         Statement statement = connection.createStatement();
+        // pg_replication_slots lists the slots of every database of the (shared) server.
         ResultSet row =
             statement.executeQuery(
-                "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cachesync%'")) {
+                "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'cachesync%'"
+                    + " AND database = current_database()")) {
       row.next();
       return row.getInt(1);
     }
