@@ -84,9 +84,12 @@ final class BatchTransaction {
    * nothing if the position moves meanwhile. Nothing that can time out runs between MULTI and EXEC,
    * and a failure there DISCARDs, so the connection is never left inside a transaction.
    *
-   * <p>The position is stored after the EXEC rather than in it, so that a script that failed for a
-   * reason other than its value (an ACL refusing a command, a Redis without cmsgpack) stops
-   * progress: Redis never holds a position past a change it does not hold.
+   * <p>The position is stored last in the same transaction, so that Redis holds it together with
+   * the data: a restart resumes after everything Redis holds, and never applies a batch again whose
+   * earlier changes would land, for a moment, on keys its later changes deleted. When a script
+   * failed for a reason other than its value (an ACL refusing a command, a Redis without cmsgpack),
+   * the position is put back at once and the batch retried, so progress stops: Redis holds a
+   * position past a change it does not hold only if the daemon dies in that moment.
    *
    * @param acknowledged the position Redis acknowledged before: holding less, it lost batches
    * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
@@ -112,14 +115,19 @@ final class BatchTransaction {
     List<Future<String>> results = new ArrayList<>(operations.size());
     Map<Integer, String> oversize = new HashMap<>();
     List<Future<String>> state = new ArrayList<>();
+    List<RedisFuture<String>> stored = new ArrayList<>(1);
     RedisFuture<TransactionResult> exec =
         queue(
             operations,
             cached,
             results,
             oversize,
-            commands ->
-                record.ifPresent(truncate -> state.add(truncates.queueRecord(commands, truncate))));
+            commands -> {
+              record.ifPresent(truncate -> state.add(truncates.queueRecord(commands, truncate)));
+              if (position != null) {
+                stored.add(storePosition(commands, position, acknowledged));
+              }
+            });
     TransactionResult result = LettuceClients.await(exec);
     if (result.wasDiscarded()) {
       throw new RedisUnavailableException(
@@ -127,17 +135,45 @@ final class BatchTransaction {
               + " same name running?); Redis applied nothing of it",
           null);
     }
+    boolean positionStored = !stored.isEmpty() && "stored".equals(outcome(stored.get(0)));
     if (results.stream().anyMatch(BatchTransaction::isNoScript)
-        || state.stream().anyMatch(BatchTransaction::isNoScript)) {
+        || state.stream().anyMatch(BatchTransaction::isNoScript)
+        || stored.stream().anyMatch(BatchTransaction::isNoScript)) {
       scripts.reload();
+      if (positionStored) {
+        restorePosition(position, acknowledged);
+      }
       return apply(operations, position, acknowledged, record);
     }
     state.forEach(LettuceClients::await);
-    BatchOutcome outcome = tally(operations, results, oversize);
-    if (position != null) {
-      storePosition(position, acknowledged);
+    BatchOutcome outcome;
+    try {
+      outcome = tally(operations, results, oversize);
+    } catch (RedisUnavailableException e) {
+      // A write failed for a reason other than its value, in the transaction that stored the
+      // batch's position: put the position back, so that neither a restart nor a retry skips it.
+      if (positionStored) {
+        restorePosition(position, acknowledged);
+      }
+      throw e;
+    }
+    String storedOutcome = stored.isEmpty() ? "" : outcome(stored.get(0));
+    if (storedOutcome.startsWith("behind:")) {
+      throw new CacheRolledBackException(acknowledged, storedOutcome.substring("behind:".length()));
     }
     return outcome;
+  }
+
+  /** A script's status, or the error it failed with. */
+  private static String outcome(RedisFuture<String> status) {
+    try {
+      return status.get(0, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      return "error: " + LettuceClients.rootCause(e).getMessage();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RedisUnavailableException("interrupted", e);
+    }
   }
 
   /**
@@ -235,37 +271,43 @@ final class BatchTransaction {
   }
 
   /**
-   * Stores the batch's position, unless Redis holds a newer one.
-   *
-   * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
+   * Queues, last in the batch's transaction, the storing of its position (unless Redis holds a
+   * newer one), so that Redis holds the position and the data it came from together: a restart
+   * never replays a batch Redis holds, whose earlier changes would otherwise land again, for a
+   * moment, on keys its later changes deleted.
    */
-  private void storePosition(Version position, Version acknowledged) {
-    RedisFuture<String> stored =
+  private RedisFuture<String> storePosition(
+      RedisAsyncCommands<String, String> commands, Version position, Version acknowledged) {
+    return commands.evalsha(
+        scripts.digest("store_position"),
+        ScriptOutputType.STATUS,
+        new String[] {positionKey},
+        acknowledged.text(),
+        position.text(),
+        position.toString(),
+        Instant.now().toString());
+  }
+
+  /** Puts the position back to {@code acknowledged} if it still is the batch's. */
+  private void restorePosition(Version position, Version acknowledged) {
+    RedisFuture<String> restored =
         pipeline
             .async()
             .evalsha(
-                scripts.digest("store_position"),
+                scripts.digest("restore_position"),
                 ScriptOutputType.STATUS,
                 new String[] {positionKey},
-                acknowledged.text(),
                 position.text(),
-                position.toString(),
+                acknowledged.text(),
+                acknowledged.toString(),
                 Instant.now().toString());
     pipeline.flushCommands();
-    String outcome;
-    try {
-      outcome = LettuceClients.await(stored);
-    } catch (RedisUnavailableException e) {
-      if (String.valueOf(LettuceClients.rootCause(e).getMessage()).startsWith("NOSCRIPT")) {
-        scripts.reload();
-        storePosition(position, acknowledged);
-        return;
-      }
-      throw e;
-    }
-    if (outcome.startsWith("behind:")) {
-      throw new CacheRolledBackException(acknowledged, outcome.substring("behind:".length()));
-    }
+    String outcome = LettuceClients.await(restored);
+    LOG.info(
+        "Position {} put back to {} ({}): a write of the batch failed and is retried",
+        position,
+        acknowledged,
+        outcome);
   }
 
   /** Sends an eviction or a JSON write. */

@@ -70,6 +70,14 @@ final class ScriptTrial {
               .add("");
       case "record_truncate", "clear_truncate" ->
           arguments.add(1).addKey(key).add("public.preflight").add(version + " preflight:{id}");
+      case "restore_position" ->
+          arguments
+              .add(1)
+              .addKey(key)
+              .add(version)
+              .add(Version.ZERO.text())
+              .add(Version.ZERO.toString())
+              .add(Instant.now().toString());
       case "store_position" ->
           arguments
               .add(1)

@@ -22,6 +22,7 @@ final class WriterScripts {
   static final List<String> NAMES =
       List.of(
           "store_position",
+          "restore_position",
           "record_truncate",
           "clear_truncate",
           "load_hash",
