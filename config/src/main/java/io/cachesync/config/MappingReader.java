@@ -87,7 +87,7 @@ final class MappingReader {
     Optional<List<String>> columns = columns(section, key);
     if (mode == SyncMode.WRITE
         && columns.isPresent()
-        && !reservedColumns(section, table, columns.get())) {
+        && !reservedColumns(section, table, key, columns.get())) {
       columns = Optional.empty();
     }
     Optional<Ttl> ttl = section.value("ttl", Ttl::parse);
@@ -149,7 +149,7 @@ final class MappingReader {
     }
     if (key.isPresent() && !columns.isEmpty()) {
       for (String placeholder : key.get().columns()) {
-        if (!seen.contains(placeholder)) {
+        if (!seen.contains(placeholder) && !placeholder.startsWith(RESERVED_COLUMN_PREFIX)) {
           section.problem(
               "key",
               "placeholder {"
@@ -171,10 +171,31 @@ final class MappingReader {
    * {@code __v} would overwrite the version.
    */
   private static boolean reservedColumns(
-      Section section, Optional<TableId> table, List<String> columns) {
+      Section section, Optional<TableId> table, Optional<KeyTemplate> key, List<String> columns) {
     boolean valid = true;
-    for (String column : columns) {
+    String tableName = table.map(TableId::toString).orElse("the table");
+    // A key column is always cached, so it cannot be left out: it must be renamed.
+    for (String column : key.map(KeyTemplate::columns).orElse(java.util.Set.of())) {
       if (column.startsWith(RESERVED_COLUMN_PREFIX)) {
+        section.problem(
+            "key",
+            "key column "
+                + column
+                + " of "
+                + tableName
+                + " starts with '__', which cachesync reserves for the metadata it stores in"
+                + " cached values (__v is the version), and a key column is always cached; rename"
+                + " it in PostgreSQL (ALTER TABLE "
+                + tableName
+                + " RENAME COLUMN "
+                + column
+                + " TO <name>) and use the new name in the key");
+        valid = false;
+      }
+    }
+    for (String column : columns) {
+      if (column.startsWith(RESERVED_COLUMN_PREFIX)
+          && !key.map(k -> k.columns().contains(column)).orElse(false)) {
         List<String> others =
             columns.stream().filter(c -> !c.startsWith(RESERVED_COLUMN_PREFIX)).toList();
         section.problem(
@@ -182,7 +203,7 @@ final class MappingReader {
             "column "
                 + column
                 + " of "
-                + table.map(TableId::toString).orElse("the table")
+                + tableName
                 + " starts with '__', which cachesync reserves for the metadata it stores in"
                 + " cached values (__v is the version), so caching it would overwrite them; list"
                 + " the columns without it: columns: ["

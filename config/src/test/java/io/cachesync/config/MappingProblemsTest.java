@@ -83,6 +83,10 @@ class MappingProblemsTest {
             List.of(
                 "reserved-column.yml:4:5: tables[0].columns: column __v of public.users starts with '__', which cachesync reserves for the metadata it stores in cached values (__v is the version), so caching it would overwrite them; list the columns without it: columns: [id, name]")),
         Arguments.of(
+            "reserved-key-column.yml",
+            List.of(
+                "reserved-key-column.yml:3:5: tables[0].key: key column __id of public.users starts with '__', which cachesync reserves for the metadata it stores in cached values (__v is the version), and a key column is always cached; rename it in PostgreSQL (ALTER TABLE public.users RENAME COLUMN __id TO <name>) and use the new name in the key")),
+        Arguments.of(
             "key-adjacent.yml",
             List.of(
                 "key-adjacent.yml:3:5: tables[0].key: key 'line:{order_id}{line_no}': placeholders {order_id} and {line_no} are adjacent, so two rows could get the same key; put literal text between them, e.g. '{order_id}:{line_no}'")),
