@@ -28,7 +28,12 @@ class VerifyEncodingIT {
   private static final Duration WAIT = Duration.ofSeconds(60);
   private static final TimeZone ZONE = TimeZone.getDefault();
   private static final String MAPPING =
-      "tables:\n  - table: public.hashes\n    key: \"h:{id}\"\n  - table: public.jsons\n    key: \"j:{id}\"\n    format: json\n";
+      "tables:\n  - table: public.hashes\n    key: \"h:{id}\"\n  - table: public.jsons\n    key: \"j:{id}\"\n    format: json\n"
+          + "  - table: public.odd\n    key: \"u:{id}\"\n";
+
+  /** A value neither side can encode: a timetz whose offset has seconds. */
+  private static final String UNENCODABLE = "'{13:14:15+05:30:15}'";
+
   private static SyncHarness harness;
 
   @BeforeAll
@@ -39,12 +44,18 @@ class VerifyEncodingIT {
     setup.add("CREATE TABLE hashes (id bigint PRIMARY KEY, " + AllTypesTable.COLUMNS + ")");
     setup.add("CREATE TABLE jsons (id bigint PRIMARY KEY, " + AllTypesTable.COLUMNS + ")");
     // Rows 1 to 3 come through the initial load, 11 to 13 through the stream.
+    setup.add("CREATE TABLE odd (id bigint PRIMARY KEY, label text, clocks timetz[])");
+    setup.add("INSERT INTO odd VALUES (1, 'loaded', " + UNENCODABLE + ")");
     setup.add(AllTypesTable.insert("hashes", 1));
     setup.add(AllTypesTable.insert("jsons", 1));
     harness.sql(setup.toArray(String[]::new));
     harness.start(MAPPING);
     await().atMost(WAIT).until(() -> harness.redis.keys("*:3").size() == 2);
-    harness.sql(AllTypesTable.insert("hashes", 11), AllTypesTable.insert("jsons", 11));
+    harness.sql(
+        "INSERT INTO odd VALUES (2, 'streamed', NULL)",
+        "UPDATE odd SET clocks = " + UNENCODABLE + " WHERE id = 2",
+        AllTypesTable.insert("hashes", 11),
+        AllTypesTable.insert("jsons", 11));
     await().atMost(WAIT).until(() -> harness.redis.keys("*:13").size() == 2);
   }
 
@@ -82,7 +93,8 @@ class VerifyEncodingIT {
     assertThat(run.out())
         .as(run.output() + "\ncached: " + cached())
         .isEqualTo(
-            "public.hashes: 6 rows checked: consistent\npublic.jsons: 6 rows checked: consistent\nconsistent\n");
+            "public.hashes: 6 rows checked: consistent\npublic.jsons: 6 rows checked: consistent\n"
+                + "public.odd: 2 rows checked: consistent\nconsistent\n");
     assertThat(run.exitCode()).isEqualTo(ExitCode.OK);
   }
 
@@ -156,6 +168,12 @@ class VerifyEncodingIT {
           .containsEntry("bounded_grid", "[[\"a\",\"b\"],[\"c\",\"d e\"]]")
           .containsEntry("int_list", "[4,5]");
     }
+  }
+
+  @Test
+  void stream_valueNoEncoderReads_evictsTheKeyInsteadOfCachingNull() {
+    // The stream applied the odd rows before the rows 11 to 13 that start() waited for.
+    assertThat(harness.redis.keys("u:*")).as("u:1 loaded, u:2 updated to the value").isEmpty();
   }
 
   @Test
