@@ -29,8 +29,8 @@ import org.postgresql.util.PGobject;
 /**
  * The cached form of each PostgreSQL type (README, value encoding), one method per type, shared by
  * every path that produces a cached value: the stream ({@link RecordDecoder}, from Debezium's
- * records, and {@link UnchangedToastConverter}, for the arrays Debezium cannot mark unchanged) and
- * the JDBC readers (verify and the orphan sweep, {@code job.JdbcRowEncoder}).
+ * records, and {@link UnchangedToastConverter}, for every array and bit string) and the JDBC
+ * readers (verify and the orphan sweep, {@code job.JdbcRowEncoder}).
  *
  * <p>The design: each path turns its input into the plain Java value of the type (an {@link
  * Instant}, a {@link LocalDateTime}, a {@code byte[]}, a {@link java.sql.Array}...) and calls the
