@@ -3,31 +3,76 @@ package io.cachesync.job;
 import io.cachesync.model.ColumnValue;
 import io.cachesync.model.Row;
 import io.cachesync.source.ValueEncoder;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
-import java.sql.Timestamp;
-import java.time.LocalTime;
 import java.time.OffsetTime;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.WeakHashMap;
+import java.util.concurrent.ConcurrentHashMap;
 import org.postgresql.util.PGInterval;
 
 /**
  * A row read over JDBC in the value encoding of the README: each column is read as the Java value
- * of its PostgreSQL type and written by that type's method of {@link ValueEncoder}, the encoder the
- * stream uses, so that verify compares like with like.
+ * of its PostgreSQL type, or as PostgreSQL's text of it where a Java value would depend on the
+ * JVM's time zone, and written by that type's method of {@link ValueEncoder}, the encoder the
+ * stream uses, so that verify compares like with like. A domain is encoded as its base type, as
+ * Debezium does. A value that cannot be encoded is {@link ColumnValue.Unencodable}, as on the
+ * stream.
  */
 final class JdbcRowEncoder {
+  /** The base type of each type name seen, per connection (a domain's is the type it is over). */
+  private static final Map<Connection, Map<String, String>> BASE_TYPES =
+      Collections.synchronizedMap(new WeakHashMap<>());
+
+  private static final String BASE_TYPE_SQL =
+      """
+      WITH RECURSIVE chain(oid, base, kind, name, depth) AS (
+        SELECT oid, typbasetype, typtype, typname, 0 FROM pg_catalog.pg_type
+        WHERE oid = pg_catalog.to_regtype(?)
+        UNION ALL
+        SELECT t.oid, t.typbasetype, t.typtype, t.typname, c.depth + 1
+        FROM pg_catalog.pg_type t JOIN chain c ON t.oid = c.base WHERE c.kind = 'd')
+      SELECT name FROM chain ORDER BY depth DESC LIMIT 1""";
+
   private JdbcRowEncoder() {}
 
   static Row encode(ResultSet rows) throws SQLException {
     ResultSetMetaData meta = rows.getMetaData();
     Map<String, ColumnValue> columns = new LinkedHashMap<>();
     for (int i = 1; i <= meta.getColumnCount(); i++) {
-      columns.put(meta.getColumnName(i), column(rows, i, meta.getColumnTypeName(i)));
+      String type = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i));
+      columns.put(meta.getColumnName(i), encodable(rows, i, type));
     }
     return new Row(columns);
+  }
+
+  private static String baseType(Connection connection, String type) throws SQLException {
+    Map<String, String> known =
+        BASE_TYPES.computeIfAbsent(connection, c -> new ConcurrentHashMap<>());
+    String base = known.get(type);
+    if (base == null) {
+      try (PreparedStatement query = connection.prepareStatement(BASE_TYPE_SQL)) {
+        query.setString(1, type);
+        try (ResultSet result = query.executeQuery()) {
+          base = result.next() ? result.getString(1) : type;
+        }
+      }
+      known.put(type, base);
+    }
+    return base;
+  }
+
+  private static ColumnValue encodable(ResultSet rows, int i, String type) throws SQLException {
+    try {
+      return column(rows, i, type);
+    } catch (RuntimeException e) {
+      return new ColumnValue.Unencodable(type + ": " + e);
+    }
   }
 
   private static ColumnValue column(ResultSet rows, int i, String type) throws SQLException {
@@ -43,23 +88,27 @@ final class JdbcRowEncoder {
       case "money" -> ValueEncoder.money(text);
       case "bool" -> new ColumnValue.Bool(rows.getBoolean(i));
       case "timestamptz" -> ValueEncoder.utcTimestamp(rows.getTimestamp(i));
-      case "timestamp" -> ValueEncoder.localTimestamp(rows.getObject(i, Timestamp.class));
+      case "timestamp" -> ValueEncoder.localTimestamp(text);
       case "date" -> ValueEncoder.date(rows.getObject(i, java.time.LocalDate.class));
-      case "time" -> ValueEncoder.time(rows.getObject(i, LocalTime.class));
+      case "time" -> ValueEncoder.time(text);
       case "timetz" -> ValueEncoder.zonedTime(rows.getObject(i, OffsetTime.class));
       case "interval" -> ValueEncoder.interval((PGInterval) rows.getObject(i));
       case "json", "jsonb" -> new ColumnValue.Json(text);
       case "hstore" -> ValueEncoder.hstore((Map<?, ?>) rows.getObject(i));
       case "bytea" -> ValueEncoder.bytes(rows.getBytes(i));
-      case "_numeric" -> ValueEncoder.simpleArray(text, "numeric");
-      case "_time" -> ValueEncoder.simpleArray(text, "time");
-      case "_timetz" -> ValueEncoder.simpleArray(text, "timetz");
       // bit(1) is a boolean for Debezium; longer bit strings and bit varying are bits.
       case "bit" ->
           text.length() == 1 ? new ColumnValue.Bool(text.equals("1")) : ValueEncoder.bits(text);
       case "varbit" -> ValueEncoder.bits(text);
-      default ->
-          type.startsWith("_") ? ValueEncoder.array(rows.getArray(i)) : ColumnValue.text(text);
+      default -> {
+        if (!type.startsWith("_")) {
+          yield ColumnValue.text(text);
+        }
+        String elementType = type.substring(1);
+        yield ValueEncoder.TEXT_ELEMENT_TYPES.contains(elementType)
+            ? ValueEncoder.simpleArray(text, elementType)
+            : ValueEncoder.array(rows.getArray(i));
+      }
     };
   }
 }

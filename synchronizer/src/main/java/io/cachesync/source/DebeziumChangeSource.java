@@ -377,7 +377,9 @@ public final class DebeziumChangeSource implements AutoCloseable {
     p.setProperty("binary.handling.mode", "bytes");
     // The source type in each field's schema parameters: numeric's special values (RecordDecoder).
     p.setProperty("column.propagate.source.type", ".*");
-    // Arrays Debezium would send as NULL when unchanged and TOASTed (UnchangedToastConverter).
+    // Every array and bit string (domains over them too): Debezium would send most of them as NULL
+    // when unchanged and TOASTed, and garbles arrays of more than one dimension
+    // (UnchangedToastConverter).
     p.setProperty("converters", "cachesync_arrays");
     p.setProperty("cachesync_arrays.type", UnchangedToastConverter.class.getName());
     p.setProperty("time.precision.mode", "adaptive_time_microseconds");

@@ -10,7 +10,6 @@ import io.cachesync.model.Version;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
-import java.time.LocalTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -202,23 +201,19 @@ final class RecordDecoder {
       case "io.debezium.time.ZonedTimestamp":
         return zonedTimestamp((String) value);
       case "io.debezium.time.Time":
-        return ValueEncoder.time(LocalTime.ofNanoOfDay(((Number) value).longValue() * 1_000_000L));
+        return ValueEncoder.timeMicros(((Number) value).longValue() * 1_000L);
       case "io.debezium.time.MicroTime":
-        return ValueEncoder.time(LocalTime.ofNanoOfDay((Long) value * 1_000L));
+        return ValueEncoder.timeMicros((Long) value);
       case "io.debezium.time.NanoTime":
-        return ValueEncoder.time(LocalTime.ofNanoOfDay((Long) value));
+        return ValueEncoder.timeMicros((Long) value / 1_000L);
       case "io.debezium.data.Json":
         return ToastPlaceholder.isJson((String) value)
             ? ColumnValue.UNCHANGED
             : new ColumnValue.Json((String) value);
       case UnchangedToastConverter.ARRAY:
-        return ToastPlaceholder.isText((String) value)
-            ? ColumnValue.UNCHANGED
-            : new ColumnValue.Json((String) value);
+        return converted((String) value, ColumnValue.Json::new);
       case UnchangedToastConverter.BITS:
-        return ToastPlaceholder.isText((String) value)
-            ? ColumnValue.UNCHANGED
-            : ColumnValue.text((String) value);
+        return converted((String) value, ColumnValue::text);
       default:
         break;
     }
@@ -251,6 +246,19 @@ final class RecordDecoder {
       case STRUCT -> new ColumnValue.Json(struct((Struct) value));
       case MAP -> new ColumnValue.Json(map(schema, (Map<?, ?>) value));
     };
+  }
+
+  /** A value {@link UnchangedToastConverter} wrote: unchanged, unencodable, or its cached form. */
+  private static ColumnValue converted(
+      String text, java.util.function.Function<String, ColumnValue> form) {
+    if (ToastPlaceholder.isText(text)) {
+      return ColumnValue.UNCHANGED;
+    }
+    if (text.startsWith(UnchangedToastConverter.UNENCODABLE)) {
+      return new ColumnValue.Unencodable(
+          text.substring(UnchangedToastConverter.UNENCODABLE.length()));
+    }
+    return form.apply(text);
   }
 
   private static ColumnValue zonedTimestamp(String text) {

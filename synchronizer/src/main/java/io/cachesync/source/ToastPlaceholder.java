@@ -25,15 +25,17 @@ import java.util.UUID;
  *   <li>uuid[]: a one-element list of the name-based UUID of the placeholder's bytes;
  *   <li>hstore (hstore.handling.mode=json): the JSON object {placeholder: placeholder};
  *   <li>every other array, domains over arrays, and bit strings: NULL, which cannot be told from a
- *       real NULL. Those columns go through {@link UnchangedToastConverter}, which writes the
- *       placeholder string instead.
+ *       real NULL.
  * </ul>
  *
- * Domains take the form of their base type. The placeholder holds a NUL character, which no
+ * Every array and bit string column goes through {@link UnchangedToastConverter}, which sees
+ * Debezium's unchanged marker for each type and writes the placeholder string: the list forms above
+ * are recognised only should an array reach Debezium's own conversion.
+ *
+ * <p>Domains take the form of their base type. The placeholder holds a NUL character, which no
  * PostgreSQL text, json, jsonb or hstore value can hold: a real value of those types cannot be
- * taken for it. Byte forms are the exception: a bytea whose bytes are exactly the placeholder's 28
- * UTF-8 bytes, or an int[], bigint[] or date[] whose elements are exactly their values ({@code
- * {95,95,99,...,0}}), is taken for an unchanged value (README, value encoding).
+ * taken for it. The bytea form is the exception: a bytea whose bytes are exactly the placeholder's
+ * 28 UTF-8 bytes is taken for an unchanged value (README, value encoding).
  */
 final class ToastPlaceholder {
   /** The placeholder cachesync sets as Debezium's unavailable.value.placeholder. */

@@ -8,19 +8,24 @@ import java.sql.SQLException;
 import java.sql.Types;
 import java.util.Locale;
 import java.util.Properties;
-import java.util.Set;
 import org.apache.kafka.connect.data.SchemaBuilder;
 import org.postgresql.util.PGobject;
 
 /**
- * Debezium custom converter for the columns whose unchanged TOASTed value Debezium 3.6 would send
- * as NULL, which under REPLICA IDENTITY DEFAULT cannot be told from a column set to NULL: every
- * array type but text, varchar, char, json, jsonb, bytea, int4, int8, date and uuid arrays (those
- * Debezium marks with the placeholder, see {@link ToastPlaceholder}), every domain over an array,
- * and bit strings of more than one bit. The converter gets the value before Debezium's own
- * conversion: it writes an unchanged value as {@link ToastPlaceholder#TEXT}, and a real one in its
- * cached form, written by {@link ValueEncoder} (the encoder verify uses), in a string field named
- * {@link #ARRAY} or {@link #BITS}, which {@link RecordDecoder} takes as JSON or as text.
+ * Debezium custom converter for every array column (domains over arrays too) and for bit strings of
+ * more than one bit (domains over them too). Debezium's own conversion cannot be used for them: it
+ * sends an unchanged TOASTed value of most array types and of bit strings as NULL, which under
+ * REPLICA IDENTITY DEFAULT cannot be told from a column set to NULL, and it cannot convert an array
+ * of more than one dimension. The converter gets the value before Debezium's own conversion (an
+ * unchanged TOASTed value as one of Debezium's markers, whatever the type): it writes an unchanged
+ * value as {@link ToastPlaceholder#TEXT}, and a real one in its cached form, written by {@link
+ * ValueEncoder} (the encoder verify uses), in a string field named {@link #ARRAY} or {@link #BITS},
+ * which {@link RecordDecoder} takes as JSON or as text.
+ *
+ * <p>It never throws: Debezium would log the exception and send NULL, caching a real value as
+ * absent. A value it cannot encode is written as {@link #UNENCODABLE} followed by the reason, which
+ * {@link RecordDecoder} turns into {@code ColumnValue.Unencodable} (the key is evicted, the reason
+ * logged).
  */
 public final class UnchangedToastConverter
     implements CustomConverter<SchemaBuilder, RelationalColumn> {
@@ -30,19 +35,16 @@ public final class UnchangedToastConverter
   /** The schema name of a bit string column this converter writes: base64 of its bits. */
   static final String BITS = "io.cachesync.Bits";
 
-  /** Array types whose unchanged TOASTed value Debezium 3.6 gives in a form of the placeholder. */
-  private static final Set<String> MARKED_BY_DEBEZIUM =
-      Set.of(
-          "_text",
-          "_varchar",
-          "_bpchar",
-          "_json",
-          "_jsonb",
-          "_bytea",
-          "_int4",
-          "_int8",
-          "_date",
-          "_uuid");
+  /**
+   * The start of the text written for a value that cannot be encoded, the reason after it; the NUL
+   * character keeps it apart from any JSON array or base64 text.
+   */
+  static final String UNENCODABLE = "__cachesync_unencodable\u0000";
+
+  /** PostgreSQL's OIDs of bit and bit varying; a domain's column carries its base type's OID. */
+  private static final int BIT_OID = 1560;
+
+  private static final int VARBIT_OID = 1562;
 
   @Override
   public void configure(Properties properties) {}
@@ -50,14 +52,24 @@ public final class UnchangedToastConverter
   @Override
   public void converterFor(
       RelationalColumn column, ConverterRegistration<SchemaBuilder> registration) {
-    String type = column.typeName().toLowerCase(Locale.ROOT);
-    if (column.jdbcType() == Types.ARRAY && !MARKED_BY_DEBEZIUM.contains(type)) {
+    if (column.jdbcType() == Types.ARRAY) {
       registration.register(
           SchemaBuilder.string().optional().name(ARRAY), UnchangedToastConverter::array);
-    } else if (type.equals("varbit") || (type.equals("bit") && column.length().orElse(1) > 1)) {
+    } else if (isBitString(column)) {
       registration.register(
           SchemaBuilder.string().optional().name(BITS), UnchangedToastConverter::bits);
     }
+  }
+
+  /**
+   * bit varying, and bit of more than one bit (bit(1) is Debezium's boolean), by the column's base
+   * type: Debezium names a domain's column by the domain but gives it the OID of its base type.
+   */
+  private static boolean isBitString(RelationalColumn column) {
+    String type = column.typeName().toLowerCase(Locale.ROOT);
+    boolean varbit = column.nativeType() == VARBIT_OID || type.equals("varbit");
+    boolean bit = column.nativeType() == BIT_OID || type.equals("bit");
+    return varbit || (bit && column.length().orElse(1) > 1);
   }
 
   private static Object array(Object value) {
@@ -67,15 +79,17 @@ public final class UnchangedToastConverter
     if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
       return ToastPlaceholder.TEXT;
     }
-    if (value instanceof Array array) {
-      try {
+    try {
+      if (value instanceof Array array) {
         return ValueEncoder.array(array).jsonText();
-      } catch (SQLException e) {
-        throw new IllegalStateException("cannot read an array value: " + e.getMessage(), e);
       }
+      return UNENCODABLE
+          + "an array column's value is a "
+          + value.getClass().getName()
+          + ", not a java.sql.Array";
+    } catch (SQLException | RuntimeException e) {
+      return UNENCODABLE + "cannot encode an array value: " + e;
     }
-    throw new IllegalArgumentException(
-        "an array column's value is a " + value.getClass().getName() + ", not a java.sql.Array");
   }
 
   private static Object bits(Object value) {
@@ -85,7 +99,11 @@ public final class UnchangedToastConverter
     if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
       return ToastPlaceholder.TEXT;
     }
-    String text = value instanceof PGobject object ? object.getValue() : value.toString();
-    return ValueEncoder.bits(text).fieldText().orElseThrow();
+    try {
+      String text = value instanceof PGobject object ? object.getValue() : value.toString();
+      return ValueEncoder.bits(text).fieldText().orElseThrow();
+    } catch (RuntimeException e) {
+      return UNENCODABLE + "cannot encode a bit string value: " + e;
+    }
   }
 }

@@ -13,8 +13,14 @@ import java.time.LocalDateTime;
 import java.time.OffsetTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeFormatterBuilder;
+import java.time.format.SignStyle;
+import java.time.format.TextStyle;
+import java.time.temporal.ChronoField;
 import java.util.Base64;
 import java.util.BitSet;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.postgresql.PGStatement;
 import org.postgresql.util.PGInterval;
@@ -23,8 +29,8 @@ import org.postgresql.util.PGobject;
 /**
  * The cached form of each PostgreSQL type (README, value encoding), one method per type, shared by
  * every path that produces a cached value: the stream ({@link RecordDecoder}, from Debezium's
- * records, and {@link UnchangedToastConverter}, for the arrays Debezium cannot mark unchanged) and
- * the JDBC readers (verify and the orphan sweep, {@code job.JdbcRowEncoder}).
+ * records, and {@link UnchangedToastConverter}, for every array and bit string) and the JDBC
+ * readers (verify and the orphan sweep, {@code job.JdbcRowEncoder}).
  *
  * <p>The design: each path turns its input into the plain Java value of the type (an {@link
  * Instant}, a {@link LocalDateTime}, a {@code byte[]}, a {@link java.sql.Array}...) and calls the
@@ -49,6 +55,41 @@ public final class ValueEncoder {
           .appendPattern("[XXX][X]")
           .toFormatter();
 
+  /** PostgreSQL's text of a date (DateStyle ISO), the era after it for BC dates. */
+  private static final DateTimeFormatter POSTGRES_DATE =
+      new DateTimeFormatterBuilder()
+          .appendValue(ChronoField.YEAR_OF_ERA, 4, 9, SignStyle.NOT_NEGATIVE)
+          .appendLiteral('-')
+          .appendValue(ChronoField.MONTH_OF_YEAR, 2)
+          .appendLiteral('-')
+          .appendValue(ChronoField.DAY_OF_MONTH, 2)
+          .optionalStart()
+          .appendLiteral(' ')
+          .appendText(ChronoField.ERA, TextStyle.SHORT)
+          .optionalEnd()
+          .toFormatter(Locale.ROOT);
+
+  /** PostgreSQL's text of a timestamp (DateStyle ISO), the era after it for BC timestamps. */
+  private static final DateTimeFormatter POSTGRES_TIMESTAMP =
+      new DateTimeFormatterBuilder()
+          .appendValue(ChronoField.YEAR_OF_ERA, 4, 9, SignStyle.NOT_NEGATIVE)
+          .appendLiteral('-')
+          .appendValue(ChronoField.MONTH_OF_YEAR, 2)
+          .appendLiteral('-')
+          .appendValue(ChronoField.DAY_OF_MONTH, 2)
+          .appendLiteral(' ')
+          .append(DateTimeFormatter.ISO_LOCAL_TIME)
+          .optionalStart()
+          .appendLiteral(' ')
+          .appendText(ChronoField.ERA, TextStyle.SHORT)
+          .optionalEnd()
+          .toFormatter(Locale.ROOT);
+
+  private static final long MICROS_PER_DAY = 86_400_000_000L;
+
+  /** PostgreSQL's 24:00:00, the end of a day, in the form of {@link #MICROS_TIME}. */
+  private static final String END_OF_DAY = "24:00:00.000000";
+
   /** PostgreSQL's 'infinity' timestamp as Debezium and PgJDBC give it, in microseconds / millis. */
   static final long INFINITY = PGStatement.DATE_POSITIVE_INFINITY;
 
@@ -72,15 +113,16 @@ public final class ValueEncoder {
     return localTimestamp(LocalDateTime.ofInstant(micros(micros), ZoneOffset.UTC));
   }
 
-  /** timestamp from PgJDBC, which reads it in the JVM's zone. */
-  public static ColumnValue localTimestamp(Timestamp value) {
-    if (value.getTime() == INFINITY) {
-      return ColumnValue.text("infinity");
+  /**
+   * timestamp from PostgreSQL's text of it (ISO DateStyle: {@code 2026-03-29 02:30:00.5}, {@code
+   * 0044-03-15 00:00:00 BC}, {@code infinity}), read without any time zone: a java.sql.Timestamp
+   * would move a local time that does not exist in the JVM's zone (a DST gap) by an hour.
+   */
+  public static ColumnValue localTimestamp(String text) {
+    if (text.equals("infinity") || text.equals("-infinity")) {
+      return ColumnValue.text(text);
     }
-    if (value.getTime() == MINUS_INFINITY) {
-      return ColumnValue.text("-infinity");
-    }
-    return localTimestamp(value.toLocalDateTime());
+    return localTimestamp(LocalDateTime.parse(text, POSTGRES_TIMESTAMP));
   }
 
   /** timestamptz: ISO-8601 in UTC with microseconds, or (-)infinity. */
@@ -104,6 +146,25 @@ public final class ValueEncoder {
     return ColumnValue.text(MICROS_TIME.format(value));
   }
 
+  /**
+   * time from microseconds of the day, as Debezium gives it; PostgreSQL's {@code 24:00:00}, which
+   * no LocalTime holds, is written {@code 24:00:00.000000}.
+   */
+  public static ColumnValue timeMicros(long micros) {
+    if (micros == MICROS_PER_DAY) {
+      return ColumnValue.text(END_OF_DAY);
+    }
+    return time(java.time.LocalTime.ofNanoOfDay(micros * 1_000L));
+  }
+
+  /** time from PostgreSQL's text of it ({@code 13:14:15.5}, {@code 24:00:00}). */
+  public static ColumnValue time(String text) {
+    if (text.startsWith("24:")) {
+      return ColumnValue.text(END_OF_DAY);
+    }
+    return time(java.time.LocalTime.parse(text));
+  }
+
   /** timetz: in UTC, as Debezium's ZonedTime writes it ({@code ISO_OFFSET_TIME}). */
   public static ColumnValue zonedTime(OffsetTime value) {
     return ColumnValue.text(
@@ -113,6 +174,14 @@ public final class ValueEncoder {
   /** date: ISO-8601. */
   public static ColumnValue date(LocalDate value) {
     return ColumnValue.text(value.toString());
+  }
+
+  /** date from PostgreSQL's text of it ({@code 2026-11-25}, {@code 0044-03-15 BC}, infinity). */
+  public static ColumnValue date(String text) {
+    if (text.equals("infinity") || text.equals("-infinity")) {
+      return ColumnValue.text(text);
+    }
+    return date(LocalDate.parse(text, POSTGRES_DATE));
   }
 
   /** real: its shortest float text, 0.1, not the 0.10000000149011612 of its double. */
@@ -224,13 +293,8 @@ public final class ValueEncoder {
    */
   public static ColumnValue array(Array array) throws SQLException {
     String type = array.getBaseTypeName();
-    switch (type) {
-      case "numeric", "time", "timetz":
-        // PgJDBC reads NaN and Infinity of a numeric[] as errors, and times to the millisecond:
-        // these are taken from PostgreSQL's text of the array.
-        return simpleArray(array.toString(), type);
-      default:
-        break;
+    if (TEXT_ELEMENT_TYPES.contains(type)) {
+      return simpleArray(array.toString(), type);
     }
     StringBuilder json = new StringBuilder();
     appendArray(json, (Object[]) array.getArray(), type);
@@ -238,37 +302,50 @@ public final class ValueEncoder {
   }
 
   /**
-   * An array of numeric, time or timetz from PostgreSQL's text of it ({@code {1.50,NaN,NULL}},
-   * nested braces for more dimensions), whose elements are never quoted: each element in its type's
-   * form, NULL as null.
+   * The element types whose arrays are read from PostgreSQL's text of the array rather than from
+   * PgJDBC's element objects: PgJDBC reads NaN and Infinity of a numeric[] as errors, times to the
+   * millisecond, and timestamps and dates in the JVM's zone.
+   */
+  public static final java.util.Set<String> TEXT_ELEMENT_TYPES =
+      java.util.Set.of("numeric", "time", "timetz", "timestamp", "date");
+
+  /**
+   * An array of one of {@link #TEXT_ELEMENT_TYPES} from PostgreSQL's text of it ({@code
+   * {1.50,NaN,NULL}}, {@code {"2026-03-29 02:30:00",NULL}}, nested braces for more dimensions, an
+   * optional {@code [0:1]=} bounds prefix): each element in its type's form, NULL as null.
    */
   public static ColumnValue simpleArray(String literal, String type) {
     StringBuilder json = new StringBuilder(literal.length() + 16);
-    int start = -1;
-    for (int i = 0; i < literal.length(); i++) {
-      char c = literal.charAt(i);
-      if (c == '{') {
-        json.append('[');
-      } else if (c == '}' || c == ',') {
-        if (start >= 0) {
-          json.append(simpleElement(literal.substring(start, i), type).jsonText());
-          start = -1;
-        }
-        json.append(c == '}' ? ']' : ',');
-      } else if (start < 0) {
-        start = i;
-      }
-    }
+    appendTextArray(json, ArrayLiteral.parse(literal), type);
     return new ColumnValue.Json(json.toString());
   }
 
-  private static ColumnValue simpleElement(String text, String type) {
-    if (text.equals("NULL")) {
+  private static void appendTextArray(StringBuilder json, List<?> elements, String type) {
+    json.append('[');
+    for (int i = 0; i < elements.size(); i++) {
+      if (i > 0) {
+        json.append(',');
+      }
+      Object element = elements.get(i);
+      if (element instanceof List<?> nested) {
+        appendTextArray(json, nested, type);
+      } else {
+        json.append(textElement((String) element, type).jsonText());
+      }
+    }
+    json.append(']');
+  }
+
+  private static ColumnValue textElement(String text, String type) {
+    if (text == null) {
       return ColumnValue.NULL;
     }
     return switch (type) {
-      case "time" -> time(java.time.LocalTime.parse(text));
+      case "time" -> time(text);
       case "timetz" -> zonedTime(OffsetTime.parse(text, TIMETZ));
+      case "timestamp" -> localTimestamp(text);
+      case "date" -> date(text);
+      case "numeric" -> numeric(text);
       default -> ColumnValue.text(text);
     };
   }
@@ -295,9 +372,7 @@ public final class ValueEncoder {
       return ColumnValue.NULL;
     }
     return switch (type) {
-      case "timestamp" -> localTimestamp((Timestamp) element);
       case "timestamptz" -> utcTimestamp((Timestamp) element);
-      case "date" -> dateElement((java.sql.Date) element);
       case "float4" -> real(((Number) element).floatValue());
       case "float8" -> doublePrecision(((Number) element).doubleValue());
       case "json", "jsonb" -> new ColumnValue.Json(element.toString());
@@ -318,16 +393,6 @@ public final class ValueEncoder {
         yield ColumnValue.text(element.toString());
       }
     };
-  }
-
-  private static ColumnValue dateElement(java.sql.Date value) {
-    if (value.getTime() == INFINITY) {
-      return ColumnValue.text("infinity");
-    }
-    if (value.getTime() == MINUS_INFINITY) {
-      return ColumnValue.text("-infinity");
-    }
-    return date(value.toLocalDate());
   }
 
   private static Instant micros(long micros) {

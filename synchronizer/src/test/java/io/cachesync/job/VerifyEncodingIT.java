@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TimeZone;
 import java.util.TreeMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,32 +20,52 @@ import org.junit.jupiter.api.Test;
 /**
  * The stream (Debezium's records) and verify (JDBC) encode every supported type alike: a table of
  * every type, loaded and streamed, is consistent for verify, and {@code --repair} rewrites nothing.
+ * The daemon and verify run in a JVM whose zone is Europe/Paris, where the table's timestamps of
+ * 2026-03-29 02:30 do not exist (a DST gap) and those of 2026-10-25 02:30 exist twice: they must be
+ * cached as PostgreSQL holds them.
  */
 class VerifyEncodingIT {
   private static final Duration WAIT = Duration.ofSeconds(60);
+  private static final TimeZone ZONE = TimeZone.getDefault();
   private static final String MAPPING =
-      "tables:\n  - table: public.hashes\n    key: \"h:{id}\"\n  - table: public.jsons\n    key: \"j:{id}\"\n    format: json\n";
+      "tables:\n  - table: public.hashes\n    key: \"h:{id}\"\n  - table: public.jsons\n    key: \"j:{id}\"\n    format: json\n"
+          + "  - table: public.odd\n    key: \"u:{id}\"\n";
+
+  /** A value neither side can encode: a timetz whose offset has seconds. */
+  private static final String UNENCODABLE = "'{13:14:15+05:30:15}'";
+
   private static SyncHarness harness;
 
   @BeforeAll
   static void start() throws Exception {
+    TimeZone.setDefault(TimeZone.getTimeZone("Europe/Paris"));
     harness = new SyncHarness("verifyencoding");
     List<String> setup = new ArrayList<>(AllTypesTable.TYPES);
     setup.add("CREATE TABLE hashes (id bigint PRIMARY KEY, " + AllTypesTable.COLUMNS + ")");
     setup.add("CREATE TABLE jsons (id bigint PRIMARY KEY, " + AllTypesTable.COLUMNS + ")");
     // Rows 1 to 3 come through the initial load, 11 to 13 through the stream.
+    setup.add("CREATE TABLE odd (id bigint PRIMARY KEY, label text, clocks timetz[])");
+    setup.add("INSERT INTO odd VALUES (1, 'loaded', " + UNENCODABLE + ")");
     setup.add(AllTypesTable.insert("hashes", 1));
     setup.add(AllTypesTable.insert("jsons", 1));
     harness.sql(setup.toArray(String[]::new));
     harness.start(MAPPING);
     await().atMost(WAIT).until(() -> harness.redis.keys("*:3").size() == 2);
-    harness.sql(AllTypesTable.insert("hashes", 11), AllTypesTable.insert("jsons", 11));
+    harness.sql(
+        "INSERT INTO odd VALUES (2, 'streamed', NULL)",
+        "UPDATE odd SET clocks = " + UNENCODABLE + " WHERE id = 2",
+        AllTypesTable.insert("hashes", 11),
+        AllTypesTable.insert("jsons", 11));
     await().atMost(WAIT).until(() -> harness.redis.keys("*:13").size() == 2);
   }
 
   @AfterAll
   static void stop() {
-    harness.close();
+    try {
+      harness.close();
+    } finally {
+      TimeZone.setDefault(ZONE);
+    }
   }
 
   private static CommandRun verify(String... options) {
@@ -72,7 +93,8 @@ class VerifyEncodingIT {
     assertThat(run.out())
         .as(run.output() + "\ncached: " + cached())
         .isEqualTo(
-            "public.hashes: 6 rows checked: consistent\npublic.jsons: 6 rows checked: consistent\nconsistent\n");
+            "public.hashes: 6 rows checked: consistent\npublic.jsons: 6 rows checked: consistent\n"
+                + "public.odd: 2 rows checked: consistent\nconsistent\n");
     assertThat(run.exitCode()).isEqualTo(ExitCode.OK);
   }
 
@@ -122,6 +144,71 @@ class VerifyEncodingIT {
           .containsEntry("span", "P0Y0M-1DT0H0M-0.000001S")
           .containsEntry("local_at", "-infinity")
           .containsEntry("at", "infinity");
+    }
+  }
+
+  @Test
+  void stream_multiDimensionalAndBoundedArrays_areNestedJsonArrays() {
+    for (String key : new String[] {"h:1", "h:11"}) {
+      assertThat(harness.redis.hash(key))
+          .as(key)
+          .containsEntry("int_grid", "[[1,2],[3,null]]")
+          .containsEntry("text_grid", "[[\"a\",\"q\\\"uote\"],[\"NULL\",null]]")
+          .containsEntry("day_grid", "[[\"2026-11-25\",null],[\"2026-03-29\",\"2026-01-01\"]]")
+          .containsEntry("byte_grid", "[[\"AP8=\",null],[\"\",\"EA==\"]]")
+          .containsEntry("decimal_grid", "[[\"1.50\",\"NaN\"],[null,\"-0.001\"]]")
+          .containsEntry(
+              "stamp_grid",
+              "[[\"2026-03-29T02:30:00.000000\",null],"
+                  + "[\"2026-11-25T19:24:35.000001\",\"infinity\"]]")
+          .containsEntry("uuid_grid", "[[\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"],[null]]")
+          .containsEntry("doc_grid", "[[{\"a\": 1}],[null]]")
+          .containsEntry("bounded_decimals", "[\"1.5\",\"2\"]")
+          .containsEntry("bounded_ints", "[1,null,3]")
+          .containsEntry("bounded_grid", "[[\"a\",\"b\"],[\"c\",\"d e\"]]")
+          .containsEntry("int_list", "[4,5]");
+    }
+  }
+
+  @Test
+  void stream_valueNoEncoderReads_evictsTheKeyInsteadOfCachingNull() {
+    // The stream applied the odd rows before the rows 11 to 13 that start() waited for.
+    assertThat(harness.redis.keys("u:*")).as("u:1 loaded, u:2 updated to the value").isEmpty();
+  }
+
+  @Test
+  void stream_domainsOverBitStrings_areCachedAsTheirBaseType() {
+    for (String key : new String[] {"h:1", "h:11"}) {
+      assertThat(harness.redis.hash(key))
+          .as(key)
+          .containsEntry("flag_bits", "Fg==")
+          .containsEntry("nibble", "Cg==");
+    }
+  }
+
+  @Test
+  void stream_timeOfTwentyFourHours_isPostgresText() {
+    for (String key : new String[] {"h:1", "h:11"}) {
+      assertThat(harness.redis.hash(key))
+          .as(key)
+          .containsEntry("day_end", "24:00:00.000000")
+          .containsEntry("day_ends", "[\"24:00:00.000000\",null]");
+    }
+  }
+
+  @Test
+  void stream_timestampsInTheJvmZonesDstGapOrOverlap_arePostgresLocalTime() {
+    for (String key : new String[] {"h:1", "h:11"}) {
+      assertThat(harness.redis.hash(key))
+          .as(key)
+          .containsEntry("gap_at", "2026-03-29T02:30:00.000000")
+          .containsEntry("gap_stamps", "[\"2026-03-29T02:30:00.000000\",null]");
+    }
+    for (String key : new String[] {"h:2", "h:12"}) {
+      assertThat(harness.redis.hash(key))
+          .as(key)
+          .containsEntry("gap_at", "2026-10-25T02:30:00.000000")
+          .containsEntry("bounded_decimals", "[\"0\"]");
     }
   }
 }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import org.apache.kafka.connect.data.Schema;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -42,5 +44,19 @@ class RecordDecoderTest {
       })
   void utcMicros_otherShapes_leftToJavaTime(String text) {
     assertThat(RecordDecoder.utcMicros(text)).isNull();
+  }
+
+  @Test
+  void column_converterCouldNotEncode_isUnencodableWithTheReason() {
+    Schema schema =
+        org.apache.kafka.connect.data.SchemaBuilder.string()
+            .optional()
+            .name(UnchangedToastConverter.ARRAY)
+            .build();
+
+    assertThat(RecordDecoder.column(schema, UnchangedToastConverter.UNENCODABLE + "bad time"))
+        .isEqualTo(new io.cachesync.model.ColumnValue.Unencodable("bad time"));
+    assertThat(RecordDecoder.column(schema, ToastPlaceholder.TEXT))
+        .isEqualTo(io.cachesync.model.ColumnValue.UNCHANGED);
   }
 }

@@ -3,8 +3,10 @@ package io.cachesync.source;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cachesync.model.ColumnValue;
+import java.time.LocalDateTime;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TimeZone;
 import org.junit.jupiter.api.Test;
 import org.postgresql.util.PGInterval;
 
@@ -68,5 +70,44 @@ class ValueEncoderTest {
         .isEqualTo(ColumnValue.text("-infinity"));
     assertThat(ValueEncoder.localTimestampMicros(1_000_001L))
         .isEqualTo(ColumnValue.text("1970-01-01T00:00:01.000001"));
+  }
+
+  @Test
+  void simpleArray_explicitLowerBounds_areLeftOut() {
+    assertThat(ValueEncoder.simpleArray("[0:1]={1.5,2}", "numeric"))
+        .isEqualTo(new ColumnValue.Json("[\"1.5\",\"2\"]"));
+    assertThat(ValueEncoder.simpleArray("[0:1][1:2]={{1,2},{NULL,4}}", "numeric"))
+        .isEqualTo(new ColumnValue.Json("[[\"1\",\"2\"],[null,\"4\"]]"));
+  }
+
+  @Test
+  void simpleArray_timeOfTwentyFourHours_isPostgresText() {
+    assertThat(ValueEncoder.simpleArray("{24:00:00,NULL,13:14:15.5}", "time"))
+        .isEqualTo(new ColumnValue.Json("[\"24:00:00.000000\",null,\"13:14:15.500000\"]"));
+  }
+
+  @Test
+  void time_twentyFourHours_isTheSameTextFromDebeziumAndFromPostgres() {
+    assertThat(ValueEncoder.timeMicros(86_400_000_000L))
+        .isEqualTo(ValueEncoder.time("24:00:00"))
+        .isEqualTo(ColumnValue.text("24:00:00.000000"));
+  }
+
+  @Test
+  void localTimestamp_dstGapOfTheJvmZone_isPostgresLocalTime() {
+    TimeZone zone = TimeZone.getDefault();
+    TimeZone.setDefault(TimeZone.getTimeZone("Europe/Paris"));
+    try {
+      assertThat(ValueEncoder.localTimestamp("2026-03-29 02:30:00"))
+          .isEqualTo(ColumnValue.text("2026-03-29T02:30:00.000000"));
+      assertThat(ValueEncoder.simpleArray("{\"2026-03-29 02:30:00.5\",NULL,infinity}", "timestamp"))
+          .isEqualTo(new ColumnValue.Json("[\"2026-03-29T02:30:00.500000\",null,\"infinity\"]"));
+      assertThat(ValueEncoder.localTimestamp("0044-03-15 12:00:00 BC"))
+          .isEqualTo(ValueEncoder.localTimestamp(LocalDateTime.of(-43, 3, 15, 12, 0)));
+      assertThat(ValueEncoder.simpleArray("{2026-03-29,NULL,0044-03-15 BC}", "date"))
+          .isEqualTo(new ColumnValue.Json("[\"2026-03-29\",null,\"-0043-03-15\"]"));
+    } finally {
+      TimeZone.setDefault(zone);
+    }
   }
 }

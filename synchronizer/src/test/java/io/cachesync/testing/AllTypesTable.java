@@ -16,7 +16,10 @@ public final class AllTypesTable {
           "CREATE EXTENSION IF NOT EXISTS hstore",
           "CREATE TYPE mood AS ENUM ('happy', 'sad', 'it''s \"ok\"')",
           "CREATE DOMAIN short_text AS varchar(20) CHECK (VALUE <> '')",
-          "CREATE DOMAIN positive AS int CHECK (VALUE > 0)");
+          "CREATE DOMAIN positive AS int CHECK (VALUE > 0)",
+          "CREATE DOMAIN flag_bits AS varbit(16)",
+          "CREATE DOMAIN nibble AS bit(4)",
+          "CREATE DOMAIN int_list AS int[]");
 
   /** The column definitions, after {@code id bigint PRIMARY KEY}. */
   public static final String COLUMNS =
@@ -68,7 +71,25 @@ public final class AllTypesTable {
           "ints int4range",
           "periods tstzrange",
           "name short_text",
-          "count positive");
+          "count positive",
+          "int_grid int[]",
+          "text_grid text[]",
+          "day_grid date[]",
+          "byte_grid bytea[]",
+          "decimal_grid numeric[]",
+          "stamp_grid timestamp[]",
+          "uuid_grid uuid[]",
+          "doc_grid jsonb[]",
+          "bounded_decimals numeric[]",
+          "bounded_ints int[]",
+          "bounded_grid text[]",
+          "flag_bits flag_bits",
+          "nibble nibble",
+          "int_list int_list",
+          "day_end time",
+          "day_ends time[]",
+          "gap_at timestamp",
+          "gap_stamps timestamp[]");
 
   /**
    * Rows {@code first} (ordinary values), {@code first + 1} (extremes) and {@code first + 2}
@@ -93,7 +114,15 @@ public final class AllTypesTable {
         + " '{true,false,NULL}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',"
         + " ARRAY['{\"a\": [1, 2.50]}'::jsonb, NULL], '{13:14:15.5,NULL}', '{13:14:15.000001+05:30}',"
         + " '{\"1 day 00:00:01\",NULL}', '{0.1,NaN,-Infinity}', '[1,10)',"
-        + " '[2026-11-25 19:24:35+00,)', 'short', 7),"
+        + " '[2026-11-25 19:24:35+00,)', 'short', 7,"
+        + " '{{1,2},{3,NULL}}', '{{a,\"q\\\"uote\"},{\"NULL\",NULL}}',"
+        + " '{{2026-11-25,NULL},{2026-03-29,2026-01-01}}', '{{\"\\\\x00ff\",NULL},{\"\\\\x\",\"\\\\x10\"}}',"
+        + " '{{1.50,NaN},{NULL,-0.001}}',"
+        + " '{{\"2026-03-29 02:30:00\",NULL},{\"2026-11-25 19:24:35.000001\",infinity}}',"
+        + " '{{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11},{NULL}}', '{{\"{\\\"a\\\": 1}\"},{NULL}}',"
+        + " '[0:1]={1.5,2}', '[-1:1]={1,NULL,3}', '[0:1][1:2]={{a,b},{c,\"d e\"}}',"
+        + " B'10110', B'1010', '{4,5}', '24:00:00', '{24:00:00,NULL}',"
+        + " '2026-03-29 02:30:00', '{\"2026-03-29 02:30:00\",NULL}'),"
         + "("
         + (first + 1)
         + ", 0, -2147483648, -9223372036854775808, 'NaN', '-Infinity', -0.0001, 'NaN',"
@@ -102,7 +131,9 @@ public final class AllTypesTable {
         + " '-infinity', 'infinity', '[]', 'null', '\\x', '', '::1', '::/0', '00:00:00:00:00:00',"
         + " B'0000', B'', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}',"
         + " '{}', 'empty', 'empty',"
-        + " 'x', 2147483647),"
+        + " 'x', 2147483647,"
+        + " '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '[5:5]={0}', '{}', '{}',"
+        + " B'', B'0000', '{}', '00:00:00', '{}', '2026-10-25 02:30:00', '{}'),"
         + "("
         + (first + 2)
         + ", NULL".repeat(COLUMNS.split(", ").length)

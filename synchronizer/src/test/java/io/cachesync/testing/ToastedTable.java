@@ -17,7 +17,8 @@ public final class ToastedTable {
           "CREATE EXTENSION IF NOT EXISTS hstore",
           "CREATE DOMAIN long_text AS text",
           "CREATE DOMAIN int_list AS int[]",
-          "CREATE DOMAIN document AS jsonb");
+          "CREATE DOMAIN document AS jsonb",
+          "CREATE DOMAIN flag_bits AS varbit");
 
   /** Each toastable column: its name, type and a value of several kilobytes. */
   public static final List<String[]> COLUMNS =
@@ -91,6 +92,13 @@ public final class ToastedTable {
           column("big_number", "numeric", "(repeat('9', 3000) || '.5')::numeric"),
           column("markup", "xml", "('<a>' || repeat(md5('x'), 200) || '</a>')::xml"),
           column("long_bits", "varbit", "repeat('10', 10000)::varbit"),
+          column("long_flag_bits", "flag_bits", "repeat('10', 10000)::varbit"),
+          column(
+              "word_grid",
+              "text[]",
+              "ARRAY(SELECT ARRAY[md5(i::text), md5((i + 1)::text)] FROM generate_series(1, 100) i)"),
+          column(
+              "number_grid", "int[]", "ARRAY(SELECT ARRAY[i, -i] FROM generate_series(1, 1000) i)"),
           column("wide_bits", "bit(30000)", "repeat('01', 15000)::bit(30000)"),
           column(
               "words_vector",
