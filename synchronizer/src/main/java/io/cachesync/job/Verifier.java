@@ -170,15 +170,35 @@ public final class Verifier {
 
   /** What is wrong with a row's cached value, if anything. */
   private Optional<Offender> compare(TableMapping table, Row row) {
-    for (CacheOperation operation :
+    List<CacheOperation> operations =
         planner.plan(
             new ChangeEvent(
-                table.table(), ChangeEvent.Kind.SNAPSHOT, Row.EMPTY, row, Version.ZERO))) {
+                table.table(), ChangeEvent.Kind.SNAPSHOT, Row.EMPTY, row, Version.ZERO));
+    for (CacheOperation operation : operations) {
       if (operation instanceof CacheOperation.Write write) {
         return compare(write);
       }
     }
-    return Optional.empty(); // evict mode: whatever the application cached is its own
+    if (table.mode() == SyncMode.EVICT) {
+      return Optional.empty(); // whatever the application cached is its own
+    }
+    // A row the stream evicts instead of writing (a value it cannot encode, a reserved column): its
+    // key must not exist, and a repair's reload evicts it.
+    for (CacheOperation operation : operations) {
+      if (operation instanceof CacheOperation.Evict evict
+          && !redis.type(evict.key()).equals("none")) {
+        String why =
+            operations.stream()
+                .filter(CacheOperation.Reject.class::isInstance)
+                .map(reject -> ((CacheOperation.Reject) reject).reason())
+                .findFirst()
+                .orElse("the row cannot be cached");
+        return Optional.of(
+            new Offender(
+                evict.key(), Drift.STALE, "present, though the row is not cached: " + why));
+      }
+    }
+    return Optional.empty();
   }
 
   private Optional<Offender> compare(CacheOperation.Write write) {

@@ -177,6 +177,26 @@ class VerifyEncodingIT {
   }
 
   @Test
+  void verifyRepair_keyOfARowThatCannotBeCached_isReportedStaleAndRemoved() {
+    harness.redis.redis().hset("u:1", Map.of("__v", "0".repeat(32), "label", "loaded"));
+    try {
+      CommandRun run = verify();
+
+      assertThat(run.out())
+          .as(run.output())
+          .contains("u:1: stale (present, though the row is not cached: key u:1: column clocks");
+      assertThat(run.exitCode()).isEqualTo(ExitCode.DRIFT);
+
+      CommandRun repair = verify("--repair");
+
+      assertThat(repair.out()).as(repair.output()).contains("repairing").endsWith("consistent\n");
+      assertThat(harness.redis.redis().exists("u:1")).isZero();
+    } finally {
+      harness.redis.redis().del("u:1");
+    }
+  }
+
+  @Test
   void stream_domainsOverBitStrings_areCachedAsTheirBaseType() {
     for (String key : new String[] {"h:1", "h:11"}) {
       assertThat(harness.redis.hash(key))
