@@ -52,6 +52,9 @@ final class BatchTransaction {
   private final long maxValueBytes;
   private final PendingTruncates truncates;
 
+  /** For the tests: runs between the reads under WATCH and the MULTI. */
+  private Consumer<StatefulRedisConnection<String, String>> beforeMulti = connection -> {};
+
   /**
    * @param pipeline the connection the transaction is sent on, flushed by hand
    * @param direct a second connection, for reads
@@ -71,6 +74,14 @@ final class BatchTransaction {
     this.scripts = scripts;
     this.positionKey = positionKey;
     this.maxValueBytes = maxValueBytes;
+  }
+
+  /**
+   * For the tests: {@code hook} runs with the batch connection once the reads under WATCH are
+   * answered and before the MULTI is sent, the window a reconnect must not slip through.
+   */
+  void beforeMulti(Consumer<StatefulRedisConnection<String, String>> hook) {
+    this.beforeMulti = hook;
   }
 
   /**
@@ -174,12 +185,20 @@ final class BatchTransaction {
     return cached;
   }
 
-  /** A JSON value read for a merge; empty when there is none (or another type: a cache miss). */
+  /**
+   * A JSON value read for a merge; empty when there is none: no key, a value without a version, or
+   * a key of another type (WRONGTYPE), all a cache miss. Any other error (NOPERM, OOM, a timeout)
+   * says nothing about the value: taking it for a miss would evict the rows while the stream goes
+   * on, so it fails the batch, to be retried.
+   *
+   * @throws RedisUnavailableException when the read failed for another reason than the key's type
+   */
   private static Optional<CachedJson> cachedValue(RedisFuture<String> read) {
     try {
       return CachedJson.parse(LettuceClients.await(read));
     } catch (RedisUnavailableException e) {
-      if (e.getCause() instanceof RedisCommandExecutionException) {
+      if (e.getCause() instanceof RedisCommandExecutionException
+          && String.valueOf(e.getCause().getMessage()).startsWith("WRONGTYPE")) {
         return Optional.empty();
       }
       throw e;
@@ -196,6 +215,7 @@ final class BatchTransaction {
       List<Future<String>> results,
       Map<Integer, String> oversize,
       Consumer<RedisAsyncCommands<String, String>> stateCommands) {
+    beforeMulti.accept(pipeline);
     RedisAsyncCommands<String, String> commands = pipeline.async();
     Map<String, CachedJson> batchJson = new HashMap<>();
     RedisFuture<TransactionResult> exec;
@@ -444,6 +464,21 @@ final class BatchTransaction {
         status = results.get(i).get(0, TimeUnit.MILLISECONDS);
       } catch (ExecutionException | TimeoutException e) {
         String error = String.valueOf(LettuceClients.rootCause(e).getMessage());
+        if (refusedForItsTtl(error)) {
+          throw new RedisUnavailableException(
+              "Redis refused the ttl of table "
+                  + operation.table()
+                  + " ("
+                  + (operation instanceof Write w ? ttl(w) : "none")
+                  + " seconds) for key "
+                  + key
+                  + ": "
+                  + error
+                  + "; every write of the table would fail alike, so nothing is evicted, the batch"
+                  + " is retried and its position not stored: correct the table's ttl in the"
+                  + " configuration",
+              e);
+        }
         if (!refusedForItsValue(error)) {
           throw new RedisUnavailableException(
               "Redis failed "
@@ -456,6 +491,9 @@ final class BatchTransaction {
                   + " checks the Redis user's permissions and Lua support)",
               e);
         }
+        // A value error inside a packed write_hash.lua call fails the whole call, rows Lua had
+        // already written included: each of them is evicted here too. Safe (a cache miss), if
+        // more than needed.
         failures.add(failure(operation, key, "Redis refused the value: " + error));
         evictNow(key, operation instanceof Write w ? w.version() : ((Evict) operation).version());
         evicted++;
@@ -478,8 +516,11 @@ final class BatchTransaction {
                 failure(operation, key, "an unchanged TOAST column had no cached value to keep"));
           }
         }
-        case "wrongtype" ->
-            failures.add(failure(operation, key, "the key held another Redis type"));
+        case "wrongtype" -> {
+          // The script deleted the key.
+          evicted++;
+          failures.add(failure(operation, key, "the key held another Redis type"));
+        }
         case "stale" -> stale++;
         default -> {}
       }
@@ -488,10 +529,20 @@ final class BatchTransaction {
   }
 
   /**
+   * Errors a table's ttl causes (an EXPIRE or SET EX refusing it): the configuration's fault, not
+   * the row's, so not {@link #refusedForItsValue}: evicting would drop every write of the table,
+   * for ever.
+   */
+  static boolean refusedForItsTtl(String error) {
+    return error.contains("invalid expire time")
+        || error.contains("value is not an integer or out of range");
+  }
+
+  /**
    * Errors the value itself causes: too large a value or too many fields for Redis or its Lua
-   * stack, a TTL out of range, a key of another type. Evicting the key is then the fail-safe answer
-   * (invariant 4); any other error (NOPERM, a missing Lua library, NOSCRIPT, OOM, READONLY) would
-   * fail every retry alike and is a Redis problem to fix, not a key to drop.
+   * stack, a key of another type. Evicting the key is then the fail-safe answer (invariant 4); any
+   * other error (NOPERM, a missing Lua library, NOSCRIPT, OOM, READONLY) would fail every retry
+   * alike and is a Redis problem to fix, not a key to drop.
    */
   static boolean refusedForItsValue(String error) {
     return VALUE_ERRORS.stream().anyMatch(error::contains);
@@ -503,8 +554,6 @@ final class BatchTransaction {
           "stack overflow",
           "exceeds maximum allowed size",
           "proto_max_bulk_len",
-          "invalid expire time",
-          "value is not an integer or out of range",
           "WRONGTYPE");
 
   /** Evicts a key whose value Redis refused, unless a newer version is stored there. */
