@@ -172,11 +172,11 @@ class BatchFailureIT {
 
       Throwable failure = catchThrowable(() -> fixture.writer.apply(List.of(third), V3, V2));
 
-      assertThat(failure).isInstanceOf(RedisUnavailableException.class);
       assertThat(redis.hgetall("user:1"))
           .as("nothing merged from the rolled-back value")
           .containsEntry("__v", V1.text())
           .containsEntry("bio", "bio 1");
+      assertThat(failure).isInstanceOf(RedisUnavailableException.class);
       // The retry opens a connection, reads again and sees the rollback.
       catchThrowableOfType(
           CacheRolledBackException.class, () -> fixture.writer.apply(List.of(third), V3, V2));
