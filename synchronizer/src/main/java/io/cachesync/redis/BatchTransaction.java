@@ -51,6 +51,7 @@ final class BatchTransaction {
   private final String positionKey;
   private final long maxValueBytes;
   private final PendingTruncates truncates;
+  private final int waitReplicas;
 
   /** For the tests: runs between the reads under WATCH and the MULTI. */
   private Consumer<StatefulRedisConnection<String, String>> beforeMulti = connection -> {};
@@ -60,6 +61,7 @@ final class BatchTransaction {
    * @param direct a second connection, for reads
    * @param maxValueBytes Redis's proto-max-bulk-len: a larger value would make Redis drop the
    *     connection
+   * @param waitReplicas redis.waitReplicas: how many replicas must acknowledge a stored position
    */
   BatchTransaction(
       StatefulRedisConnection<String, String> pipeline,
@@ -67,8 +69,10 @@ final class BatchTransaction {
       WriterScripts scripts,
       String positionKey,
       long maxValueBytes,
-      PendingTruncates truncates) {
+      PendingTruncates truncates,
+      int waitReplicas) {
     this.truncates = truncates;
+    this.waitReplicas = waitReplicas;
     this.pipeline = pipeline;
     this.direct = direct;
     this.scripts = scripts;
@@ -255,9 +259,13 @@ final class BatchTransaction {
   }
 
   /**
-   * Stores the batch's position, unless Redis holds a newer one.
+   * Stores the batch's position, unless Redis holds a newer one; with {@link #waitReplicas}, waits
+   * for the replicas in the same round trip: WAIT blocks for every write sent before it on the
+   * connection, the batch's and its position, and writes nothing, so sending it before the
+   * position's outcome is known costs nothing when that outcome is a refusal.
    *
    * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
+   * @throws RedisUnavailableException when fewer than {@link #waitReplicas} replicas acknowledged
    */
   private void storePosition(Version position, Version acknowledged) {
     RedisFuture<String> stored =
@@ -271,6 +279,12 @@ final class BatchTransaction {
                 position.text(),
                 position.toString(),
                 Instant.now().toString());
+    RedisFuture<Long> replicas =
+        waitReplicas == 0
+            ? null
+            : pipeline
+                .async()
+                .waitForReplication(waitReplicas, LettuceClients.WAIT_REPLICAS.toMillis());
     pipeline.flushCommands();
     String outcome;
     try {
@@ -285,6 +299,10 @@ final class BatchTransaction {
     }
     if (outcome.startsWith("behind:")) {
       throw new CacheRolledBackException(acknowledged, outcome.substring("behind:".length()));
+    }
+    if (replicas != null) {
+      LettuceClients.requireReplicas(
+          LettuceClients.await(replicas), waitReplicas, "the batch and its position");
     }
   }
 

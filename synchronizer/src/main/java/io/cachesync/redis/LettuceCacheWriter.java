@@ -130,7 +130,7 @@ public final class LettuceCacheWriter implements CacheWriter {
     pipeline.setAutoFlushCommands(false);
     transaction =
         new BatchTransaction(
-            pipeline, direct.sync(), scripts, positionKey, maxValueBytes, truncates);
+            pipeline, direct.sync(), scripts, positionKey, maxValueBytes, truncates, waitReplicas);
     transaction.beforeMulti(beforeMulti);
     evictor = new TableEvictor(pipeline, direct.sync(), scripts);
   }
@@ -265,7 +265,10 @@ public final class LettuceCacheWriter implements CacheWriter {
         }
       }
       outcome = outcome.plus(transaction.apply(segment, position, reached));
-      awaitReplicas();
+      if (position == null) {
+        // Otherwise the WAIT went with the position (BatchTransaction.storePosition).
+        awaitReplicas();
+      }
       return outcome;
     } catch (RedisException e) {
       if (String.valueOf(LettuceClients.rootCause(e).getMessage()).startsWith("NOSCRIPT")) {
