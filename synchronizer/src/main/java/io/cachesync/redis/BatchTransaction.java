@@ -51,12 +51,17 @@ final class BatchTransaction {
   private final String positionKey;
   private final long maxValueBytes;
   private final PendingTruncates truncates;
+  private final int waitReplicas;
+
+  /** For the tests: runs between the reads under WATCH and the MULTI. */
+  private Consumer<StatefulRedisConnection<String, String>> beforeMulti = connection -> {};
 
   /**
    * @param pipeline the connection the transaction is sent on, flushed by hand
    * @param direct a second connection, for reads
    * @param maxValueBytes Redis's proto-max-bulk-len: a larger value would make Redis drop the
    *     connection
+   * @param waitReplicas redis.waitReplicas: how many replicas must acknowledge a stored position
    */
   BatchTransaction(
       StatefulRedisConnection<String, String> pipeline,
@@ -64,13 +69,23 @@ final class BatchTransaction {
       WriterScripts scripts,
       String positionKey,
       long maxValueBytes,
-      PendingTruncates truncates) {
+      PendingTruncates truncates,
+      int waitReplicas) {
     this.truncates = truncates;
+    this.waitReplicas = waitReplicas;
     this.pipeline = pipeline;
     this.direct = direct;
     this.scripts = scripts;
     this.positionKey = positionKey;
     this.maxValueBytes = maxValueBytes;
+  }
+
+  /**
+   * For the tests: {@code hook} runs with the batch connection once the reads under WATCH are
+   * answered and before the MULTI is sent, the window a reconnect must not slip through.
+   */
+  void beforeMulti(Consumer<StatefulRedisConnection<String, String>> hook) {
+    this.beforeMulti = hook;
   }
 
   /**
@@ -116,6 +131,7 @@ final class BatchTransaction {
     Map<Integer, String> oversize = new HashMap<>();
     List<Future<String>> state = new ArrayList<>();
     List<RedisFuture<String>> stored = new ArrayList<>(1);
+    List<RedisFuture<Long>> replicas = new ArrayList<>(1);
     RedisFuture<TransactionResult> exec =
         queue(
             operations,
@@ -126,6 +142,15 @@ final class BatchTransaction {
               record.ifPresent(truncate -> state.add(truncates.queueRecord(commands, truncate)));
               if (position != null) {
                 stored.add(storePosition(commands, position, acknowledged));
+              }
+            },
+            commands -> {
+              // In the EXEC's round trip: WAIT blocks for every write sent before it on the
+              // connection and writes nothing, so it costs nothing when the batch is refused.
+              if (position != null && waitReplicas > 0) {
+                replicas.add(
+                    commands.waitForReplication(
+                        waitReplicas, LettuceClients.WAIT_REPLICAS.toMillis()));
               }
             });
     TransactionResult result = LettuceClients.await(exec);
@@ -160,6 +185,10 @@ final class BatchTransaction {
     String storedOutcome = stored.isEmpty() ? "" : outcome(stored.get(0));
     if (storedOutcome.startsWith("behind:")) {
       throw new CacheRolledBackException(acknowledged, storedOutcome.substring("behind:".length()));
+    }
+    for (RedisFuture<Long> acknowledgedBy : replicas) {
+      LettuceClients.requireReplicas(
+          LettuceClients.await(acknowledgedBy), waitReplicas, "the batch and its position");
     }
     return outcome;
   }
@@ -210,12 +239,20 @@ final class BatchTransaction {
     return cached;
   }
 
-  /** A JSON value read for a merge; empty when there is none (or another type: a cache miss). */
+  /**
+   * A JSON value read for a merge; empty when there is none: no key, a value without a version, or
+   * a key of another type (WRONGTYPE), all a cache miss. Any other error (NOPERM, OOM, a timeout)
+   * says nothing about the value: taking it for a miss would evict the rows while the stream goes
+   * on, so it fails the batch, to be retried.
+   *
+   * @throws RedisUnavailableException when the read failed for another reason than the key's type
+   */
   private static Optional<CachedJson> cachedValue(RedisFuture<String> read) {
     try {
       return CachedJson.parse(LettuceClients.await(read));
     } catch (RedisUnavailableException e) {
-      if (e.getCause() instanceof RedisCommandExecutionException) {
+      if (e.getCause() instanceof RedisCommandExecutionException
+          && String.valueOf(e.getCause().getMessage()).startsWith("WRONGTYPE")) {
         return Optional.empty();
       }
       throw e;
@@ -231,7 +268,9 @@ final class BatchTransaction {
       Map<String, CachedJson> cached,
       List<Future<String>> results,
       Map<Integer, String> oversize,
-      Consumer<RedisAsyncCommands<String, String>> stateCommands) {
+      Consumer<RedisAsyncCommands<String, String>> stateCommands,
+      Consumer<RedisAsyncCommands<String, String>> afterExec) {
+    beforeMulti.accept(pipeline);
     RedisAsyncCommands<String, String> commands = pipeline.async();
     Map<String, CachedJson> batchJson = new HashMap<>();
     RedisFuture<TransactionResult> exec;
@@ -261,6 +300,7 @@ final class BatchTransaction {
       hashes.send(commands, results);
       stateCommands.accept(commands);
       exec = commands.exec();
+      afterExec.accept(commands);
     } catch (RuntimeException e) {
       commands.discard();
       pipeline.flushCommands();
@@ -486,6 +526,21 @@ final class BatchTransaction {
         status = results.get(i).get(0, TimeUnit.MILLISECONDS);
       } catch (ExecutionException | TimeoutException e) {
         String error = String.valueOf(LettuceClients.rootCause(e).getMessage());
+        if (refusedForItsTtl(error)) {
+          throw new RedisUnavailableException(
+              "Redis refused the ttl of table "
+                  + operation.table()
+                  + " ("
+                  + (operation instanceof Write w ? ttl(w) : "none")
+                  + " seconds) for key "
+                  + key
+                  + ": "
+                  + error
+                  + "; every write of the table would fail alike, so nothing is evicted, the batch"
+                  + " is retried and its position not stored: correct the table's ttl in the"
+                  + " configuration",
+              e);
+        }
         if (!refusedForItsValue(error)) {
           throw new RedisUnavailableException(
               "Redis failed "
@@ -498,6 +553,9 @@ final class BatchTransaction {
                   + " checks the Redis user's permissions and Lua support)",
               e);
         }
+        // A value error inside a packed write_hash.lua call fails the whole call, rows Lua had
+        // already written included: each of them is evicted here too. Safe (a cache miss), if
+        // more than needed.
         failures.add(failure(operation, key, "Redis refused the value: " + error));
         evictNow(key, operation instanceof Write w ? w.version() : ((Evict) operation).version());
         evicted++;
@@ -520,8 +578,11 @@ final class BatchTransaction {
                 failure(operation, key, "an unchanged TOAST column had no cached value to keep"));
           }
         }
-        case "wrongtype" ->
-            failures.add(failure(operation, key, "the key held another Redis type"));
+        case "wrongtype" -> {
+          // The script deleted the key.
+          evicted++;
+          failures.add(failure(operation, key, "the key held another Redis type"));
+        }
         case "stale" -> stale++;
         default -> {}
       }
@@ -530,10 +591,20 @@ final class BatchTransaction {
   }
 
   /**
+   * Errors a table's ttl causes (an EXPIRE or SET EX refusing it): the configuration's fault, not
+   * the row's, so not {@link #refusedForItsValue}: evicting would drop every write of the table,
+   * for ever.
+   */
+  static boolean refusedForItsTtl(String error) {
+    return error.contains("invalid expire time")
+        || error.contains("value is not an integer or out of range");
+  }
+
+  /**
    * Errors the value itself causes: too large a value or too many fields for Redis or its Lua
-   * stack, a TTL out of range, a key of another type. Evicting the key is then the fail-safe answer
-   * (invariant 4); any other error (NOPERM, a missing Lua library, NOSCRIPT, OOM, READONLY) would
-   * fail every retry alike and is a Redis problem to fix, not a key to drop.
+   * stack, a key of another type. Evicting the key is then the fail-safe answer (invariant 4); any
+   * other error (NOPERM, a missing Lua library, NOSCRIPT, OOM, READONLY) would fail every retry
+   * alike and is a Redis problem to fix, not a key to drop.
    */
   static boolean refusedForItsValue(String error) {
     return VALUE_ERRORS.stream().anyMatch(error::contains);
@@ -545,8 +616,6 @@ final class BatchTransaction {
           "stack overflow",
           "exceeds maximum allowed size",
           "proto_max_bulk_len",
-          "invalid expire time",
-          "value is not an integer or out of range",
           "WRONGTYPE");
 
   /** Evicts a key whose value Redis refused, unless a newer version is stored there. */

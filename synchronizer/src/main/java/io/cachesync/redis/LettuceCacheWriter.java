@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,7 +35,11 @@ import org.slf4j.LoggerFactory;
 public final class LettuceCacheWriter implements CacheWriter {
   private static final Logger LOG = LoggerFactory.getLogger(LettuceCacheWriter.class);
   private final RedisClient client;
-  private final StatefulRedisConnection<String, String> pipeline;
+
+  /** Opens the batch connection: see {@link #reopenIfDropped()}. */
+  private final RedisClient pipelineClient;
+
+  private StatefulRedisConnection<String, String> pipeline;
   private final StatefulRedisConnection<String, String> direct;
   private final String positionKey;
   private final int waitReplicas;
@@ -43,6 +48,9 @@ public final class LettuceCacheWriter implements CacheWriter {
   private BatchTransaction transaction;
   private TableEvictor evictor;
   private BackgroundTruncates background;
+  private PendingTruncates truncates;
+  private long maxValueBytes;
+  private Consumer<StatefulRedisConnection<String, String>> beforeMulti = connection -> {};
   private final String stateKeyPrefix;
 
   /** Set when a batch failed: its connection may be gone while Redis still holds its bytes. */
@@ -50,23 +58,25 @@ public final class LettuceCacheWriter implements CacheWriter {
 
   private LettuceCacheWriter(
       RedisClient client,
+      RedisClient pipelineClient,
       StatefulRedisConnection<String, String> pipeline,
       StatefulRedisConnection<String, String> direct,
       String stateKeyPrefix,
       int waitReplicas,
       String clientName) {
     this.client = client;
+    this.pipelineClient = pipelineClient;
     this.clientName = clientName;
     this.waitReplicas = waitReplicas;
     this.pipeline = pipeline;
     this.direct = direct;
     this.positionKey = stateKeyPrefix + "position";
     this.stateKeyPrefix = stateKeyPrefix;
-    pipeline.setAutoFlushCommands(false);
   }
 
   /**
-   * Connects to the master; the connections reconnect by themselves after a loss.
+   * Connects to the master. The connection reads run on reconnects by itself after a loss; the
+   * batch connection does not: {@link #reopenIfDropped()} says why.
    *
    * @param stateKeyPrefix where the synchronizer's own keys live, e.g. {@code cachesync:shop:}
    */
@@ -75,11 +85,13 @@ public final class LettuceCacheWriter implements CacheWriter {
     // A name of its own, so that the writer can find its earlier connections in Redis (fence()).
     String clientName = "cachesync-writer-" + UUID.randomUUID();
     RedisClient client = LettuceClients.reconnecting(settings, clientName);
+    RedisClient pipelineClient = LettuceClients.nonReconnecting(settings, clientName);
     try {
       LettuceCacheWriter writer =
           new LettuceCacheWriter(
               client,
-              client.connect(),
+              pipelineClient,
+              pipelineClient.connect(),
               client.connect(),
               stateKeyPrefix,
               settings.waitReplicas(),
@@ -90,6 +102,7 @@ public final class LettuceCacheWriter implements CacheWriter {
       // Whatever failed (the connection, a refused SCRIPT LOAD, a server that is not Redis), the
       // client's threads and connections go with it.
       client.shutdown();
+      pipelineClient.shutdown();
       if (e instanceof RedisConnectionException) {
         throw new ServerUnreachableException(
             "Redis",
@@ -103,15 +116,60 @@ public final class LettuceCacheWriter implements CacheWriter {
   /** Loads the scripts and reads the limits the batches keep to. */
   private void start() {
     scripts = WriterScripts.load(direct.sync());
-    PendingTruncates truncates = new PendingTruncates(stateKeyPrefix, scripts);
-    transaction =
-        new BatchTransaction(
-            pipeline, direct.sync(), scripts, positionKey, readMaxValueBytes(), truncates);
-    evictor = new TableEvictor(pipeline, direct.sync(), scripts);
+    truncates = new PendingTruncates(stateKeyPrefix, scripts);
+    maxValueBytes = readMaxValueBytes();
+    useBatchConnection();
     background =
         new BackgroundTruncates(
             direct.sync(), truncates, new TableEvictor(direct, direct.sync(), scripts), scripts);
     background.start();
+  }
+
+  /** Builds what runs on the batch connection, after it was (re)opened. */
+  private void useBatchConnection() {
+    pipeline.setAutoFlushCommands(false);
+    transaction =
+        new BatchTransaction(
+            pipeline, direct.sync(), scripts, positionKey, maxValueBytes, truncates, waitReplicas);
+    transaction.beforeMulti(beforeMulti);
+    evictor = new TableEvictor(pipeline, direct.sync(), scripts);
+  }
+
+  /**
+   * Opens a new batch connection when the last one dropped.
+   *
+   * <p>A batch's checks hold only while its WATCH does: the reads before the MULTI (is the position
+   * behind what was acknowledged, i.e. did a failover lose batches; the cached values TOAST columns
+   * are merged from) stay true up to the EXEC because EXEC applies nothing if the position key
+   * changed. A WATCH lives in one Redis connection: had the connection reconnected by itself
+   * between the reads and the MULTI, the EXEC would run on a new connection that watches nothing,
+   * and apply a batch checked against a Redis that has changed since (after a failover that lost
+   * acknowledged batches, write_hash.lua would merge unchanged columns of a rolled-back value under
+   * a newer version). So the batch connection never reconnects by itself: once dropped, every
+   * command on it fails, the batch fails and is retried, and the retry, here, opens a new
+   * connection, reads again and checks again. The alternative, the position checked by every write
+   * script, would add a read and two arguments to every script call for a check that a connection's
+   * identity gives for free.
+   */
+  private void reopenIfDropped() {
+    if (pipeline.isOpen()) {
+      return;
+    }
+    LOG.info("The batch connection to Redis dropped; opening another for this batch");
+    pipeline.close();
+    pipeline = pipelineClient.connect();
+    useBatchConnection();
+    // The dropped one may still be open on Redis's side: fence() closes it.
+    fenceNeeded = true;
+  }
+
+  /**
+   * For the tests: {@code hook} runs with the batch connection in every batch, between the reads
+   * under WATCH and the MULTI.
+   */
+  void beforeMulti(Consumer<StatefulRedisConnection<String, String>> hook) {
+    this.beforeMulti = hook;
+    transaction.beforeMulti(hook);
   }
 
   /** Redis's proto-max-bulk-len: a larger value would make Redis drop the connection. */
@@ -175,6 +233,7 @@ public final class LettuceCacheWriter implements CacheWriter {
     int done = 0;
     Version reached = acknowledged;
     try {
+      reopenIfDropped();
       if (fenceNeeded) {
         fence();
       }
@@ -206,7 +265,10 @@ public final class LettuceCacheWriter implements CacheWriter {
         }
       }
       outcome = outcome.plus(transaction.apply(segment, position, reached));
-      awaitReplicas();
+      if (position == null) {
+        // Otherwise the WAIT went in the EXEC's round trip (BatchTransaction.apply).
+        awaitReplicas();
+      }
       return outcome;
     } catch (RedisException e) {
       if (String.valueOf(LettuceClients.rootCause(e).getMessage()).startsWith("NOSCRIPT")) {
@@ -311,5 +373,6 @@ public final class LettuceCacheWriter implements CacheWriter {
     pipeline.close();
     direct.close();
     client.shutdown();
+    pipelineClient.shutdown();
   }
 }

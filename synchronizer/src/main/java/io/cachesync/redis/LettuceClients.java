@@ -77,6 +77,22 @@ final class LettuceClients {
         clientName);
   }
 
+  /**
+   * A client whose connections never reconnect by themselves: once dropped, a connection stays
+   * closed and every command on it fails, until the owner opens another ({@code CLIENT SETNAME
+   * clientName} on each). For the writer's batch connection: a WATCH lives in one Redis connection,
+   * and a reconnect between the WATCH and the EXEC would run the EXEC on a connection that watches
+   * nothing (see {@link LettuceCacheWriter}).
+   */
+  static RedisClient nonReconnecting(RedisSettings settings, String clientName) {
+    return client(
+        settings,
+        options()
+            .autoReconnect(false)
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS),
+        clientName);
+  }
+
   /** A client that fails fast instead of reconnecting: for one-shot work such as the preflight. */
   static RedisClient oneShot(RedisSettings settings) {
     return client(settings, options().autoReconnect(false), null);
