@@ -51,6 +51,7 @@ final class BatchTransaction {
   private final String positionKey;
   private final long maxValueBytes;
   private final PendingTruncates truncates;
+  private final WriterLeaseFence fence;
 
   /**
    * @param pipeline the connection the transaction is sent on, flushed by hand
@@ -64,8 +65,10 @@ final class BatchTransaction {
       WriterScripts scripts,
       String positionKey,
       long maxValueBytes,
-      PendingTruncates truncates) {
+      PendingTruncates truncates,
+      WriterLeaseFence fence) {
     this.truncates = truncates;
+    this.fence = fence;
     this.pipeline = pipeline;
     this.direct = direct;
     this.scripts = scripts;
@@ -149,6 +152,8 @@ final class BatchTransaction {
   private Map<String, CachedJson> readBefore(
       List<CacheOperation> operations, Version acknowledged) {
     RedisAsyncCommands<String, String> commands = pipeline.async();
+    // The writer's lease, WATCHed with the position: see WriterLeaseFence.
+    RedisFuture<String> lease = fence.active() ? fence.watch(commands) : null;
     commands.watch(positionKey);
     RedisFuture<String> held = commands.hget(positionKey, "version");
     Map<String, RedisFuture<String>> reads = new HashMap<>();
@@ -160,6 +165,9 @@ final class BatchTransaction {
       }
     }
     pipeline.flushCommands();
+    if (lease != null && !leaseHeld(lease)) {
+      return readBefore(operations, acknowledged);
+    }
     String stored = LettuceClients.await(held);
     if (!acknowledged.equals(Version.ZERO)
         && (stored == null || stored.compareTo(acknowledged.text()) < 0)) {
@@ -172,6 +180,25 @@ final class BatchTransaction {
       cachedValue(read.getValue()).ifPresent(value -> cached.put(read.getKey(), value));
     }
     return cached;
+  }
+
+  /**
+   * Whether this daemon holds the writer's lease, as read with the batch's reads; when it does not,
+   * the WATCH is dropped, and the batch refused if another daemon holds it.
+   *
+   * @throws io.cachesync.sync.WriterRoleLostException when another daemon holds it
+   */
+  private boolean leaseHeld(RedisFuture<String> lease) {
+    boolean held = false;
+    try {
+      held = fence.held(LettuceClients.await(lease), direct);
+      return held;
+    } finally {
+      if (!held) {
+        pipeline.async().unwatch();
+        pipeline.flushCommands();
+      }
+    }
   }
 
   /** A JSON value read for a merge; empty when there is none (or another type: a cache miss). */

@@ -44,6 +44,7 @@ public final class LettuceCacheWriter implements CacheWriter {
   private TableEvictor evictor;
   private BackgroundTruncates background;
   private final String stateKeyPrefix;
+  private final WriterLeaseFence fence;
 
   /** Set when a batch failed: its connection may be gone while Redis still holds its bytes. */
   private boolean fenceNeeded;
@@ -54,7 +55,9 @@ public final class LettuceCacheWriter implements CacheWriter {
       StatefulRedisConnection<String, String> direct,
       String stateKeyPrefix,
       int waitReplicas,
-      String clientName) {
+      String clientName,
+      String leaseOwner) {
+    this.fence = new WriterLeaseFence(stateKeyPrefix + "writer", leaseOwner);
     this.client = client;
     this.clientName = clientName;
     this.waitReplicas = waitReplicas;
@@ -72,6 +75,17 @@ public final class LettuceCacheWriter implements CacheWriter {
    */
   public static LettuceCacheWriter connect(RedisSettings settings, String stateKeyPrefix)
       throws ServerUnreachableException {
+    return connect(settings, stateKeyPrefix, null);
+  }
+
+  /**
+   * As {@link #connect(RedisSettings, String)}, for the daemon holding the writer's lease as {@code
+   * leaseOwner}: every batch and background eviction is refused once another owner holds it ({@link
+   * WriterLeaseFence}).
+   */
+  public static LettuceCacheWriter connect(
+      RedisSettings settings, String stateKeyPrefix, String leaseOwner)
+      throws ServerUnreachableException {
     // A name of its own, so that the writer can find its earlier connections in Redis (fence()).
     String clientName = "cachesync-writer-" + UUID.randomUUID();
     RedisClient client = LettuceClients.reconnecting(settings, clientName);
@@ -83,7 +97,8 @@ public final class LettuceCacheWriter implements CacheWriter {
               client.connect(),
               stateKeyPrefix,
               settings.waitReplicas(),
-              clientName);
+              clientName,
+              leaseOwner);
       writer.start();
       return writer;
     } catch (RuntimeException e) {
@@ -106,11 +121,14 @@ public final class LettuceCacheWriter implements CacheWriter {
     PendingTruncates truncates = new PendingTruncates(stateKeyPrefix, scripts);
     transaction =
         new BatchTransaction(
-            pipeline, direct.sync(), scripts, positionKey, readMaxValueBytes(), truncates);
-    evictor = new TableEvictor(pipeline, direct.sync(), scripts);
+            pipeline, direct.sync(), scripts, positionKey, readMaxValueBytes(), truncates, fence);
+    evictor = new TableEvictor(pipeline, direct.sync(), scripts, fence);
     background =
         new BackgroundTruncates(
-            direct.sync(), truncates, new TableEvictor(direct, direct.sync(), scripts), scripts);
+            direct.sync(),
+            truncates,
+            new TableEvictor(direct, direct.sync(), scripts, fence),
+            scripts);
     background.start();
   }
 

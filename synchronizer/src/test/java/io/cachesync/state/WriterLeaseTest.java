@@ -202,7 +202,12 @@ class WriterLeaseTest {
     }
 
     @Override
-    public Optional<Map.Entry<String, Set<String>>> takeResync() {
+    public void returnResync(String id) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Optional<Map.Entry<String, Set<String>>> takeResync(String owner) {
       throw new UnsupportedOperationException();
     }
 
