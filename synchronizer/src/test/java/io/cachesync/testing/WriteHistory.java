@@ -69,6 +69,13 @@ public final class WriteHistory implements AutoCloseable {
   private record Effect(String key, String version, boolean write, String at) {}
 
   private final AtomicLong writes = new AtomicLong();
+
+  /** Commands that write (scripts, SET, HSET, DEL, UNLINK) by client address, as Redis sees it. */
+  private final Map<String, AtomicLong> writeCommandsByClient =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private static final Set<String> WRITE_COMMANDS =
+      Set.of("EVALSHA", "EVAL", "SET", "HSET", "DEL", "UNLINK");
   private final AtomicLong undone = new AtomicLong();
   private final AtomicLong connections = new AtomicLong();
   private final Thread reader;
@@ -129,6 +136,9 @@ public final class WriteHistory implements AutoCloseable {
           String command = words.get(0).toUpperCase();
           String client = matcher.group(2);
           boolean lua = client.equals("lua");
+          if (!lua && WRITE_COMMANDS.contains(command)) {
+            writeCommandsByClient.computeIfAbsent(client, c -> new AtomicLong()).incrementAndGet();
+          }
           if (!lua && transactionLine(client, command)) {
             continue;
           }
@@ -350,6 +360,18 @@ public final class WriteHistory implements AutoCloseable {
    */
   public long reconnects() {
     return Math.max(0, connections.get() - 1);
+  }
+
+  /**
+   * Commands that write (scripts, SET, HSET, DEL, UNLINK) Redis ran for these client addresses
+   * ({@code host:port}, as CLIENT LIST's {@code addr}), whatever they wrote or refused.
+   */
+  public long writeCommandsFrom(Set<String> clients) {
+    return clients.stream()
+        .map(writeCommandsByClient::get)
+        .filter(java.util.Objects::nonNull)
+        .mapToLong(AtomicLong::get)
+        .sum();
   }
 
   /** Writes and evictions seen so far: shows the history was watched at all. */
