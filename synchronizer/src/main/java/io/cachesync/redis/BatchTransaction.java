@@ -267,17 +267,24 @@ final class BatchTransaction {
    * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
    */
   private void storePosition(Version position, Version acknowledged) {
+    List<String> keys = new ArrayList<>(List.of(positionKey));
+    List<String> arguments =
+        new ArrayList<>(
+            List.of(
+                acknowledged.text(),
+                position.text(),
+                position.toString(),
+                Instant.now().toString()));
+    // Fenced by the writer's lease, as the batch was (see WriterLeaseFence).
+    fence.addLeaseCheck(keys, arguments);
     RedisFuture<String> stored =
         pipeline
             .async()
             .evalsha(
                 scripts.digest("store_position"),
                 ScriptOutputType.STATUS,
-                new String[] {positionKey},
-                acknowledged.text(),
-                position.text(),
-                position.toString(),
-                Instant.now().toString());
+                keys.toArray(String[]::new),
+                arguments.toArray(String[]::new));
     pipeline.flushCommands();
     String outcome;
     try {
@@ -293,6 +300,7 @@ final class BatchTransaction {
     if (outcome.startsWith("behind:")) {
       throw new CacheRolledBackException(acknowledged, outcome.substring("behind:".length()));
     }
+    fence.requireNotFenced(outcome);
   }
 
   /** Sends an eviction or a JSON write. */

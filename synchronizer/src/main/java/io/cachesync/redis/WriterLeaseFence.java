@@ -69,6 +69,25 @@ final class WriterLeaseFence {
     }
   }
 
+  /** Adds the lease key and owner to a script that checks them (store_position.lua). */
+  void addLeaseCheck(java.util.List<String> keys, java.util.List<String> arguments) {
+    if (active()) {
+      keys.add(leaseKey);
+      arguments.add(owner);
+    }
+  }
+
+  /**
+   * Fails on a script's {@code fenced:<holder>} answer.
+   *
+   * @throws WriterRoleLostException when the script found another owner holding the lease
+   */
+  void requireNotFenced(String outcome) {
+    if (outcome.startsWith("fenced:")) {
+      throw new WriterRoleLostException(leaseKey, outcome.substring("fenced:".length()));
+    }
+  }
+
   private void retake(RedisCommands<String, String> direct) {
     String set = direct.set(leaseKey, owner, SetArgs.Builder.nx().px(WriterLease.TTL.toMillis()));
     if (!"OK".equals(set)) {

@@ -8,7 +8,16 @@
 -- ARGV[2]  the batch's position, 32 hex digits
 -- ARGV[3]  the same position as LSNs, for people reading it
 -- ARGV[4]  when, ISO-8601
--- Returns 'stored', 'kept' (Redis holds a newer position) or 'behind:<what Redis holds>'.
+-- KEYS[2], ARGV[5] (optional) the writer's lease and its owner this daemon writes as: nothing is
+--          stored while another owner holds the lease (see WriterLeaseFence)
+-- Returns 'stored', 'kept' (Redis holds a newer position), 'behind:<what Redis holds>' or
+-- 'fenced:<the lease's holder>'.
+if ARGV[5] then
+  local holder = redis.call('GET', KEYS[2])
+  if holder and holder ~= ARGV[5] then
+    return 'fenced:' .. holder
+  end
+end
 local stored = redis.call('HGET', KEYS[1], 'version')
 if ARGV[1] ~= '00000000000000000000000000000000' and (not stored or stored < ARGV[1]) then
   return 'behind:' .. (stored or 'none')

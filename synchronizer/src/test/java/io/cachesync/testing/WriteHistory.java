@@ -70,12 +70,19 @@ public final class WriteHistory implements AutoCloseable {
 
   private final AtomicLong writes = new AtomicLong();
 
-  /** Commands that write (scripts, SET, HSET, DEL, UNLINK) by client address, as Redis sees it. */
-  private final Map<String, AtomicLong> writeCommandsByClient =
+  /**
+   * Writes Redis executed, by the address of the client that sent them, directly or through a
+   * script (Redis's monitor shows a script's commands, as client "lua", right after its call).
+   */
+  private final Map<String, AtomicLong> writesByClient =
       new java.util.concurrent.ConcurrentHashMap<>();
 
   private static final Set<String> WRITE_COMMANDS =
-      Set.of("EVALSHA", "EVAL", "SET", "HSET", "DEL", "UNLINK");
+      Set.of("SET", "HSET", "HDEL", "DEL", "UNLINK", "EXPIRE", "PEXPIRE", "LPUSH", "RPUSH");
+
+  /** The last client that sent a command: the one a script's commands run for. */
+  private String lastCaller = "";
+
   private final AtomicLong undone = new AtomicLong();
   private final AtomicLong connections = new AtomicLong();
   private final Thread reader;
@@ -136,8 +143,11 @@ public final class WriteHistory implements AutoCloseable {
           String command = words.get(0).toUpperCase();
           String client = matcher.group(2);
           boolean lua = client.equals("lua");
-          if (!lua && WRITE_COMMANDS.contains(command)) {
-            writeCommandsByClient.computeIfAbsent(client, c -> new AtomicLong()).incrementAndGet();
+          if (!lua) {
+            lastCaller = client;
+          }
+          if (WRITE_COMMANDS.contains(command)) {
+            writesByClient.computeIfAbsent(lastCaller, c -> new AtomicLong()).incrementAndGet();
           }
           if (!lua && transactionLine(client, command)) {
             continue;
@@ -363,12 +373,12 @@ public final class WriteHistory implements AutoCloseable {
   }
 
   /**
-   * Commands that write (scripts, SET, HSET, DEL, UNLINK) Redis ran for these client addresses
-   * ({@code host:port}, as CLIENT LIST's {@code addr}), whatever they wrote or refused.
+   * Writes Redis executed for these clients ({@code host:port}, as CLIENT LIST's {@code addr}),
+   * directly or through their scripts; a script that refused to write does not count.
    */
-  public long writeCommandsFrom(Set<String> clients) {
+  public long writesBy(Set<String> clients) {
     return clients.stream()
-        .map(writeCommandsByClient::get)
+        .map(writesByClient::get)
         .filter(java.util.Objects::nonNull)
         .mapToLong(AtomicLong::get)
         .sum();
