@@ -108,6 +108,19 @@ final class BatchTransaction {
       Version position,
       Version acknowledged,
       Optional<EvictTable> record) {
+    return apply(operations, position, acknowledged, record, 0);
+  }
+
+  /**
+   * @param leaseDiscards how many EXECs of this batch in a row were discarded while this daemon
+   *     held the lease (see below)
+   */
+  private BatchOutcome apply(
+      List<CacheOperation> operations,
+      Version position,
+      Version acknowledged,
+      Optional<EvictTable> record,
+      int leaseDiscards) {
     if (operations.isEmpty() && position == null) {
       return BatchOutcome.NONE;
     }
@@ -124,6 +137,11 @@ final class BatchTransaction {
             commands ->
                 record.ifPresent(truncate -> state.add(truncates.queueRecord(commands, truncate))));
     TransactionResult result = LettuceClients.await(exec);
+    if (result.wasDiscarded() && leaseDiscards < 2 && fence.renewedMeanwhile(direct)) {
+      // This daemon's own renewal of the lease, WATCHed with the position, touched it: Redis
+      // applied nothing, so the batch is prepared and sent again at once.
+      return apply(operations, position, acknowledged, record, leaseDiscards + 1);
+    }
     if (result.wasDiscarded()) {
       throw new RedisUnavailableException(
           "the position key changed while the batch was prepared (is a second synchronizer of the"

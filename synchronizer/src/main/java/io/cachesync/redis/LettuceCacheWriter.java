@@ -98,7 +98,7 @@ public final class LettuceCacheWriter implements CacheWriter {
               stateKeyPrefix,
               settings.waitReplicas(),
               clientName,
-              leaseOwner);
+              Boolean.getBoolean(UNSAFE_NO_LEASE_FENCE) ? null : leaseOwner);
       writer.start();
       return writer;
     } catch (RuntimeException e) {
@@ -160,6 +160,13 @@ public final class LettuceCacheWriter implements CacheWriter {
    * {@code true}, the scripts write whatever version is stored. Never set it in production.
    */
   public static final String UNSAFE_NO_VERSION_GUARD = "cachesync.unsafe.noVersionGuard";
+
+  /**
+   * For the tests that show what the version guard does alone: with this system property set to
+   * {@code true}, writes are not fenced by the writer's lease ({@link WriterLeaseFence}). Never set
+   * it in production.
+   */
+  public static final String UNSAFE_NO_LEASE_FENCE = "cachesync.unsafe.noLeaseFence";
 
   /** A script's text, for the other Redis adapters that run the writer's scripts. */
   static String resource(String name) {

@@ -69,6 +69,14 @@ final class WriterLeaseFence {
     }
   }
 
+  /**
+   * Whether a discarded EXEC may be due to this daemon's own renewal of the lease (it sets the
+   * WATCHed key every {@link WriterLease#RENEW_EVERY}): it still holds it.
+   */
+  boolean renewedMeanwhile(RedisCommands<String, String> direct) {
+    return active() && owner.equals(direct.get(leaseKey));
+  }
+
   /** Adds the lease key and owner to a script that checks them (store_position.lua). */
   void addLeaseCheck(java.util.List<String> keys, java.util.List<String> arguments) {
     if (active()) {
