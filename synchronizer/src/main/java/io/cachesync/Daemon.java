@@ -94,6 +94,9 @@ public final class Daemon implements AutoCloseable {
 
   private boolean loadsEverything;
 
+  /** Whether the source was started: a start that fails after it must close it. */
+  private boolean sourceStarted;
+
   /** The epoch of the state this daemon writes under (see {@link StateStore#epoch()}). */
   private String epoch;
 
@@ -111,6 +114,13 @@ public final class Daemon implements AutoCloseable {
     this.stateStore = stateStore;
     this.lease = lease;
     Set<TableId> toLoad = prepareState();
+    // Only now is this daemon surely the writer: it holds the lease and the slot is free.
+    requireRole("putting back the resync requests an earlier daemon took");
+    long requeued = stateStore.requeueTakenResyncs();
+    if (requeued > 0) {
+      LOG.info(
+          "{} resync requests taken by an earlier daemon were not done; queued again", requeued);
+    }
     PostgresConnector postgres = new PostgresConnector(configuration.settings().postgres());
     SignalTable.ensure(postgres, configuration.settings());
     List<TableId> published =
@@ -136,7 +146,8 @@ public final class Daemon implements AutoCloseable {
                         + rolledBack.getMessage()
                         + ". Restarting the daemon: it streams again from the position Redis"
                         + " holds, or loads every mapped table again if PostgreSQL no longer has"
-                        + " those changes"));
+                        + " those changes"),
+            roleLost -> roleLost(roleLost.getMessage()));
     this.source =
         new DebeziumChangeSource(
             configuration,
@@ -157,6 +168,7 @@ public final class Daemon implements AutoCloseable {
             configuration,
             stateStore,
             epoch,
+            lease.owner(),
             this::stateLost,
             () -> loadsEverything && !initialLoad.isDone(),
             () -> state.get() == State.STOPPING || state.get() == State.STOPPED,
@@ -179,19 +191,47 @@ public final class Daemon implements AutoCloseable {
     StateStore stateStore = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
     WriterLease lease = null;
     LettuceCacheWriter writer = null;
+    Daemon daemon = null;
+    AtomicReference<Daemon> running = new AtomicReference<>();
     try {
       lease = takeRole(settings, stateStore);
-      writer = LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix());
-      Daemon daemon = new Daemon(configuration, writer, stateStore, lease);
+      // Renewed from now on, so that a start slower than the lease's TTL (a lock on a table,
+      // a slow PostgreSQL) keeps the role. A loss while starting is noticed before each step that
+      // must not run unless this daemon holds the role (see requireRole); a loss once running
+      // stops it. While the initial load runs nothing is streamed from the slot, so it fences
+      // nothing; nor does it while starting.
+      lease.keep(
+          why -> {
+            Daemon started = running.get();
+            if (started != null) {
+              started.roleLost(why);
+            }
+          },
+          () -> {
+            Daemon started = running.get();
+            return started != null && (!started.loadsEverything || started.initialLoad.isDone());
+          });
+      writer =
+          LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix(), lease.owner());
+      daemon = new Daemon(configuration, writer, stateStore, lease);
+      daemon.requireRole("streaming");
       daemon.source.start();
+      daemon.sourceStarted = true;
       daemon.housekeeper.start();
-      daemon.source.finished().whenComplete((ignored, error) -> daemon.sourceEnded(error));
       daemon.transition(State.STARTING, State.RUNNING);
-      // While the initial load runs nothing is streamed from the slot, so it fences nothing.
-      lease.keep(daemon::roleLost, () -> !daemon.loadsEverything || daemon.initialLoad.isDone());
+      running.set(daemon);
+      Daemon started = daemon;
+      // Registered once RUNNING: a source that already ended fails the daemon here and now.
+      daemon.source.finished().whenComplete((ignored, error) -> started.sourceEnded(error));
+      if (lease.lost()) {
+        daemon.roleLost("the lease was lost while the daemon started");
+      }
       LOG.info("Streaming from replication slot {}", settings.slotName());
       return daemon;
     } catch (Exception | Error e) {
+      if (daemon != null) {
+        daemon.abandonStart();
+      }
       if (writer != null) {
         writer.close();
       }
@@ -203,9 +243,41 @@ public final class Daemon implements AutoCloseable {
     }
   }
 
+  /** Ends what a start that failed had started: the source (Debezium's threads) and the upkeep. */
+  private void abandonStart() {
+    housekeeper.close();
+    if (sourceStarted) {
+      try {
+        source.close();
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("Could not stop Debezium after the start failed: {}", e.getMessage());
+      }
+    }
+  }
+
   /**
-   * Takes the writer's role for the whole run, initial load included, and puts back the resync
-   * requests a daemon that held it before took but did not finish.
+   * Renews the lease now and fails the start unless this daemon still holds the writer's role:
+   * called before each step of a start that another daemon's work must not meet (dropping the slot,
+   * resetting the state, streaming).
+   *
+   * @param step what would run next, for the message
+   */
+  private void requireRole(String step) throws SlotInUseException {
+    if (!lease.confirm()) {
+      throw new SlotInUseException(
+          "lost the writer's role of "
+              + configuration.settings().name()
+              + " while starting, before "
+              + step
+              + ": another daemon holds it now ("
+              + lease.holder().orElse("?")
+              + "); standing by");
+    }
+  }
+
+  /**
+   * Takes the writer's role for the whole run, initial load included. The resync requests a daemon
+   * that held it before took but did not finish are put back once the slot is known to be free.
    */
   private static WriterLease takeRole(SynchronizerSettings settings, StateStore stateStore)
       throws SlotInUseException {
@@ -225,16 +297,15 @@ public final class Daemon implements AutoCloseable {
               + " s after its last renewal)");
     }
     LOG.info("Holding the writer's role of {} as {}", settings.name(), lease.owner());
-    long requeued = stateStore.requeueTakenResyncs();
-    if (requeued > 0) {
-      LOG.info(
-          "{} resync requests taken by an earlier daemon were not done; queued again", requeued);
-    }
     return lease;
   }
 
   /** The writer's role was lost: this daemon stops writing; the caller starts again (standby). */
   private void roleLost(String why) {
+    // No request is taken once the role is lost: the new writer put back those taken before.
+    if (housekeeper != null) {
+      housekeeper.close();
+    }
     restart(
         "Lost the writer's role of "
             + configuration.settings().name()
@@ -428,6 +499,7 @@ public final class Daemon implements AutoCloseable {
     } else {
       LOG.info("First start: loading every mapped table, then streaming");
     }
+    requireRole("dropping replication slot " + settings.slotName() + " and resetting the state");
     if (decision.dropSlot()) {
       try {
         slots.drop(settings.slotName());
@@ -506,12 +578,16 @@ public final class Daemon implements AutoCloseable {
     terminated.complete(State.STOPPED);
   }
 
-  /** Ends the upkeep, gives the writer's role up (a standby takes over), and disconnects. */
+  /**
+   * Ends the upkeep, closes the writer (its background evictions included), and only then gives the
+   * writer's role up (a standby takes over) and disconnects: nothing this daemon runs writes once
+   * another may hold the role.
+   */
   private void closeConnections() {
     housekeeper.close();
+    writer.close();
     lease.close();
     stateStore.close();
-    writer.close();
   }
 
   @Override

@@ -33,9 +33,13 @@ final class Housekeeper implements AutoCloseable {
   /** How long after a failed sweep it is tried again. */
   private static final Duration SWEEP_RETRY = Duration.ofSeconds(30);
 
+  /** How long a close waits for the task in progress. */
+  private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+
   private final Configuration configuration;
   private final StateStore stateStore;
   private final String epoch;
+  private final String owner;
   private final Consumer<String> onStateLost;
   private final BooleanSupplier initialLoadRunning;
   private final BooleanSupplier stopping;
@@ -56,6 +60,8 @@ final class Housekeeper implements AutoCloseable {
 
   /**
    * @param epoch the epoch of the state the daemon writes under (see {@link StateStore#epoch()})
+   * @param owner the daemon's writer's lease owner: only while it holds the lease are requests
+   *     taken
    * @param onStateLost told, with the reason, when the dataset was lost
    * @param initialLoadRunning whether the initial load of every table still runs (no sweep then)
    * @param stopping whether the daemon is stopping (a sweep cut short is not a failure then)
@@ -65,6 +71,7 @@ final class Housekeeper implements AutoCloseable {
       Configuration configuration,
       StateStore stateStore,
       String epoch,
+      String owner,
       Consumer<String> onStateLost,
       BooleanSupplier initialLoadRunning,
       BooleanSupplier stopping,
@@ -72,6 +79,7 @@ final class Housekeeper implements AutoCloseable {
     this.configuration = configuration;
     this.stateStore = stateStore;
     this.epoch = epoch;
+    this.owner = owner;
     this.onStateLost = onStateLost;
     this.initialLoadRunning = initialLoadRunning;
     this.stopping = stopping;
@@ -83,9 +91,14 @@ final class Housekeeper implements AutoCloseable {
   }
 
   private void run() {
-    checkState();
-    sweepIfNeeded();
-    takeResyncs();
+    try {
+      checkState();
+      sweepIfNeeded();
+      takeResyncs();
+    } catch (Throwable e) {
+      // A task that throws is never run again: the upkeep would end without a word.
+      LOG.error("The daemon's upkeep failed: {}; trying again in 1 s", e.toString(), e);
+    }
   }
 
   /**
@@ -158,27 +171,68 @@ final class Housekeeper implements AutoCloseable {
 
   /**
    * Hands the resync requests queued in Redis (by {@code cachesync resync}) to the source. Each
-   * stays recorded as taken until its load is done (see {@link StateStore#takeResync()}).
+   * stays recorded as taken until its load is done (see {@link StateStore#takeResync(String)}).
    */
   private void takeResyncs() {
+    Optional<Map.Entry<String, Set<String>>> request;
     try {
-      Optional<Map.Entry<String, Set<String>>> request;
-      while ((request = stateStore.takeResync()).isPresent()) {
-        String id = request.get().getKey();
+      request = stateStore.takeResync(owner);
+    } catch (RuntimeException e) {
+      LOG.warn("Could not read resync requests ({}); trying again in 1 s", e.getMessage());
+      return;
+    }
+    while (request.isPresent()) {
+      String id = request.get().getKey();
+      try {
         Set<TableId> tables =
             request.get().getValue().stream().map(TableId::parse).collect(Collectors.toSet());
         LOG.info("Resync {} requested for {}", id, tables);
         stateStore.resyncStatus(id, "taken", Map.of());
         load.accept(new LoadRequest(id, tables));
+      } catch (RuntimeException e) {
+        putBack(id, e);
+        return;
       }
-    } catch (RuntimeException e) {
-      LOG.debug("Could not read resync requests: {}", e.getMessage());
+      try {
+        request = stateStore.takeResync(owner);
+      } catch (RuntimeException e) {
+        LOG.warn("Could not read resync requests ({}); trying again in 1 s", e.getMessage());
+        return;
+      }
     }
   }
 
-  /** Stops the upkeep; a sweep in progress is interrupted and runs again on the next start. */
+  /** A request taken but not handed to a load goes back to the head of the queue. */
+  private void putBack(String id, RuntimeException cause) {
+    try {
+      stateStore.returnResync(id);
+      LOG.warn(
+          "Could not start resync {} ({}); queued again, tried again in 1 s",
+          id,
+          cause.getMessage());
+    } catch (RuntimeException e) {
+      LOG.warn(
+          "Could not start resync {} ({}), nor queue it again ({}): it stays among the requests"
+              + " taken until the next daemon to take the writer's role queues it again",
+          id,
+          cause.getMessage(),
+          e.getMessage());
+    }
+  }
+
+  /**
+   * Stops the upkeep and waits for the task in progress to end; a sweep in progress is interrupted
+   * and runs again on the next start.
+   */
   @Override
   public void close() {
     poller.shutdownNow();
+    try {
+      if (!poller.awaitTermination(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+        LOG.warn("The daemon's upkeep did not end within {} s", CLOSE_WAIT.toSeconds());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -246,7 +246,7 @@ public final class Resync {
   /**
    * A load queued in Redis for a daemon: this job's own, or the one holding the writer's role. The
    * request stays in Redis until done, whichever daemon holds the role then (see {@link
-   * StateStore#takeResync()}): a daemon that stops or dies leaves it to the next.
+   * StateStore#takeResync(String)}): a daemon that stops or dies leaves it to the next.
    */
   private LoadWatch queued(StateStore state, String id, Daemon ownDaemon) {
     return new LoadWatch() {

@@ -56,6 +56,8 @@ final class BatchTransaction {
   /** For the tests: runs between the reads under WATCH and the MULTI. */
   private Consumer<StatefulRedisConnection<String, String>> beforeMulti = connection -> {};
 
+  private final WriterLeaseFence fence;
+
   /**
    * @param pipeline the connection the transaction is sent on, flushed by hand
    * @param direct a second connection, for reads
@@ -70,9 +72,11 @@ final class BatchTransaction {
       String positionKey,
       long maxValueBytes,
       PendingTruncates truncates,
-      int waitReplicas) {
+      int waitReplicas,
+      WriterLeaseFence fence) {
     this.truncates = truncates;
     this.waitReplicas = waitReplicas;
+    this.fence = fence;
     this.pipeline = pipeline;
     this.direct = direct;
     this.scripts = scripts;
@@ -123,6 +127,19 @@ final class BatchTransaction {
       Version position,
       Version acknowledged,
       Optional<EvictTable> record) {
+    return apply(operations, position, acknowledged, record, 0);
+  }
+
+  /**
+   * @param leaseDiscards how many EXECs of this batch in a row were discarded while this daemon
+   *     held the lease (see below)
+   */
+  private BatchOutcome apply(
+      List<CacheOperation> operations,
+      Version position,
+      Version acknowledged,
+      Optional<EvictTable> record,
+      int leaseDiscards) {
     if (operations.isEmpty() && position == null) {
       return BatchOutcome.NONE;
     }
@@ -154,6 +171,11 @@ final class BatchTransaction {
               }
             });
     TransactionResult result = LettuceClients.await(exec);
+    if (result.wasDiscarded() && leaseDiscards < 2 && fence.renewedMeanwhile(direct)) {
+      // This daemon's own renewal of the lease, WATCHed with the position, touched it: Redis
+      // applied nothing, so the batch is prepared and sent again at once.
+      return apply(operations, position, acknowledged, record, leaseDiscards + 1);
+    }
     if (result.wasDiscarded()) {
       throw new RedisUnavailableException(
           "the position key changed while the batch was prepared (is a second synchronizer of the"
@@ -214,6 +236,8 @@ final class BatchTransaction {
   private Map<String, CachedJson> readBefore(
       List<CacheOperation> operations, Version acknowledged) {
     RedisAsyncCommands<String, String> commands = pipeline.async();
+    // The writer's lease, WATCHed with the position: see WriterLeaseFence.
+    RedisFuture<String> lease = fence.active() ? fence.watch(commands) : null;
     commands.watch(positionKey);
     RedisFuture<String> held = commands.hget(positionKey, "version");
     Map<String, RedisFuture<String>> reads = new HashMap<>();
@@ -225,6 +249,9 @@ final class BatchTransaction {
       }
     }
     pipeline.flushCommands();
+    if (lease != null && !leaseHeld(lease)) {
+      return readBefore(operations, acknowledged);
+    }
     String stored = LettuceClients.await(held);
     if (!acknowledged.equals(Version.ZERO)
         && (stored == null || stored.compareTo(acknowledged.text()) < 0)) {
@@ -237,6 +264,25 @@ final class BatchTransaction {
       cachedValue(read.getValue()).ifPresent(value -> cached.put(read.getKey(), value));
     }
     return cached;
+  }
+
+  /**
+   * Whether this daemon holds the writer's lease, as read with the batch's reads; when it does not,
+   * the WATCH is dropped, and the batch refused if another daemon holds it.
+   *
+   * @throws io.cachesync.sync.WriterRoleLostException when another daemon holds it
+   */
+  private boolean leaseHeld(RedisFuture<String> lease) {
+    boolean held = false;
+    try {
+      held = fence.held(LettuceClients.await(lease), direct);
+      return held;
+    } finally {
+      if (!held) {
+        pipeline.async().unwatch();
+        pipeline.flushCommands();
+      }
+    }
   }
 
   /**

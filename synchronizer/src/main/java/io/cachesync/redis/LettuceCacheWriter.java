@@ -52,6 +52,7 @@ public final class LettuceCacheWriter implements CacheWriter {
   private long maxValueBytes;
   private Consumer<StatefulRedisConnection<String, String>> beforeMulti = connection -> {};
   private final String stateKeyPrefix;
+  private final WriterLeaseFence fence;
 
   /** Set when a batch failed: its connection may be gone while Redis still holds its bytes. */
   private boolean fenceNeeded;
@@ -63,7 +64,9 @@ public final class LettuceCacheWriter implements CacheWriter {
       StatefulRedisConnection<String, String> direct,
       String stateKeyPrefix,
       int waitReplicas,
-      String clientName) {
+      String clientName,
+      String leaseOwner) {
+    this.fence = new WriterLeaseFence(stateKeyPrefix + "writer", leaseOwner);
     this.client = client;
     this.pipelineClient = pipelineClient;
     this.clientName = clientName;
@@ -82,6 +85,17 @@ public final class LettuceCacheWriter implements CacheWriter {
    */
   public static LettuceCacheWriter connect(RedisSettings settings, String stateKeyPrefix)
       throws ServerUnreachableException {
+    return connect(settings, stateKeyPrefix, null);
+  }
+
+  /**
+   * As {@link #connect(RedisSettings, String)}, for the daemon holding the writer's lease as {@code
+   * leaseOwner}: every batch and background eviction is refused once another owner holds it ({@link
+   * WriterLeaseFence}).
+   */
+  public static LettuceCacheWriter connect(
+      RedisSettings settings, String stateKeyPrefix, String leaseOwner)
+      throws ServerUnreachableException {
     // A name of its own, so that the writer can find its earlier connections in Redis (fence()).
     String clientName = "cachesync-writer-" + UUID.randomUUID();
     RedisClient client = LettuceClients.reconnecting(settings, clientName);
@@ -95,7 +109,8 @@ public final class LettuceCacheWriter implements CacheWriter {
               client.connect(),
               stateKeyPrefix,
               settings.waitReplicas(),
-              clientName);
+              clientName,
+              Boolean.getBoolean(UNSAFE_NO_LEASE_FENCE) ? null : leaseOwner);
       writer.start();
       return writer;
     } catch (RuntimeException e) {
@@ -121,7 +136,10 @@ public final class LettuceCacheWriter implements CacheWriter {
     useBatchConnection();
     background =
         new BackgroundTruncates(
-            direct.sync(), truncates, new TableEvictor(direct, direct.sync(), scripts), scripts);
+            direct.sync(),
+            truncates,
+            new TableEvictor(direct, direct.sync(), scripts, fence),
+            scripts);
     background.start();
   }
 
@@ -130,9 +148,16 @@ public final class LettuceCacheWriter implements CacheWriter {
     pipeline.setAutoFlushCommands(false);
     transaction =
         new BatchTransaction(
-            pipeline, direct.sync(), scripts, positionKey, maxValueBytes, truncates, waitReplicas);
+            pipeline,
+            direct.sync(),
+            scripts,
+            positionKey,
+            maxValueBytes,
+            truncates,
+            waitReplicas,
+            fence);
     transaction.beforeMulti(beforeMulti);
-    evictor = new TableEvictor(pipeline, direct.sync(), scripts);
+    evictor = new TableEvictor(pipeline, direct.sync(), scripts, fence);
   }
 
   /**
@@ -200,6 +225,13 @@ public final class LettuceCacheWriter implements CacheWriter {
    * {@code true}, the scripts write whatever version is stored. Never set it in production.
    */
   public static final String UNSAFE_NO_VERSION_GUARD = "cachesync.unsafe.noVersionGuard";
+
+  /**
+   * For the tests that show what the version guard does alone: with this system property set to
+   * {@code true}, writes are not fenced by the writer's lease ({@link WriterLeaseFence}). Never set
+   * it in production.
+   */
+  public static final String UNSAFE_NO_LEASE_FENCE = "cachesync.unsafe.noLeaseFence";
 
   /** A script's text, for the other Redis adapters that run the writer's scripts. */
   static String resource(String name) {

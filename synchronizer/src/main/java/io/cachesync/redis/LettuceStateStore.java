@@ -13,7 +13,10 @@ import java.util.Set;
 
 /** {@link StateStore} in Redis hashes and sets under the synchronizer's state prefix. */
 public final class LettuceStateStore implements StateStore {
-  /** How long the status of a resync is kept after its last update. */
+  /**
+   * How long the status of a resync is kept once it is done. A request not done yet keeps its
+   * status however long it waits for a daemon: its absence means Redis lost its data.
+   */
   private static final long RESYNC_STATUS_SECONDS = 86_400;
 
   /** The field of the offsets hash that holds the state's epoch (see {@link #epoch()}). */
@@ -37,6 +40,7 @@ public final class LettuceStateStore implements StateStore {
   private static final String HOLD_WRITER = LettuceCacheWriter.resource("hold_writer.lua");
   private static final String RELEASE_WRITER = LettuceCacheWriter.resource("release_writer.lua");
   private static final String REQUEUE_RESYNCS = LettuceCacheWriter.resource("requeue_resyncs.lua");
+  private static final String TAKE_RESYNC = LettuceCacheWriter.resource("take_resync.lua");
 
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> connection;
@@ -138,17 +142,20 @@ public final class LettuceStateStore implements StateStore {
     commands.hset(
         prefix + "resync:" + id,
         Map.of("status", "queued", "tables", String.join(",", new java.util.TreeSet<>(tables))));
-    commands.expire(prefix + "resync:" + id, RESYNC_STATUS_SECONDS);
+    commands.persist(prefix + "resync:" + id);
     commands.rpush(prefix + "resync:queue", id);
   }
 
   @Override
-  public java.util.Optional<Map.Entry<String, Set<String>>> takeResync() {
+  public java.util.Optional<Map.Entry<String, Set<String>>> takeResync(String owner) {
     String id =
         connection
             .sync()
-            .lmove(
-                prefix + "resync:queue", takenKey(), io.lettuce.core.LMoveArgs.Builder.leftRight());
+            .eval(
+                TAKE_RESYNC,
+                ScriptOutputType.VALUE,
+                new String[] {prefix + "writer", prefix + "resync:queue", takenKey()},
+                owner);
     if (id == null) {
       return java.util.Optional.empty();
     }
@@ -164,7 +171,20 @@ public final class LettuceStateStore implements StateStore {
     fields.put("updated", java.time.Instant.now().toString());
     rowsLoaded.forEach((table, rows) -> fields.put("rows:" + table, Long.toString(rows)));
     connection.sync().hset(prefix + "resync:" + id, fields);
-    connection.sync().expire(prefix + "resync:" + id, RESYNC_STATUS_SECONDS);
+    if ("done".equals(status)) {
+      connection.sync().expire(prefix + "resync:" + id, RESYNC_STATUS_SECONDS);
+    } else {
+      connection.sync().persist(prefix + "resync:" + id);
+    }
+  }
+
+  @Override
+  public void returnResync(String id) {
+    var commands = connection.sync();
+    commands.multi();
+    commands.lrem(takenKey(), 0, id);
+    commands.lpush(prefix + "resync:queue", id);
+    commands.exec();
   }
 
   @Override

@@ -26,6 +26,7 @@ final class TableEvictor {
   private final StatefulRedisConnection<String, String> pipeline;
   private final RedisCommands<String, String> direct;
   private final WriterScripts scripts;
+  private final WriterLeaseFence fence;
 
   /**
    * @param pipeline the connection the evictions are sent on, flushed here
@@ -34,7 +35,9 @@ final class TableEvictor {
   TableEvictor(
       StatefulRedisConnection<String, String> pipeline,
       RedisCommands<String, String> direct,
-      WriterScripts scripts) {
+      WriterScripts scripts,
+      WriterLeaseFence fence) {
+    this.fence = fence;
     this.pipeline = pipeline;
     this.direct = direct;
     this.scripts = scripts;
@@ -59,6 +62,8 @@ final class TableEvictor {
     long stale = 0;
     ScanCursor cursor = ScanCursor.INITIAL;
     do {
+      // Each page is fenced by the writer's lease (see WriterLeaseFence).
+      fence.require(direct);
       var page = direct.scan(cursor, match);
       List<RedisFuture<String>> results = new ArrayList<>(page.getKeys().size());
       for (String key : page.getKeys()) {

@@ -30,7 +30,36 @@ public final class Publications {
     this.connector = connector;
   }
 
+  /**
+   * Creates or extends the publication. Another daemon of the same name may do the same at the same
+   * time (a standby starting while the holder starts): a create or an extension that loses that
+   * race is looked at again rather than failed.
+   */
   public void ensure(String publication, Collection<TableId> tables)
+      throws ServerUnreachableException, SQLException {
+    try {
+      ensureOnce(publication, tables);
+    } catch (SQLException e) {
+      if (!createdConcurrently(e)) {
+        throw e;
+      }
+      LOG.info(
+          "Another process created or extended publication {} meanwhile ({}); looking again",
+          publication,
+          e.getMessage());
+      ensureOnce(publication, tables);
+    }
+  }
+
+  /**
+   * unique_violation on pg_publication_pubname_index (two CREATE PUBLICATION at once), or
+   * duplicate_object (the publication, or the table in it, exists already).
+   */
+  private static boolean createdConcurrently(SQLException e) {
+    return "23505".equals(e.getSQLState()) || "42710".equals(e.getSQLState());
+  }
+
+  private void ensureOnce(String publication, Collection<TableId> tables)
       throws ServerUnreachableException, SQLException {
     try (Connection connection = connector.openForShortStatements("publication")) {
       Set<String> published = published(connection, publication);

@@ -47,16 +47,22 @@ public interface StateStore extends AutoCloseable {
   void submitResync(String id, Set<String> tables);
 
   /**
-   * The next queued resync, moved from the queue to the list of requests taken: it stays there
-   * until {@link #finishResync} records it done, so that a daemon that dies before then leaves it
-   * for the next one (see {@link #requeueTakenResyncs()}).
+   * The next queued resync, moved from the queue to the list of requests taken, if {@code owner}
+   * holds the writer's lease (checked in the same step): it stays there until {@link #finishResync}
+   * records it done, so that a daemon that dies before then leaves it for the next one (see {@link
+   * #requeueTakenResyncs()}).
+   *
+   * @return empty when the queue is empty or {@code owner} does not hold the writer's role
    */
-  java.util.Optional<Map.Entry<String, Set<String>>> takeResync();
+  java.util.Optional<Map.Entry<String, Set<String>>> takeResync(String owner);
+
+  /** Puts a request taken but not handed to a load back at the head of the queue. */
+  void returnResync(String id);
 
   /**
    * Puts the requests taken but not finished (by a daemon that stopped or died meanwhile) back at
-   * the head of the queue, in the order they were taken. Called by a daemon as it takes the
-   * writer's role, before it takes any request.
+   * the head of the queue, in the order they were taken. Called by a daemon once it is sure to be
+   * the writer (it holds the lease and the slot is free), before it takes any request.
    *
    * @return how many were put back
    */

@@ -23,8 +23,9 @@ import org.slf4j.LoggerFactory;
  * that the active daemon takes before it decides anything and renews every {@link #RENEW_EVERY} for
  * its whole run, initial load included. Only its holder writes; another daemon of the same name
  * stands by until the lease is released (a clean stop) or expires ({@link #TTL} after the holder
- * last renewed it: kill -9, a lost network). A holder that was a process of this host, in this PID
- * namespace, and is gone (kill -9, then a restart) is taken over at once.
+ * last renewed it: kill -9, a lost network). A holder that was a process of this boot of this host
+ * (same boot id and PID namespace) and is gone (kill -9, then a restart), or whose pid now belongs
+ * to a process started later, is taken over at once.
  *
  * <p>The lease lives in the Redis the daemon writes to, so it also fences a daemon cut off from
  * PostgreSQL but not from Redis. Its holder counts the role lost, and stops, when a renewal finds
@@ -52,6 +53,8 @@ public final class WriterLease implements AutoCloseable {
   private final AtomicBoolean lost = new AtomicBoolean();
   private volatile long heldUntil;
   private ScheduledExecutorService renewer;
+  private Consumer<String> onLost = why -> {};
+  private boolean closed;
 
   /**
    * @param nanoTime a monotonic clock ({@link System#nanoTime()})
@@ -69,8 +72,15 @@ public final class WriterLease implements AutoCloseable {
     return new WriterLease(store, ownerId(), System::nanoTime, WriterLease::deadOnThisHost);
   }
 
-  /** This process's PID namespace on Linux ({@code pid:[4026531836]}), else "?". */
+  /** This host's PID namespace on Linux ({@code pid:[4026531836]}), else "?". */
   private static final String PID_NAMESPACE = pidNamespace();
+
+  /**
+   * This boot of this host ({@code /proc/sys/kernel/random/boot_id}), else "?": unlike the host
+   * name and the PID namespace's inode (the initial namespace has the same one on every kernel), it
+   * tells machines apart, and a reboot (which reuses pids) apart from the boot before.
+   */
+  private static final String BOOT_ID = bootId();
 
   private static String pidNamespace() {
     try {
@@ -80,38 +90,80 @@ public final class WriterLease implements AutoCloseable {
     }
   }
 
+  private static String bootId() {
+    try {
+      String id = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
+      return id.isEmpty() || id.contains("/") ? "?" : id;
+    } catch (IOException | UnsupportedOperationException | SecurityException e) {
+      return "?";
+    }
+  }
+
   /**
-   * This process, as the lease names it: {@code pid@host/pid-namespace/random} (the random part
-   * tells two daemons of one JVM apart).
+   * When process {@code pid} started, in clock ticks since boot ({@code /proc/<pid>/stat} field
+   * 22): with the boot id, it tells a process from a later one that reuses its pid.
+   *
+   * @return empty when there is no such process; "?" when it cannot be read
+   */
+  static Optional<String> startTime(long pid) {
+    Path stat = Path.of("/proc", Long.toString(pid), "stat");
+    try {
+      String text = Files.readString(stat);
+      // The command name (field 2) is in parentheses and may hold spaces and parentheses.
+      String[] fields = text.substring(text.lastIndexOf(')') + 2).split(" ");
+      return Optional.of(fields.length > 19 ? fields[19] : "?");
+    } catch (java.nio.file.NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      return Optional.of("?");
+    }
+  }
+
+  /**
+   * This process, as the lease names it: {@code pid@host/pid-namespace/boot-id/start-time/random}
+   * (the random part tells two daemons of one JVM apart).
    */
   static String ownerId() {
+    long pid = ProcessHandle.current().pid();
     return ManagementFactory.getRuntimeMXBean().getName()
         + "/"
         + PID_NAMESPACE
+        + "/"
+        + BOOT_ID
+        + "/"
+        + startTime(pid).orElse("?")
         + "/"
         + UUID.randomUUID().toString().substring(0, 8);
   }
 
   /**
-   * Whether {@code holder} names a process of this host and PID namespace that no longer runs: only
-   * then can this process tell. Any other holder is waited for until its lease expires.
+   * Whether {@code holder} names a process of this boot of this host, in this PID namespace, that
+   * no longer runs: its pid is gone, or now belongs to a process started at another time. Only then
+   * can this process tell; any other holder, or anything that cannot be read, is waited for until
+   * its lease expires.
    */
   static boolean deadOnThisHost(String holder) {
     String[] parts = holder.split("/", -1);
-    if (parts.length != 3 || "?".equals(PID_NAMESPACE) || !PID_NAMESPACE.equals(parts[1])) {
+    if (parts.length != 5
+        || "?".equals(PID_NAMESPACE)
+        || "?".equals(BOOT_ID)
+        || !PID_NAMESPACE.equals(parts[1])
+        || !BOOT_ID.equals(parts[2])
+        || "?".equals(parts[3])) {
       return false;
     }
-    String self = ManagementFactory.getRuntimeMXBean().getName();
     int at = parts[0].indexOf('@');
-    if (at <= 0 || !parts[0].substring(at).equals(self.substring(self.indexOf('@')))) {
-      return false;
-    }
+    long pid;
     try {
-      long pid = Long.parseLong(parts[0].substring(0, at));
-      return ProcessHandle.of(pid).map(process -> !process.isAlive()).orElse(true);
+      pid = Long.parseLong(at > 0 ? parts[0].substring(0, at) : "");
     } catch (NumberFormatException e) {
       return false;
     }
+    Optional<String> started = startTime(pid);
+    if (started.isEmpty()) {
+      return true;
+    }
+    return !"?".equals(started.get()) && !started.get().equals(parts[3]);
   }
 
   public String owner() {
@@ -153,13 +205,18 @@ public final class WriterLease implements AutoCloseable {
 
   /**
    * Renews the lease every {@link #RENEW_EVERY} until {@link #close()}; calls {@code onLost} once,
-   * with the reason, when the role is lost.
+   * with the reason, when the role is lost. Called right after {@link #acquire()}, so that a slow
+   * start keeps the role; a no-op once closed.
    *
    * @param fencedElsewhere whether something besides the lease keeps a second daemon from writing
    *     now (the replication slot, while streaming): then failed renewals alone do not lose the
    *     role
    */
-  public void keep(Consumer<String> onLost, BooleanSupplier fencedElsewhere) {
+  public synchronized void keep(Consumer<String> onLost, BooleanSupplier fencedElsewhere) {
+    if (closed || renewer != null) {
+      return;
+    }
+    this.onLost = onLost;
     renewer =
         Executors.newSingleThreadScheduledExecutor(
             runnable -> {
@@ -172,6 +229,34 @@ public final class WriterLease implements AutoCloseable {
         RENEW_EVERY.toMillis(),
         RENEW_EVERY.toMillis(),
         TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Renews the lease now and says whether this daemon still holds the role: called right before a
+   * step that must not run unless it does (dropping the slot, resetting the state).
+   *
+   * @throws RuntimeException when Redis cannot be asked
+   */
+  public boolean confirm() {
+    if (lost.get()) {
+      return false;
+    }
+    long asked = nanoTime.getAsLong();
+    if (store.holdWriter(owner, TTL)) {
+      heldUntil = asked + TTL.toNanos();
+      return true;
+    }
+    lose(
+        onLost,
+        "another daemon holds the writer's role now ("
+            + store.writer().orElse("?")
+            + "): this one's lease expired before it was renewed");
+    return false;
+  }
+
+  /** Whether the role was lost (see {@link #keep}). */
+  public boolean lost() {
+    return lost.get();
   }
 
   /** One renewal; public for tests that drive the clock. */
@@ -216,6 +301,14 @@ public final class WriterLease implements AutoCloseable {
   /** Stops renewing and gives the role up (unless lost), so that a standby takes over at once. */
   @Override
   public void close() {
+    ScheduledExecutorService renewer;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      renewer = this.renewer;
+    }
     if (renewer != null) {
       renewer.shutdownNow();
       try {

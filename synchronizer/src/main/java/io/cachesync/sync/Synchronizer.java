@@ -37,6 +37,7 @@ public final class Synchronizer implements ChangeSink {
   private final AtomicLong retries = new AtomicLong();
   private final AtomicLong replayed = new AtomicLong();
   private final Consumer<CacheRolledBackException> onRolledBack;
+  private final Consumer<WriterRoleLostException> onRoleLost;
 
   /** The furthest position Redis acknowledged: stored there at start, or applied since. */
   private volatile Version position;
@@ -51,10 +52,24 @@ public final class Synchronizer implements ChangeSink {
       CacheWriter writer,
       Optional<Version> resumedFrom,
       Consumer<CacheRolledBackException> onRolledBack) {
+    this(mapping, writer, resumedFrom, onRolledBack, roleLost -> {});
+  }
+
+  /**
+   * @param onRoleLost told when the writer refused a batch because another daemon holds the
+   *     writer's role now; the batch in hand then stops (is not confirmed), and so must the daemon
+   */
+  public Synchronizer(
+      Mapping mapping,
+      CacheWriter writer,
+      Optional<Version> resumedFrom,
+      Consumer<CacheRolledBackException> onRolledBack,
+      Consumer<WriterRoleLostException> onRoleLost) {
     this.planner = new ChangePlanner(mapping);
     this.writer = writer;
     this.position = resumedFrom.orElse(Version.ZERO);
     this.onRolledBack = onRolledBack;
+    this.onRoleLost = onRoleLost;
   }
 
   @Override
@@ -132,6 +147,9 @@ public final class Synchronizer implements ChangeSink {
       } catch (CacheRolledBackException e) {
         onRolledBack.accept(e);
         throw new InterruptedException("Redis lost acknowledged batches: " + e.getMessage());
+      } catch (WriterRoleLostException e) {
+        onRoleLost.accept(e);
+        throw new InterruptedException("Lost the writer's role: " + e.getMessage());
       } catch (RedisUnavailableException e) {
         // What Redis already holds of the batch (parts before a TRUNCATE) is not written again,
         // and Redis must still hold the position it acknowledged with them: a failover can lose

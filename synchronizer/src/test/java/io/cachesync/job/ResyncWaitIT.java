@@ -84,6 +84,13 @@ class ResyncWaitIT {
     CompletableFuture<CommandRun> run = resync("--table", "public.items");
     daemon.awaitLog("requested for [public.items]", WAIT);
     daemon.kill();
+    // What this test is about: the request was taken and not finished when the daemon died.
+    assertThat(harness.redis.redis().llen("cachesync:it:resync:taken"))
+        .as(
+            "the request still taken, its load not done when the daemon was killed (else make"
+                + " items bigger): %n%s",
+            daemon.tail())
+        .isOne();
     daemon.start();
 
     CommandRun done = run.get(WAIT.toSeconds(), TimeUnit.SECONDS);

@@ -23,7 +23,9 @@ import org.junit.jupiter.api.Test;
  * Redis while it holds a batch of updates, then from PostgreSQL, which frees the replication slot;
  * daemon B takes the slot over and applies those updates and newer ones; then A's network comes
  * back and its retry lands the old batch. The version guard refuses it. The same run with the guard
- * switched off shows the regression, so this test fails without the guard.
+ * switched off shows the regression, so this test fails without the guard. Both run with the
+ * writer's lease fence switched off, which otherwise refuses the old batch before it reaches Redis
+ * (B holds the lease by then): the third test.
  */
 class StaleDaemonIT {
   private static final String MAPPING =
@@ -59,8 +61,23 @@ class StaleDaemonIT {
   }
 
   @Test
+  void staleDaemon_fencedByTheLease_writesNothingAndStops() throws Exception {
+    raceAStaleDaemon(false, true);
+    // A's retry found B holding the writer's lease: refused before Redis applied any of it.
+    stale.awaitLog("Lost the writer's role", WAIT);
+    history.awaitCaughtUp(WAIT);
+
+    assertThat(history.refusedWrites())
+        .as("nothing of A's old batch reached the version guard:%n%s", stale.decisions(10))
+        .isZero();
+    assertThat(values()).as("every item keeps B's newer value").containsOnly("2");
+    assertThat(history.regressions()).isEmpty();
+    System.out.println("stale daemon: its old batch refused by the writer's lease, it stopped");
+  }
+
+  @Test
   void staleDaemon_withTheVersionGuard_cannotRegressData() throws Exception {
-    raceAStaleDaemon(false);
+    raceAStaleDaemon(false, false);
     // A's retried batch holds some or all of the 100 older updates, as Debezium happened to hand
     // them over before the cut; the rest may be dropped when Debezium restarts its lost stream.
     try {
@@ -86,7 +103,7 @@ class StaleDaemonIT {
 
   @Test
   void staleDaemon_withoutTheVersionGuard_wouldRegressData() throws Exception {
-    raceAStaleDaemon(true);
+    raceAStaleDaemon(true, false);
 
     await("the regressions in the write history")
         .atMost(WAIT)
@@ -101,14 +118,15 @@ class StaleDaemonIT {
    * Runs the race with daemon A in its own process (two Debezium engines of one name cannot share a
    * JVM: their JMX metrics collide), until A's retried batch has been applied or refused.
    */
-  private void raceAStaleDaemon(boolean unguarded) throws Exception {
+  private void raceAStaleDaemon(boolean unguarded, boolean fenced) throws Exception {
     harness.sql(
         "CREATE TABLE items (id int PRIMARY KEY, value int)",
         "INSERT INTO items SELECT i, 0 FROM generate_series(1, " + ROWS + ") i");
     stale =
         new DaemonProcess(
             harness.configThrough(postgresProxy, redisProxy, MAPPING),
-            "-D" + LettuceCacheWriter.UNSAFE_NO_VERSION_GUARD + "=" + unguarded);
+            "-D" + LettuceCacheWriter.UNSAFE_NO_VERSION_GUARD + "=" + unguarded,
+            "-D" + LettuceCacheWriter.UNSAFE_NO_LEASE_FENCE + "=" + !fenced);
     stale.start();
     await().atMost(WAIT).until(() -> harness.redis.keys("item:*").size() == ROWS);
     await("A streaming").atMost(WAIT).until(this::slotActive);
@@ -151,7 +169,9 @@ class StaleDaemonIT {
     await("B's newer values").atMost(WAIT).until(() -> values().equals(Set.of("2")));
 
     redisProxy.restore();
-    stale.awaitLog("Redis took the batch again", WAIT);
+    if (!fenced) {
+      stale.awaitLog("Redis took the batch again", WAIT);
+    }
   }
 
   /** Waits until A has applied a change made now: nothing older is left for it to apply. */

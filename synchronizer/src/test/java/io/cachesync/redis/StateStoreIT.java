@@ -91,21 +91,46 @@ class StateStoreIT {
 
   @Test
   void takeResync_takenButNotFinished_isQueuedAgainInOrderAndForgottenOnceDone() {
+    assertThat(store.holdWriter("me", Duration.ofSeconds(10))).isTrue();
     store.submitResync("r1", Set.of("public.a"));
     store.submitResync("r2", Set.of("public.b"));
     store.submitResync("r3", Set.of("public.c"));
-    assertThat(store.takeResync().orElseThrow().getKey()).isEqualTo("r1");
-    assertThat(store.takeResync().orElseThrow().getKey()).isEqualTo("r2");
+    assertThat(store.takeResync("me").orElseThrow().getKey()).isEqualTo("r1");
+    assertThat(store.takeResync("me").orElseThrow().getKey()).isEqualTo("r2");
 
     assertThat(store.requeueTakenResyncs()).isEqualTo(2);
 
     assertThat(redis.redis().lrange(PREFIX + "resync:queue", 0, -1))
         .containsExactly("r1", "r2", "r3");
-    assertThat(store.takeResync().orElseThrow()).isEqualTo(Map.entry("r1", Set.of("public.a")));
+    assertThat(store.takeResync("me").orElseThrow()).isEqualTo(Map.entry("r1", Set.of("public.a")));
     store.finishResync("r1", Map.of("public.a", 5L));
     assertThat(redis.redis().llen(PREFIX + "resync:taken")).isZero();
     assertThat(store.resync("r1"))
         .containsEntry("status", "done")
         .containsEntry("rows:public.a", "5");
+  }
+
+  @Test
+  void takeResync_anotherOwnerHoldsTheWritersRole_takesNothing() {
+    assertThat(store.holdWriter("other", Duration.ofSeconds(10))).isTrue();
+    store.submitResync("r1", Set.of("public.a"));
+
+    assertThat(store.takeResync("me")).isEmpty();
+
+    assertThat(redis.redis().lrange(PREFIX + "resync:queue", 0, -1)).containsExactly("r1");
+    assertThat(redis.redis().llen(PREFIX + "resync:taken")).isZero();
+    assertThat(store.takeResync("other").orElseThrow().getKey()).isEqualTo("r1");
+  }
+
+  @Test
+  void submitResync_notDoneYet_keepsItsStatusHoweverLongItWaits() {
+    store.submitResync("r1", Set.of("public.a"));
+    store.resyncStatus("r1", "running", Map.of("public.a", 1L));
+
+    assertThat(redis.redis().ttl(PREFIX + "resync:r1"))
+        .as("no expiry while not done")
+        .isEqualTo(-1);
+    store.finishResync("r1", Map.of("public.a", 2L));
+    assertThat(redis.redis().ttl(PREFIX + "resync:r1")).as("kept a day once done").isPositive();
   }
 }

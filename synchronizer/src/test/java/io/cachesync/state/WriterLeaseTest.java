@@ -56,6 +56,47 @@ class WriterLeaseTest {
   }
 
   @Test
+  void deadOnThisHost_samePidNamespaceInodeOnAnotherMachine_isNotGone() throws Exception {
+    // The initial PID namespace has the same inode on every kernel, and hosts share names: a
+    // holder named by host and namespace alone may be a live daemon on another machine.
+    Process exited = new ProcessBuilder("true").start();
+    exited.waitFor();
+    String self = WriterLease.ownerId();
+    String[] parts = self.split("/");
+    String hostAndNamespace = exited.pid() + parts[0].substring(parts[0].indexOf('@'));
+
+    assertThat(WriterLease.deadOnThisHost(hostAndNamespace + "/" + parts[1] + "/fromhost2"))
+        .as("no boot id: cannot tell, waits for the lease to expire")
+        .isFalse();
+    assertThat(
+            WriterLease.deadOnThisHost(
+                exited.pid()
+                    + parts[0].substring(parts[0].indexOf('@'))
+                    + "/"
+                    + parts[1]
+                    + "/00000000-0000-0000-0000-000000000000/"
+                    + parts[3]
+                    + "/"
+                    + parts[4]))
+        .as("another machine's boot id")
+        .isFalse();
+  }
+
+  @Test
+  void deadOnThisHost_pidReusedByAProcessStartedLater_isGone() {
+    String self = WriterLease.ownerId();
+    String[] parts = self.split("/");
+    assertThat(parts[3]).as("this process's start time").isNotEqualTo("?");
+    String earlierProcess =
+        parts[0] + "/" + parts[1] + "/" + parts[2] + "/" + (Long.parseLong(parts[3]) - 1) + "/x";
+
+    assertThat(WriterLease.deadOnThisHost(earlierProcess)).isTrue();
+    assertThat(WriterLease.deadOnThisHost(parts[0] + "/" + parts[1] + "/" + parts[2] + "/?/x"))
+        .as("start time unknown: waits")
+        .isFalse();
+  }
+
+  @Test
   void renew_anotherOwnerTookTheLease_losesTheRoleOnce() {
     assertThat(lease.acquire()).isTrue();
     store.holder = "other";
@@ -202,7 +243,12 @@ class WriterLeaseTest {
     }
 
     @Override
-    public Optional<Map.Entry<String, Set<String>>> takeResync() {
+    public void returnResync(String id) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public Optional<Map.Entry<String, Set<String>>> takeResync(String owner) {
       throw new UnsupportedOperationException();
     }
 

@@ -83,7 +83,9 @@ class WriterRoleIT {
               assertThat(harness.redis.hash("item:1")).containsEntry("name", "changed");
               assertThat(harness.redis.redis().exists("item:2")).isZero();
             });
-    assertThat(loadStarts()).as("the standby resumed, no reload").isEqualTo(1);
+    assertThat(loadStarts())
+        .as("the standby resumed, no reload:%n%s", standby.decisions(15))
+        .isEqualTo(1);
     CommandRun verify = CommandRun.of("verify", "--config", config.toString());
     assertThat(verify.exitCode()).as(verify.output()).isEqualTo(ExitCode.OK);
     assertThat(verify.out()).contains("public.items: 99,999 rows checked: consistent");

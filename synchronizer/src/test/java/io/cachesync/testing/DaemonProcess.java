@@ -61,6 +61,30 @@ public final class DaemonProcess implements AutoCloseable {
     }
   }
 
+  /** SIGSTOP, as a long GC pause or {@code kill -STOP}: the process holds on to everything. */
+  public void pause() {
+    signal("STOP");
+  }
+
+  /** SIGCONT: the paused process goes on where it was. */
+  public void resume() {
+    signal("CONT");
+  }
+
+  private void signal(String name) {
+    try {
+      Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid())).start();
+      if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + name + " " + pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** SIGTERM; returns the exit code, or -1 when the process did not exit in time. */
   public int terminate(Duration timeout) {
     process.destroy();
@@ -139,6 +163,7 @@ public final class DaemonProcess implements AutoCloseable {
   @Override
   public void close() {
     if (alive()) {
+      resume();
       kill();
     }
     try {

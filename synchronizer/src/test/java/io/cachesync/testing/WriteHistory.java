@@ -69,6 +69,20 @@ public final class WriteHistory implements AutoCloseable {
   private record Effect(String key, String version, boolean write, String at) {}
 
   private final AtomicLong writes = new AtomicLong();
+
+  /**
+   * Writes Redis executed, by the address of the client that sent them, directly or through a
+   * script (Redis's monitor shows a script's commands, as client "lua", right after its call).
+   */
+  private final Map<String, AtomicLong> writesByClient =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private static final Set<String> WRITE_COMMANDS =
+      Set.of("SET", "HSET", "HDEL", "DEL", "UNLINK", "EXPIRE", "PEXPIRE", "LPUSH", "RPUSH");
+
+  /** The last client that sent a command: the one a script's commands run for. */
+  private String lastCaller = "";
+
   private final AtomicLong undone = new AtomicLong();
   private final AtomicLong connections = new AtomicLong();
   private final Thread reader;
@@ -129,6 +143,12 @@ public final class WriteHistory implements AutoCloseable {
           String command = words.get(0).toUpperCase();
           String client = matcher.group(2);
           boolean lua = client.equals("lua");
+          if (!lua) {
+            lastCaller = client;
+          }
+          if (WRITE_COMMANDS.contains(command)) {
+            writesByClient.computeIfAbsent(lastCaller, c -> new AtomicLong()).incrementAndGet();
+          }
           if (!lua && transactionLine(client, command)) {
             continue;
           }
@@ -350,6 +370,18 @@ public final class WriteHistory implements AutoCloseable {
    */
   public long reconnects() {
     return Math.max(0, connections.get() - 1);
+  }
+
+  /**
+   * Writes Redis executed for these clients ({@code host:port}, as CLIENT LIST's {@code addr}),
+   * directly or through their scripts; a script that refused to write does not count.
+   */
+  public long writesBy(Set<String> clients) {
+    return clients.stream()
+        .map(writesByClient::get)
+        .filter(java.util.Objects::nonNull)
+        .mapToLong(AtomicLong::get)
+        .sum();
   }
 
   /** Writes and evictions seen so far: shows the history was watched at all. */
