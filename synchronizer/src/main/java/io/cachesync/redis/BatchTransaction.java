@@ -38,7 +38,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Applies writes and evictions as one MULTI/EXEC of versioned scripts, followed by the position
+ * Applies writes and evictions as one MULTI/EXEC of versioned scripts that ends with the position
  * they bring Redis to, so that the data and the position it came from are stored together; and
  * tallies what each operation did.
  */
@@ -57,6 +57,18 @@ final class BatchTransaction {
   private Consumer<StatefulRedisConnection<String, String>> beforeMulti = connection -> {};
 
   private final WriterLeaseFence fence;
+
+  /**
+   * The batch position and the position before it, when a batch stored its position and then
+   * failed, and putting it back failed too: done before anything else.
+   */
+  private Version[] pendingRestore;
+
+  /** Whether the batch in hand evicted, after its EXEC, keys whose value Redis refused. */
+  private boolean evictedAfterExec;
+
+  /** How often the scripts were loaded again for the batch in hand: once is enough. */
+  private int scriptReloads;
 
   /**
    * @param pipeline the connection the transaction is sent on, flushed by hand
@@ -93,15 +105,17 @@ final class BatchTransaction {
   }
 
   /**
-   * One MULTI/EXEC with the operations (writes and evictions), then, once every operation was
-   * applied or refused for its value, the position they bring Redis to.
+   * One MULTI/EXEC with the operations (writes and evictions) and, last in it, the position they
+   * bring Redis to; the position is put back when an operation failed for a reason other than its
+   * value.
    *
-   * <p>What the batch reads (the position, the cached JSON values that unchanged TOAST columns are
-   * merged from) is read first, with the position key WATCHed: a Redis that lost acknowledged
-   * batches is noticed before anything is written (a merge would copy an old value under a newer
-   * version, and the replay of the lost changes would then be refused as stale), and EXEC applies
-   * nothing if the position moves meanwhile. Nothing that can time out runs between MULTI and EXEC,
-   * and a failure there DISCARDs, so the connection is never left inside a transaction.
+   * <p>What the batch reads (the position, the writer's lease, the cached JSON values that
+   * unchanged TOAST columns are merged from) is read first, with the position and lease keys
+   * WATCHed: a Redis that lost acknowledged batches, or another daemon holding the writer's role,
+   * is noticed before anything is written (a merge would copy an old value under a newer version,
+   * and the replay of the lost changes would then be refused as stale), and EXEC applies nothing if
+   * the position moves meanwhile. Nothing that can time out runs between MULTI and EXEC, and a
+   * failure there DISCARDs, so the connection is never left inside a transaction.
    *
    * <p>The position is stored last in the same transaction, so that Redis holds it together with
    * the data: a restart resumes after everything Redis holds, and never applies a batch again whose
@@ -112,7 +126,8 @@ final class BatchTransaction {
    *
    * @param acknowledged the position Redis acknowledged before: holding less, it lost batches
    * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
-   * @throws RedisUnavailableException when the batch must be retried; the position is not stored
+   * @throws RedisUnavailableException when the batch must be retried; its position is not left
+   *     stored (put back, or before the next attempt when Redis cannot be reached)
    */
   BatchOutcome apply(List<CacheOperation> operations, Version position, Version acknowledged) {
     return apply(operations, position, acknowledged, Optional.empty());
@@ -143,6 +158,8 @@ final class BatchTransaction {
     if (operations.isEmpty() && position == null) {
       return BatchOutcome.NONE;
     }
+    restorePending();
+    evictedAfterExec = false;
     Map<String, CachedJson> cached = readBefore(operations, acknowledged);
     List<Future<String>> results = new ArrayList<>(operations.size());
     Map<Integer, String> oversize = new HashMap<>();
@@ -182,37 +199,80 @@ final class BatchTransaction {
               + " same name running?); Redis applied nothing of it",
           null);
     }
-    boolean positionStored = !stored.isEmpty() && "stored".equals(outcome(stored.get(0)));
-    if (results.stream().anyMatch(BatchTransaction::isNoScript)
-        || state.stream().anyMatch(BatchTransaction::isNoScript)
-        || stored.stream().anyMatch(BatchTransaction::isNoScript)) {
-      scripts.reload();
-      if (positionStored) {
-        restorePosition(position, acknowledged);
-      }
-      return apply(operations, position, acknowledged, record);
+    String storedOutcome = stored.isEmpty() ? "" : outcome(stored.get(0));
+    if (storedOutcome.equals("stored")) {
+      // Until the batch is known good, a failure below must put the position back, at once or
+      // before the next attempt (pendingRestore), so that neither a restart nor a retry skips it.
+      pendingRestore = new Version[] {position, acknowledged};
     }
-    state.forEach(LettuceClients::await);
+    boolean noScript =
+        results.stream().anyMatch(BatchTransaction::isNoScript)
+            || state.stream().anyMatch(BatchTransaction::isNoScript)
+            || stored.stream().anyMatch(BatchTransaction::isNoScript);
+    if (noScript) {
+      restorePending();
+      if (scriptReloads > 0) {
+        throw new RedisUnavailableException(
+            "Redis lost the writer's scripts again right after they were loaded", null);
+      }
+      scripts.reload();
+      scriptReloads++;
+      try {
+        return apply(operations, position, acknowledged, record);
+      } finally {
+        scriptReloads = 0;
+      }
+    }
     BatchOutcome outcome;
     try {
+      state.forEach(LettuceClients::await);
       outcome = tally(operations, results, oversize);
-    } catch (RedisUnavailableException e) {
-      // A write failed for a reason other than its value, in the transaction that stored the
-      // batch's position: put the position back, so that neither a restart nor a retry skips it.
-      if (positionStored) {
-        restorePosition(position, acknowledged);
+      if (storedOutcome.startsWith("behind:")) {
+        throw new CacheRolledBackException(
+            acknowledged, storedOutcome.substring("behind:".length()));
       }
+      if (storedOutcome.startsWith("error:")) {
+        throw new RedisUnavailableException(
+            "Redis did not store the batch's position: " + storedOutcome.substring(7), null);
+      }
+    } catch (RuntimeException e) {
+      restorePending();
       throw e;
     }
-    String storedOutcome = stored.isEmpty() ? "" : outcome(stored.get(0));
-    if (storedOutcome.startsWith("behind:")) {
-      throw new CacheRolledBackException(acknowledged, storedOutcome.substring("behind:".length()));
+    pendingRestore = null;
+    if (evictedAfterExec && !replicas.isEmpty()) {
+      // The evictions of refused values came after the WAIT sent with the EXEC.
+      replicas.add(
+          pipeline
+              .async()
+              .waitForReplication(waitReplicas, LettuceClients.WAIT_REPLICAS.toMillis()));
+      pipeline.flushCommands();
     }
     for (RedisFuture<Long> acknowledgedBy : replicas) {
       LettuceClients.requireReplicas(
           LettuceClients.await(acknowledgedBy), waitReplicas, "the batch and its position");
     }
     return outcome;
+  }
+
+  /**
+   * Takes over the position an earlier transaction (on a connection since dropped) must put back.
+   */
+  void inheritPendingRestore(BatchTransaction earlier) {
+    if (earlier != null) {
+      pendingRestore = earlier.pendingRestore;
+    }
+  }
+
+  /**
+   * Puts back a position stored by a batch that then failed, if any; a failure to do so (Redis
+   * unreachable) keeps it pending, and the next attempt of the batch does it first.
+   */
+  private void restorePending() {
+    if (pendingRestore != null) {
+      restorePosition(pendingRestore[0], pendingRestore[1]);
+      pendingRestore = null;
+    }
   }
 
   /** A script's status, or the error it failed with. */
@@ -583,7 +643,7 @@ final class BatchTransaction {
                   + ": "
                   + error
                   + "; every write of the table would fail alike, so nothing is evicted, the batch"
-                  + " is retried and its position not stored: correct the table's ttl in the"
+                  + " is retried and its position put back: correct the table's ttl in the"
                   + " configuration",
               e);
         }
@@ -595,7 +655,7 @@ final class BatchTransaction {
                   + key
                   + " for a reason other than its value: "
                   + error
-                  + "; the batch is retried and its position not stored (`cachesync validate`"
+                  + "; the batch is retried and its position put back (`cachesync validate`"
                   + " checks the Redis user's permissions and Lua support)",
               e);
         }
@@ -665,9 +725,22 @@ final class BatchTransaction {
           "WRONGTYPE");
 
   /** Evicts a key whose value Redis refused, unless a newer version is stored there. */
+  /**
+   * Evicts a key whose value Redis refused, on the batch's connection, so that the batch's WAIT
+   * (sent again after these, see {@link #apply}) covers the eviction too.
+   */
   private void evictNow(String key, Version version) {
-    direct.evalsha(
-        scripts.digest("evict"), ScriptOutputType.STATUS, new String[] {key}, version.text());
+    RedisFuture<String> evicted =
+        pipeline
+            .async()
+            .evalsha(
+                scripts.digest("evict"),
+                ScriptOutputType.STATUS,
+                new String[] {key},
+                version.text());
+    pipeline.flushCommands();
+    LettuceClients.await(evicted);
+    evictedAfterExec = true;
   }
 
   private static String failure(CacheOperation operation, String key, String reason) {

@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Applies cache operations to the Redis master over one pipelined connection: each batch is one
- * MULTI/EXEC of versioned Lua scripts (write only when not older than what is stored) followed by
- * the batch's position, so the data and the position it came from are stored together.
+ * MULTI/EXEC of versioned Lua scripts (write only when not older than what is stored) that ends
+ * with the batch's position, so the data and the position it came from are stored together.
  */
 public final class LettuceCacheWriter implements CacheWriter {
   private static final Logger LOG = LoggerFactory.getLogger(LettuceCacheWriter.class);
@@ -146,6 +146,7 @@ public final class LettuceCacheWriter implements CacheWriter {
   /** Builds what runs on the batch connection, after it was (re)opened. */
   private void useBatchConnection() {
     pipeline.setAutoFlushCommands(false);
+    BatchTransaction earlier = transaction;
     transaction =
         new BatchTransaction(
             pipeline,
@@ -157,6 +158,7 @@ public final class LettuceCacheWriter implements CacheWriter {
             waitReplicas,
             fence);
     transaction.beforeMulti(beforeMulti);
+    transaction.inheritPendingRestore(earlier);
     evictor = new TableEvictor(pipeline, direct.sync(), scripts, fence);
   }
 
@@ -329,12 +331,16 @@ public final class LettuceCacheWriter implements CacheWriter {
   private void fence() {
     try {
       closeEarlierConnections();
-    } catch (RedisCommandExecutionException e) {
+    } catch (RedisCommandExecutionException | RedisUnavailableException e) {
+      if (e instanceof RedisUnavailableException
+          && !(e.getCause() instanceof RedisCommandExecutionException)) {
+        throw e; // Redis unreachable: the batch is retried, and this with it
+      }
       // Refused (an ACL without CLIENT): retrying is all that is left, as before this existed.
       LOG.warn(
           "Could not close this writer's earlier connections in Redis ({}): a batch delayed in the"
-              + " network could still run after its retry; allow the user CLIENT LIST and CLIENT"
-              + " KILL",
+              + " network could still run after its retry; allow the user CLIENT ID, CLIENT LIST"
+              + " and CLIENT KILL",
           e.getMessage());
     }
     fenceNeeded = false;

@@ -274,7 +274,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
       } else {
         LOG.warn("The batch in flight did not finish within {} s; stopping anyway", BATCH_GRACE);
       }
-      engine.close();
+      closeEngine();
       executor.shutdown();
       if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
         LOG.warn("Debezium did not stop within 30 s");
@@ -283,6 +283,28 @@ public final class DebeziumChangeSource implements AutoCloseable {
       Thread.currentThread().interrupt();
     } finally {
       RedisOffsetBackingStore.unregister(storeId);
+    }
+  }
+
+  /**
+   * Closes the engine. Debezium's engine refuses to stop while its task is still starting ("Cannot
+   * stop engine while tasks are starting"), and would then go on running, holding the replication
+   * slot, after the daemon stopped; it offers no event for "started", so the close is tried again
+   * until the task has started, for as long as a start can take (a connection's login timeout).
+   */
+  private void closeEngine() throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try {
+        engine.close();
+        return;
+      } catch (IllegalStateException e) {
+        if (System.nanoTime() > deadline
+            || !String.valueOf(e.getMessage()).contains("tasks are starting")) {
+          throw e;
+        }
+        TimeUnit.MILLISECONDS.sleep(50); // retry pace while Debezium's task finishes starting
+      }
     }
   }
 

@@ -189,6 +189,45 @@ class BatchFailureIT {
     }
   }
 
+  @Test
+  void apply_afterAFailureWithAnAclWithoutClientId_goesOnWithoutClosingEarlierConnections()
+      throws Exception {
+    try (CacheWriterFixture admin = CacheWriterFixture.direct("cachesync:noclient:")) {
+      admin
+          .redis
+          .redis()
+          .aclSetuser(
+              "noclient",
+              AclSetuserArgs.Builder.on()
+                  .addPassword("secret")
+                  .allCommands()
+                  .removeCommand(CommandType.CLIENT)
+                  .allKeys());
+      String uri = admin.server.uri().replace("redis://", "redis://noclient:secret@");
+      try (LettuceCacheWriter writer =
+          LettuceCacheWriter.connect(new RedisSettings(uri), "cachesync:noclient:")) {
+        writer.apply(List.of(user("user:1", V1, "name 1", "bio 1")), V1, Version.ZERO);
+        AtomicBoolean armed = new AtomicBoolean(true);
+        writer.beforeMulti(
+            connection -> {
+              if (armed.getAndSet(false)) {
+                admin.redis.redis().clientKill(KillArgs.Builder.user("noclient"));
+                await().atMost(Duration.ofSeconds(10)).until(() -> !connection.isOpen());
+              }
+            });
+        Write second = user("user:1", V2, "name 2", "bio 2");
+        assertThat(catchThrowable(() -> writer.apply(List.of(second), V2, V1)))
+            .isInstanceOf(RedisUnavailableException.class);
+
+        // The retry cannot close the dropped connection in Redis (no CLIENT): it warns, goes on.
+        writer.apply(List.of(second), V2, V1);
+
+        assertThat(writer.position()).contains(V2);
+        assertThat(admin.redis.redis().hget("user:1", "name")).isEqualTo("name 2");
+      }
+    }
+  }
+
   /**
    * Closes {@code connection} in Redis and waits for what Lettuce does about it: a connection that
    * reconnects by itself is open again on a new Redis connection, another one is closed.
