@@ -74,42 +74,41 @@ public final class ChangePlanner {
       return List.of(new Reject(event.table(), e.getMessage()));
     }
     Map<String, ColumnValue> values = project(mapping, event.after());
-    for (String column : values.keySet()) {
-      if (column.startsWith(RESERVED_PREFIX)) {
+    for (Map.Entry<String, ColumnValue> value : values.entrySet()) {
+      if (value.getKey().startsWith(RESERVED_PREFIX)) {
         // A column named like the value's metadata (a __v added to the table while the daemon
         // runs, with columns omitted) would overwrite it: a __v of 'zzzz' freezes the key, every
         // later write being taken for stale. The value is evicted and never written.
-        return List.of(
-            new Evict(event.table(), key, event.version()),
-            new Reject(
-                event.table(),
-                "key "
-                    + key
-                    + ": column "
-                    + column
-                    + " has a name reserved for the value's metadata (names starting with "
-                    + RESERVED_PREFIX
-                    + "); evicted. Rename the column, or list the mapping's columns without it"));
+        return evictInstead(
+            event,
+            key,
+            "column "
+                + value.getKey()
+                + " has a name reserved for the value's metadata (names starting with "
+                + RESERVED_PREFIX
+                + "); evicted. Rename the column, or list the mapping's columns without it");
       }
-    }
-    for (Map.Entry<String, ColumnValue> value : values.entrySet()) {
       if (value.getValue() instanceof ColumnValue.Unencodable unencodable) {
         // A value without one of its columns would be wrong; a cache miss is not.
-        return List.of(
-            new Evict(event.table(), key, event.version()),
-            new Reject(
-                event.table(),
-                "key "
-                    + key
-                    + ": column "
-                    + value.getKey()
-                    + " cannot be encoded ("
-                    + unencodable.reason()
-                    + "); evicted"));
+        return evictInstead(
+            event,
+            key,
+            "column "
+                + value.getKey()
+                + " cannot be encoded ("
+                + unencodable.reason()
+                + "); evicted");
       }
     }
     return List.of(
         new Write(event.table(), key, mapping.format(), values, event.version(), mapping.ttl()));
+  }
+
+  /** Evicts {@code key} rather than write a value that would be wrong, and says why. */
+  private static List<CacheOperation> evictInstead(ChangeEvent event, String key, String why) {
+    return List.of(
+        new Evict(event.table(), key, event.version()),
+        new Reject(event.table(), "key " + key + ": " + why));
   }
 
   private CacheOperation evict(TableMapping mapping, Row row, ChangeEvent event) {
