@@ -59,8 +59,9 @@ public final class Verifier {
   /** One offending key, with what differs. */
   public record Offender(String key, Drift drift, String detail) {}
 
-  /** What was found in one table. */
   /**
+   * What was found in one table.
+   *
    * @param wrongType every key of the wrong type: a write never replaces one (it evicts it), so a
    *     repair deletes them before reloading
    */

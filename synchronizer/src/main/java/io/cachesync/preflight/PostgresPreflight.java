@@ -504,50 +504,49 @@ final class PostgresPreflight {
    */
   private static Set<String> identityColumns(Connection connection, long oid, boolean primaryKey)
       throws SQLException {
-    Set<String> columns = new LinkedHashSet<>();
-    try (PreparedStatement statement =
-        connection.prepareStatement(
+    return new LinkedHashSet<>(
+        attributeNames(
+            connection,
             "SELECT a.attname FROM pg_index i"
                 + " JOIN LATERAL unnest(i.indkey[0:i.indnkeyatts - 1])"
                 + "   WITH ORDINALITY AS k(attnum, position) ON true"
                 + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
                 + " WHERE i.indrelid = ? AND "
                 + (primaryKey ? "i.indisprimary" : "i.indisreplident")
-                + " ORDER BY k.position")) {
+                + " ORDER BY k.position",
+            oid));
+  }
+
+  /** The columns of a partitioned table's partition key (none for an expression). */
+  private static List<String> partitionKey(Connection connection, long oid) throws SQLException {
+    return attributeNames(
+        connection,
+        "SELECT a.attname FROM pg_partitioned_table p"
+            + " JOIN LATERAL unnest(p.partattrs) WITH ORDINALITY AS k(attnum, position) ON true"
+            + " JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.attnum"
+            + " WHERE p.partrelid = ? ORDER BY k.position",
+        oid);
+  }
+
+  /** The names {@code sql} selects, in order, for the table {@code oid} (its one parameter). */
+  private static List<String> attributeNames(Connection connection, String sql, long oid)
+      throws SQLException {
+    List<String> names = new ArrayList<>();
+    try (PreparedStatement statement = connection.prepareStatement(sql)) {
       statement.setLong(1, oid);
       try (ResultSet rows = statement.executeQuery()) {
         while (rows.next()) {
-          columns.add(rows.getString(1));
+          names.add(rows.getString(1));
         }
       }
     }
-    return columns;
+    return names;
   }
 
   /**
    * Checks that no two rows can share a key: the key's columns must hold every column of the
    * primary key or of a unique index that proves uniqueness (see {@link UniqueIndex#doubt}).
-   */
-  /** The columns of a partitioned table's partition key (none for an expression). */
-  private static List<String> partitionKey(Connection connection, long oid) throws SQLException {
-    List<String> columns = new ArrayList<>();
-    try (PreparedStatement statement =
-        connection.prepareStatement(
-            "SELECT a.attname FROM pg_partitioned_table p"
-                + " JOIN LATERAL unnest(p.partattrs) WITH ORDINALITY AS k(attnum, position) ON true"
-                + " JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.attnum"
-                + " WHERE p.partrelid = ? ORDER BY k.position")) {
-      statement.setLong(1, oid);
-      try (ResultSet rows = statement.executeQuery()) {
-        while (rows.next()) {
-          columns.add(rows.getString(1));
-        }
-      }
-    }
-    return columns;
-  }
-
-  /**
+   *
    * @param partitionKey the partition key's columns when the table is partitioned: PostgreSQL
    *     refuses a unique index there that does not hold them all
    */

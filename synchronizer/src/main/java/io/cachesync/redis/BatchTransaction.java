@@ -1,5 +1,7 @@
 package io.cachesync.redis;
 
+import static java.util.Objects.requireNonNull;
+
 import io.cachesync.model.CacheOperation;
 import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.EvictTable;
@@ -58,11 +60,14 @@ final class BatchTransaction {
 
   private final WriterLeaseFence fence;
 
+  /** A batch's position to put back to where it was before the batch. */
+  private record Restore(Version position, Version before) {}
+
   /**
-   * The batch position and the position before it, when a batch stored its position and then
-   * failed, and putting it back failed too: done before anything else.
+   * Set when a batch stored its position and then failed, until the position is put back: done
+   * before anything else when putting it back failed too.
    */
-  private Version[] pendingRestore;
+  private Restore pendingRestore;
 
   /** Whether the batch in hand evicted, after its EXEC, keys whose value Redis refused. */
   private boolean evictedAfterExec;
@@ -155,9 +160,7 @@ final class BatchTransaction {
       Version acknowledged,
       Optional<EvictTable> record,
       int leaseDiscards) {
-    if (operations.isEmpty() && position == null) {
-      return BatchOutcome.NONE;
-    }
+    requireNonNull(position, "position");
     restorePending();
     evictedAfterExec = false;
     Map<String, CachedJson> cached = readBefore(operations, acknowledged);
@@ -174,14 +177,12 @@ final class BatchTransaction {
             oversize,
             commands -> {
               record.ifPresent(truncate -> state.add(truncates.queueRecord(commands, truncate)));
-              if (position != null) {
-                stored.add(storePosition(commands, position, acknowledged));
-              }
+              stored.add(storePosition(commands, position, acknowledged));
             },
             commands -> {
               // In the EXEC's round trip: WAIT blocks for every write sent before it on the
               // connection and writes nothing, so it costs nothing when the batch is refused.
-              if (position != null && waitReplicas > 0) {
+              if (waitReplicas > 0) {
                 replicas.add(
                     commands.waitForReplication(
                         waitReplicas, LettuceClients.WAIT_REPLICAS.toMillis()));
@@ -199,11 +200,11 @@ final class BatchTransaction {
               + " same name running?); Redis applied nothing of it",
           null);
     }
-    String storedOutcome = stored.isEmpty() ? "" : outcome(stored.get(0));
+    String storedOutcome = outcome(stored.get(0));
     if (storedOutcome.equals("stored")) {
       // Until the batch is known good, a failure below must put the position back, at once or
       // before the next attempt (pendingRestore), so that neither a restart nor a retry skips it.
-      pendingRestore = new Version[] {position, acknowledged};
+      pendingRestore = new Restore(position, acknowledged);
     }
     boolean noScript =
         results.stream().anyMatch(BatchTransaction::isNoScript)
@@ -270,7 +271,7 @@ final class BatchTransaction {
    */
   private void restorePending() {
     if (pendingRestore != null) {
-      restorePosition(pendingRestore[0], pendingRestore[1]);
+      restorePosition(pendingRestore.position(), pendingRestore.before());
       pendingRestore = null;
     }
   }
@@ -288,8 +289,8 @@ final class BatchTransaction {
   }
 
   /**
-   * WATCHes the position key and reads, in one round trip, the position and the cached JSON values
-   * the batch merges unchanged columns from.
+   * WATCHes the writer's lease and the position key and reads, in one round trip, them and the
+   * cached JSON values the batch merges unchanged columns from.
    *
    * @throws CacheRolledBackException when Redis holds less than {@code acknowledged}
    */

@@ -298,12 +298,8 @@ public final class LettuceCacheWriter implements CacheWriter {
           segment.add(operation);
         }
       }
-      outcome = outcome.plus(transaction.apply(segment, position, reached));
-      if (position == null) {
-        // Otherwise the WAIT went in the EXEC's round trip (BatchTransaction.apply).
-        awaitReplicas();
-      }
-      return outcome;
+      // Each transaction waited for the replicas in its EXEC's round trip (BatchTransaction).
+      return outcome.plus(transaction.apply(segment, position, reached));
     } catch (RedisException e) {
       if (String.valueOf(LettuceClients.rootCause(e).getMessage()).startsWith("NOSCRIPT")) {
         try {
@@ -387,20 +383,6 @@ public final class LettuceCacheWriter implements CacheWriter {
     } catch (RedisException e) {
       throw LettuceClients.unavailable(e);
     }
-  }
-
-  /**
-   * Waits until {@link #waitReplicas} replicas acknowledged every write of this connection (WAIT),
-   * so that a batch is confirmed to PostgreSQL only once a replica holds it too.
-   */
-  private void awaitReplicas() {
-    if (waitReplicas == 0) {
-      return;
-    }
-    RedisFuture<Long> acknowledged =
-        pipeline.async().waitForReplication(waitReplicas, LettuceClients.WAIT_REPLICAS.toMillis());
-    pipeline.flushCommands();
-    LettuceClients.requireReplicas(LettuceClients.await(acknowledged), waitReplicas, "the batch");
   }
 
   @Override

@@ -208,30 +208,21 @@ public final class LettuceStateStore implements StateStore {
 
   @Override
   public boolean holdWriter(String owner, java.time.Duration ttl) {
-    Long held =
-        connection
-            .sync()
-            .eval(
-                HOLD_WRITER,
-                ScriptOutputType.INTEGER,
-                new String[] {prefix + "writer"},
-                owner,
-                Long.toString(ttl.toMillis()));
-    return held != null && held == 1;
+    return hold(owner, Long.toString(ttl.toMillis()));
   }
 
   @Override
   public boolean takeOverWriter(String deadOwner, String owner, java.time.Duration ttl) {
+    return hold(owner, Long.toString(ttl.toMillis()), deadOwner);
+  }
+
+  /** hold_writer.lua: owner, TTL in milliseconds, and the dead owner to take over from, if any. */
+  private boolean hold(String... arguments) {
     Long held =
         connection
             .sync()
             .eval(
-                HOLD_WRITER,
-                ScriptOutputType.INTEGER,
-                new String[] {prefix + "writer"},
-                owner,
-                Long.toString(ttl.toMillis()),
-                deadOwner);
+                HOLD_WRITER, ScriptOutputType.INTEGER, new String[] {prefix + "writer"}, arguments);
     return held != null && held == 1;
   }
 

@@ -55,35 +55,37 @@ public final class ValueEncoder {
           .appendPattern("[XXX][X]")
           .toFormatter();
 
-  /** PostgreSQL's text of a date (DateStyle ISO), the era after it for BC dates. */
-  private static final DateTimeFormatter POSTGRES_DATE =
+  /** The year of era, month and day of PostgreSQL's date text (DateStyle ISO). */
+  private static final DateTimeFormatter YEAR_OF_ERA_MONTH_DAY =
       new DateTimeFormatterBuilder()
           .appendValue(ChronoField.YEAR_OF_ERA, 4, 9, SignStyle.NOT_NEGATIVE)
           .appendLiteral('-')
           .appendValue(ChronoField.MONTH_OF_YEAR, 2)
           .appendLiteral('-')
           .appendValue(ChronoField.DAY_OF_MONTH, 2)
-          .optionalStart()
-          .appendLiteral(' ')
-          .appendText(ChronoField.ERA, TextStyle.SHORT)
-          .optionalEnd()
           .toFormatter(Locale.ROOT);
+
+  /** PostgreSQL's text of a date (DateStyle ISO), the era after it for BC dates. */
+  private static final DateTimeFormatter POSTGRES_DATE = withOptionalEra(YEAR_OF_ERA_MONTH_DAY);
 
   /** PostgreSQL's text of a timestamp (DateStyle ISO), the era after it for BC timestamps. */
   private static final DateTimeFormatter POSTGRES_TIMESTAMP =
-      new DateTimeFormatterBuilder()
-          .appendValue(ChronoField.YEAR_OF_ERA, 4, 9, SignStyle.NOT_NEGATIVE)
-          .appendLiteral('-')
-          .appendValue(ChronoField.MONTH_OF_YEAR, 2)
-          .appendLiteral('-')
-          .appendValue(ChronoField.DAY_OF_MONTH, 2)
-          .appendLiteral(' ')
-          .append(DateTimeFormatter.ISO_LOCAL_TIME)
-          .optionalStart()
-          .appendLiteral(' ')
-          .appendText(ChronoField.ERA, TextStyle.SHORT)
-          .optionalEnd()
-          .toFormatter(Locale.ROOT);
+      withOptionalEra(
+          new DateTimeFormatterBuilder()
+              .append(YEAR_OF_ERA_MONTH_DAY)
+              .appendLiteral(' ')
+              .append(DateTimeFormatter.ISO_LOCAL_TIME)
+              .toFormatter(Locale.ROOT));
+
+  private static DateTimeFormatter withOptionalEra(DateTimeFormatter formatter) {
+    return new DateTimeFormatterBuilder()
+        .append(formatter)
+        .optionalStart()
+        .appendLiteral(' ')
+        .appendText(ChronoField.ERA, TextStyle.SHORT)
+        .optionalEnd()
+        .toFormatter(Locale.ROOT);
+  }
 
   private static final long MICROS_PER_DAY = 86_400_000_000L;
 
