@@ -2,6 +2,8 @@ package io.cachesync;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.metrics.Phase;
+import io.cachesync.metrics.SyncMetrics;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.model.Version;
@@ -14,12 +16,14 @@ import io.cachesync.source.Publications;
 import io.cachesync.source.RedisOffsetBackingStore;
 import io.cachesync.source.ReplicationSlots;
 import io.cachesync.source.SignalTable;
+import io.cachesync.source.TableSizes;
 import io.cachesync.state.StateStore;
 import io.cachesync.state.WriterLease;
 import io.cachesync.sync.Synchronizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.sql.SQLException;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -87,6 +91,7 @@ public final class Daemon implements AutoCloseable {
   private final Synchronizer synchronizer;
   private final DebeziumChangeSource source;
   private final Housekeeper housekeeper;
+  private final SyncMetrics metrics;
   private final CompletableFuture<State> terminated = new CompletableFuture<>();
 
   /** Completes with the rows loaded when a first start's initial load is done. */
@@ -107,9 +112,11 @@ public final class Daemon implements AutoCloseable {
       Configuration configuration,
       LettuceCacheWriter writer,
       StateStore stateStore,
-      WriterLease lease)
+      WriterLease lease,
+      SyncMetrics metrics)
       throws Exception {
     this.configuration = configuration;
+    this.metrics = metrics;
     this.writer = writer;
     this.stateStore = stateStore;
     this.lease = lease;
@@ -147,7 +154,8 @@ public final class Daemon implements AutoCloseable {
                         + ". Restarting the daemon: it streams again from the position Redis"
                         + " holds, or loads every mapped table again if PostgreSQL no longer has"
                         + " those changes"),
-            roleLost -> roleLost(roleLost.getMessage()));
+            roleLost -> roleLost(roleLost.getMessage()),
+            metrics);
     this.source =
         new DebeziumChangeSource(
             configuration,
@@ -173,6 +181,14 @@ public final class Daemon implements AutoCloseable {
             () -> loadsEverything && !initialLoad.isDone(),
             () -> state.get() == State.STOPPING || state.get() == State.STOPPED,
             source::load);
+    if (loadsEverything) {
+      metrics.loadQueued();
+      metrics.loadStarted(
+          "initial",
+          TableSizes.estimate(
+              postgres,
+              configuration.mapping().tables().stream().map(TableMapping::table).toList()));
+    }
     if (!toLoad.isEmpty()) {
       source.load(new LoadRequest("added-tables", toLoad));
     }
@@ -185,6 +201,18 @@ public final class Daemon implements AutoCloseable {
    * @throws SlotInUseException when another daemon of the same name holds the role: stand by
    */
   public static Daemon start(Configuration configuration) throws Exception {
+    SynchronizerSettings settings = configuration.settings();
+    return start(
+        configuration,
+        new SyncMetrics(
+            settings.name(), configuration.mapping().tables(), settings.http(), Clock.systemUTC()));
+  }
+
+  /**
+   * As {@link #start(Configuration)}, reporting to {@code metrics}, which outlive the daemon (a run
+   * starts a new daemon after a lost cache or role).
+   */
+  public static Daemon start(Configuration configuration, SyncMetrics metrics) throws Exception {
     SynchronizerSettings settings = configuration.settings();
     // The role first: a daemon standing by opens no writer (whose background TRUNCATE evictions
     // would run beside the active daemon's) and retries cheaply.
@@ -213,12 +241,14 @@ public final class Daemon implements AutoCloseable {
           });
       writer =
           LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix(), lease.owner());
-      daemon = new Daemon(configuration, writer, stateStore, lease);
+      daemon = new Daemon(configuration, writer, stateStore, lease, metrics);
       daemon.requireRole("streaming");
       daemon.source.start();
       daemon.sourceStarted = true;
       daemon.housekeeper.start();
       daemon.transition(State.STARTING, State.RUNNING);
+      metrics.phase(
+          daemon.loadsEverything && !daemon.initialLoad.isDone() ? Phase.LOADING : Phase.STREAMING);
       running.set(daemon);
       Daemon started = daemon;
       // Registered once RUNNING: a source that already ended fails the daemon here and now.
@@ -317,6 +347,19 @@ public final class Daemon implements AutoCloseable {
   /** Records loads in Redis: tables loaded, and the progress of resync requests. */
   private final class LoadListener implements LoadRequest.Listener {
     @Override
+    public void queued(LoadRequest request) {
+      metrics.loadQueued();
+    }
+
+    @Override
+    public void started(LoadRequest request) {
+      metrics.loadStarted(
+          request.id(),
+          TableSizes.estimate(
+              new PostgresConnector(configuration.settings().postgres()), request.tables()));
+    }
+
+    @Override
     public void progress(LoadRequest request, Map<TableId, Long> rowsLoaded) {
       stateStore.resyncStatus(request.id(), "running", byName(rowsLoaded));
     }
@@ -326,10 +369,15 @@ public final class Daemon implements AutoCloseable {
       stateStore.markLoaded(
           request.tables().stream().map(TableId::toString).collect(Collectors.toSet()));
       stateStore.finishResync(request.id(), byName(rowsLoaded));
+      metrics.loadEnded();
     }
 
     @Override
     public void initialLoadCompleted(Map<TableId, Long> rowsLoaded) {
+      metrics.loadEnded();
+      if (state.get() == State.RUNNING) {
+        metrics.phase(Phase.STREAMING);
+      }
       initialLoad.complete(rowsLoaded);
     }
 
@@ -421,6 +469,11 @@ public final class Daemon implements AutoCloseable {
     return synchronizer;
   }
 
+  /** The metrics this daemon reports to. */
+  public SyncMetrics metrics() {
+    return metrics;
+  }
+
   /** Completes with the final state, STOPPED or FAILED. */
   public CompletableFuture<State> terminated() {
     return terminated;
@@ -496,6 +549,7 @@ public final class Daemon implements AutoCloseable {
     SynchronizerSettings settings = configuration.settings();
     if (decision.reason().isPresent()) {
       LOG.warn("{}: loading every mapped table again", decision.reason().get());
+      metrics.cacheReloaded();
     } else {
       LOG.info("First start: loading every mapped table, then streaming");
     }
@@ -538,6 +592,7 @@ public final class Daemon implements AutoCloseable {
     if (!transition(State.RUNNING, State.STOPPING)) {
       return;
     }
+    metrics.phase(Phase.STOPPING);
     LOG.info("Finishing the batch in flight");
     CompletableFuture<Void> closed =
         CompletableFuture.runAsync(
@@ -584,6 +639,7 @@ public final class Daemon implements AutoCloseable {
    * another may hold the role.
    */
   private void closeConnections() {
+    metrics.loadsAbandoned();
     housekeeper.close();
     writer.close();
     lease.close();

@@ -7,7 +7,15 @@ package io.cachesync;
 public final class ServerUnreachableException extends Exception {
   private static final long serialVersionUID = 1L;
 
+  private final String server;
+
   public ServerUnreachableException(String server, String address, String cause) {
     super(server + " at " + address + " cannot be reached: " + cause);
+    this.server = server;
+  }
+
+  /** Which server: {@code Redis} or {@code PostgreSQL}. */
+  public String server() {
+    return server;
   }
 }

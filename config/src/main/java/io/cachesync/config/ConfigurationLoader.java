@@ -60,7 +60,7 @@ public final class ConfigurationLoader {
     return new Configuration(
         file,
         new SynchronizerSettings(
-            read.name(), read.postgres(), read.redis(), mappingFile.orElseThrow()),
+            read.name(), read.postgres(), read.redis(), mappingFile.orElseThrow(), read.http()),
         mapping.orElseThrow());
   }
 

@@ -88,6 +88,11 @@ final class Section {
     return node.field(key).map(Field::location).orElse(anchor);
   }
 
+  /** Whether {@code key} holds a scalar (not a section or a list). */
+  boolean isScalar(String key) {
+    return node.field(key).filter(f -> f.value() instanceof Scalar).isPresent();
+  }
+
   boolean has(String key) {
     return node.field(key).filter(f -> !(f.value() instanceof Null)).isPresent();
   }

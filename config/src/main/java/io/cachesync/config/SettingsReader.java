@@ -1,14 +1,17 @@
 package io.cachesync.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
 /** Reads {@code synchronizer.yml}: the synchronizer's name and how to reach its servers. */
 final class SettingsReader {
-  static final List<String> ROOT_KEYS = List.of("name", "postgres", "redis", "mapping");
+  static final List<String> ROOT_KEYS = List.of("name", "postgres", "redis", "mapping", "http");
   static final List<String> POSTGRES_KEYS = List.of("host", "port", "database", "user", "password");
   static final List<String> REDIS_KEYS = List.of("uri", "waitReplicas");
+  static final List<String> HTTP_KEYS =
+      List.of("host", "port", "readyLagSeconds", "stallDeadlineSeconds");
 
   private SettingsReader() {}
 
@@ -63,12 +66,18 @@ final class SettingsReader {
             ? section.value("mapping", SettingsReader::path)
             : Optional.of(Path.of(SynchronizerSettings.DEFAULT_MAPPING));
     YamlNode.Location mappingLocation = section.locationOf("mapping");
-    if (problems.size() != before || name.isEmpty() || postgres.isEmpty() || redis.isEmpty()) {
+    Optional<HttpSettings> http = http(section);
+    if (problems.size() != before
+        || name.isEmpty()
+        || postgres.isEmpty()
+        || redis.isEmpty()
+        || http.isEmpty()) {
       return new Result(Optional.empty(), mapping, mappingLocation);
     }
     return new Result(
         Optional.of(
-            new SynchronizerSettings(name.get(), postgres.get(), redis.get(), mapping.get())),
+            new SynchronizerSettings(
+                name.get(), postgres.get(), redis.get(), mapping.get(), http.get())),
         mapping,
         mappingLocation);
   }
@@ -84,6 +93,57 @@ final class SettingsReader {
       return Optional.empty();
     }
     return Optional.of(new PostgresSettings(host, port, database.get(), user.get(), password));
+  }
+
+  /**
+   * The {@code http} section: absent means the default endpoint, {@code off} (or {@code false})
+   * none.
+   */
+  private static Optional<HttpSettings> http(Section document) {
+    if (!document.has("http")) {
+      return Optional.of(HttpSettings.DEFAULT);
+    }
+    if (document.isScalar("http")) {
+      return document.value(
+          "http",
+          text -> {
+            if (text.equals("off") || text.equals("false")) {
+              return HttpSettings.OFF;
+            }
+            throw new IllegalArgumentException(
+                "'"
+                    + text
+                    + "' is not an http setting: write 'http: off' to turn the endpoint off, or"
+                    + " a section such as 'http: {host: 127.0.0.1, port: 9464}'");
+          });
+    }
+    return document.section("http", HTTP_KEYS).flatMap(SettingsReader::httpSection);
+  }
+
+  private static Optional<HttpSettings> httpSection(Section section) {
+    String host = section.text("host").orElse(HttpSettings.DEFAULT_HOST);
+    Optional<Integer> port =
+        section.has("port")
+            ? section.integer("port", 0, 65_535)
+            : Optional.of(HttpSettings.DEFAULT_PORT);
+    Optional<Integer> readyLag =
+        section.has("readyLagSeconds")
+            ? section.integer("readyLagSeconds", 1, 86_400)
+            : Optional.of((int) HttpSettings.DEFAULT_READY_LAG.toSeconds());
+    Optional<Integer> stall =
+        section.has("stallDeadlineSeconds")
+            ? section.integer("stallDeadlineSeconds", 10, 86_400)
+            : Optional.of((int) HttpSettings.DEFAULT_STALL_DEADLINE.toSeconds());
+    if (port.isEmpty() || readyLag.isEmpty() || stall.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        new HttpSettings(
+            true,
+            host,
+            port.get(),
+            Duration.ofSeconds(readyLag.get()),
+            Duration.ofSeconds(stall.get())));
   }
 
   private static Path path(String text) {

@@ -11,9 +11,10 @@ import java.util.regex.Pattern;
  * @param name the synchronizer's identity; its replication slot, publication and Redis state keys
  *     are named from it
  * @param mapping the mapping file, resolved against the directory of {@code synchronizer.yml}
+ * @param http the daemon's metrics and health endpoint
  */
 public record SynchronizerSettings(
-    String name, PostgresSettings postgres, RedisSettings redis, Path mapping) {
+    String name, PostgresSettings postgres, RedisSettings redis, Path mapping, HttpSettings http) {
 
   public static final String DEFAULT_MAPPING = "mapping.yml";
 
@@ -25,7 +26,14 @@ public record SynchronizerSettings(
     requireNonNull(postgres, "postgres");
     requireNonNull(redis, "redis");
     requireNonNull(mapping, "mapping");
+    requireNonNull(http, "http");
     checkName(name);
+  }
+
+  /** Settings with the default HTTP endpoint. */
+  public SynchronizerSettings(
+      String name, PostgresSettings postgres, RedisSettings redis, Path mapping) {
+    this(name, postgres, redis, mapping, HttpSettings.DEFAULT);
   }
 
   static String checkName(String name) {

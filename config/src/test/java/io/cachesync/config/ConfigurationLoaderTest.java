@@ -35,6 +35,28 @@ class ConfigurationLoaderTest {
     assertThat(settings.slotName()).isEqualTo("cachesync_shop");
     assertThat(settings.publicationName()).isEqualTo("cachesync_shop");
     assertThat(settings.stateKeyPrefix()).isEqualTo("cachesync:shop:");
+    assertThat(settings.http())
+        .isEqualTo(
+            new HttpSettings(
+                true, "127.0.0.1", 9464, Duration.ofSeconds(30), Duration.ofSeconds(120)));
+  }
+
+  @Test
+  void load_httpOff_disablesTheEndpoint() throws Exception {
+    Configuration configuration =
+        new ConfigurationLoader(Map.of()).load(SETTINGS.resolve("http-off.yml"));
+
+    assertThat(configuration.settings().http().enabled()).isFalse();
+  }
+
+  @Test
+  void load_everyHttpSetting_isRead() throws Exception {
+    Configuration configuration =
+        new ConfigurationLoader(Map.of()).load(SETTINGS.resolve("http-all.yml"));
+
+    assertThat(configuration.settings().http())
+        .isEqualTo(
+            new HttpSettings(true, "0.0.0.0", 0, Duration.ofSeconds(5), Duration.ofSeconds(60)));
   }
 
   @Test

@@ -55,6 +55,22 @@ class SettingsProblemsTest {
             List.of(
                 "sentinel-without-master.yml:6:3: redis.uri: 'redis-sentinel://127.0.0.1:26379' does not name the Sentinel master after '#' (e.g. redis-sentinel://127.0.0.1:26379#mymaster)")),
         Arguments.of(
+            "http-not-off.yml",
+            List.of(
+                "http-not-off.yml:5:1: http: 'on' is not an http setting: write 'http: off' to turn the endpoint off, or a section such as 'http: {host: 127.0.0.1, port: 9464}'")),
+        Arguments.of(
+            "http-port-out-of-range.yml",
+            List.of(
+                "http-port-out-of-range.yml:6:3: http.port: 99999 is out of range (0 to 65535)")),
+        Arguments.of(
+            "http-unknown-key.yml",
+            List.of(
+                "http-unknown-key.yml:6:3: http.prot: unknown key (did you mean 'port'?); known keys here: host, port, readyLagSeconds, stallDeadlineSeconds")),
+        Arguments.of(
+            "http-ready-lag-zero.yml",
+            List.of(
+                "http-ready-lag-zero.yml:6:3: http.readyLagSeconds: 0 is out of range (1 to 86400)")),
+        Arguments.of(
             "wait-replicas-negative.yml",
             List.of(
                 "wait-replicas-negative.yml:7:3: redis.waitReplicas: -1 is out of range (0 to 100)")),

@@ -2,15 +2,20 @@ package io.cachesync.cli;
 
 import io.cachesync.Daemon;
 import io.cachesync.ServerUnreachableException;
+import io.cachesync.SlotMonitor;
 import io.cachesync.config.Configuration;
 import io.cachesync.config.ConfigurationLoader;
 import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.http.HttpEndpoint;
+import io.cachesync.metrics.Phase;
+import io.cachesync.metrics.SyncMetrics;
 import io.cachesync.preflight.Finding;
 import io.cachesync.preflight.Preflight;
 import io.cachesync.preflight.PreflightReport;
 import io.lettuce.core.RedisException;
 import java.nio.file.Path;
 import java.sql.SQLException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -55,6 +60,31 @@ final class RunCommand implements Callable<Integer> {
         configuration.mapping().tables().size(),
         settings.postgres().address(),
         settings.redis().redactedUri());
+    try (SyncMetrics metrics =
+        new SyncMetrics(
+            settings.name(),
+            configuration.mapping().tables(),
+            settings.http(),
+            Clock.systemUTC())) {
+      HttpEndpoint endpoint = null;
+      if (settings.http().enabled()) {
+        try {
+          endpoint = HttpEndpoint.start(settings.http(), metrics);
+        } catch (HttpEndpoint.BindFailedException e) {
+          LOG.error("Not starting: {}", e.getMessage());
+          return ExitCode.INVALID;
+        }
+      }
+      try (HttpEndpoint ignored = endpoint;
+          SlotMonitor slotMonitor = SlotMonitor.start(settings, metrics)) {
+        return run(configuration, metrics);
+      }
+    }
+  }
+
+  /** Preflight, then daemons one after the other until a stop is requested. */
+  private int run(Configuration configuration, SyncMetrics metrics) throws Exception {
+    SynchronizerSettings settings = configuration.settings();
     CountDownLatch stopRequested = new CountDownLatch(1);
     AtomicReference<Daemon> current = new AtomicReference<>();
     Signals.onTermination(
@@ -72,6 +102,7 @@ final class RunCommand implements Callable<Integer> {
       Daemon daemon;
       try {
         if (!preflightPassed) {
+          metrics.phase(Phase.PREFLIGHT);
           PreflightReport report = Preflight.run(configuration);
           report.findings().stream()
               .filter(f -> f.status() != Finding.Status.OK)
@@ -83,8 +114,9 @@ final class RunCommand implements Callable<Integer> {
           }
           preflightPassed = true;
         }
-        daemon = Daemon.start(configuration);
+        daemon = Daemon.start(configuration, metrics);
       } catch (Daemon.SlotInUseException e) {
+        metrics.phase(Phase.STANDBY);
         if (!standingBy) {
           LOG.info("Standing by: {}; taking over when it stops", e.getMessage());
           standingBy = true;
@@ -95,6 +127,11 @@ final class RunCommand implements Callable<Integer> {
         LOG.error("Not starting: {}", e.getMessage());
         return ExitCode.INVALID;
       } catch (ServerUnreachableException | SQLException | RedisException e) {
+        metrics.phase(
+            e instanceof RedisException
+                    || (e instanceof ServerUnreachableException u && u.server().equals("Redis"))
+                ? Phase.WAITING_FOR_REDIS
+                : Phase.WAITING_FOR_POSTGRES);
         Duration delay = backoff.next();
         LOG.warn("Cannot start: {}; trying again in {} s", message(e), delay.toSeconds());
         stopRequested.await(delay.toMillis(), TimeUnit.MILLISECONDS);

@@ -623,8 +623,9 @@ final class BatchTransaction {
       Map<Integer, String> oversize) {
     long written = 0;
     long evicted = 0;
-    long stale = 0;
     List<String> failures = new ArrayList<>();
+    List<CacheOperation> staleOperations = new ArrayList<>();
+    List<CacheOperation> failedOperations = new ArrayList<>();
     for (int i = 0; i < operations.size(); i++) {
       CacheOperation operation = operations.get(i);
       String key = operation instanceof Write w ? w.key() : ((Evict) operation).key();
@@ -664,6 +665,7 @@ final class BatchTransaction {
         // already written included: each of them is evicted here too. Safe (a cache miss), if
         // more than needed.
         failures.add(failure(operation, key, "Redis refused the value: " + error));
+        failedOperations.add(operation);
         evictNow(key, operation instanceof Write w ? w.version() : ((Evict) operation).version());
         evicted++;
         continue;
@@ -674,6 +676,7 @@ final class BatchTransaction {
       if (oversize.containsKey(i)) {
         evicted++;
         failures.add(failure(operation, key, oversize.get(i)));
+        failedOperations.add(operation);
         continue;
       }
       switch (status) {
@@ -683,18 +686,21 @@ final class BatchTransaction {
           if (operation instanceof Write) {
             failures.add(
                 failure(operation, key, "an unchanged TOAST column had no cached value to keep"));
+            failedOperations.add(operation);
           }
         }
         case "wrongtype" -> {
           // The script deleted the key.
           evicted++;
           failures.add(failure(operation, key, "the key held another Redis type"));
+          failedOperations.add(operation);
         }
-        case "stale" -> stale++;
+        case "stale" -> staleOperations.add(operation);
         default -> {}
       }
     }
-    return new BatchOutcome(written, evicted, stale, failures);
+    return new BatchOutcome(
+        written, evicted, staleOperations.size(), failures, staleOperations, failedOperations);
   }
 
   /**

@@ -208,6 +208,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
   /** Queues a load; it starts once streaming runs and no other load does. */
   public void load(LoadRequest request) {
     pendingLoads.add(request);
+    loadListener.queued(request);
   }
 
   /**
@@ -222,6 +223,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
         request.id(),
         request.tables());
     runningLoad = request;
+    loadListener.started(request);
     rowsLoaded.clear();
     request.tables().forEach(table -> rowsLoaded.put(table, 0L));
     signals.send(

@@ -22,6 +22,12 @@ public record LoadRequest(String id, Set<TableId> tables) {
 
   /** Hears how a request goes; called on Debezium's thread, after the rows were applied. */
   public interface Listener {
+    /** The request waits for streaming to run and for the load before it to end. */
+    default void queued(LoadRequest request) {}
+
+    /** Debezium was asked to load the request's tables. */
+    default void started(LoadRequest request) {}
+
     void progress(LoadRequest request, Map<TableId, Long> rowsLoaded);
 
     void completed(LoadRequest request, Map<TableId, Long> rowsLoaded);

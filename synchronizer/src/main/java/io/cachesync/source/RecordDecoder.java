@@ -96,8 +96,15 @@ final class RecordDecoder {
       kind = Kind.UPDATE;
       before = row(key);
     }
+    Long committedAt = source.schema().field("ts_ms") == null ? null : source.getInt64("ts_ms");
     return Optional.of(
-        new ChangeEvent(table, kind, before, row(value, "after"), version(source, kind)));
+        new ChangeEvent(
+            table,
+            kind,
+            before,
+            row(value, "after"),
+            version(source, kind),
+            committedAt == null ? 0 : committedAt));
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.cachesync.source;
 
 import io.cachesync.ServerUnreachableException;
+import io.cachesync.metrics.ReplicationSlotUsage;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -37,6 +38,31 @@ public final class ReplicationSlots {
         int pid = row.getInt(2);
         Optional<Integer> activePid = row.wasNull() ? Optional.empty() : Optional.of(pid);
         return Optional.of(new Slot(name, row.getBoolean(1), activePid, row.getLong(3)));
+      }
+    }
+  }
+
+  /**
+   * PostgreSQL's WAL position and, when the slot exists, what it keeps, on a connection the caller
+   * holds open (the daemon reads it every few seconds).
+   *
+   * @return {@code pg_current_wal_lsn()}, the slot's restart_lsn and confirmed_flush_lsn (0 when
+   *     there is no slot or they are not set yet), and whether it is active
+   */
+  public static ReplicationSlotUsage usage(Connection connection, String name) throws SQLException {
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint,"
+                + " coalesce((s.restart_lsn - '0/0'::pg_lsn)::bigint, 0),"
+                + " coalesce((s.confirmed_flush_lsn - '0/0'::pg_lsn)::bigint, 0),"
+                + " coalesce(s.active, false)"
+                + " FROM (SELECT 1) AS one"
+                + " LEFT JOIN pg_replication_slots AS s ON s.slot_name = ?")) {
+      statement.setString(1, name);
+      try (ResultSet row = statement.executeQuery()) {
+        row.next();
+        return new ReplicationSlotUsage(
+            row.getLong(1), row.getLong(2), row.getLong(3), row.getBoolean(4));
       }
     }
   }

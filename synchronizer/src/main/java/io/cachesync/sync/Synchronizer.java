@@ -7,7 +7,10 @@ import io.cachesync.model.Mapping;
 import io.cachesync.model.Version;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -38,6 +41,7 @@ public final class Synchronizer implements ChangeSink {
   private final AtomicLong replayed = new AtomicLong();
   private final Consumer<CacheRolledBackException> onRolledBack;
   private final Consumer<WriterRoleLostException> onRoleLost;
+  private final SyncListener listener;
 
   /** The furthest position Redis acknowledged: stored there at start, or applied since. */
   private volatile Version position;
@@ -65,6 +69,20 @@ public final class Synchronizer implements ChangeSink {
       Optional<Version> resumedFrom,
       Consumer<CacheRolledBackException> onRolledBack,
       Consumer<WriterRoleLostException> onRoleLost) {
+    this(mapping, writer, resumedFrom, onRolledBack, onRoleLost, SyncListener.NONE);
+  }
+
+  /**
+   * @param listener hears what became of each batch (metrics, health)
+   */
+  public Synchronizer(
+      Mapping mapping,
+      CacheWriter writer,
+      Optional<Version> resumedFrom,
+      Consumer<CacheRolledBackException> onRolledBack,
+      Consumer<WriterRoleLostException> onRoleLost,
+      SyncListener listener) {
+    this.listener = listener;
     this.planner = new ChangePlanner(mapping);
     this.writer = writer;
     this.position = resumedFrom.orElse(Version.ZERO);
@@ -74,17 +92,30 @@ public final class Synchronizer implements ChangeSink {
 
   @Override
   public void accept(List<ChangeEvent> batch, Version batchPosition) throws InterruptedException {
+    long started = System.nanoTime();
+    listener.batchStarted(batch, batchPosition);
+    SyncListener.Outcome[] outcomes = new SyncListener.Outcome[batch.size()];
     List<CacheOperation> operations = new ArrayList<>(batch.size());
-    for (ChangeEvent event : batch) {
+    // Which change each operation comes from, by index: read only when some were skipped.
+    int[] origins = new int[Math.max(16, batch.size())];
+    for (int i = 0; i < batch.size(); i++) {
+      ChangeEvent event = batch.get(i);
       if (alreadyApplied(event)) {
         replayed.incrementAndGet();
+        outcomes[i] = SyncListener.Outcome.REPLAYED;
         continue;
       }
+      outcomes[i] = SyncListener.Outcome.APPLIED;
       for (CacheOperation operation : planner.plan(event)) {
         if (operation instanceof CacheOperation.Reject reject) {
           failed.incrementAndGet();
+          outcomes[i] = SyncListener.Outcome.REFUSED;
           LOG.warn("Cannot cache a change to {}: {}", reject.table(), reject.reason());
         } else {
+          if (operations.size() == origins.length) {
+            origins = Arrays.copyOf(origins, origins.length * 2);
+          }
+          origins[operations.size()] = i;
           operations.add(operation);
         }
       }
@@ -103,6 +134,35 @@ public final class Synchronizer implements ChangeSink {
     stale.addAndGet(outcome.stale());
     failed.addAndGet(outcome.failures().size());
     position = reached;
+    markSkipped(outcomes, operations, origins, outcome);
+    listener.batchApplied(batch, outcomes, reached, System.nanoTime() - started);
+  }
+
+  /** Marks the changes whose operations Redis skipped as stale, or evicted instead of writing. */
+  private static void markSkipped(
+      SyncListener.Outcome[] outcomes,
+      List<CacheOperation> operations,
+      int[] origins,
+      BatchOutcome outcome) {
+    if (outcome.staleOperations().isEmpty() && outcome.failedOperations().isEmpty()) {
+      return;
+    }
+    Map<CacheOperation, Integer> indexes = new IdentityHashMap<>(operations.size());
+    for (int i = 0; i < operations.size(); i++) {
+      indexes.put(operations.get(i), i);
+    }
+    for (CacheOperation operation : outcome.staleOperations()) {
+      Integer index = indexes.get(operation);
+      if (index != null && outcomes[origins[index]] == SyncListener.Outcome.APPLIED) {
+        outcomes[origins[index]] = SyncListener.Outcome.STALE;
+      }
+    }
+    for (CacheOperation operation : outcome.failedOperations()) {
+      Integer index = indexes.get(operation);
+      if (index != null) {
+        outcomes[origins[index]] = SyncListener.Outcome.FAILED;
+      }
+    }
   }
 
   /** The furthest position Redis acknowledged since start (never lowered by a replay). */
@@ -160,6 +220,7 @@ public final class Synchronizer implements ChangeSink {
         }
         attempt++;
         retries.incrementAndGet();
+        listener.retrying(e);
         LOG.warn(
             "Redis cannot take the batch at {} (attempt {}): {}; retrying in {} ms, nothing is confirmed to PostgreSQL meanwhile",
             batchPosition,

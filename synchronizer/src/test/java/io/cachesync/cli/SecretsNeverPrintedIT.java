@@ -83,7 +83,8 @@ class SecretsNeverPrintedIT {
         + "redis:\n  uri: '"
         + redisUri
         + "'\n"
-        + "mapping: mapping.yml\n";
+        + "mapping: mapping.yml\n"
+        + "http:\n  port: 0\n";
   }
 
   private static String postgresSection(String user, int port, String passwordLine) {

@@ -37,6 +37,8 @@ public final class ConfigFiles {
       settings.append("  waitReplicas: ").append(waitReplicas).append('\n');
     }
     settings.append("mapping: mapping.yml\n");
+    // Tests run daemons side by side: each endpoint on a free port (the daemon logs it).
+    settings.append("http:\n  port: 0\n");
     try {
       Files.createDirectories(directory);
       Files.writeString(directory.resolve("mapping.yml"), mapping, StandardCharsets.UTF_8);
