@@ -16,8 +16,12 @@ import org.slf4j.LoggerFactory;
 final class LoadProgress {
   private static final Logger LOG = LoggerFactory.getLogger(LoadProgress.class);
 
-  /** The longest time between two progress lines. */
-  static final Duration EVERY = Duration.ofSeconds(10);
+  /**
+   * The longest time between two progress lines: 10 s (the system property {@code
+   * cachesync.loadProgressSeconds} shortens it for tests).
+   */
+  static final Duration EVERY =
+      Duration.ofSeconds(Long.getLong("cachesync.loadProgressSeconds", 10));
 
   private final String name;
   private final Map<TableId, Long> estimates;

@@ -352,7 +352,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
           loadedByTable = new HashMap<>();
         }
         loadedByTable.merge(change.table(), 1L, Long::sum);
-      } else if (change.committedAtMillis() > 0) {
+      } else if (change.committedAtMillis() > 0 && outcomes[i] == Outcome.APPLIED) {
         commitToRedis.record(Math.max(0, now - change.committedAtMillis()), TimeUnit.MILLISECONDS);
       }
     }

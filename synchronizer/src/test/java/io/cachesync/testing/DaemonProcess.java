@@ -126,6 +126,19 @@ public final class DaemonProcess implements AutoCloseable {
         .until(() -> log().contains(text));
   }
 
+  /**
+   * The port of the daemon's HTTP endpoint, from the line its last start logged (the tests' config
+   * asks for a free port); waits for it.
+   */
+  public int httpPort(Duration timeout) {
+    String marker = "Metrics on http://";
+    awaitLog(marker, timeout);
+    String log = log();
+    String rest = log.substring(log.lastIndexOf(marker) + marker.length());
+    String address = rest.substring(0, rest.indexOf("/metrics"));
+    return Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+  }
+
   /** How many times the log, over all starts, contains {@code text}. */
   public int count(String text) {
     String log = log();
