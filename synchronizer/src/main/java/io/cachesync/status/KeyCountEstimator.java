@@ -27,9 +27,16 @@ public final class KeyCountEstimator {
   static final Duration BUDGET = Duration.ofMillis(1_500);
 
   private final LettuceCacheInspector redis;
+  private final long exactUpTo;
 
   public KeyCountEstimator(LettuceCacheInspector redis) {
+    this(redis, EXACT_UP_TO);
+  }
+
+  /** With another limit for exact counts, for tests. */
+  KeyCountEstimator(LettuceCacheInspector redis, long exactUpTo) {
     this.redis = redis;
+    this.exactUpTo = exactUpTo;
   }
 
   /**
@@ -38,7 +45,7 @@ public final class KeyCountEstimator {
    * @param keys the number of keys in the database (DBSIZE)
    */
   public List<TableKeys> count(List<TableMapping> tables, long keys) {
-    if (keys <= EXACT_UP_TO) {
+    if (keys <= exactUpTo) {
       long deadline = System.nanoTime() + BUDGET.toNanos();
       List<TableKeys> counted = new ArrayList<>();
       for (TableMapping table : tables) {

@@ -123,7 +123,9 @@ public final class StatusText {
             .map(
                 ttl ->
                     String.format(
-                        Locale.ROOT, ", lease renewed within %.1f s", ttl.toMillis() / 1000.0))
+                        Locale.ROOT,
+                        ", lease expires in %.1f s unless renewed",
+                        ttl.toMillis() / 1000.0))
             .orElse(", lease without expiry");
   }
 
