@@ -222,7 +222,11 @@ class StatusIT {
                 + "\nuser: "
                 + PostgresServer.SUPERUSER
                 + "\npassword: s3cret-pg\n",
-            harness.redisServer.uri(),
+            // The default user without a password takes any: the password must not be printed.
+            "redis://default:s3cret-redis@"
+                + harness.redisServer.host()
+                + ":"
+                + harness.redisServer.port(),
             MAPPING);
 
     CommandRun run = CommandRun.of("status", "--config", unreachable.toString());
@@ -233,9 +237,14 @@ class StatusIT {
         .startsWith("cachesync it: UNREACHABLE")
         .contains("  - PostgreSQL at 127.0.0.1:" + closedPort + "/" + harness.database)
         .contains("postgres  127.0.0.1:" + closedPort + "/" + harness.database + ": cannot be read")
-        .contains("redis     " + harness.redisServer.uri() + ", ")
+        .contains(
+            "redis     redis://default:****@"
+                + harness.redisServer.host()
+                + ":"
+                + harness.redisServer.port()
+                + ", ")
         .containsPattern("public\\.users +user:\\{id\\} +7 keys \\(exact\\)");
-    assertThat(run.output()).doesNotContain("s3cret-pg");
+    assertThat(run.output() + json.output()).doesNotContain("s3cret");
     assertThat(json.exitCode()).isEqualTo(ExitCode.UNREACHABLE);
     JsonNode parsed = JSON.readTree(json.out());
     assertThat(parsed.path("verdict").asText()).isEqualTo("unreachable");
