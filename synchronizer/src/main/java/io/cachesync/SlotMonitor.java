@@ -1,6 +1,7 @@
 package io.cachesync;
 
 import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.metrics.ReplicationSlotUsage;
 import io.cachesync.metrics.SyncMetrics;
 import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.ReplicationSlots;
@@ -57,7 +58,17 @@ public final class SlotMonitor implements AutoCloseable {
       if (connection == null || connection.isClosed()) {
         connection = connector.openForShortStatements("slot usage");
       }
-      metrics.slot(ReplicationSlots.usage(connection, slotName));
+      ReplicationSlots.WalView view = ReplicationSlots.view(connection, slotName);
+      metrics.slot(
+          view.slot()
+              .map(
+                  slot ->
+                      new ReplicationSlotUsage(
+                          view.currentLsn(),
+                          slot.restartLsn().orElse(0L),
+                          slot.slot().confirmedFlushLsn(),
+                          slot.slot().active()))
+              .orElse(new ReplicationSlotUsage(view.currentLsn(), 0, 0, false)));
       if (reportedUnreachable) {
         LOG.info("PostgreSQL answers again");
         reportedUnreachable = false;

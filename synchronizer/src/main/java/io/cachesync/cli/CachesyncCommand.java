@@ -19,12 +19,13 @@ import picocli.CommandLine.Option;
       RunCommand.class,
       ResyncCommand.class,
       VerifyCommand.class,
-      ValidateCommand.class
+      ValidateCommand.class,
+      StatusCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
-      "0:done; the configuration is valid",
-      "1:verify found drift",
+      "0:done; the configuration is valid; status: a daemon streams, nothing pending",
+      "1:verify found drift; status found something that needs attention",
       "2:the configuration or the servers' setup is wrong (each problem is printed with its fix)",
       "3:PostgreSQL or Redis cannot be reached",
       "70:unexpected error (--verbose shows the stack trace)",

@@ -8,6 +8,9 @@ public final class ExitCode {
   /** {@code verify} found drift between Redis and PostgreSQL. */
   public static final int DRIFT = 1;
 
+  /** {@code status}: something needs attention (each reason is printed). */
+  public static final int ATTENTION = 1;
+
   /** The configuration or the servers' setup is wrong; the output names each problem and fix. */
   public static final int INVALID = 2;
 

@@ -82,6 +82,62 @@ public final class LettuceCacheInspector implements AutoCloseable {
     return connection.sync().dbsize();
   }
 
+  /**
+   * Counts the keys under {@code prefix} that {@code counted} accepts, by a SCAN of the whole
+   * keyspace; gives up when {@code deadline} ({@link System#nanoTime()}) passes.
+   *
+   * @return empty when the deadline passed first
+   */
+  public java.util.OptionalLong countKeys(
+      String prefix, java.util.function.Predicate<String> counted, long deadline) {
+    ScanArgs match =
+        ScanArgs.Builder.matches(LettuceCacheWriter.globEscape(prefix) + "*").limit(1000);
+    ScanCursor cursor = ScanCursor.INITIAL;
+    long count = 0;
+    do {
+      if (System.nanoTime() - deadline > 0) {
+        return java.util.OptionalLong.empty();
+      }
+      KeyScanCursor<String> keys = connection.sync().scan(cursor, match);
+      count += keys.getKeys().stream().filter(counted).count();
+      cursor = keys;
+    } while (!cursor.isFinished());
+    return java.util.OptionalLong.of(count);
+  }
+
+  /**
+   * {@code count} keys drawn at random (RANDOMKEY, pipelined), with repeats; fewer when the
+   * database is empty.
+   */
+  public List<String> randomKeys(int count) {
+    List<RedisFuture<String>> replies = new ArrayList<>(count);
+    var async = connection.async();
+    connection.setAutoFlushCommands(false);
+    try {
+      for (int i = 0; i < count; i++) {
+        replies.add(async.randomkey());
+      }
+      connection.flushCommands();
+    } finally {
+      connection.setAutoFlushCommands(true);
+    }
+    List<String> keys = new ArrayList<>(count);
+    for (RedisFuture<String> reply : replies) {
+      try {
+        String key = reply.get(10, TimeUnit.SECONDS);
+        if (key != null) {
+          keys.add(key);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      } catch (ExecutionException | TimeoutException e) {
+        throw new IllegalStateException("Redis did not answer RANDOMKEY: " + e.getMessage(), e);
+      }
+    }
+    return keys;
+  }
+
   public String type(String key) {
     return connection.sync().type(key);
   }

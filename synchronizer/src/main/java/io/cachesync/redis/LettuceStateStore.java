@@ -271,6 +271,47 @@ public final class LettuceStateStore implements StateStore {
     connection.sync().del(sweepKey);
   }
 
+  // Read-only views for `cachesync status`; the daemon does not use them.
+
+  /**
+   * Every field of the position hash: {@code version} (32 hex digits), {@code lsn} (the same for
+   * people), {@code at} (when it was stored) and whatever else the writer records there.
+   */
+  public Map<String, String> positionFields() {
+    return connection.sync().hgetall(positionKey);
+  }
+
+  /**
+   * How long the writer's lease lives on unless renewed; empty when no one holds it (or it has no
+   * expiry, which only a hand-set key has).
+   */
+  public java.util.Optional<java.time.Duration> writerTtl() {
+    Long millis = connection.sync().pttl(prefix + "writer");
+    return millis == null || millis < 0
+        ? java.util.Optional.empty()
+        : java.util.Optional.of(java.time.Duration.ofMillis(millis));
+  }
+
+  /** How many resync requests wait in the queue for a daemon. */
+  public long queuedResyncs() {
+    return connection.sync().llen(prefix + "resync:queue");
+  }
+
+  /** How many resync requests a daemon took and has not finished. */
+  public long takenResyncs() {
+    return connection.sync().llen(takenKey());
+  }
+
+  /** The tables (schema.table) whose TRUNCATE evictions are recorded as not done yet. */
+  public Set<String> pendingTruncates() {
+    return new java.util.TreeSet<>(connection.sync().hkeys(prefix + PendingTruncates.KEY));
+  }
+
+  /** What a reload recorded about the sweep it needs (see {@link #reset}); empty when none. */
+  public java.util.Optional<String> sweepRecord() {
+    return java.util.Optional.ofNullable(connection.sync().get(sweepKey));
+  }
+
   @Override
   public void close() {
     connection.close();

@@ -24,11 +24,14 @@ import java.util.Map;
  * which the next batch notices, and the TRUNCATE is streamed again.
  */
 final class PendingTruncates {
+  /** The hash's key after the state prefix. */
+  static final String KEY = "truncates";
+
   private final String key;
   private final WriterScripts scripts;
 
   PendingTruncates(String stateKeyPrefix, WriterScripts scripts) {
-    this.key = stateKeyPrefix + "truncates";
+    this.key = stateKeyPrefix + KEY;
     this.scripts = scripts;
   }
 

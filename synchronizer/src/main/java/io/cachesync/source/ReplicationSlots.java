@@ -1,7 +1,6 @@
 package io.cachesync.source;
 
 import io.cachesync.ServerUnreachableException;
-import io.cachesync.metrics.ReplicationSlotUsage;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -43,26 +42,63 @@ public final class ReplicationSlots {
   }
 
   /**
-   * PostgreSQL's WAL position and, when the slot exists, what it keeps, on a connection the caller
-   * holds open (the daemon reads it every few seconds).
+   * What {@code cachesync status} shows of a slot: its state, the positions PostgreSQL keeps for
+   * it, and the WAL it holds back.
    *
-   * @return {@code pg_current_wal_lsn()}, the slot's restart_lsn and confirmed_flush_lsn (0 when
-   *     there is no slot or they are not set yet), and whether it is active
+   * @param restartLsn the oldest WAL position the slot's consumer may still need; empty when the
+   *     slot lost its WAL (wal_status {@code lost})
+   * @param walStatus PostgreSQL's {@code wal_status}: reserved, extended, unreserved or lost
+   * @param retainedWalBytes the WAL written since {@code restartLsn}, kept for the slot
    */
-  public static ReplicationSlotUsage usage(Connection connection, String name) throws SQLException {
+  public record SlotRetention(
+      Slot slot,
+      Optional<Long> restartLsn,
+      Optional<String> walStatus,
+      Optional<Long> retainedWalBytes) {}
+
+  /**
+   * The server's current WAL position ({@code pg_current_wal_lsn()}) and, if the slot exists, its
+   * retention: one statement, so both are read at the same moment.
+   */
+  public record WalView(long currentLsn, Optional<SlotRetention> slot) {}
+
+  public WalView view(String name) throws ServerUnreachableException, SQLException {
+    try (Connection connection = connector.openForShortStatements("status")) {
+      return view(connection, name);
+    }
+  }
+
+  /**
+   * As {@link #view(String)}, on a connection the caller holds open (the daemon's slot monitor).
+   */
+  public static WalView view(Connection connection, String name) throws SQLException {
     try (PreparedStatement statement =
         connection.prepareStatement(
-            "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint,"
-                + " coalesce((s.restart_lsn - '0/0'::pg_lsn)::bigint, 0),"
+            "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint, s.slot_name, s.active,"
+                + " s.active_pid,"
                 + " coalesce((s.confirmed_flush_lsn - '0/0'::pg_lsn)::bigint, 0),"
-                + " coalesce(s.active, false)"
+                + " (s.restart_lsn - '0/0'::pg_lsn)::bigint, s.wal_status,"
+                + " pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint"
                 + " FROM (SELECT 1) AS one"
-                + " LEFT JOIN pg_replication_slots AS s ON s.slot_name = ?")) {
+                + " LEFT JOIN pg_replication_slots s ON s.slot_name = ?")) {
       statement.setString(1, name);
       try (ResultSet row = statement.executeQuery()) {
         row.next();
-        return new ReplicationSlotUsage(
-            row.getLong(1), row.getLong(2), row.getLong(3), row.getBoolean(4));
+        long current = row.getLong(1);
+        if (row.getString(2) == null) {
+          return new WalView(current, Optional.empty());
+        }
+        int pid = row.getInt(4);
+        Optional<Integer> activePid = row.wasNull() ? Optional.empty() : Optional.of(pid);
+        Slot slot = new Slot(name, row.getBoolean(3), activePid, row.getLong(5));
+        return new WalView(
+            current,
+            Optional.of(
+                new SlotRetention(
+                    slot,
+                    Optional.ofNullable(row.getObject(6, Long.class)),
+                    Optional.ofNullable(row.getString(7)),
+                    Optional.ofNullable(row.getObject(8, Long.class)))));
       }
     }
   }
