@@ -17,6 +17,8 @@ import java.util.stream.Stream;
 public final class TestServers {
   private static final Optional<Path> POSTGRES_BINARIES = findPostgresBinaries();
   private static final Optional<Path> REDIS_SERVER = findOnPath("redis-server");
+  private static final Optional<Path> PROMETHEUS = findOnPath("prometheus");
+  private static final Optional<Path> PROMTOOL = findOnPath("promtool");
 
   private static PostgresServer shared;
 
@@ -59,6 +61,27 @@ public final class TestServers {
     throw new IllegalStateException(
         "no Redis for the tests: install redis-server (scripts/test does it on Debian) or start a"
             + " Docker engine");
+  }
+
+  /**
+   * A new Prometheus server that scrapes itself (job {@code prometheus}) and each job's targets
+   * ({@code host:port}) every second.
+   */
+  public static LocalPrometheus prometheus(Map<String, List<String>> targetsByJob) {
+    return LocalPrometheus.create(
+        PROMETHEUS.orElseThrow(() -> prometheusMissing("prometheus")), targetsByJob);
+  }
+
+  /** The installed {@code promtool}, which checks and unit-tests Prometheus rules. */
+  public static Path promtool() {
+    return PROMTOOL.orElseThrow(() -> prometheusMissing("promtool"));
+  }
+
+  private static IllegalStateException prometheusMissing(String executable) {
+    return new IllegalStateException(
+        "no "
+            + executable
+            + " for the tests: install the Debian package prometheus (scripts/test does it)");
   }
 
   private static Optional<Path> findPostgresBinaries() {
