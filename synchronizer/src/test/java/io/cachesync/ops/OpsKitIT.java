@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OpsKitIT {
   /** Every series the daemon exports under these names (Micrometer's Prometheus registry). */
-  private static final Set<String> EXPORTED =
+  static final Set<String> EXPORTED =
       Set.of(
           "cachesync_changes_applied_total",
           "cachesync_changes_skipped_total",
