@@ -47,6 +47,47 @@ public record Version(long commit, long lsn) implements Comparable<Version> {
     return new Version(commit, lsn - 1);
   }
 
+  /**
+   * The WAL position this streamed version proves the cache complete up to: once Redis stores a
+   * batch ending at this version, every transaction whose commit record ends at or before {@code
+   * applied()} is wholly applied (each of its changes written, or older than what Redis holds). It
+   * is {@code max(commit, lsn)}, unsigned.
+   *
+   * <p>Why. Transactions reach the stream whole and in commit order (pgoutput without streaming of
+   * transactions in progress), and a batch's position is stored only with every record before it.
+   * Let X be this version's transaction and c a transaction whose commit record ends at or before
+   * the bound. (1) {@code commit} is the commit LSN Debezium gave for the transaction decoded just
+   * before X (the end of its commit record; the argument holds for its start too): a commit record
+   * ending at or before it is that one's or an earlier one's, decoded before X. (2) {@code lsn} is
+   * the record's own position: a change's start, or a logical decoding message's end (what {@code
+   * pg_logical_emit_message} returns). X's commit record comes after the record, so c's commit
+   * record, ending at or before {@code lsn}, comes before X's: c was decoded before X. Either way
+   * c's changes precede this version in the stream.
+   *
+   * <p>Never lower along the stream: within a transaction {@code commit} stays and {@code lsn}
+   * grows; a later transaction's {@code commit} is at least the end of the earlier one's commit
+   * record, which lies past every record of the earlier one. It is not monotonic in this class's
+   * order over arbitrary pairs ({@code (1, 9)} sorts below {@code (2, 3)}), only over the versions
+   * one stream delivers.
+   *
+   * @throws IllegalStateException for an initial load's version: the cache is complete only when
+   *     the load ends
+   */
+  public long applied() {
+    if (initialLoad()) {
+      throw new IllegalStateException(this + " is an initial load's version");
+    }
+    return Long.compareUnsigned(commit, lsn) >= 0 ? commit : lsn;
+  }
+
+  /**
+   * {@link #applied()} as 16 lowercase hexadecimal digits, zero-padded, so that comparing two as
+   * strings compares them as numbers; as Redis stores it in the position hash's {@code applied}.
+   */
+  public String appliedText() {
+    return hex(applied());
+  }
+
   public static Version parse(String text) {
     if (text.length() != TEXT_LENGTH) {
       throw new IllegalArgumentException("'" + text + "' is not a version");

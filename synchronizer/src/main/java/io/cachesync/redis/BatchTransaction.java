@@ -51,6 +51,7 @@ final class BatchTransaction {
   private final RedisCommands<String, String> direct;
   private final WriterScripts scripts;
   private final String positionKey;
+  private final String appliedChannel;
   private final long maxValueBytes;
   private final PendingTruncates truncates;
   private final int waitReplicas;
@@ -78,6 +79,8 @@ final class BatchTransaction {
   /**
    * @param pipeline the connection the transaction is sent on, flushed by hand
    * @param direct a second connection, for reads
+   * @param appliedChannel where the position's applied bound is published (see {@link
+   *     Version#applied()})
    * @param maxValueBytes Redis's proto-max-bulk-len: a larger value would make Redis drop the
    *     connection
    * @param waitReplicas redis.waitReplicas: how many replicas must acknowledge a stored position
@@ -87,6 +90,7 @@ final class BatchTransaction {
       RedisCommands<String, String> direct,
       WriterScripts scripts,
       String positionKey,
+      String appliedChannel,
       long maxValueBytes,
       PendingTruncates truncates,
       int waitReplicas,
@@ -98,6 +102,7 @@ final class BatchTransaction {
     this.direct = direct;
     this.scripts = scripts;
     this.positionKey = positionKey;
+    this.appliedChannel = appliedChannel;
     this.maxValueBytes = maxValueBytes;
   }
 
@@ -421,7 +426,8 @@ final class BatchTransaction {
    * Queues, last in the batch's transaction, the storing of its position (unless Redis holds a
    * newer one), so that Redis holds the position and the data it came from together: a restart
    * never replays a batch Redis holds, whose earlier changes would otherwise land again, for a
-   * moment, on keys its later changes deleted.
+   * moment, on keys its later changes deleted. With it, in the same script, the position's applied
+   * bound (the read-your-writes fence, {@link Version#applied()}) is stored and published.
    */
   private RedisFuture<String> storePosition(
       RedisAsyncCommands<String, String> commands, Version position, Version acknowledged) {
@@ -432,7 +438,14 @@ final class BatchTransaction {
         acknowledged.text(),
         position.text(),
         position.toString(),
-        Instant.now().toString());
+        Instant.now().toString(),
+        appliedText(position),
+        appliedChannel);
+  }
+
+  /** A position's applied bound as the scripts take it: empty for none (an initial load's). */
+  private static String appliedText(Version position) {
+    return position.initialLoad() ? "" : position.appliedText();
   }
 
   /** Puts the position back to {@code acknowledged} if it still is the batch's. */
@@ -447,7 +460,8 @@ final class BatchTransaction {
                 position.text(),
                 acknowledged.text(),
                 acknowledged.toString(),
-                Instant.now().toString());
+                Instant.now().toString(),
+                appliedText(acknowledged));
     pipeline.flushCommands();
     String outcome = LettuceClients.await(restored);
     LOG.info(

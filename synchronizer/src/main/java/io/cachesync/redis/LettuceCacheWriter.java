@@ -153,6 +153,7 @@ public final class LettuceCacheWriter implements CacheWriter {
             direct.sync(),
             scripts,
             positionKey,
+            stateKeyPrefix + "applied",
             maxValueBytes,
             truncates,
             waitReplicas,

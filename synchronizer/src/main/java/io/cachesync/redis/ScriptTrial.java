@@ -77,7 +77,8 @@ final class ScriptTrial {
               .add(version)
               .add(Version.ZERO.text())
               .add(Version.ZERO.toString())
-              .add(Instant.now().toString());
+              .add(Instant.now().toString())
+              .add("");
       case "store_position" ->
           arguments
               .add(1)
@@ -85,7 +86,9 @@ final class ScriptTrial {
               .add(Version.ZERO.text())
               .add(version)
               .add(new Version(1, 8).toString())
-              .add(Instant.now().toString());
+              .add(Instant.now().toString())
+              .add(new Version(1, 8).appliedText())
+              .add(key + ":applied");
       default -> {
         redis.set(key, "{\"__v\":\"" + Version.ZERO.text() + "\"}");
         arguments.add(1).addKey(key).add(version);

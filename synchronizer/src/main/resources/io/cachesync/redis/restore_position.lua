@@ -7,13 +7,18 @@
 -- ARGV[2]  the position before the batch, 32 hex digits; all zeros when there was none
 -- ARGV[3]  the same position as LSNs, for people reading it
 -- ARGV[4]  when, ISO-8601
+-- ARGV[5]  the applied bound of the position before the batch, 16 hex digits; empty when it has
+--          none (an initial load's position)
 -- Returns 'restored' or 'kept'.
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then
   return 'kept'
 end
 if ARGV[2] == '00000000000000000000000000000000' then
   redis.call('DEL', KEYS[1])
-else
+elseif ARGV[5] == '' then
   redis.call('HSET', KEYS[1], 'version', ARGV[2], 'lsn', ARGV[3], 'at', ARGV[4])
+  redis.call('HDEL', KEYS[1], 'applied')
+else
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'lsn', ARGV[3], 'at', ARGV[4], 'applied', ARGV[5])
 end
 return 'restored'

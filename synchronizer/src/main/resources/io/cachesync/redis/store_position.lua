@@ -8,6 +8,14 @@
 -- ARGV[2]  the batch's position, 32 hex digits
 -- ARGV[3]  the same position as LSNs, for people reading it
 -- ARGV[4]  when, ISO-8601
+-- ARGV[5]  the batch's applied bound (Version#applied), 16 hex digits; empty for an initial load's
+--          position, whose cache is complete only when the load ends
+-- ARGV[6]  the channel the applied bound is published on
+-- A stored position with an applied bound sets the field 'applied' and publishes it (the
+-- read-your-writes fence: every transaction whose commit ends at or before it is in Redis); one
+-- without removes the field. The PUBLISH is a pcall: a Redis user without the channel's permission
+-- (Redis 7's acl-pubsub-default is resetchannels) loses the notification, not the batch, and a
+-- client polling the field still sees it.
 -- Returns 'stored', 'kept' (Redis holds a newer position) or 'behind:<what Redis holds>'.
 local stored = redis.call('HGET', KEYS[1], 'version')
 if ARGV[1] ~= '00000000000000000000000000000000' and (not stored or stored < ARGV[1]) then
@@ -16,5 +24,11 @@ end
 if stored and stored > ARGV[2] then
   return 'kept'
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'lsn', ARGV[3], 'at', ARGV[4])
+if ARGV[5] == '' then
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'lsn', ARGV[3], 'at', ARGV[4])
+  redis.call('HDEL', KEYS[1], 'applied')
+else
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'lsn', ARGV[3], 'at', ARGV[4], 'applied', ARGV[5])
+  redis.pcall('PUBLISH', ARGV[6], ARGV[5])
+end
 return 'stored'

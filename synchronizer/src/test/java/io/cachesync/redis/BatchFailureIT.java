@@ -121,6 +121,9 @@ class BatchFailureIT {
 
         assertThat(refused).hasMessageContaining("can't run this command");
         assertThat(writer.position()).as("not past the change that failed").contains(V1);
+        assertThat(admin.redis.redis().hget("cachesync:acl:position", "applied"))
+            .as("the read-your-writes bound put back with the position")
+            .isEqualTo(V1.appliedText());
         assertThat(admin.redis.redis().exists("user:1")).as("not evicted").isOne();
       }
     }

@@ -75,6 +75,17 @@ class StateStoreIT {
   }
 
   @Test
+  void reset_forAReload_removesTheReadYourWritesBound() {
+    redis.redis().hset(PREFIX + "position", "applied", HELD.appliedText());
+
+    store.reset("epoch-2", false);
+
+    // No fence may be reached while the reload runs: its first streamed batch sets it again.
+    assertThat(redis.redis().hget(PREFIX + "position", "applied")).isNull();
+    assertThat(store.position()).isEmpty();
+  }
+
+  @Test
   void holdWriter_anotherOwnerHoldsTheLease_isRefusedUntilReleased() {
     assertThat(store.holdWriter("a", Duration.ofSeconds(10))).isTrue();
     assertThat(store.holdWriter("b", Duration.ofSeconds(10))).isFalse();
