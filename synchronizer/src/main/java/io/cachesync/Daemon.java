@@ -19,6 +19,7 @@ import io.cachesync.source.SignalTable;
 import io.cachesync.source.TableSizes;
 import io.cachesync.state.StateStore;
 import io.cachesync.state.WriterLease;
+import io.cachesync.sync.SyncListener;
 import io.cachesync.sync.Synchronizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -155,7 +156,8 @@ public final class Daemon implements AutoCloseable {
                         + " holds, or loads every mapped table again if PostgreSQL no longer has"
                         + " those changes"),
             roleLost -> roleLost(roleLost.getMessage()),
-            metrics);
+            // Nobody can read the metrics without the endpoint: the hot path does not count.
+            configuration.settings().http().enabled() ? metrics : SyncListener.NONE);
     this.source =
         new DebeziumChangeSource(
             configuration,
