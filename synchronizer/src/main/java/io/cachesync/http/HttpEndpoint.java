@@ -79,17 +79,20 @@ public final class HttpEndpoint implements AutoCloseable {
             });
     server.setExecutor(executor);
     server.createContext(
-        "/metrics", exchange -> answer(exchange, 200, PROMETHEUS_TEXT, metrics::scrape));
-    server.createContext("/health/live", exchange -> health(exchange, metrics.live()));
-    server.createContext("/health/ready", exchange -> health(exchange, metrics.ready()));
-    server.createContext(
         "/",
-        exchange ->
-            answer(
-                exchange,
-                404,
-                "text/plain; charset=utf-8",
-                () -> "not found: try /metrics, /health/live or /health/ready\n"));
+        exchange -> {
+          switch (exchange.getRequestURI().getPath()) {
+            case "/metrics" -> answer(exchange, 200, PROMETHEUS_TEXT, metrics::scrape);
+            case "/health/live" -> health(exchange, metrics.live());
+            case "/health/ready" -> health(exchange, metrics.ready());
+            default ->
+                answer(
+                    exchange,
+                    404,
+                    "text/plain; charset=utf-8",
+                    () -> "not found: try /metrics, /health/live or /health/ready\n");
+          }
+        });
     server.start();
     HttpEndpoint endpoint = new HttpEndpoint(server, executor);
     LOG.info(

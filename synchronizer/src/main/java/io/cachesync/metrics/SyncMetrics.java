@@ -147,9 +147,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
     }
     gauges();
     for (TableMapping table : tables) {
-      appliedCounters(table.table());
-      skippedCounters(table.table());
-      loadRows(table.table());
+      registerTable(table.table());
     }
     new ClassLoaderMetrics().bindTo(registry);
     new JvmMemoryMetrics().bindTo(registry);
@@ -227,8 +225,13 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
     };
   }
 
-  private Counter[] appliedCounters(TableId table) {
-    return applied.computeIfAbsent(
+  /**
+   * Registers a mapped table's meters. Only mapped tables have them: changes to other published
+   * tables (cachesync's signal table) are not counted, so a label never takes an unbounded set of
+   * values.
+   */
+  private void registerTable(TableId table) {
+    applied.computeIfAbsent(
         table,
         t -> {
           Counter[] counters = new Counter[ChangeEvent.Kind.values().length];
@@ -243,10 +246,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
           }
           return counters;
         });
-  }
-
-  private Map<Outcome, Counter> skippedCounters(TableId table) {
-    return skipped.computeIfAbsent(
+    skipped.computeIfAbsent(
         table,
         t -> {
           Map<Outcome, Counter> counters = new EnumMap<>(Outcome.class);
@@ -266,9 +266,6 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
           }
           return counters;
         });
-  }
-
-  private Counter loadRows(TableId table) {
     loadEstimates.computeIfAbsent(
         table,
         t -> {
@@ -281,7 +278,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
               .register(registry);
           return estimate;
         });
-    return loadRows.computeIfAbsent(
+    loadRows.computeIfAbsent(
         table,
         t ->
             Counter.builder("cachesync.load.rows")
@@ -339,12 +336,15 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
       ChangeEvent change = changes.get(i);
       if (change.table() != lastTable) {
         lastTable = change.table();
-        tableCounters = appliedCounters(lastTable);
+        tableCounters = applied.get(lastTable);
+      }
+      if (tableCounters == null) {
+        continue; // not a mapped table
       }
       if (outcomes[i] == Outcome.APPLIED) {
         tableCounters[change.kind().ordinal()].increment();
       } else {
-        skippedCounters(change.table()).get(outcomes[i]).increment();
+        skipped.get(change.table()).get(outcomes[i]).increment();
       }
       if (change.kind() == ChangeEvent.Kind.SNAPSHOT) {
         loaded++;
@@ -357,7 +357,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
       }
     }
     if (loadedByTable != null) {
-      loadedByTable.forEach((table, rows) -> loadRows(table).increment(rows));
+      loadedByTable.forEach((table, rows) -> loadRows.get(table).increment(rows));
       synchronized (this) {
         if (load != null) {
           load.rowsLoaded(loaded, System.nanoTime());
@@ -443,8 +443,10 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
   public synchronized void loadStarted(String name, Map<TableId, Long> estimates) {
     estimates.forEach(
         (table, estimate) -> {
-          loadRows(table);
-          loadEstimates.get(table).set(estimate);
+          AtomicLong gauge = loadEstimates.get(table);
+          if (gauge != null) {
+            gauge.set(estimate);
+          }
         });
     load = new LoadProgress(name, estimates, System.nanoTime());
   }

@@ -93,7 +93,7 @@ public final class Synchronizer implements ChangeSink {
   @Override
   public void accept(List<ChangeEvent> batch, Version batchPosition) throws InterruptedException {
     long started = System.nanoTime();
-    listener.batchStarted(batch, batchPosition);
+    tell(() -> listener.batchStarted(batch, batchPosition));
     SyncListener.Outcome[] outcomes = new SyncListener.Outcome[batch.size()];
     List<CacheOperation> operations = new ArrayList<>(batch.size());
     // Which change each operation comes from, by index: read only when some were skipped.
@@ -135,7 +135,17 @@ public final class Synchronizer implements ChangeSink {
     failed.addAndGet(outcome.failures().size());
     position = reached;
     markSkipped(outcomes, operations, origins, outcome);
-    listener.batchApplied(batch, outcomes, reached, System.nanoTime() - started);
+    long elapsed = System.nanoTime() - started;
+    tell(() -> listener.batchApplied(batch, outcomes, reached, elapsed));
+  }
+
+  /** Tells the listener; its failure (a metrics bug) never stops the stream. */
+  private void tell(Runnable call) {
+    try {
+      call.run();
+    } catch (RuntimeException e) {
+      LOG.warn("The metrics could not record a batch: {}", e.toString(), e);
+    }
   }
 
   /** Marks the changes whose operations Redis skipped as stale, or evicted instead of writing. */
@@ -220,7 +230,8 @@ public final class Synchronizer implements ChangeSink {
         }
         attempt++;
         retries.incrementAndGet();
-        listener.retrying(e);
+        RedisUnavailableException failure = e;
+        tell(() -> listener.retrying(failure));
         LOG.warn(
             "Redis cannot take the batch at {} (attempt {}): {}; retrying in {} ms, nothing is confirmed to PostgreSQL meanwhile",
             batchPosition,
