@@ -4,6 +4,7 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.OutputStreamAppender;
+import ch.qos.logback.core.encoder.Encoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,6 +15,9 @@ final class LogLines {
 
   /** The appender of logback.xml that writes every line to stderr. */
   private static final String STDERR = "STDERR";
+
+  /** logback.xml's encoder while {@link #use} has replaced it (tests go back to text). */
+  private static Encoder<ILoggingEvent> textEncoder;
 
   private LogLines() {}
 
@@ -33,18 +37,23 @@ final class LogLines {
    * Writes every following line in {@code format}. The text form is logback.xml's; for JSON the
    * stderr appender gets a {@link JsonLineEncoder} instead, before the first line is logged.
    */
-  static void use(LogFormat format) {
+  static synchronized void use(LogFormat format) {
     OutputStreamAppender<ILoggingEvent> stderr = stderr();
-    if (format == LogFormat.JSON
-        && stderr != null
-        && !(stderr.getEncoder() instanceof JsonLineEncoder)) {
-      JsonLineEncoder encoder = new JsonLineEncoder();
+    if (stderr == null || format == format()) {
+      return;
+    }
+    Encoder<ILoggingEvent> encoder;
+    if (format == LogFormat.JSON) {
+      textEncoder = stderr.getEncoder();
+      encoder = new JsonLineEncoder();
       encoder.setContext(stderr.getContext());
       encoder.start();
-      stderr.stop();
-      stderr.setEncoder(encoder);
-      stderr.start();
+    } else {
+      encoder = textEncoder;
     }
+    stderr.stop();
+    stderr.setEncoder(encoder);
+    stderr.start();
   }
 
   /** The form lines take now. */
