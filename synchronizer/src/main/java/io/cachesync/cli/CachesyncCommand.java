@@ -5,6 +5,8 @@ import io.cachesync.config.ConfigurationException;
 import io.cachesync.redis.RedisRefusedException;
 import java.io.PrintWriter;
 import java.sql.SQLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -41,7 +43,21 @@ public final class CachesyncCommand {
   boolean verbose;
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    LogFormat format;
+    try {
+      format = LogFormat.fromEnvironment();
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      System.exit(ExitCode.INVALID);
+      return;
+    }
+    // Before the first line: nothing logs until a command runs.
+    LogLines.use(format);
+    CommandLine commandLine = commandLine();
+    if (format == LogFormat.JSON) {
+      commandLine.setErr(new PrintWriter(new LoggedLines(log()), true));
+    }
+    System.exit(commandLine.execute(args));
   }
 
   /** The command line with its error handling, for {@link #main} and tests. */
@@ -52,18 +68,17 @@ public final class CachesyncCommand {
   }
 
   private static int handle(Exception e, CommandLine commandLine, CommandLine.ParseResult parsed) {
-    PrintWriter err = commandLine.getErr();
+    CachesyncCommand root =
+        commandLine.getCommandSpec().root().userObject() instanceof CachesyncCommand c ? c : null;
+    boolean verbose = root != null && root.verbose;
     if (e instanceof ConfigurationException) {
-      err.println(e.getMessage());
-      return ExitCode.INVALID;
+      return report(commandLine, e.getMessage(), null, ExitCode.INVALID);
     }
     if (e instanceof ServerUnreachableException) {
-      err.println("error: " + e.getMessage());
-      return ExitCode.UNREACHABLE;
+      return report(commandLine, "error: " + e.getMessage(), null, ExitCode.UNREACHABLE);
     }
     if (e instanceof RedisRefusedException) {
-      err.println("error: " + e.getMessage());
-      return ExitCode.INVALID;
+      return report(commandLine, "error: " + e.getMessage(), null, ExitCode.INVALID);
     }
     SQLException refused = sqlCause(e);
     if (refused != null && refused.getSQLState() != null) {
@@ -71,27 +86,53 @@ public final class CachesyncCommand {
       // 08: the connection failed or broke; 28: the login was refused; 3D000: no such database;
       // 42501: a right is missing. The server's messages name the user or object, never a password.
       if (state.startsWith("08")) {
-        err.println("error: PostgreSQL cannot be reached: " + refused.getMessage());
-        return ExitCode.UNREACHABLE;
+        return report(
+            commandLine,
+            "error: PostgreSQL cannot be reached: " + refused.getMessage(),
+            null,
+            ExitCode.UNREACHABLE);
       }
       if (state.startsWith("28") || state.equals("3D000") || state.equals("42501")) {
-        err.println(
+        return report(
+            commandLine,
             "error: PostgreSQL refused the request: "
                 + refused.getMessage()
                 + "; check postgres.user, postgres.password and postgres.database, and run"
-                + " `cachesync validate` for the rights the configuration needs");
-        return ExitCode.INVALID;
+                + " `cachesync validate` for the rights the configuration needs",
+            null,
+            ExitCode.INVALID);
       }
     }
-    CachesyncCommand root =
-        commandLine.getCommandSpec().root().userObject() instanceof CachesyncCommand c ? c : null;
-    err.println("error: " + e);
-    if (root != null && root.verbose) {
-      e.printStackTrace(err);
-    } else {
-      err.println("(run with --verbose for the stack trace)");
+    if (verbose) {
+      return report(commandLine, "error: " + e, e, ExitCode.SOFTWARE);
     }
-    return ExitCode.SOFTWARE;
+    return report(
+        commandLine,
+        "error: " + e + "\n(run with --verbose for the stack trace)",
+        null,
+        ExitCode.SOFTWARE);
+  }
+
+  /**
+   * Says why the command failed, on stderr: as text, or with {@code CACHESYNC_LOG_FORMAT=json} as
+   * one log event that holds the whole message and the stack trace, if any.
+   */
+  private static int report(
+      CommandLine commandLine, String message, Throwable trace, int exitCode) {
+    if (LogLines.format() == LogFormat.JSON) {
+      log().error(message, trace);
+      return exitCode;
+    }
+    PrintWriter err = commandLine.getErr();
+    err.println(message);
+    if (trace != null) {
+      trace.printStackTrace(err);
+    }
+    return exitCode;
+  }
+
+  private static Logger log() {
+    return LoggerFactory.getLogger(CachesyncCommand.class);
   }
 
   /** The first {@link SQLException} in the cause chain of {@code e}, or null. */

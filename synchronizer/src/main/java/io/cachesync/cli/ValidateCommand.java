@@ -45,6 +45,7 @@ final class ValidateCommand implements Callable<Integer> {
   public Integer call() throws ConfigurationException, ServerUnreachableException {
     PrintWriter out = spec.commandLine().getOut();
     Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
+    LogLines.name(configuration.settings().name());
     printSummary(out, configuration);
     if (offline) {
       out.println("preflight skipped (--offline)");
