@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Plans each batch of changes into cache operations and applies them through the {@link
@@ -110,7 +111,11 @@ public final class Synchronizer implements ChangeSink {
         if (operation instanceof CacheOperation.Reject reject) {
           failed.incrementAndGet();
           outcomes[i] = SyncListener.Outcome.REFUSED;
-          LOG.warn("Cannot cache a change to {}: {}", reject.table(), reject.reason());
+          try (MDC.MDCCloseable table = MDC.putCloseable("table", reject.table().toString());
+              MDC.MDCCloseable lsn =
+                  MDC.putCloseable("lsn", Version.lsnText(event.version().lsn()))) {
+            LOG.warn("Cannot cache a change to {}: {}", reject.table(), reject.reason());
+          }
         } else {
           if (operations.size() == origins.length) {
             origins = Arrays.copyOf(origins, origins.length * 2);
@@ -232,12 +237,14 @@ public final class Synchronizer implements ChangeSink {
         retries.incrementAndGet();
         RedisUnavailableException failure = e;
         tell(() -> listener.retrying(failure));
+        MDC.put("lsn", Version.lsnText(batchPosition.lsn()));
         LOG.warn(
             "Redis cannot take the batch at {} (attempt {}): {}; retrying in {} ms, nothing is confirmed to PostgreSQL meanwhile",
             batchPosition,
             attempt,
             e.getMessage(),
             delay.toMillis());
+        MDC.remove("lsn");
         if (stopping.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
           throw new InterruptedException("stopping before Redis took the batch");
         }
