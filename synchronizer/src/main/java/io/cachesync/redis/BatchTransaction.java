@@ -434,7 +434,7 @@ final class BatchTransaction {
     return commands.evalsha(
         scripts.digest("store_position"),
         ScriptOutputType.STATUS,
-        new String[] {positionKey},
+        new String[] {positionKey, truncates.key()},
         acknowledged.text(),
         position.text(),
         position.toString(),
@@ -456,7 +456,7 @@ final class BatchTransaction {
             .evalsha(
                 scripts.digest("restore_position"),
                 ScriptOutputType.STATUS,
-                new String[] {positionKey},
+                new String[] {positionKey, truncates.key()},
                 position.text(),
                 acknowledged.text(),
                 acknowledged.toString(),

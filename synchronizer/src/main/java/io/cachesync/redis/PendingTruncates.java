@@ -28,11 +28,20 @@ final class PendingTruncates {
   static final String KEY = "truncates";
 
   private final String key;
+  private final String positionKey;
+  private final String appliedChannel;
   private final WriterScripts scripts;
 
   PendingTruncates(String stateKeyPrefix, WriterScripts scripts) {
     this.key = stateKeyPrefix + KEY;
+    this.positionKey = stateKeyPrefix + "position";
+    this.appliedChannel = stateKeyPrefix + "applied";
     this.scripts = scripts;
+  }
+
+  /** The hash of pending TRUNCATEs. */
+  String key() {
+    return key;
   }
 
   /** How a TRUNCATE is recorded. */
@@ -51,14 +60,18 @@ final class PendingTruncates {
         record(truncate));
   }
 
-  /** Removes {@code truncate}'s record, unless it is of a newer TRUNCATE by now. */
+  /**
+   * Removes {@code truncate}'s record, unless it is of a newer TRUNCATE by now; the last one
+   * removed lets the read-your-writes bound move on (clear_truncate.lua).
+   */
   void clear(RedisCommands<String, String> redis, EvictTable truncate) {
     redis.evalsha(
         scripts.digest("clear_truncate"),
         ScriptOutputType.STATUS,
-        new String[] {key},
+        new String[] {key, positionKey},
         truncate.table().toString(),
-        record(truncate));
+        record(truncate),
+        appliedChannel);
   }
 
   /** The TRUNCATEs recorded in Redis. */

@@ -35,7 +35,7 @@ final class ScriptTrial {
     try {
       for (String name : WriterScripts.NAMES) {
         String key = base + name;
-        keys.add(key);
+        keys.addAll(List.of(key, key + ":truncates", key + ":position"));
         try {
           run(name, redis.scriptLoad(WriterScripts.text(name)), key, version);
         } catch (RedisException e) {
@@ -68,12 +68,19 @@ final class ScriptTrial {
               .add("60")
               .add("{\"__v\":\"" + version + "\"}")
               .add("");
-      case "record_truncate", "clear_truncate" ->
+      case "record_truncate" ->
           arguments.add(1).addKey(key).add("public.preflight").add(version + " preflight:{id}");
+      case "clear_truncate" ->
+          arguments
+              .add(2)
+              .addKeys(key, key + ":position")
+              .add("public.preflight")
+              .add(version + " preflight:{id}")
+              .add(key + ":applied");
       case "restore_position" ->
           arguments
-              .add(1)
-              .addKey(key)
+              .add(2)
+              .addKeys(key, key + ":truncates")
               .add(version)
               .add(Version.ZERO.text())
               .add(Version.ZERO.toString())
@@ -81,8 +88,8 @@ final class ScriptTrial {
               .add("");
       case "store_position" ->
           arguments
-              .add(1)
-              .addKey(key)
+              .add(2)
+              .addKeys(key, key + ":truncates")
               .add(Version.ZERO.text())
               .add(version)
               .add(new Version(1, 8).toString())

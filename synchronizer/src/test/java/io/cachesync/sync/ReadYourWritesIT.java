@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.cachesync.model.Version;
+import io.cachesync.redis.LettuceCacheWriter;
 import io.cachesync.testing.CacheFence;
 import io.cachesync.testing.SyncHarness;
 import io.lettuce.core.RedisClient;
@@ -61,6 +62,39 @@ class ReadYourWritesIT {
       assertThat(fence.await(CacheFence.take(postgres), Duration.ofSeconds(60)))
           .as("the first fence after the initial load")
           .isTrue();
+    }
+  }
+
+  @Test
+  void fence_afterATruncateFinishedInTheBackground_isReachedOnlyOnceItsKeysAreGone()
+      throws Exception {
+    // Every TRUNCATE's evictions go to the background at once, and take a while: a keyspace of
+    // 300,000 other keys to scan.
+    System.setProperty(LettuceCacheWriter.TRUNCATE_BUDGET_MILLIS, "0");
+    try {
+      startStreaming();
+      harness.sql("INSERT INTO items SELECT i, 'more' FROM generate_series(201, 5000) i");
+      harness
+          .redis
+          .redis()
+          .eval(
+              "for i = 1, 300000 do redis.call('SET', 'other:' .. i, 'x') end return 0",
+              io.lettuce.core.ScriptOutputType.INTEGER);
+      try (Connection postgres = harness.postgres.connect(harness.database);
+          CacheFence fence = new CacheFence(client, SyncHarness.NAME)) {
+        assertThat(fence.await(CacheFence.take(postgres), FENCE_TIMEOUT)).isTrue();
+        assertThat(harness.redis.redis().exists("item:5000")).isEqualTo(1);
+
+        try (var statement = postgres.createStatement()) {
+          statement.execute("TRUNCATE items");
+        }
+        assertThat(fence.await(CacheFence.take(postgres), Duration.ofSeconds(60))).isTrue();
+        assertThat(harness.redis.keys("item:*"))
+            .as("keys of the truncated table right after the fence")
+            .isEmpty();
+      }
+    } finally {
+      System.clearProperty(LettuceCacheWriter.TRUNCATE_BUDGET_MILLIS);
     }
   }
 
