@@ -93,6 +93,10 @@ public final class Daemon implements AutoCloseable {
   private final DebeziumChangeSource source;
   private final Housekeeper housekeeper;
   private final SyncMetrics metrics;
+
+  /** Whether the metrics are this daemon's own (nobody else closes them). */
+  private volatile boolean ownsMetrics;
+
   private final CompletableFuture<State> terminated = new CompletableFuture<>();
 
   /** Completes with the rows loaded when a first start's initial load is done. */
@@ -204,10 +208,17 @@ public final class Daemon implements AutoCloseable {
    */
   public static Daemon start(Configuration configuration) throws Exception {
     SynchronizerSettings settings = configuration.settings();
-    return start(
-        configuration,
+    SyncMetrics metrics =
         new SyncMetrics(
-            settings.name(), configuration.mapping().tables(), settings.http(), Clock.systemUTC()));
+            settings.name(), configuration.mapping().tables(), settings.http(), Clock.systemUTC());
+    try {
+      Daemon daemon = start(configuration, metrics);
+      daemon.ownsMetrics = true;
+      return daemon;
+    } catch (Exception | Error e) {
+      metrics.close();
+      throw e;
+    }
   }
 
   /**
@@ -582,6 +593,7 @@ public final class Daemon implements AutoCloseable {
     if (!transition(State.RUNNING, State.FAILED) && !transition(State.STARTING, State.FAILED)) {
       return;
     }
+    metrics.phase(Phase.STARTING); // nothing streams until the caller starts a new daemon
     closeConnections();
     terminated.complete(State.FAILED);
   }
@@ -646,6 +658,9 @@ public final class Daemon implements AutoCloseable {
     writer.close();
     lease.close();
     stateStore.close();
+    if (ownsMetrics) {
+      metrics.close();
+    }
   }
 
   @Override

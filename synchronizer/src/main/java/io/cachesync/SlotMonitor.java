@@ -75,10 +75,16 @@ public final class SlotMonitor implements AutoCloseable {
       }
     } catch (ServerUnreachableException | SQLException | RuntimeException e) {
       closeConnection();
-      metrics.postgresUnreachable();
+      // Only a server that cannot serve makes the daemon wait for PostgreSQL; a refused statement
+      // (a right revoked, a connection limit of the role) leaves the stream as it is.
+      boolean unreachable =
+          e instanceof ServerUnreachableException
+              || (e instanceof SQLException sql && PostgresConnector.unavailable(sql));
+      metrics.slotUnknown(unreachable);
       if (!reportedUnreachable) {
         LOG.warn(
-            "Cannot read replication slot {} from PostgreSQL: {}; retrying every {} s",
+            "Cannot read replication slot {} from PostgreSQL: {}; the slot's metrics are unknown"
+                + " until it can, tried every {} s",
             slotName,
             e.getMessage(),
             EVERY.toSeconds());

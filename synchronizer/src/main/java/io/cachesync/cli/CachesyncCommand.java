@@ -3,6 +3,7 @@ package io.cachesync.cli;
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.ConfigurationException;
 import io.cachesync.redis.RedisRefusedException;
+import io.cachesync.source.PostgresConnector;
 import java.io.PrintWriter;
 import java.sql.SQLException;
 import org.slf4j.Logger;
@@ -83,9 +84,10 @@ public final class CachesyncCommand {
     SQLException refused = sqlCause(e);
     if (refused != null && refused.getSQLState() != null) {
       String state = refused.getSQLState();
-      // 08: the connection failed or broke; 28: the login was refused; 3D000: no such database;
-      // 42501: a right is missing. The server's messages name the user or object, never a password.
-      if (state.startsWith("08")) {
+      // 08, 57P0x, 53300: the server cannot serve now (PostgresConnector.unavailable); 28: the
+      // login was refused; 3D000: no such database; 42501: a right is missing. The server's
+      // messages name the user or object, never a password.
+      if (PostgresConnector.unavailable(refused)) {
         return report(
             commandLine,
             "error: PostgreSQL cannot be reached: " + refused.getMessage(),

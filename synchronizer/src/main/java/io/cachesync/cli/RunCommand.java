@@ -114,6 +114,7 @@ final class RunCommand implements Callable<Integer> {
           }
           preflightPassed = true;
         }
+        metrics.phase(Phase.STARTING);
         daemon = Daemon.start(configuration, metrics);
       } catch (Daemon.SlotInUseException e) {
         metrics.phase(Phase.STANDBY);
@@ -154,6 +155,7 @@ final class RunCommand implements Callable<Integer> {
         // Debezium gave up (its own retries are unlimited, so this is rare): start afresh from
         // the state in Redis, which resumes where the last acknowledged batch ended.
         Duration delay = backoff.next();
+        metrics.phase(Phase.STARTING);
         LOG.warn("The daemon failed (see above); starting it again in {} s", delay.toSeconds());
         stopRequested.await(delay.toMillis(), TimeUnit.MILLISECONDS);
       } else {

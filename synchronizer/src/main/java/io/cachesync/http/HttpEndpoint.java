@@ -27,6 +27,23 @@ public final class HttpEndpoint implements AutoCloseable {
   private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
   private static final String JSON = "application/json";
 
+  /**
+   * Threads answering: a few, so that one client that sends half a request (a stuck scraper, a port
+   * scanner) cannot hold up a health check.
+   */
+  private static final int THREADS = 4;
+
+  static {
+    // The JDK server's own limits on reading a request and writing an answer (seconds), read when
+    // its first server is created; unset, a silent client holds its thread forever.
+    if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+      System.setProperty("sun.net.httpserver.maxReqTime", "10");
+    }
+    if (System.getProperty("sun.net.httpserver.maxRspTime") == null) {
+      System.setProperty("sun.net.httpserver.maxRspTime", "30");
+    }
+  }
+
   private final HttpServer server;
   private final ExecutorService executor;
 
@@ -71,7 +88,8 @@ public final class HttpEndpoint implements AutoCloseable {
           "cannot listen on " + settings.host() + ":" + settings.port() + ": " + e.getMessage(), e);
     }
     ExecutorService executor =
-        Executors.newSingleThreadExecutor(
+        Executors.newFixedThreadPool(
+            THREADS,
             runnable -> {
               Thread thread = new Thread(runnable, "cachesync-http");
               thread.setDaemon(true);

@@ -1,6 +1,7 @@
 package io.cachesync.metrics;
 
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * The answers of the health checks, from state the daemon already holds. Liveness says "restart
@@ -8,6 +9,9 @@ import java.time.Duration;
  * trust the cache yet" and names why.
  */
 public final class Health {
+  /** Two heartbeats (every 10 s) missed: the stream is not flowing, whatever the lag says. */
+  static final Duration HEARTBEATS_MISSED = Duration.ofSeconds(20);
+
   private Health() {}
 
   /**
@@ -53,12 +57,29 @@ public final class Health {
     return new Verdict(true, phase, "", lag);
   }
 
-  /** Ready when streaming with a lag below {@code maxLag}. */
-  public static Verdict ready(Phase phase, double lagSeconds, Duration maxLag) {
+  /**
+   * Ready when streaming with a lag below {@code maxLag}, once a batch or a heartbeat went through
+   * since streaming began, and while they keep coming (a heartbeat every 10 s even on an idle
+   * database).
+   *
+   * @param sinceBatch time since the last batch or heartbeat acknowledged since streaming began;
+   *     empty when none was yet
+   */
+  public static Verdict ready(
+      Phase phase, double lagSeconds, Optional<Duration> sinceBatch, Duration maxLag) {
+    Duration silence = maxLag.plus(HEARTBEATS_MISSED);
     String reason =
         switch (phase) {
-          case STREAMING ->
-              lagSeconds >= maxLag.toSeconds() ? "lag " + Math.round(lagSeconds) + " s" : "";
+          case STREAMING -> {
+            if (sinceBatch.isEmpty()) {
+              yield "nothing streamed yet";
+            }
+            if (sinceBatch.get().compareTo(silence) > 0) {
+              yield "nothing streamed for " + sinceBatch.get().toSeconds() + " s";
+            }
+            yield lagSeconds >= maxLag.toSeconds() ? "lag " + Math.round(lagSeconds) + " s" : "";
+          }
+          case STARTING -> "starting";
           case LOADING -> "loading";
           case PREFLIGHT -> "preflight";
           case STANDBY -> "standby";

@@ -6,6 +6,11 @@ import java.util.Locale;
 public enum Phase {
   /** Checking PostgreSQL, Redis and the mapping before starting. */
   PREFLIGHT,
+  /**
+   * Taking the writer's role, deciding between resuming and reloading, connecting; also between a
+   * failed daemon and the next.
+   */
+  STARTING,
   /** Loading every mapped table (a first start, or Redis lost the cache); nothing is streamed. */
   LOADING,
   /** Streaming committed changes to Redis. */

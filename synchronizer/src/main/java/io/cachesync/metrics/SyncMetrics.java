@@ -27,6 +27,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -95,6 +96,18 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
 
   /** The commit time (epoch ms) of the oldest change handed over but not acknowledged; 0: none. */
   private volatile long inFlightSinceMillis;
+
+  /**
+   * The lag measured when the last batch was acknowledged (its newest change's age), shown between
+   * batches: while catching up, batches follow each other and the lag is no less between them. A
+   * batch of heartbeats only (the stream is caught up) sets it to 0.
+   */
+  private volatile long heldLagMillis;
+
+  /** When streaming began (System.nanoTime), and when the last batch was acknowledged. */
+  private volatile long streamingSinceNanos;
+
+  private volatile long lastBatchNanos;
 
   private final AtomicLong sourcePosition = new AtomicLong();
   private final AtomicLong appliedPosition = new AtomicLong();
@@ -328,6 +341,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
   public void batchApplied(
       List<ChangeEvent> changes, Outcome[] outcomes, Version position, long elapsedNanos) {
     long now = clock.millis();
+    long newestCommit = 0;
     TableId lastTable = null;
     Counter[] tableCounters = null;
     long loaded = 0;
@@ -354,6 +368,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
         loadedByTable.merge(change.table(), 1L, Long::sum);
       } else if (change.committedAtMillis() > 0 && outcomes[i] == Outcome.APPLIED) {
         commitToRedis.record(Math.max(0, now - change.committedAtMillis()), TimeUnit.MILLISECONDS);
+        newestCommit = Math.max(newestCommit, change.committedAtMillis());
       }
     }
     if (loadedByTable != null) {
@@ -369,6 +384,16 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
       appliedPosition.accumulateAndGet(position.lsn(), Math::max);
     }
     lastBatchMillis.set(now);
+    lastBatchNanos = System.nanoTime();
+    boolean streamed = false;
+    for (ChangeEvent change : changes) {
+      streamed |= change.kind() != ChangeEvent.Kind.SNAPSHOT;
+    }
+    if (newestCommit > 0) {
+      heldLagMillis = Math.max(0, now - newestCommit);
+    } else if (!streamed) {
+      heldLagMillis = 0; // heartbeats (or a load's rows) only: nothing committed is waiting
+    }
     inFlightSinceMillis = 0;
     redisRetrying = false;
     lastProgressNanos = System.nanoTime();
@@ -390,10 +415,14 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
   public void phase(Phase next) {
     if (phase.getAndSet(next) != next) {
       lastProgressNanos = System.nanoTime();
+      if (next == Phase.STREAMING) {
+        streamingSinceNanos = System.nanoTime();
+      }
     }
     if (next != Phase.STREAMING && next != Phase.LOADING) {
       redisRetrying = false;
       inFlightSinceMillis = 0;
+      heldLagMillis = 0;
     }
   }
 
@@ -420,9 +449,15 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
     postgresUnreachable = false;
   }
 
-  /** PostgreSQL could not be reached to read the slot. */
-  public void postgresUnreachable() {
-    postgresUnreachable = true;
+  /**
+   * The slot could not be read: its gauges show nothing until it can.
+   *
+   * @param unreachable whether PostgreSQL cannot serve at all (the daemon then waits for it), not
+   *     merely refused the statement
+   */
+  public void slotUnknown(boolean unreachable) {
+    slot = null;
+    postgresUnreachable = unreachable;
   }
 
   /** Every mapped table is loaded again because Redis lost the cache or the stream's position. */
@@ -472,7 +507,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
 
   public double lagSeconds() {
     long since = inFlightSinceMillis;
-    return since == 0 ? 0 : Math.max(0, clock.millis() - since) / 1000.0;
+    return since == 0 ? heldLagMillis / 1000.0 : Math.max(0, clock.millis() - since) / 1000.0;
   }
 
   public Health.Verdict live() {
@@ -481,7 +516,12 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
   }
 
   public Health.Verdict ready() {
-    return Health.ready(phase(), lagSeconds(), http.readyLag());
+    long last = lastBatchNanos;
+    Optional<Duration> sinceBatch =
+        last != 0 && last - streamingSinceNanos > 0
+            ? Optional.of(Duration.ofNanos(System.nanoTime() - last))
+            : Optional.empty();
+    return Health.ready(phase(), lagSeconds(), sinceBatch, http.readyLag());
   }
 
   /** The metrics in Prometheus's text format. */

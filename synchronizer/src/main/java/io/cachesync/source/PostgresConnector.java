@@ -57,6 +57,18 @@ public final class PostgresConnector {
   private final PostgresSettings settings;
   private final Timeouts timeouts;
 
+  /**
+   * Whether PostgreSQL failed the statement because it cannot serve anyone right now, rather than
+   * because of the statement or the role: the connection failed or broke (08), the server is
+   * starting, stopping or in recovery (57P0x), or it has no connection left (53300). Waiting helps;
+   * a changed configuration does not.
+   */
+  public static boolean unavailable(SQLException e) {
+    String state = e.getSQLState();
+    return state != null
+        && (state.startsWith("08") || state.startsWith("57P") || state.equals("53300"));
+  }
+
   public PostgresConnector(PostgresSettings settings) {
     this(settings, DEFAULT_TIMEOUTS);
   }

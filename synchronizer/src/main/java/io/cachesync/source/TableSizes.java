@@ -45,7 +45,7 @@ public final class TableSizes {
           }
         }
       }
-    } catch (ServerUnreachableException | SQLException e) {
+    } catch (ServerUnreachableException | SQLException | RuntimeException e) {
       LOG.warn(
           "Cannot estimate the rows to load: {}; the progress shows rows done only",
           e.getMessage());

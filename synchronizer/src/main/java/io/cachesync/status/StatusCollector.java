@@ -68,8 +68,8 @@ public final class StatusCollector {
     } catch (ServerUnreachableException e) {
       return Reading.failed(e.getMessage());
     } catch (SQLException e) {
-      if (e.getSQLState() != null && e.getSQLState().startsWith("08")) {
-        return Reading.failed("the connection failed: " + e.getMessage());
+      if (PostgresConnector.unavailable(e)) {
+        return Reading.failed("it cannot serve now: " + e.getMessage());
       }
       throw e;
     }

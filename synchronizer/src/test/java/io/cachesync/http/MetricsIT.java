@@ -98,7 +98,11 @@ class MetricsIT {
     assertThat(value(endpoint, "cachesync_state", "state", "streaming")).isEqualTo(1);
     assertThat(value(endpoint, "cachesync_state", "state", "loading")).isZero();
 
+    // A key holding a newer version than any change (stale), and one of another type (failed).
+    harness.redis.redis().hset("item:s1", "__v", "f".repeat(32));
+    harness.redis.redis().rpush("item:w1", "not a hash");
     harness.sql(
+        "INSERT INTO items VALUES ('s1', 1), ('w1', 1)",
         "INSERT INTO items SELECT 'i' || g, g FROM generate_series(6, 12) g",
         "UPDATE items SET qty = qty + 100 WHERE qty <= 4",
         "DELETE FROM items WHERE code IN ('i11', 'i12')",
@@ -124,7 +128,11 @@ class MetricsIT {
     assertThat(
             MetricsEndpoint.sample(
                 scrape, "cachesync_changes_skipped_total", "table", TABLE, "reason", "stale"))
-        .contains(0.0);
+        .contains(1.0);
+    assertThat(
+            MetricsEndpoint.sample(
+                scrape, "cachesync_changes_skipped_total", "table", TABLE, "reason", "failed"))
+        .contains(1.0);
     assertThat(
             MetricsEndpoint.sample(
                 scrape, "cachesync_changes_skipped_total", "table", TABLE, "reason", "replayed"))

@@ -109,10 +109,23 @@ class SyncMetricsTest {
                 .tag("table", "cachesync.signals")
                 .meters())
         .isEmpty();
+    // Between batches the lag measured at the last one holds (its newest applied change, 30 ms)...
+    assertThat(metrics.lagSeconds()).isEqualTo(0.03);
+    // ... until a batch of heartbeats only says the stream is caught up.
+    metrics.batchApplied(List.of(), new Outcome[0], new Version(10, 30), 1);
     assertThat(metrics.lagSeconds()).isZero();
     assertThat(metrics.scrape())
         .contains(
             "cachesync_changes_applied_total{op=\"insert\",synchronizer=\"shop\",table=\"public.users\"} 2.0");
+  }
+
+  @Test
+  void ready_streamingStarted_notReadyUntilABatchOrHeartbeatWentThrough() {
+    metrics.phase(Phase.STREAMING);
+    assertThat(metrics.ready().reason()).isEqualTo("nothing streamed yet");
+
+    metrics.batchApplied(List.of(), new Outcome[0], new Version(10, 20), 1);
+    assertThat(metrics.ready().healthy()).isTrue();
   }
 
   @Test
@@ -136,8 +149,11 @@ class SyncMetricsTest {
   @Test
   void postgresUnreachable_whileStreaming_waitsForPostgresUntilTheSlotIsReadAgain() {
     metrics.phase(Phase.STREAMING);
-    metrics.postgresUnreachable();
+    metrics.slotUnknown(true);
     assertThat(metrics.phase()).isEqualTo(Phase.WAITING_FOR_POSTGRES);
+    assertThat(value("cachesync.slot.retained.wal")).isNaN();
+    metrics.slotUnknown(false);
+    assertThat(metrics.phase()).as("a refused statement is no outage").isEqualTo(Phase.STREAMING);
 
     metrics.slot(new ReplicationSlotUsage(5000, 1000, 3000, true));
     assertThat(metrics.phase()).isEqualTo(Phase.STREAMING);
@@ -180,13 +196,19 @@ class SyncMetricsTest {
     assertThat(Health.live(Phase.WAITING_FOR_REDIS, Duration.ofHours(1), deadline, 0).healthy())
         .isTrue();
     assertThat(Health.live(Phase.STANDBY, Duration.ofHours(1), deadline, 0).healthy()).isTrue();
-    assertThat(Health.ready(Phase.STREAMING, 42.4, Duration.ofSeconds(30)).json())
+    Optional<Duration> justNow = Optional.of(Duration.ofSeconds(1));
+    Duration maxLag = Duration.ofSeconds(30);
+    assertThat(Health.ready(Phase.STREAMING, 42.4, justNow, maxLag).json())
         .isEqualTo(
             "{\"status\":\"DOWN\",\"state\":\"streaming\",\"lagSeconds\":42.4,\"reason\":\"lag 42 s\"}");
-    assertThat(Health.ready(Phase.STREAMING, 29.9, Duration.ofSeconds(30)).healthy()).isTrue();
-    assertThat(Health.ready(Phase.LOADING, 0, Duration.ofSeconds(30)).reason())
-        .isEqualTo("loading");
-    assertThat(Health.ready(Phase.STANDBY, 0, Duration.ofSeconds(30)).reason())
-        .isEqualTo("standby");
+    assertThat(Health.ready(Phase.STREAMING, 29.9, justNow, maxLag).healthy()).isTrue();
+    assertThat(Health.ready(Phase.STREAMING, 0, Optional.empty(), maxLag).reason())
+        .isEqualTo("nothing streamed yet");
+    assertThat(
+            Health.ready(Phase.STREAMING, 0, Optional.of(Duration.ofSeconds(51)), maxLag).reason())
+        .isEqualTo("nothing streamed for 51 s");
+    assertThat(Health.ready(Phase.LOADING, 0, justNow, maxLag).reason()).isEqualTo("loading");
+    assertThat(Health.ready(Phase.STARTING, 0, justNow, maxLag).reason()).isEqualTo("starting");
+    assertThat(Health.ready(Phase.STANDBY, 0, justNow, maxLag).reason()).isEqualTo("standby");
   }
 }
