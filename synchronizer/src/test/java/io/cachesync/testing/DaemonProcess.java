@@ -23,6 +23,7 @@ public final class DaemonProcess implements AutoCloseable {
   private final List<String> command;
   private final Map<String, String> environment;
   private final Path log;
+  private final List<ProcessHandle> leftovers = new ArrayList<>();
   private Process process;
 
   public DaemonProcess(Path config, String... jvmOptions) {
@@ -105,6 +106,8 @@ public final class DaemonProcess implements AutoCloseable {
 
   /** SIGTERM; returns the exit code, or -1 when the process did not exit in time. */
   public int terminate(Duration timeout) {
+    // A command that did not exec the JVM leaves it behind as an orphan: close() kills it.
+    process.descendants().forEach(leftovers::add);
     process.destroy();
     return waitFor(timeout) ? process.exitValue() : -1;
   }
@@ -197,6 +200,7 @@ public final class DaemonProcess implements AutoCloseable {
       resume();
       kill();
     }
+    leftovers.forEach(ProcessHandle::destroyForcibly);
     try {
       Files.deleteIfExists(log);
     } catch (IOException e) {
