@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -19,14 +20,19 @@ import java.util.concurrent.TimeUnit;
 public final class DaemonProcess implements AutoCloseable {
   private static final Path JAR = Path.of("target", "cachesync.jar").toAbsolutePath();
 
-  private final Path config;
-  private final List<String> jvmOptions;
+  private final List<String> command;
+  private final Map<String, String> environment;
   private final Path log;
+  private final List<ProcessHandle> leftovers = new ArrayList<>();
   private Process process;
 
   public DaemonProcess(Path config, String... jvmOptions) {
-    this.config = config;
-    this.jvmOptions = List.of(jvmOptions);
+    this(jarCommand(config, List.of(jvmOptions)), Map.of());
+  }
+
+  private DaemonProcess(List<String> command, Map<String, String> environment) {
+    this.command = List.copyOf(command);
+    this.environment = Map.copyOf(environment);
     try {
       this.log = Files.createTempFile("cachesync-daemon-", ".log");
     } catch (IOException e) {
@@ -34,17 +40,30 @@ public final class DaemonProcess implements AutoCloseable {
     }
   }
 
-  /** Starts the daemon; it runs its preflight and loads or resumes on its own. */
-  public DaemonProcess start() {
+  /**
+   * The daemon started by another command than {@code java -jar}, e.g. a container image's
+   * entrypoint, with extra environment variables.
+   */
+  public static DaemonProcess of(List<String> command, Map<String, String> environment) {
+    return new DaemonProcess(command, environment);
+  }
+
+  private static List<String> jarCommand(Path config, List<String> jvmOptions) {
     List<String> command = new ArrayList<>(List.of("java", "-Xmx256m"));
     command.addAll(jvmOptions);
     command.addAll(List.of("-jar", JAR.toString(), "run", "--config", config.toString()));
+    return command;
+  }
+
+  /** Starts the daemon; it runs its preflight and loads or resumes on its own. */
+  public DaemonProcess start() {
     try {
-      process =
+      ProcessBuilder builder =
           new ProcessBuilder(command)
               .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-              .start();
+              .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+      builder.environment().putAll(environment);
+      process = builder.start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -87,6 +106,8 @@ public final class DaemonProcess implements AutoCloseable {
 
   /** SIGTERM; returns the exit code, or -1 when the process did not exit in time. */
   public int terminate(Duration timeout) {
+    // A command that did not exec the JVM leaves it behind as an orphan: close() kills it.
+    process.descendants().forEach(leftovers::add);
     process.destroy();
     return waitFor(timeout) ? process.exitValue() : -1;
   }
@@ -179,6 +200,7 @@ public final class DaemonProcess implements AutoCloseable {
       resume();
       kill();
     }
+    leftovers.forEach(ProcessHandle::destroyForcibly);
     try {
       Files.deleteIfExists(log);
     } catch (IOException e) {

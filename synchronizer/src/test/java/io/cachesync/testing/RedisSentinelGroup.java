@@ -26,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 public final class RedisSentinelGroup implements AutoCloseable {
   public static final String MASTER_NAME = "cachesync";
 
+  private final String masterName;
   private final LocalRedis first;
   private final TcpProxy replication;
   private final LocalRedis second;
@@ -35,6 +36,15 @@ public final class RedisSentinelGroup implements AutoCloseable {
 
   /** Starts a replica of {@code master} (a local server) and a Sentinel watching both. */
   public RedisSentinelGroup(RedisServer master) {
+    this(master, MASTER_NAME);
+  }
+
+  /**
+   * Starts a replica of {@code master} (a local server) and a Sentinel watching both, which knows
+   * the master as {@code masterName}.
+   */
+  public RedisSentinelGroup(RedisServer master, String masterName) {
+    this.masterName = masterName;
     if (!(master instanceof LocalRedis local)) {
       throw new IllegalStateException("a Sentinel group needs the local redis-server binary");
     }
@@ -46,7 +56,7 @@ public final class RedisSentinelGroup implements AutoCloseable {
         (LocalRedis)
             TestServers.redis(
                 "--replicaof", replication.host(), Integer.toString(replication.port()));
-    this.sentinel = Sentinel.start(master);
+    this.sentinel = Sentinel.start(master, masterName);
     this.sentinelClient =
         RedisClient.create(RedisURI.Builder.redis(sentinel.host(), sentinel.port).build());
     this.sentinelConnection = sentinelClient.connectSentinel();
@@ -73,12 +83,17 @@ public final class RedisSentinelGroup implements AutoCloseable {
 
   /** The URI the synchronizer is configured with. */
   public String uri() {
-    return "redis-sentinel://" + sentinel.host() + ":" + sentinel.port + "#" + MASTER_NAME;
+    return "redis-sentinel://" + sentinel.host() + ":" + sentinel.port + "#" + masterName;
+  }
+
+  /** The port Sentinel listens on (on 127.0.0.1). */
+  public int sentinelPort() {
+    return sentinel.port;
   }
 
   /** The server Sentinel names as master now. */
   public RedisServer master() {
-    SocketAddress address = sentinelConnection.sync().getMasterAddrByName(MASTER_NAME);
+    SocketAddress address = sentinelConnection.sync().getMasterAddrByName(masterName);
     int port = ((InetSocketAddress) address).getPort();
     return port == first.port() ? first : second;
   }
@@ -137,7 +152,7 @@ public final class RedisSentinelGroup implements AutoCloseable {
                 if (master() == promoted && role(promoted).equals("master")) {
                   return true;
                 }
-                sentinelConnection.sync().failover(MASTER_NAME);
+                sentinelConnection.sync().failover(masterName);
                 return false;
               });
     } catch (org.awaitility.core.ConditionTimeoutException e) {
@@ -181,7 +196,7 @@ public final class RedisSentinelGroup implements AutoCloseable {
         .pollInterval(Duration.ofMillis(200))
         .until(
             () -> {
-              List<Map<String, String>> replicas = sentinelConnection.sync().replicas(MASTER_NAME);
+              List<Map<String, String>> replicas = sentinelConnection.sync().replicas(masterName);
               return replicas.stream()
                   .anyMatch(
                       r ->
@@ -232,11 +247,11 @@ public final class RedisSentinelGroup implements AutoCloseable {
       this.directory = directory;
     }
 
-    static Sentinel start(RedisServer master) {
+    static Sentinel start(RedisServer master, String masterName) {
       try {
         Sentinel sentinel = new Sentinel(Files.createTempDirectory("cachesync-sentinel-"));
         Cleanup.register(sentinel);
-        LocalPostgres.startOnFreePort(free -> sentinel.start(free, master));
+        LocalPostgres.startOnFreePort(free -> sentinel.start(free, master, masterName));
         return sentinel;
       } catch (IOException e) {
         throw new UncheckedIOException(e);
@@ -247,7 +262,7 @@ public final class RedisSentinelGroup implements AutoCloseable {
       return "127.0.0.1";
     }
 
-    private void start(int free, RedisServer master) throws IOException {
+    private void start(int free, RedisServer master, String masterName) throws IOException {
       port = free;
       Path config = directory.resolve("sentinel.conf");
       Files.writeString(
@@ -259,12 +274,12 @@ public final class RedisSentinelGroup implements AutoCloseable {
               "daemonize no",
               "dir " + directory,
               "logfile " + directory.resolve("sentinel.log"),
-              "sentinel monitor " + MASTER_NAME + " " + master.host() + " " + master.port() + " 1",
-              "sentinel down-after-milliseconds " + MASTER_NAME + " 1000",
+              "sentinel monitor " + masterName + " " + master.host() + " " + master.port() + " 1",
+              "sentinel down-after-milliseconds " + masterName + " 1000",
               // Sentinel "fixes" a replica that replicates from an address other than the
               // master's (ours goes through a proxy, to be cut) once this much time has passed
               // since it found it; a failover coinciding with that finds no good replica.
-              "sentinel failover-timeout " + MASTER_NAME + " 120000",
+              "sentinel failover-timeout " + masterName + " 120000",
               ""),
           StandardCharsets.UTF_8);
       process =
