@@ -200,6 +200,18 @@ class TarballIT {
   }
 
   @Test
+  void launcher_noJavaHomeAndNoJavaOnThePath_exitsTwoNamingBoth() throws Exception {
+    Result result = run(launcher(Map.of("PATH", "/nonexistent"), "--version"));
+
+    assertThat(result.exitCode()).isEqualTo(2);
+    assertThat(result.err())
+        .isEqualTo(
+            "cachesync: no Java found: JAVA_HOME is not set and there is no java on the PATH"
+                + " (/nonexistent); install a Java 17+ runtime (e.g. apt-get install"
+                + " openjdk-17-jre-headless) or set JAVA_HOME\n");
+  }
+
+  @Test
   void launcher_javaTooOld_exitsTwoNamingTheVersionFound() throws Exception {
     Path oldJdk = scratch.resolve("jdk8");
     Path java = Files.createDirectories(oldJdk.resolve("bin")).resolve("java");
