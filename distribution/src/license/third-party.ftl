@@ -9,8 +9,9 @@
 </#function>
 Third-party software bundled in lib/ (${dependencyMap?size} jars), with the licenses their Maven
 POMs declare. Generated at build time from those POMs; the full texts of the licenses are in
-this folder, one file per license id (e.g. Apache-2.0.txt). Where a jar is offered under several
-licenses, all are listed. Each jar also carries its own notices (META-INF/LICENSE, NOTICE).
+this folder, one file per license id (e.g. Apache-2.0.txt). Where a POM declares several licenses
+(a choice, or parts under different licenses), all are listed. Each jar also carries its own
+notices (META-INF/LICENSE, NOTICE), if any.
 
 <#list dependencyMap as e>
 <#assign p = e.getKey()/>
