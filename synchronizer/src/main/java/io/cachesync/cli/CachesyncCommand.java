@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "cachesync",
     mixinStandardHelpOptions = true,
-    versionProvider = CachesyncCommand.Version.class,
+    versionProvider = VersionReport.class,
     description = "Keeps Redis caches coherent with PostgreSQL by tailing its write-ahead log.",
     subcommands = {
       RunCommand.class,
@@ -148,14 +148,5 @@ public final class CachesyncCommand {
       }
     }
     return null;
-  }
-
-  /** The version from the jar's manifest. */
-  static final class Version implements CommandLine.IVersionProvider {
-    @Override
-    public String[] getVersion() {
-      String version = CachesyncCommand.class.getPackage().getImplementationVersion();
-      return new String[] {"cachesync " + (version == null ? "(development build)" : version)};
-    }
   }
 }

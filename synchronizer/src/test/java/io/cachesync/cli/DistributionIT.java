@@ -41,6 +41,23 @@ class DistributionIT {
   }
 
   @Test
+  void version_shadedJar_printsTheVersionsOfCachesyncAndItsLibraries() throws Exception {
+    Result result = run("--version");
+
+    assertThat(result.exitCode()).as(result.output()).isZero();
+    // Lettuce's own LettuceVersion would read the shaded jar's manifest: cachesync's version.
+    assertThat(result.output().lines().limit(3))
+        .containsExactly(
+            "cachesync " + System.getProperty("cachesync.version"),
+            "Debezium " + System.getProperty("cachesync.debeziumVersion"),
+            "Lettuce " + System.getProperty("cachesync.lettuceVersion"));
+    // The java on the PATH, which need not be the one running this test; nothing else printed.
+    assertThat(result.output().lines().skip(3))
+        .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+        .matches("Java \\d+[^ ]* \\(.+, .+, /.+\\)");
+  }
+
+  @Test
   void validateOffline_validFiles_exitsZeroWithTheSummary() throws Exception {
     Path config =
         ConfigFiles.write(
