@@ -1,0 +1,63 @@
+package io.cachesync.bench.report;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Optional;
+
+/** Prints the metrics cost as a section of its own, after the result table. */
+public final class MetricsCostSection {
+  private final PrintStream out;
+
+  public MetricsCostSection(PrintStream out) {
+    this.out = out;
+  }
+
+  public void print(MetricsCost cost) {
+    List<MetricsCost.Round> rounds = cost.rounds();
+    out.printf(
+        "metrics cost: W1 catch-up, %,d single-row inserts per round, metrics on (the endpoint"
+            + " scraped every second) and off (http: off), alternating%n",
+        rounds.get(0).drain().changes());
+    out.printf(
+        "%-8s %-8s %12s %22s %8s%n",
+        "round", "metrics", "changes/s", "CPU s / 100k changes", "scrapes");
+    for (int i = 0; i < rounds.size(); i++) {
+      MetricsCost.Round round = rounds.get(i);
+      out.printf(
+          "%-8d %-8s %,12.0f %22s %8s%n",
+          i + 1,
+          round.metricsOn() ? "on" : "off",
+          round.drain().rate(),
+          cpu(round.cpu().map(d -> d.toNanos() / 1e9 / round.drain().changes() * 100_000)),
+          round.metricsOn()
+              ? round.scrapes()
+                  + (round.failedScrapes() > 0 ? "+" + round.failedScrapes() + "!" : "")
+              : "-");
+    }
+    out.printf(
+        "%-17s %,12.0f %22s%n", "all on", cost.rate(true), cpu(cost.cpuSecondsPer100k(true)));
+    out.printf(
+        "%-17s %,12.0f %22s%n", "all off", cost.rate(false), cpu(cost.cpuSecondsPer100k(false)));
+    out.printf(
+        "cost = 1 - rate on / rate off = %.1f%% (pairs: %s); target at most %.0f%%: %s%n",
+        cost.cost() * 100,
+        String.join(
+            ", ", cost.pairCosts().stream().map(c -> String.format("%.1f%%", c * 100)).toList()),
+        MetricsCost.TARGET * 100,
+        cost.met() ? "met" : "MISSED");
+    cost.cpuSecondsPer100k(true)
+        .flatMap(on -> cost.cpuSecondsPer100k(false).map(off -> on / off - 1))
+        .ifPresent(
+            extra ->
+                out.printf(
+                    "CPU per change with metrics on: %+.1f%% of metrics off%n", extra * 100));
+    out.println(
+        "(rates: all rounds' changes / their time from the slot's activation to the marker in"
+            + " Redis, as W1; CPU: the daemon's utime + stime from /proc/<pid>/stat over the same"
+            + " time, all threads; a failed scrape shows as +N!)");
+  }
+
+  private static String cpu(Optional<Double> seconds) {
+    return seconds.map(s -> String.format("%.2f", s)).orElse("?");
+  }
+}
