@@ -2,6 +2,7 @@ package io.cachesync.bench.report;
 
 import io.cachesync.bench.measure.Drain;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -48,15 +49,21 @@ public record MetricsCost(List<Round> rounds) {
   }
 
   /**
-   * The cost of each pair of neighbouring rounds (on, off), in order: how much the noise between
-   * rounds moves the figure.
+   * The cost within each pair of neighbouring rounds (rounds 1 and 2, 3 and 4, ...), in order: how
+   * much the noise between rounds moves the figure.
    */
   public List<Double> pairCosts() {
-    List<Round> on = of(true);
-    List<Round> off = of(false);
-    return java.util.stream.IntStream.range(0, Math.min(on.size(), off.size()))
-        .mapToObj(i -> 1 - on.get(i).drain().rate() / off.get(i).drain().rate())
-        .toList();
+    List<Double> costs = new ArrayList<>();
+    for (int i = 0; i + 1 < rounds.size(); i += 2) {
+      Round first = rounds.get(i);
+      Round second = rounds.get(i + 1);
+      if (first.metricsOn() != second.metricsOn()) {
+        Round on = first.metricsOn() ? first : second;
+        Round off = first.metricsOn() ? second : first;
+        costs.add(1 - on.drain().rate() / off.drain().rate());
+      }
+    }
+    return costs;
   }
 
   /** The daemon's CPU seconds per 100,000 changes with metrics on (or off); empty if unknown. */

@@ -16,7 +16,7 @@ public final class MetricsCostSection {
     List<MetricsCost.Round> rounds = cost.rounds();
     out.printf(
         "metrics cost: W1 catch-up, %,d single-row inserts per round, metrics on (the endpoint"
-            + " scraped every second) and off (http: off), alternating%n",
+            + " scraped every second) and off (http: off), alternating in pairs%n",
         rounds.get(0).drain().changes());
     out.printf(
         "%-8s %-8s %12s %22s %8s%n",

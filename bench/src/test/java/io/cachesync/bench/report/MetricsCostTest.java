@@ -20,8 +20,8 @@ class MetricsCostTest {
           List.of(
               round(true, 10, Optional.of(Duration.ofSeconds(15))),
               round(false, 8, Optional.of(Duration.ofSeconds(12))),
-              round(true, 10, Optional.of(Duration.ofSeconds(17))),
-              round(false, 12, Optional.of(Duration.ofSeconds(14)))));
+              round(false, 12, Optional.of(Duration.ofSeconds(14))),
+              round(true, 10, Optional.of(Duration.ofSeconds(17)))));
 
   @Test
   void rate_roundsOfOneSetting_isTheirChangesOverTheirTime() {
@@ -32,7 +32,7 @@ class MetricsCostTest {
   }
 
   @Test
-  void pairCosts_eachOnAgainstTheOffAfterIt() {
+  void pairCosts_neighbouringRounds_onAgainstOffInEitherOrder() {
     assertThat(COST.pairCosts())
         .satisfiesExactly(
             first -> assertThat(first).isCloseTo(1 - 10_000 / 12_500.0, within(1e-9)),
