@@ -45,6 +45,9 @@ public record BenchPlan(
     Duration timeout) {
 
   public BenchPlan {
+    if (metricsPairs < 1) {
+      throw new IllegalArgumentException("metricsPairs " + metricsPairs + " < 1");
+    }
     lagWorkloads = List.copyOf(lagWorkloads);
     lagRates = List.copyOf(lagRates);
   }
@@ -99,6 +102,28 @@ public record BenchPlan(
         100_000,
         5_000,
         Duration.ofMinutes(10));
+  }
+
+  /** This plan with {@code pairs} rounds of the metrics cost measurement. */
+  public BenchPlan withMetricsPairs(int pairs) {
+    return new BenchPlan(
+        name,
+        narrowInserts,
+        wideUpdates,
+        wideRows,
+        deletes,
+        mixedChanges,
+        largeTransactionRows,
+        resyncRows,
+        pairs,
+        metricsChanges,
+        lagWorkloads,
+        lagRates,
+        lagPerRate,
+        naiveWriteBudget,
+        redisBenchmarkRequests,
+        verifySample,
+        timeout);
   }
 
   /** How many changes the lag measurement of {@code workload} offers in all; 0 when none. */

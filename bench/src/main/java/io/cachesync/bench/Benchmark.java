@@ -73,12 +73,14 @@ public final class Benchmark {
         jar = Path.of(arg.substring("--cachesync-jar=".length()));
       } else if (arg.equals("--keep-logs")) {
         keep = true;
+      } else if (arg.matches("--metrics-pairs=[1-9][0-9]*")) {
+        plan = plan.withMetricsPairs(Integer.parseInt(arg.substring("--metrics-pairs=".length())));
       } else if (arg.startsWith("--only=")) {
         only = java.util.Set.of(arg.substring("--only=".length()).toUpperCase().split(","));
       } else {
         System.err.println(
-            "usage: bench [--quick] [--only=W1,W2,...,metrics] [--cachesync-jar=PATH]"
-                + " [--keep-logs]\n"
+            "usage: bench [--quick] [--only=W1,W2,...,metrics] [--metrics-pairs=N]"
+                + " [--cachesync-jar=PATH] [--keep-logs]\n"
                 + "  unknown argument: "
                 + arg);
         System.exit(FAILED);

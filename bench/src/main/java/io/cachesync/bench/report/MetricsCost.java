@@ -66,6 +66,18 @@ public record MetricsCost(List<Round> rounds) {
     return costs;
   }
 
+  /** The median of {@link #pairCosts()}: the figure one unlucky round moves least. */
+  public double medianPairCost() {
+    List<Double> sorted = pairCosts().stream().sorted().toList();
+    if (sorted.isEmpty()) {
+      return Double.NaN;
+    }
+    int middle = sorted.size() / 2;
+    return sorted.size() % 2 == 1
+        ? sorted.get(middle)
+        : (sorted.get(middle - 1) + sorted.get(middle)) / 2;
+  }
+
   /** The daemon's CPU seconds per 100,000 changes with metrics on (or off); empty if unknown. */
   public Optional<Double> cpuSecondsPer100k(boolean metricsOn) {
     long changes = 0;

@@ -39,12 +39,17 @@ public final class MetricsCostSection {
     out.printf(
         "%-17s %,12.0f %22s%n", "all off", cost.rate(false), cpu(cost.cpuSecondsPer100k(false)));
     out.printf(
-        "cost = 1 - rate on / rate off = %.1f%% (pairs: %s); target at most %.0f%%: %s%n",
-        cost.cost() * 100,
-        String.join(
-            ", ", cost.pairCosts().stream().map(c -> String.format("%.1f%%", c * 100)).toList()),
-        MetricsCost.TARGET * 100,
-        cost.met() ? "met" : "MISSED");
+        "cost = 1 - rate on / rate off = %.1f%%; target at most %.0f%%: %s%n",
+        cost.cost() * 100, MetricsCost.TARGET * 100, cost.met() ? "met" : "MISSED");
+    List<Double> pairs = cost.pairCosts();
+    out.printf(
+        "  per pair: %s; median %.1f%%, spread %.1f points (the noise between rounds on this"
+            + " machine)%n",
+        String.join(", ", pairs.stream().map(c -> String.format("%.1f%%", c * 100)).toList()),
+        cost.medianPairCost() * 100,
+        (pairs.stream().mapToDouble(c -> c).max().orElse(0)
+                - pairs.stream().mapToDouble(c -> c).min().orElse(0))
+            * 100);
     cost.cpuSecondsPer100k(true)
         .flatMap(on -> cost.cpuSecondsPer100k(false).map(off -> on / off - 1))
         .ifPresent(

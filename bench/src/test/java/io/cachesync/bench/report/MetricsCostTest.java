@@ -40,6 +40,23 @@ class MetricsCostTest {
   }
 
   @Test
+  void medianPairCost_oddAndEvenNumberOfPairs() {
+    MetricsCost three =
+        new MetricsCost(
+            List.of(
+                round(true, 11, Optional.empty()),
+                round(false, 10, Optional.empty()),
+                round(false, 10, Optional.empty()),
+                round(true, 15, Optional.empty()),
+                round(true, 10, Optional.empty()),
+                round(false, 10, Optional.empty())));
+
+    assertThat(three.medianPairCost()).isCloseTo(1 - 10 / 11.0, within(1e-9));
+    assertThat(COST.medianPairCost())
+        .isCloseTo((COST.pairCosts().get(0) + COST.pairCosts().get(1)) / 2, within(1e-9));
+  }
+
+  @Test
   void cost_onSlower_isTheShareOfTheRateLost() {
     MetricsCost slower =
         new MetricsCost(
