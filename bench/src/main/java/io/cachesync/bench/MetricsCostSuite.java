@@ -38,6 +38,13 @@ final class MetricsCostSuite {
   private static final int DATABASE = 4;
   private static final Duration SCRAPE_INTERVAL = Duration.ofSeconds(1);
 
+  /**
+   * What Debezium logs when its replication stream could not start (the slot still held by the
+   * process's own earlier replication connection) and it waits {@code slot.retry.delay.ms} to try
+   * again.
+   */
+  static final String STREAM_RETRIED = "Failed to start replication stream";
+
   private final BenchServers servers;
   private final BenchPlan plan;
   private final CachesyncJar cachesync;
@@ -152,13 +159,14 @@ final class MetricsCostSuite {
               Drain.of(changes, start, end),
               cpuAtStart.flatMap(from -> cpuAtEnd.map(to -> to.minus(from))),
               scrapes.answered(),
-              scrapes.failed());
+              scrapes.failed(),
+              daemon.logged(STREAM_RETRIED));
       daemon.stop();
     }
     watch.awaitInactive(SLOT, Duration.ofSeconds(30));
     progress.say(
         "metrics cost, round %d (metrics %s): %,.0f changes/s, %s CPU s per 100,000 changes, %d"
-            + " scrapes",
+            + " scrapes%s",
         number,
         setting,
         round.drain().rate(),
@@ -166,7 +174,8 @@ final class MetricsCostSuite {
             .cpu()
             .map(d -> String.format("%.2f", d.toNanos() / 1e9 / changes * 100_000))
             .orElse("?"),
-        round.scrapes());
+        round.scrapes(),
+        round.streamRetried() ? "; not counted: Debezium retried the slot" : "");
     return round;
   }
 

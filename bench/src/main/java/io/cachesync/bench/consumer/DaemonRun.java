@@ -102,6 +102,15 @@ public final class DaemonRun implements AutoCloseable {
     return memory.peakBetween(from, to);
   }
 
+  /** Whether the daemon's log, over this run, contains {@code text}. */
+  public boolean logged(String text) {
+    try {
+      return Files.readString(log).contains(text);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** The last lines of the daemon's log, for error messages. */
   public String tail() {
     try {

@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 class MetricsCostTest {
 
   private static MetricsCost.Round round(boolean on, long seconds, Optional<Duration> cpu) {
-    return new MetricsCost.Round(on, new Drain(100_000, Duration.ofSeconds(seconds)), cpu, 0, 0);
+    return new MetricsCost.Round(
+        on, new Drain(100_000, Duration.ofSeconds(seconds)), cpu, 0, 0, false);
   }
 
   private static final MetricsCost COST =
@@ -54,6 +55,29 @@ class MetricsCostTest {
     assertThat(three.medianPairCost()).isCloseTo(1 - 10 / 11.0, within(1e-9));
     assertThat(COST.medianPairCost())
         .isCloseTo((COST.pairCosts().get(0) + COST.pairCosts().get(1)) / 2, within(1e-9));
+  }
+
+  @Test
+  void rate_roundWhoseStreamWasRetried_countsInNoFigure() {
+    MetricsCost.Round retried =
+        new MetricsCost.Round(
+            false,
+            new Drain(100_000, Duration.ofSeconds(30)),
+            Optional.of(Duration.ofSeconds(99)),
+            0,
+            0,
+            true);
+    MetricsCost cost =
+        new MetricsCost(
+            List.of(
+                round(true, 10, Optional.of(Duration.ofSeconds(5))),
+                retried,
+                round(false, 10, Optional.of(Duration.ofSeconds(4))),
+                round(true, 11, Optional.of(Duration.ofSeconds(5)))));
+
+    assertThat(cost.rate(false)).isCloseTo(10_000, within(1e-9));
+    assertThat(cost.cpuSecondsPer100k(false)).contains(4.0);
+    assertThat(cost.pairCosts()).containsExactly(1 - (100_000 / 11.0) / 10_000);
   }
 
   @Test
