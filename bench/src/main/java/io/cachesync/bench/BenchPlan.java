@@ -13,6 +13,9 @@ import java.util.List;
  * @param mixedChanges W4's backlog, in row changes (15 per 4 transactions)
  * @param largeTransactionRows the rows of W5's single transaction
  * @param resyncRows the rows W6 resyncs
+ * @param metricsPairs rounds of the metrics cost measurement, each a W1 catch-up with metrics on
+ *     and one with metrics off
+ * @param metricsChanges the backlog of each of those catch-ups: single-row inserts, as W1's
  * @param lagWorkloads the workloads whose lag is measured
  * @param lagRates the offered rates of the lag measurement, changes per second
  * @param lagPerRate how long each rate is offered
@@ -31,6 +34,8 @@ public record BenchPlan(
     long mixedChanges,
     long largeTransactionRows,
     long resyncRows,
+    int metricsPairs,
+    long metricsChanges,
     List<String> lagWorkloads,
     List<Integer> lagRates,
     Duration lagPerRate,
@@ -40,11 +45,18 @@ public record BenchPlan(
     Duration timeout) {
 
   public BenchPlan {
+    if (metricsPairs < 1) {
+      throw new IllegalArgumentException("metricsPairs " + metricsPairs + " < 1");
+    }
     lagWorkloads = List.copyOf(lagWorkloads);
     lagRates = List.copyOf(lagRates);
   }
 
-  /** A smoke run for CI: every step (lag on W1 only), small sizes, within 2 minutes. */
+  /**
+   * A smoke run for CI: every step (lag on W1 only) but the metrics cost, small sizes, within 2
+   * minutes. The metrics cost runs only when asked for ({@code --quick --only=metrics}): it adds
+   * two daemon starts, and on a backlog this small it measures JVM start-up noise, not metrics.
+   */
   public static BenchPlan quick() {
     return new BenchPlan(
         "quick",
@@ -54,6 +66,8 @@ public record BenchPlan(
         5_000,
         10_000,
         10_000,
+        10_000,
+        1,
         10_000,
         List.of("W1"),
         List.of(1_000, 5_000),
@@ -66,7 +80,8 @@ public record BenchPlan(
 
   /**
    * The full run, within 15 minutes on two cores: W5 and W6 at a million rows as the issue asks,
-   * the streaming workloads smaller than a million in all, lag on W1 to W4.
+   * the streaming workloads smaller than a million in all, lag on W1 to W4; the metrics cost on
+   * three pairs of W1-sized catch-ups.
    */
   public static BenchPlan full() {
     return new BenchPlan(
@@ -78,6 +93,8 @@ public record BenchPlan(
         150_000,
         1_000_000,
         1_000_000,
+        3,
+        200_000,
         List.of("W1", "W2", "W3", "W4"),
         List.of(1_000, 5_000),
         Duration.ofSeconds(15),
@@ -85,6 +102,28 @@ public record BenchPlan(
         100_000,
         5_000,
         Duration.ofMinutes(10));
+  }
+
+  /** This plan with {@code pairs} rounds of the metrics cost measurement. */
+  public BenchPlan withMetricsPairs(int pairs) {
+    return new BenchPlan(
+        name,
+        narrowInserts,
+        wideUpdates,
+        wideRows,
+        deletes,
+        mixedChanges,
+        largeTransactionRows,
+        resyncRows,
+        pairs,
+        metricsChanges,
+        lagWorkloads,
+        lagRates,
+        lagPerRate,
+        naiveWriteBudget,
+        redisBenchmarkRequests,
+        verifySample,
+        timeout);
   }
 
   /** How many changes the lag measurement of {@code workload} offers in all; 0 when none. */

@@ -3,6 +3,8 @@ package io.cachesync.bench;
 import io.cachesync.bench.consumer.CachesyncJar;
 import io.cachesync.bench.measure.RedisBenchmark;
 import io.cachesync.bench.report.Machine;
+import io.cachesync.bench.report.MetricsCost;
+import io.cachesync.bench.report.MetricsCostSection;
 import io.cachesync.bench.report.ResultTable;
 import io.cachesync.bench.report.WorkloadResult;
 import io.cachesync.bench.workload.Deletes;
@@ -18,6 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -31,13 +34,16 @@ public final class Benchmark {
   static final int DRIFT = 1;
   static final int FAILED = 2;
 
+  /** The name {@code --only} knows the metrics cost measurement by. */
+  static final String METRICS_COST = "METRICS";
+
   private final BenchPlan plan;
   private final Path cachesyncJar;
   private final boolean keepLogs;
   private final PrintStream out;
   private final Progress progress;
 
-  /** The workloads to run (W1 to W6); all when empty. */
+  /** The workloads to run (W1 to W6, METRICS for the metrics cost); all when empty. */
   private final java.util.Set<String> only;
 
   Benchmark(
@@ -67,11 +73,14 @@ public final class Benchmark {
         jar = Path.of(arg.substring("--cachesync-jar=".length()));
       } else if (arg.equals("--keep-logs")) {
         keep = true;
+      } else if (arg.matches("--metrics-pairs=[1-9][0-9]*")) {
+        plan = plan.withMetricsPairs(Integer.parseInt(arg.substring("--metrics-pairs=".length())));
       } else if (arg.startsWith("--only=")) {
         only = java.util.Set.of(arg.substring("--only=".length()).toUpperCase().split(","));
       } else {
         System.err.println(
-            "usage: bench [--quick] [--only=W1,W2,...] [--cachesync-jar=PATH] [--keep-logs]\n"
+            "usage: bench [--quick] [--only=W1,W2,...,metrics] [--metrics-pairs=N]"
+                + " [--cachesync-jar=PATH] [--keep-logs]\n"
                 + "  unknown argument: "
                 + arg);
         System.exit(FAILED);
@@ -109,6 +118,14 @@ public final class Benchmark {
     return only.isEmpty() || only.contains(workload);
   }
 
+  /**
+   * Whether to measure what metrics cost: in a full run, or when {@code --only} names it (also with
+   * {@code --quick}, at small sizes).
+   */
+  private boolean metricsCostSelected() {
+    return only.contains(METRICS_COST) || (only.isEmpty() && !plan.name().equals("quick"));
+  }
+
   private int measure(BenchServers servers, Path work) throws Exception {
     Machine machine =
         Machine.describe(
@@ -120,12 +137,6 @@ public final class Benchmark {
         Path.of(Benchmark.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     CachesyncJar cachesync = new CachesyncJar(cachesyncJar, work);
 
-    RedisBenchmark.Ceilings ceilings =
-        new RedisBenchmark(
-                servers.redis.host(), servers.redis.port(), plan.redisBenchmarkRequests())
-            .run();
-    progress.say("redis-benchmark done");
-
     List<Workload> workloads =
         List.of(
             new NarrowInserts(plan.narrowInserts()),
@@ -134,6 +145,14 @@ public final class Benchmark {
             new MixedTables(plan.mixedChanges()),
             new LargeTransaction(plan.largeTransactionRows()));
     workloads = workloads.stream().filter(w -> selected(w.id())).toList();
+    RedisBenchmark.Ceilings ceilings = null;
+    if (!workloads.isEmpty() || selected("W6")) {
+      ceilings =
+          new RedisBenchmark(
+                  servers.redis.host(), servers.redis.port(), plan.redisBenchmarkRequests())
+              .run();
+      progress.say("redis-benchmark done");
+    }
     List<WorkloadResult> results = new ArrayList<>();
     List<Verification.Target> targets = new ArrayList<>();
     if (!workloads.isEmpty()) {
@@ -148,20 +167,32 @@ public final class Benchmark {
       results.add(resync.run());
       targets.add(new Verification.Target("W6", resync.config()));
     }
+    Optional<MetricsCost> metricsCost = Optional.empty();
+    if (metricsCostSelected()) {
+      MetricsCostSuite suite = new MetricsCostSuite(servers, plan, cachesync, work, progress);
+      metricsCost = Optional.of(suite.run());
+      targets.add(new Verification.Target("metrics cost", suite.config()));
+    }
     progress.say(
         "correctness check: cachesync verify of every table%s",
         plan.verifySample() > 0 ? ", " + plan.verifySample() + " rows and keys each" : "");
     Verification.Verdict verdict =
         new Verification(cachesync, plan.verifySample(), plan.timeout()).check(targets);
 
-    new ResultTable(out)
-        .print(
-            plan.name(),
-            machine,
-            results,
-            ceilings,
-            plan.lagRates(),
-            plan.lagPerRate().toSeconds() + " s");
+    ResultTable table = new ResultTable(out);
+    table.header(plan.name(), machine);
+    if (!results.isEmpty()) {
+      table.print(results, ceilings, plan.lagRates(), plan.lagPerRate().toSeconds() + " s");
+      out.println();
+    }
+    if (metricsCost.isPresent()) {
+      new MetricsCostSection(out).print(metricsCost.get());
+    } else if (only.isEmpty()) {
+      out.println(
+          "metrics cost: not measured in the quick run (two more daemon starts, and its small"
+              + " backlogs measure JVM start-up, not metrics); scripts/bench --only=metrics"
+              + " measures it alone");
+    }
     out.println();
     verdict.lines().forEach(out::println);
     out.printf("took %.0f s%n", progress.seconds());

@@ -1,7 +1,5 @@
 package io.cachesync.bench;
 
-import static org.awaitility.Awaitility.await;
-
 import io.cachesync.bench.consumer.CachesyncJar;
 import io.cachesync.bench.consumer.DaemonRun;
 import io.cachesync.bench.consumer.Recvlogical;
@@ -22,9 +20,7 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -71,8 +67,7 @@ final class StreamingSuite implements AutoCloseable {
   private final RedisClient lettuce;
   private final Recvlogical recvlogical;
 
-  /** The marker row's value: how many backlogs (and the first start) it closed. */
-  private long marker;
+  private final MarkerRow marker;
 
   private StreamingSuite(
       BenchServers servers,
@@ -95,6 +90,7 @@ final class StreamingSuite implements AutoCloseable {
     this.connection = servers.postgres.connect(database);
     this.watch = new SlotWatch(servers.postgres.connect(database));
     this.redis = new RedisProbe(servers.redis);
+    this.marker = new MarkerRow(connection, redis::redis);
     this.lettuce = RedisClient.create(servers.redis.uri());
     this.recvlogical =
         new Recvlogical(
@@ -119,11 +115,8 @@ final class StreamingSuite implements AutoCloseable {
       List<Workload> workloads)
       throws Exception {
     String database = servers.postgres.createDatabase(NAME);
-    StringBuilder mapping =
-        new StringBuilder("tables:\n  - table: public.bench_marker\n    key: \"marker:{id}\"\n");
-    List<String> statements = new ArrayList<>();
-    statements.add("CREATE TABLE bench_marker (id int PRIMARY KEY, n bigint NOT NULL)");
-    statements.add("INSERT INTO bench_marker VALUES (1, 0)");
+    StringBuilder mapping = new StringBuilder(MarkerRow.MAPPING);
+    List<String> statements = new ArrayList<>(MarkerRow.SCHEMA);
     for (Workload workload : workloads) {
       statements.addAll(workload.schema());
       statements.addAll(workload.initialRows());
@@ -155,8 +148,8 @@ final class StreamingSuite implements AutoCloseable {
     progress.say("daemon: first start, loading the initial rows");
     try (DaemonRun daemon = cachesync.run(config, "daemon-first-start")) {
       awaitMarker(0, daemon);
-      String beforeUpdate = currentLsn();
-      awaitMarker(bumpMarker(), daemon);
+      String beforeUpdate = marker.currentLsn();
+      awaitMarker(marker.bump(), daemon);
       watch.awaitConfirmedPast(SLOT, beforeUpdate, plan.timeout());
       daemon.stop();
     }
@@ -179,7 +172,7 @@ final class StreamingSuite implements AutoCloseable {
    */
   List<WorkloadResult> run(List<Workload> workloads) throws Exception {
     createReferenceSlots();
-    long lastMarker = marker + workloads.size();
+    long lastMarker = marker.value() + workloads.size();
     List<Backlog> backlogs = new ArrayList<>();
     Drains recv;
     Drains alone;
@@ -218,8 +211,8 @@ final class StreamingSuite implements AutoCloseable {
   private Backlog writeBacklog(Workload workload) throws SQLException {
     long started = System.nanoTime();
     long changes = workload.writeBacklog(connection);
-    long closing = bumpMarker();
-    String endLsn = currentLsn();
+    long closing = marker.bump();
+    String endLsn = marker.currentLsn();
     progress.say(
         "%s: backlog of %,d changes written in %.1f s",
         workload.id(), changes, (System.nanoTime() - started) / 1e9);
@@ -410,45 +403,8 @@ final class StreamingSuite implements AutoCloseable {
     }
   }
 
-  /** Ends a backlog: the consumers are done when they processed this update. */
-  private long bumpMarker() throws SQLException {
-    try (Statement statement = connection.createStatement();
-        ResultSet row =
-            statement.executeQuery("UPDATE bench_marker SET n = n + 1 WHERE id = 1 RETURNING n")) {
-      row.next();
-      marker = row.getLong(1);
-      return marker;
-    }
-  }
-
-  private String currentLsn() throws SQLException {
-    try (Statement statement = connection.createStatement();
-        ResultSet row = statement.executeQuery("SELECT pg_current_wal_lsn()")) {
-      row.next();
-      return row.getString(1);
-    }
-  }
-
-  /**
-   * Waits until the marker row's cached value holds {@code n} (checked every 5 ms) and returns
-   * {@link System#nanoTime()} then.
-   */
   private long awaitMarker(long n, DaemonRun daemon) {
-    try {
-      await("marker " + n + " in Redis")
-          .atMost(plan.timeout())
-          .pollDelay(Duration.ZERO)
-          .pollInterval(Duration.ofMillis(5))
-          .failFast("the daemon exited", () -> !daemon.alive())
-          .until(() -> redis.redis().hget("marker:1", "n"), cached -> reached(cached, n));
-    } catch (ConditionTimeoutException | TerminalFailureException e) {
-      throw new IllegalStateException(e.getMessage() + "; the daemon's log:\n" + daemon.tail(), e);
-    }
-    return System.nanoTime();
-  }
-
-  private static boolean reached(String cached, long n) {
-    return cached != null && Long.parseLong(cached) >= n;
+    return marker.awaitCached(n, daemon, plan.timeout());
   }
 
   private void flushNaiveDatabase() {

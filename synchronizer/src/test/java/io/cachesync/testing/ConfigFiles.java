@@ -8,6 +8,23 @@ import java.nio.file.Path;
 
 /** Writes a synchronizer.yml and its mapping file for a test. */
 public final class ConfigFiles {
+  /** The {@code http:} section a configuration gets. */
+  public enum Endpoint {
+    /**
+     * The endpoint on a free port (the daemon logs it): tests run daemons side by side. The
+     * default.
+     */
+    FREE_PORT("http:\n  port: 0\n"),
+    /** {@code http: off}: no endpoint, and no metrics recorded per change. */
+    OFF("http: off\n");
+
+    private final String section;
+
+    Endpoint(String section) {
+      this.section = section;
+    }
+  }
+
   private ConfigFiles() {}
 
   /**
@@ -28,6 +45,28 @@ public final class ConfigFiles {
       String redisUri,
       int waitReplicas,
       String mapping) {
+    return write(directory, name, postgres, redisUri, waitReplicas, mapping, Endpoint.FREE_PORT);
+  }
+
+  /** As {@link #write(Path, String, String, String, String)}, with the {@code http:} section. */
+  public static Path write(
+      Path directory,
+      String name,
+      String postgres,
+      String redisUri,
+      String mapping,
+      Endpoint endpoint) {
+    return write(directory, name, postgres, redisUri, 0, mapping, endpoint);
+  }
+
+  private static Path write(
+      Path directory,
+      String name,
+      String postgres,
+      String redisUri,
+      int waitReplicas,
+      String mapping,
+      Endpoint endpoint) {
     StringBuilder settings = new StringBuilder();
     settings.append("name: ").append(name).append('\n');
     settings.append("postgres:\n");
@@ -37,8 +76,7 @@ public final class ConfigFiles {
       settings.append("  waitReplicas: ").append(waitReplicas).append('\n');
     }
     settings.append("mapping: mapping.yml\n");
-    // Tests run daemons side by side: each endpoint on a free port (the daemon logs it).
-    settings.append("http:\n  port: 0\n");
+    settings.append(endpoint.section);
     try {
       Files.createDirectories(directory);
       Files.writeString(directory.resolve("mapping.yml"), mapping, StandardCharsets.UTF_8);

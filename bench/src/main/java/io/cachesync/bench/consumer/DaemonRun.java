@@ -7,13 +7,19 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * One {@code cachesync run} process, from the jar as operators run it, with its memory followed
  * from start to stop. Its log goes to a file.
  */
 public final class DaemonRun implements AutoCloseable {
+  private static final Pattern ENDPOINT =
+      Pattern.compile("Metrics on http://[^/\\s]*:([0-9]+)/metrics");
+
   private final Process process;
   private final MemoryProbe memory;
   private final Path log;
@@ -44,6 +50,32 @@ public final class DaemonRun implements AutoCloseable {
     return process.isAlive();
   }
 
+  public long pid() {
+    return process.pid();
+  }
+
+  /**
+   * The port of the daemon's HTTP endpoint, from the line it logs when the endpoint listens; empty
+   * until then, and with {@code http: off}.
+   */
+  public OptionalInt httpPort() {
+    try {
+      return httpPort(Files.readString(log));
+    } catch (IOException e) {
+      return OptionalInt.empty();
+    }
+  }
+
+  /** The port in the last "Metrics on http://HOST:PORT/metrics" line of {@code log}. */
+  static OptionalInt httpPort(String log) {
+    Matcher line = ENDPOINT.matcher(log);
+    OptionalInt port = OptionalInt.empty();
+    while (line.find()) {
+      port = OptionalInt.of(Integer.parseInt(line.group(1)));
+    }
+    return port;
+  }
+
   /**
    * Reads the peak memory, then stops the daemon with SIGTERM, as operators do, and waits for its
    * exit.
@@ -68,6 +100,15 @@ public final class DaemonRun implements AutoCloseable {
   /** The daemon's memory while it drained {@code [from, to]} ({@link System#nanoTime()}). */
   public Memory memoryBetween(long from, long to) {
     return memory.peakBetween(from, to);
+  }
+
+  /** Whether the daemon's log, over this run, contains {@code text}. */
+  public boolean logged(String text) {
+    try {
+      return Files.readString(log).contains(text);
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   /** The last lines of the daemon's log, for error messages. */

@@ -25,13 +25,8 @@ public final class ResultTable {
     this.out = out;
   }
 
-  public void print(
-      String plan,
-      Machine machine,
-      List<WorkloadResult> results,
-      RedisBenchmark.Ceilings redis,
-      List<Integer> lagRates,
-      String lagPerRate) {
+  /** The run's name and the machine it ran on. */
+  public void header(String plan, Machine machine) {
     out.printf("cachesync benchmark (%s)%n", plan);
     out.printf(
         "machine: %d cores, %s, %.1f GiB RAM; load average %s before the run, %s after%n",
@@ -46,7 +41,14 @@ public final class ResultTable {
         machine.postgresSettings(),
         machine.redisVersion(),
         machine.javaVersion());
+  }
 
+  /** The table of W1 to W6, its notes and its legend. */
+  public void print(
+      List<WorkloadResult> results,
+      RedisBenchmark.Ceilings redis,
+      List<Integer> lagRates,
+      String lagPerRate) {
     row("", results, r -> r.id());
     row("", results, r -> r.title());
     row("changes (W6: rows)", results, r -> count(r.changes()));
