@@ -12,15 +12,15 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumMap;
@@ -162,13 +162,22 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
     for (TableMapping table : tables) {
       registerTable(table.table());
     }
-    new ClassLoaderMetrics().bindTo(registry);
     new JvmMemoryMetrics().bindTo(registry);
     gcMetrics.bindTo(registry);
-    new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
     new FileDescriptorMetrics().bindTo(registry);
+    // Micrometer's JvmThreadMetrics reads every thread's state on each scrape (getThreadInfo of all
+    // threads, once per state): the live and daemon counts say enough for a daemon like this one.
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    Gauge.builder("jvm.threads.live", threads, ThreadMXBean::getThreadCount)
+        .description("The threads of the JVM, daemon threads included")
+        .baseUnit("threads")
+        .register(registry);
+    Gauge.builder("jvm.threads.daemon", threads, ThreadMXBean::getDaemonThreadCount)
+        .description("The daemon threads of the JVM")
+        .baseUnit("threads")
+        .register(registry);
   }
 
   private void gauges() {
@@ -342,23 +351,27 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
       List<ChangeEvent> changes, Outcome[] outcomes, Version position, long elapsedNanos) {
     long now = clock.millis();
     long newestCommit = 0;
-    TableId lastTable = null;
-    Counter[] tableCounters = null;
+    // Counted per run of changes to one table, and added once per run: a batch is mostly a few
+    // long runs, so a few counter updates per batch rather than one per change.
+    TableId runTable = null;
+    boolean mapped = false;
+    long[] run = new long[RUN_SLOTS];
     long loaded = 0;
     Map<TableId, Long> loadedByTable = null;
     for (int i = 0; i < changes.size(); i++) {
       ChangeEvent change = changes.get(i);
-      if (change.table() != lastTable) {
-        lastTable = change.table();
-        tableCounters = applied.get(lastTable);
+      if (change.table() != runTable) {
+        addRun(runTable, run);
+        runTable = change.table();
+        mapped = applied.containsKey(runTable);
       }
-      if (tableCounters == null) {
-        continue; // not a mapped table
+      if (!mapped) {
+        continue; // cachesync's signal table
       }
       if (outcomes[i] == Outcome.APPLIED) {
-        tableCounters[change.kind().ordinal()].increment();
+        run[change.kind().ordinal()]++;
       } else {
-        skipped.get(change.table()).get(outcomes[i]).increment();
+        run[KINDS + outcomes[i].ordinal()]++;
       }
       if (change.kind() == ChangeEvent.Kind.SNAPSHOT) {
         loaded++;
@@ -371,8 +384,15 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
         newestCommit = Math.max(newestCommit, change.committedAtMillis());
       }
     }
+    addRun(runTable, run);
     if (loadedByTable != null) {
-      loadedByTable.forEach((table, rows) -> loadRows.get(table).increment(rows));
+      loadedByTable.forEach(
+          (table, rows) -> {
+            Counter counter = loadRows.get(table);
+            if (counter != null) {
+              counter.increment(rows);
+            }
+          });
       synchronized (this) {
         if (load != null) {
           load.rowsLoaded(loaded, System.nanoTime());
@@ -397,6 +417,32 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
     inFlightSinceMillis = 0;
     redisRetrying = false;
     lastProgressNanos = System.nanoTime();
+  }
+
+  private static final int KINDS = ChangeEvent.Kind.values().length;
+
+  /** A run's counts: applied ones by kind, then skipped ones by outcome. */
+  private static final int RUN_SLOTS = KINDS + Outcome.values().length;
+
+  /**
+   * Adds a run's counts to its table's counters (none for a table that is not mapped); clears it.
+   */
+  private void addRun(TableId table, long[] run) {
+    if (table == null) {
+      return;
+    }
+    Counter[] appliedCounters = applied.get(table);
+    Map<Outcome, Counter> skippedCounters = skipped.get(table);
+    for (int slot = 0; slot < RUN_SLOTS; slot++) {
+      if (run[slot] > 0 && appliedCounters != null) {
+        if (slot < KINDS) {
+          appliedCounters[slot].increment(run[slot]);
+        } else {
+          skippedCounters.get(Outcome.values()[slot - KINDS]).increment(run[slot]);
+        }
+      }
+      run[slot] = 0;
+    }
   }
 
   @Override

@@ -429,6 +429,12 @@ public final class DebeziumChangeSource implements AutoCloseable {
     // non-transactional message carries no transaction id, which Debezium 3.6's read-only
     // incremental snapshots failed on.
     p.setProperty("heartbeat.interval.ms", "10000");
+    // Debezium opens the replication stream, closes it and opens it again when it resumes; the
+    // first walsender may not have released the slot yet ("replication slot ... is active"), and
+    // the default 10 s between tries stalled about one restart in four. Short tries, the same
+    // minute in all.
+    p.setProperty("slot.retry.delay.ms", "250");
+    p.setProperty("slot.max.retries", "240");
     p.setProperty(
         "heartbeat.action.query",
         "SELECT pg_logical_emit_message(true, 'cachesync_heartbeat', '')");
