@@ -12,6 +12,7 @@ COPY model model
 COPY config config
 COPY synchronizer synchronizer
 COPY bench bench
+COPY distribution distribution
 # The local Maven repository is a build cache, kept between builds and never part of the image.
 RUN --mount=type=cache,target=/root/.m2 mvn -B -ntp -DskipTests package
 
@@ -29,8 +30,9 @@ USER 10001:10001
 # Metrics (/metrics) and health (/health/live, /health/ready), when http.host is 0.0.0.0, as the
 # example configuration's CACHESYNC_HTTP_HOST=0.0.0.0 makes it.
 EXPOSE 9464
-# exec: the JVM replaces the shell and gets SIGTERM itself (docker stop), for a clean stop.
-# CACHESYNC_JAVA_OPTS holds JVM options, as for scripts/cachesync. Other commands replace CMD:
-# docker run ... cachesync validate --config /etc/cachesync/synchronizer.yml
-ENTRYPOINT ["sh", "-c", "exec java $CACHESYNC_JAVA_OPTS -jar /opt/cachesync/cachesync.jar \"$@\"", "cachesync"]
+# exec: the JVM replaces the shell and gets SIGTERM itself (docker stop), for a clean stop; it
+# exits on an OutOfMemoryError, as with bin/cachesync, so that the container is restarted.
+# CACHESYNC_JAVA_OPTS holds JVM options (set -f: split on spaces, never globbed). Other commands
+# replace CMD: docker run ... cachesync validate --config /etc/cachesync/synchronizer.yml
+ENTRYPOINT ["sh", "-c", "set -f; exec java -XX:+ExitOnOutOfMemoryError $CACHESYNC_JAVA_OPTS -jar /opt/cachesync/cachesync.jar \"$@\"", "cachesync"]
 CMD ["run", "--config", "/etc/cachesync/synchronizer.yml"]

@@ -122,7 +122,10 @@ class DockerfileIT {
     assertThat(image.image()).startsWith("eclipse-temurin:17-jre").doesNotContain("alpine");
     assertThat(entrypoint.subList(0, 2)).containsExactly("sh", "-c");
     assertThat(entrypoint.get(2))
-        .startsWith("exec java $CACHESYNC_JAVA_OPTS -jar " + jar + " \"$@\"");
+        .startsWith(
+            "set -f; exec java -XX:+ExitOnOutOfMemoryError $CACHESYNC_JAVA_OPTS -jar "
+                + jar
+                + " \"$@\"");
     assertThat(image.last("CMD").execForm())
         .containsExactly("run", "--config", "/etc/cachesync/synchronizer.yml");
     assertThat(image.last("USER").arguments()).doesNotStartWith("0").doesNotStartWith("root");
