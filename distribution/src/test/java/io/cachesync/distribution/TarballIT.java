@@ -291,7 +291,7 @@ class TarballIT {
             "ExecStart=/opt/cachesync/bin/cachesync run --config /etc/cachesync/%i/synchronizer.yml")
         .contains("RestartPreventExitStatus=2")
         .contains("User=cachesync")
-        .contains("TimeoutStopSec=60s")
+        .contains("TimeoutStopSec=90s")
         .doesNotContain("MemoryDenyWriteExecute=");
     // systemd-analyze checks that ExecStart's program exists: point the unit at this tarball.
     Path units = Files.createDirectories(scratch.resolve("units"));
