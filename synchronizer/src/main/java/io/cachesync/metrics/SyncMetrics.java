@@ -355,6 +355,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
     // long runs, so a few counter updates per batch rather than one per change.
     TableId runTable = null;
     boolean mapped = false;
+    boolean streamed = false;
     long[] run = new long[RUN_SLOTS];
     long loaded = 0;
     Map<TableId, Long> loadedByTable = null;
@@ -365,6 +366,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
         runTable = change.table();
         mapped = applied.containsKey(runTable);
       }
+      streamed |= change.kind() != ChangeEvent.Kind.SNAPSHOT;
       if (!mapped) {
         continue; // cachesync's signal table
       }
@@ -405,10 +407,6 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
     }
     lastBatchMillis.set(now);
     lastBatchNanos = System.nanoTime();
-    boolean streamed = false;
-    for (ChangeEvent change : changes) {
-      streamed |= change.kind() != ChangeEvent.Kind.SNAPSHOT;
-    }
     if (newestCommit > 0) {
       heldLagMillis = Math.max(0, now - newestCommit);
     } else if (!streamed) {
