@@ -61,7 +61,8 @@ public final class ConfigurationLoader {
         file,
         new SynchronizerSettings(
             read.name(), read.postgres(), read.redis(), mappingFile.orElseThrow(), read.http()),
-        mapping.orElseThrow());
+        mapping.orElseThrow(),
+        problems.warnings());
   }
 
   private static Path resolve(Path configFile, Path mapping) {

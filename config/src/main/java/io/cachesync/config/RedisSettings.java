@@ -82,6 +82,56 @@ public record RedisSettings(String uri, int waitReplicas) {
     return at < 0 || at == uri.length() - 1 || uri.charAt(at + 1) == '/' ? "" : PERCENT_ENCODE_HINT;
   }
 
+  /**
+   * {@code uri} with {@code password} (from {@code redis.passwordFile}) in its user info,
+   * percent-encoded, so that the URI is what the operator would have written with the password in
+   * it: every reader of the URI, and {@link #redact}, treats it the same. User info already in
+   * {@code uri} is the ACL user name ({@code redis://cachesync@host} or {@code
+   * redis://cachesync:@host}); a password already in it is an error.
+   */
+  static String withPassword(String uri, String password) {
+    int start = uri.indexOf("://") + 3;
+    int at = uri.lastIndexOf('@');
+    String user = "";
+    if (at >= start) {
+      String userInfo = uri.substring(start, at);
+      int colon = userInfo.indexOf(':');
+      if (colon >= 0 && colon < userInfo.length() - 1) {
+        throw new IllegalArgumentException(
+            "redis.uri '"
+                + redact(uri)
+                + "' holds a password and redis.passwordFile is set; keep one of them (with"
+                + " passwordFile, the URI names only the user: redis://USER@host:port)");
+      }
+      user = colon < 0 ? userInfo : userInfo.substring(0, colon);
+    }
+    String rest = uri.substring(at >= start ? at + 1 : start);
+    // ":password" even without a user: Lettuce decodes the user info before it splits it at its
+    // first ':', so a password alone that holds ':' would be split into a user and a password.
+    String userInfo = user + ":" + percentEncode(password);
+    return uri.substring(0, start) + userInfo + "@" + rest;
+  }
+
+  /** Every byte but RFC 3986's unreserved characters as {@code %XX}. */
+  private static String percentEncode(String text) {
+    StringBuilder encoded = new StringBuilder();
+    for (byte b : text.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+      char c = (char) (b & 0xff);
+      if ((c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
+          || c == '-'
+          || c == '.'
+          || c == '_'
+          || c == '~') {
+        encoded.append(c);
+      } else {
+        encoded.append('%').append(String.format("%02X", b & 0xff));
+      }
+    }
+    return encoded.toString();
+  }
+
   public String redactedUri() {
     return redact(uri);
   }

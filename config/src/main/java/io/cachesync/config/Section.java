@@ -103,6 +103,13 @@ final class Section {
         .add(source.file(), locationOf(key), key.isEmpty() ? path : pathOf(key), message);
   }
 
+  /** Records a warning about {@code key}: the configuration works, but should be changed. */
+  void warning(String key, String message) {
+    source
+        .problems()
+        .warn(source.file(), locationOf(key), key.isEmpty() ? path : pathOf(key), message);
+  }
+
   /** Records that a required key is absent. */
   void requireKey(String key, String example) {
     if (!has(key)) {

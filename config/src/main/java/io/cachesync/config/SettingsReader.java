@@ -8,8 +8,9 @@ import java.util.Optional;
 /** Reads {@code synchronizer.yml}: the synchronizer's name and how to reach its servers. */
 final class SettingsReader {
   static final List<String> ROOT_KEYS = List.of("name", "postgres", "redis", "mapping", "http");
-  static final List<String> POSTGRES_KEYS = List.of("host", "port", "database", "user", "password");
-  static final List<String> REDIS_KEYS = List.of("uri", "waitReplicas");
+  static final List<String> POSTGRES_KEYS =
+      List.of("host", "port", "database", "user", "password", "passwordFile");
+  static final List<String> REDIS_KEYS = List.of("uri", "waitReplicas", "passwordFile");
   static final List<String> HTTP_KEYS =
       List.of("host", "port", "readyLagSeconds", "stallDeadlineSeconds");
 
@@ -55,11 +56,11 @@ final class SettingsReader {
             .flatMap(n -> section.convert("name", n, SynchronizerSettings::checkName));
     section.requireKey("postgres", "postgres: {database: shop, user: cachesync}");
     Optional<PostgresSettings> postgres =
-        section.section("postgres", POSTGRES_KEYS).flatMap(SettingsReader::postgres);
+        section.section("postgres", POSTGRES_KEYS).flatMap(p -> postgres(p, file.getParent()));
     Optional<RedisSettings> redis =
         section
             .section("redis", REDIS_KEYS)
-            .map(SettingsReader::redis)
+            .map(r -> redis(r, file.getParent()))
             .orElse(Optional.of(new RedisSettings(RedisSettings.DEFAULT_URI)));
     Optional<Path> mapping =
         section.has("mapping")
@@ -82,13 +83,25 @@ final class SettingsReader {
         mappingLocation);
   }
 
-  private static Optional<PostgresSettings> postgres(Section section) {
+  private static Optional<PostgresSettings> postgres(Section section, Path directory) {
     String host = section.text("host").orElse(PostgresSettings.DEFAULT_HOST);
     int port = section.integer("port", 1, 65_535).orElse(PostgresSettings.DEFAULT_PORT);
     Optional<String> database = section.requiredText("database", "database: shop");
     Optional<String> user = section.requiredText("user", "user: cachesync");
     // An empty password (e.g. ${PGPASSWORD:-}) means none, as for libpq.
     Optional<String> password = section.secretText("password").filter(p -> !p.isEmpty());
+    if (section.has("passwordFile")) {
+      if (password.isPresent()) {
+        section.problem(
+            "passwordFile",
+            "postgres.password is set too; keep one of them (passwordFile for a secret mounted as"
+                + " a file, password for ${VAR})");
+      }
+      password = SecretFile.read(section, "passwordFile", directory);
+      if (password.isEmpty()) {
+        return Optional.empty();
+      }
+    }
     if (database.isEmpty() || user.isEmpty()) {
       return Optional.empty();
     }
@@ -154,11 +167,21 @@ final class SettingsReader {
     }
   }
 
-  private static Optional<RedisSettings> redis(Section section) {
+  private static Optional<RedisSettings> redis(Section section, Path directory) {
     Optional<String> uri =
         section.has("uri")
             ? section.secretValue("uri", text -> new RedisSettings(text).uri())
             : Optional.of(RedisSettings.DEFAULT_URI);
+    if (section.has("passwordFile")) {
+      Optional<String> password = SecretFile.read(section, "passwordFile", directory);
+      uri =
+          uri.isEmpty() || password.isEmpty()
+              ? Optional.empty()
+              : section.convert(
+                  "passwordFile",
+                  uri.get(),
+                  text -> RedisSettings.withPassword(text, password.get()));
+    }
     Optional<Integer> waitReplicas =
         section.has("waitReplicas")
             ? section.integer("waitReplicas", 0, RedisSettings.MAX_WAIT_REPLICAS)

@@ -45,7 +45,7 @@ class SettingsProblemsTest {
         Arguments.of(
             "unknown-postgres-key.yml",
             List.of(
-                "unknown-postgres-key.yml:5:3: postgres.pasword: unknown key (did you mean 'password'?); known keys here: host, port, database, user, password")),
+                "unknown-postgres-key.yml:5:3: postgres.pasword: unknown key (did you mean 'password'?); known keys here: host, port, database, user, password, passwordFile")),
         Arguments.of(
             "bad-redis-uri.yml",
             List.of(

@@ -99,7 +99,7 @@ public final class CachesyncCommand {
             commandLine,
             "error: PostgreSQL refused the request: "
                 + refused.getMessage()
-                + "; check postgres.user, postgres.password and postgres.database, and run"
+                + "; check postgres.user, postgres.password (or passwordFile) and postgres.database, and run"
                 + " `cachesync validate` for the rights the configuration needs",
             null,
             ExitCode.INVALID);

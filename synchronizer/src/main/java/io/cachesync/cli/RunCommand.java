@@ -4,7 +4,6 @@ import io.cachesync.Daemon;
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.SlotMonitor;
 import io.cachesync.config.Configuration;
-import io.cachesync.config.ConfigurationLoader;
 import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.http.HttpEndpoint;
 import io.cachesync.metrics.Phase;
@@ -52,9 +51,8 @@ final class RunCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
+    Configuration configuration = ConfigurationFiles.load(config);
     SynchronizerSettings settings = configuration.settings();
-    LogLines.name(settings.name());
     LOG.info(
         "Starting: {} tables, PostgreSQL {}, Redis {}",
         configuration.mapping().tables().size(),

@@ -2,7 +2,6 @@ package io.cachesync.cli;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.ConfigurationException;
-import io.cachesync.config.ConfigurationLoader;
 import io.cachesync.status.StatusCollector;
 import io.cachesync.status.StatusFacts;
 import io.cachesync.status.StatusJson;
@@ -43,7 +42,7 @@ final class StatusCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws ConfigurationException, SQLException {
-    Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
+    Configuration configuration = ConfigurationFiles.load(config);
     StatusFacts facts = new StatusCollector(configuration).collect();
     StatusVerdict verdict = StatusVerdict.of(facts);
     PrintWriter out = spec.commandLine().getOut();

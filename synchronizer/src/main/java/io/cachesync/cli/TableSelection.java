@@ -2,7 +2,6 @@ package io.cachesync.cli;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.ConfigurationException;
-import io.cachesync.config.ConfigurationLoader;
 import io.cachesync.job.Resync;
 import io.cachesync.model.TableMapping;
 import java.io.PrintWriter;
@@ -29,9 +28,7 @@ final class TableSelection {
   List<String> tables = new ArrayList<>();
 
   Configuration load() throws ConfigurationException {
-    Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
-    LogLines.name(configuration.settings().name());
-    return configuration;
+    return ConfigurationFiles.load(config);
   }
 
   /** The named tables; empty, after saying why on {@code err}, when one is not mapped. */

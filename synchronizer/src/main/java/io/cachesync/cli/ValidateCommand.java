@@ -4,6 +4,7 @@ import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.Configuration;
 import io.cachesync.config.ConfigurationException;
 import io.cachesync.config.ConfigurationLoader;
+import io.cachesync.config.Problem;
 import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.model.TableMapping;
 import io.cachesync.preflight.Finding;
@@ -47,6 +48,9 @@ final class ValidateCommand implements Callable<Integer> {
     Configuration configuration = ConfigurationLoader.fromEnvironment().load(config);
     LogLines.name(configuration.settings().name());
     printSummary(out, configuration);
+    for (Problem warning : configuration.warnings()) {
+      out.println("warning: " + warning);
+    }
     if (offline) {
       out.println("preflight skipped (--offline)");
       return ExitCode.OK;

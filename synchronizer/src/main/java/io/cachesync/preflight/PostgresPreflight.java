@@ -792,7 +792,7 @@ final class PostgresPreflight {
           + user
           + ": "
           + e.getMessage()
-          + "; check postgres.user and postgres.password, and pg_hba.conf";
+          + "; check postgres.user and postgres.password (or passwordFile), and pg_hba.conf";
     }
     if (state.equals("3D000")) {
       return "database " + database + " does not exist; create it or fix postgres.database";

@@ -51,7 +51,10 @@ final class RedisPreflight {
       }
     } catch (RedisRefusedException e) {
       findings.add(
-          Finding.failed(SUBJECT, e.getMessage() + "; check the user and password in redis.uri"));
+          Finding.failed(
+              SUBJECT,
+              e.getMessage()
+                  + "; check the user and password in redis.uri (or redis.passwordFile)"));
     }
     return findings;
   }

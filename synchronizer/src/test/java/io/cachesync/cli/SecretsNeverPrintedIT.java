@@ -13,9 +13,11 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -48,6 +50,10 @@ class SecretsNeverPrintedIT {
   private static final String MAPPING =
       "tables:\n  - table: public.users\n    key: \"user:{id}\"\n";
 
+  /** Every command that reads the configuration. */
+  private static final List<String> COMMANDS =
+      List.of("validate", "verify", "resync", "status", "run");
+
   private static PostgresServer postgres;
   private static RedisServer redis;
   private static RedisServer lockedRedis;
@@ -74,18 +80,34 @@ class SecretsNeverPrintedIT {
     lockedRedis.close();
   }
 
-  /** One way of breaking the configuration: the text of synchronizer.yml. */
-  private record Setup(String name, String settings) {}
+  /**
+   * One way of breaking the configuration: the text of synchronizer.yml, and the files beside it
+   * (name to content, written readable by everyone so that the warning about them is printed too).
+   */
+  private record Setup(String name, String settings, Map<String, String> files) {
+    Setup(String name, String settings) {
+      this(name, settings, Map.of());
+    }
+  }
 
   private static String settings(String postgres, String redisUri) {
+    return settings(postgres, redisUri, "");
+  }
+
+  private static String settings(String postgres, String redisUri, String redisLines) {
     return "name: shop\npostgres:\n"
         + postgres
         + "redis:\n  uri: '"
         + redisUri
         + "'\n"
+        + redisLines
         + "mapping: mapping.yml\n"
         + "http:\n  port: 0\n";
   }
+
+  /** The passwords in files, each with a line end after it, as an editor saves them. */
+  private static final Map<String, String> PASSWORD_FILES =
+      Map.of("pg.secret", PG_PASSWORD + "\n", "redis.secret", REDIS_PASSWORD + "\n");
 
   private static String postgresSection(String user, int port, String passwordLine) {
     return "  host: 127.0.0.1\n  port: "
@@ -159,6 +181,29 @@ class SecretsNeverPrintedIT {
                 postgresSection(superuser, postgres.port(), pgLiteral),
                 redisUri(REDIS_PASSWORD, lockedRedis.port()))),
         new Setup(
+            "wrong passwords in files",
+            settings(
+                postgresSection(
+                    PostgresServer.PASSWORD_ROLE, postgres.port(), "  passwordFile: pg.secret\n"),
+                "redis://127.0.0.1:" + lockedRedis.port(),
+                "  passwordFile: redis.secret\n"),
+            PASSWORD_FILES),
+        new Setup(
+            "passwords in files next to passwords in the settings",
+            settings(
+                postgresSection(
+                    superuser, postgres.port(), pgLiteral + "  passwordFile: pg.secret\n"),
+                goodRedis,
+                "  passwordFile: redis.secret\n"),
+            PASSWORD_FILES),
+        new Setup(
+            "everything right, passwords in files",
+            settings(
+                postgresSection(superuser, postgres.port(), "  passwordFile: pg.secret\n"),
+                "redis://127.0.0.1:" + redis.port(),
+                "  passwordFile: redis.secret\n"),
+            PASSWORD_FILES),
+        new Setup(
             "everything right (run starts streaming)",
             settings(postgresSection(superuser, postgres.port(), pgLiteral), goodRedis)));
   }
@@ -170,7 +215,7 @@ class SecretsNeverPrintedIT {
     List<Setup> setups = setups();
     for (Setup setup : setups) {
       Path config = write(setup);
-      for (String command : List.of("validate", "verify", "resync", "run")) {
+      for (String command : COMMANDS) {
         for (boolean verbose : new boolean[] {false, true}) {
           List<String> arguments = new ArrayList<>(List.of(command, "--config", config.toString()));
           if (verbose) {
@@ -180,7 +225,13 @@ class SecretsNeverPrintedIT {
           runs++;
           String where = setup.name() + ": " + String.join(" ", arguments);
           assertThat(output).as(where).isNotBlank();
-          if (setup == setups.get(setups.size() - 1) && command.equals("run")) {
+          if (!setup.files().isEmpty()
+              && !setup.name().startsWith("passwords in files next")
+              && command.equals("validate")) {
+            // A valid configuration whose password files others may read: the warning is printed.
+            assertThat(output).as(where).contains("may be read by its group and every user");
+          }
+          if (setup.name().startsWith("everything right") && command.equals("run")) {
             // Debezium logs its whole configuration as it starts; the test must have seen it.
             assertThat(output)
                 .as(where)
@@ -199,7 +250,7 @@ class SecretsNeverPrintedIT {
         }
       }
     }
-    assertThat(runs).isEqualTo(setups.size() * 8);
+    assertThat(runs).isEqualTo(setups.size() * COMMANDS.size() * 2);
     assertThat(leaks).as("output lines holding a part of a password").isEmpty();
   }
 
@@ -222,6 +273,11 @@ class SecretsNeverPrintedIT {
   private Path write(Setup setup) throws IOException {
     Path dir = Files.createTempDirectory(directory, "setup");
     Files.writeString(dir.resolve("mapping.yml"), MAPPING);
+    for (Map.Entry<String, String> file : setup.files().entrySet()) {
+      Path path = dir.resolve(file.getKey());
+      Files.writeString(path, file.getValue());
+      Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-r--r--"));
+    }
     Path config = dir.resolve("synchronizer.yml");
     Files.writeString(config, setup.settings());
     return config;
