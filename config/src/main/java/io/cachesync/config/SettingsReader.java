@@ -8,7 +8,17 @@ import java.util.Optional;
 /** Reads {@code synchronizer.yml}: the synchronizer's name and how to reach its servers. */
 final class SettingsReader {
   static final List<String> ROOT_KEYS = List.of("name", "postgres", "redis", "mapping", "http");
-  static final List<String> POSTGRES_KEYS = List.of("host", "port", "database", "user", "password");
+  static final List<String> POSTGRES_KEYS =
+      List.of(
+          "host",
+          "port",
+          "database",
+          "user",
+          "password",
+          "sslmode",
+          "sslrootcert",
+          "sslcert",
+          "sslkey");
   static final List<String> REDIS_KEYS = List.of("uri", "waitReplicas");
   static final List<String> HTTP_KEYS =
       List.of("host", "port", "readyLagSeconds", "stallDeadlineSeconds");
@@ -55,7 +65,9 @@ final class SettingsReader {
             .flatMap(n -> section.convert("name", n, SynchronizerSettings::checkName));
     section.requireKey("postgres", "postgres: {database: shop, user: cachesync}");
     Optional<PostgresSettings> postgres =
-        section.section("postgres", POSTGRES_KEYS).flatMap(SettingsReader::postgres);
+        section
+            .section("postgres", POSTGRES_KEYS)
+            .flatMap(body -> postgres(body, file.getParent()));
     Optional<RedisSettings> redis =
         section
             .section("redis", REDIS_KEYS)
@@ -82,17 +94,22 @@ final class SettingsReader {
         mappingLocation);
   }
 
-  private static Optional<PostgresSettings> postgres(Section section) {
+  /**
+   * @param directory the folder of synchronizer.yml, where relative paths start
+   */
+  private static Optional<PostgresSettings> postgres(Section section, Path directory) {
     String host = section.text("host").orElse(PostgresSettings.DEFAULT_HOST);
     int port = section.integer("port", 1, 65_535).orElse(PostgresSettings.DEFAULT_PORT);
     Optional<String> database = section.requiredText("database", "database: shop");
     Optional<String> user = section.requiredText("user", "user: cachesync");
     // An empty password (e.g. ${PGPASSWORD:-}) means none, as for libpq.
     Optional<String> password = section.secretText("password").filter(p -> !p.isEmpty());
-    if (database.isEmpty() || user.isEmpty()) {
+    Optional<PostgresTls> tls = PostgresTlsReader.read(section, directory);
+    if (database.isEmpty() || user.isEmpty() || tls.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(new PostgresSettings(host, port, database.get(), user.get(), password));
+    return Optional.of(
+        new PostgresSettings(host, port, database.get(), user.get(), password, tls.get()));
   }
 
   /**
