@@ -157,7 +157,7 @@ public final class PostgresConnector {
       }
       String state = e.getSQLState() == null ? "" : e.getSQLState();
       SslMode mode = settings.tls().sslmode();
-      if (state.equals("08004") && mode.requiresTls() && !(e.getCause() instanceof Exception)) {
+      if (state.equals("08004") && mode.requiresTls() && e.getCause() == null) {
         // pgjdbc's "The server does not support SSL.": the server answered the SSL request with N.
         throw new TlsNotOfferedException(address, mode, e);
       }

@@ -8,9 +8,11 @@ import io.cachesync.config.PemReader;
 import io.cachesync.config.PostgresTls.SslMode;
 import io.cachesync.testing.TestCertificates;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -114,6 +116,39 @@ class ServerCertificateCheckTest {
         .hasMessageContaining(
             "is not signed by a CA in the CAs the Java runtime trusts (postgres.sslrootcert:"
                 + " system)");
+  }
+
+  @Test
+  void of_systemRoots_trustTheJavaRuntimesTrustStore() throws Exception {
+    Path store = Files.createTempFile(authority.directory(), "truststore", ".p12");
+    KeyStore trusted = KeyStore.getInstance("PKCS12");
+    trusted.load(null, null);
+    trusted.setCertificateEntry("ca", PemReader.certificates(authority.certificate()).get(0));
+    try (OutputStream out = Files.newOutputStream(store)) {
+      trusted.store(out, "changeit".toCharArray());
+    }
+    String before = System.getProperty("javax.net.ssl.trustStore");
+    String passwordBefore = System.getProperty("javax.net.ssl.trustStorePassword");
+    System.setProperty("javax.net.ssl.trustStore", store.toString());
+    System.setProperty("javax.net.ssl.trustStorePassword", "changeit");
+    try {
+      assertThatCode(
+              () ->
+                  ServerCertificateCheck.of(SslMode.VERIFY_FULL, null, true)
+                      .check(localhost, AUTH_TYPE, "localhost"))
+          .doesNotThrowAnyException();
+    } finally {
+      restore("javax.net.ssl.trustStore", before);
+      restore("javax.net.ssl.trustStorePassword", passwordBefore);
+    }
+  }
+
+  private static void restore(String property, String value) {
+    if (value == null) {
+      System.clearProperty(property);
+    } else {
+      System.setProperty(property, value);
+    }
   }
 
   private static void check(
