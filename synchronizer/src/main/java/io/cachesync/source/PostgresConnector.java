@@ -162,7 +162,8 @@ public final class PostgresConnector {
         throw new TlsNotOfferedException(address, mode, e);
       }
       if (state.startsWith("08")) {
-        throw new ServerUnreachableException("PostgreSQL", address, causeOf(e));
+        throw new ServerUnreachableException(
+            "PostgreSQL", address, causeOf(e) + brokenHandshakeHint(e));
       }
       if (state.startsWith("28")) {
         throw loginRefused(e);
@@ -203,6 +204,24 @@ public final class PostgresConnector {
       }
     }
     return Optional.empty();
+  }
+
+  /**
+   * What to check when the connection broke in the TLS handshake (pgjdbc's 08006 over a socket
+   * error) after a client certificate was offered: a server that refuses the certificate may close
+   * the connection before the client reads its alert. Not certain enough to stop waiting, so the
+   * failure stays an outage, with the hint.
+   */
+  private String brokenHandshakeHint(SQLException e) {
+    if (!"08006".equals(e.getSQLState())
+        || !(e.getCause() instanceof java.io.IOException)
+        || !settings.tls().clientCertificate()) {
+      return "";
+    }
+    return "; the connection broke in the TLS handshake: if the server refused the client"
+        + " certificate postgres.sslcert ("
+        + settings.tls().sslcert().get()
+        + "), check that the server's ssl_ca_file holds the CA that signed it";
   }
 
   /** The server's refusal of the login, with what the TLS settings add to its causes. */
