@@ -6,6 +6,7 @@ import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.PostgresSettings;
 import io.cachesync.config.PostgresTls;
 import io.cachesync.config.PostgresTls.SslMode;
+import java.io.IOException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -214,7 +215,7 @@ public final class PostgresConnector {
    */
   private String brokenHandshakeHint(SQLException e) {
     if (!"08006".equals(e.getSQLState())
-        || !(e.getCause() instanceof java.io.IOException)
+        || !(e.getCause() instanceof IOException)
         || !settings.tls().clientCertificate()) {
       return "";
     }
@@ -224,10 +225,16 @@ public final class PostgresConnector {
         + "), check that the server's ssl_ca_file holds the CA that signed it";
   }
 
-  /** The server's refusal of the login, with what the TLS settings add to its causes. */
+  /**
+   * The server's refusal of the login, with what the TLS settings add to its causes when no line of
+   * pg_hba.conf let it in or a certificate login failed (28000; a wrong password is 28P01).
+   */
   private SQLException loginRefused(SQLException e) {
     PostgresTls tls = settings.tls();
     String hint = "";
+    if (!"28000".equals(e.getSQLState())) {
+      return e;
+    }
     if (tls.sslmode() == SslMode.DISABLE) {
       hint =
           " (with postgres.sslmode disable the connection is not encrypted, and pg_hba.conf may"
