@@ -8,14 +8,36 @@ public final class ServerUnreachableException extends Exception {
   private static final long serialVersionUID = 1L;
 
   private final String server;
+  private final boolean tlsFailed;
 
   public ServerUnreachableException(String server, String address, String cause) {
-    super(server + " at " + address + " cannot be reached: " + cause);
+    this(server, server + " at " + address + " cannot be reached: " + cause, false);
+  }
+
+  private ServerUnreachableException(String server, String message, boolean tlsFailed) {
+    super(message);
     this.server = server;
+    this.tlsFailed = tlsFailed;
+  }
+
+  /**
+   * The server answered, but no TLS connection could be made with it, for a reason that waiting
+   * does not mend: a certificate one side refused, or a TLS file that cannot be used.
+   *
+   * @param cause one line that names the setting to check
+   */
+  public static ServerUnreachableException tlsFailed(String server, String address, String cause) {
+    return new ServerUnreachableException(
+        server, "TLS with " + server + " at " + address + " failed: " + cause, true);
   }
 
   /** Which server: {@code Redis} or {@code PostgreSQL}. */
   public String server() {
     return server;
+  }
+
+  /** Whether TLS failed ({@link #tlsFailed(String, String, String)}) rather than the network. */
+  public boolean tlsFailed() {
+    return tlsFailed;
   }
 }

@@ -4,9 +4,17 @@ import static java.util.Objects.requireNonNull;
 
 import java.util.Optional;
 
-/** Where PostgreSQL is and how to log in. {@link #toString()} never shows the password. */
+/**
+ * Where PostgreSQL is, how to log in and how to use TLS. {@link #toString()} never shows the
+ * password.
+ */
 public record PostgresSettings(
-    String host, int port, String database, String user, Optional<String> password) {
+    String host,
+    int port,
+    String database,
+    String user,
+    Optional<String> password,
+    PostgresTls tls) {
 
   public static final String DEFAULT_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 5432;
@@ -16,6 +24,13 @@ public record PostgresSettings(
     requireNonNull(database, "database");
     requireNonNull(user, "user");
     requireNonNull(password, "password");
+    requireNonNull(tls, "tls");
+  }
+
+  /** Settings with TLS as when none is configured ({@link PostgresTls#DEFAULT}). */
+  public PostgresSettings(
+      String host, int port, String database, String user, Optional<String> password) {
+    this(host, port, database, user, password, PostgresTls.DEFAULT);
   }
 
   /** {@code host:port/database}, for messages. */
@@ -35,6 +50,8 @@ public record PostgresSettings(
         + user
         + ", password="
         + (password.isPresent() ? "****" : "none")
+        + ", tls="
+        + tls.describe()
         + "]";
   }
 }

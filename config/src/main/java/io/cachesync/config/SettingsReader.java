@@ -9,7 +9,17 @@ import java.util.Optional;
 final class SettingsReader {
   static final List<String> ROOT_KEYS = List.of("name", "postgres", "redis", "mapping", "http");
   static final List<String> POSTGRES_KEYS =
-      List.of("host", "port", "database", "user", "password", "passwordFile");
+      List.of(
+          "host",
+          "port",
+          "database",
+          "user",
+          "password",
+          "passwordFile",
+          "sslmode",
+          "sslrootcert",
+          "sslcert",
+          "sslkey");
   static final List<String> REDIS_KEYS = List.of("uri", "waitReplicas", "passwordFile");
   static final List<String> HTTP_KEYS =
       List.of("host", "port", "readyLagSeconds", "stallDeadlineSeconds");
@@ -56,7 +66,9 @@ final class SettingsReader {
             .flatMap(n -> section.convert("name", n, SynchronizerSettings::checkName));
     section.requireKey("postgres", "postgres: {database: shop, user: cachesync}");
     Optional<PostgresSettings> postgres =
-        section.section("postgres", POSTGRES_KEYS).flatMap(p -> postgres(p, file.getParent()));
+        section
+            .section("postgres", POSTGRES_KEYS)
+            .flatMap(body -> postgres(body, file.getParent()));
     Optional<RedisSettings> redis =
         section
             .section("redis", REDIS_KEYS)
@@ -83,6 +95,9 @@ final class SettingsReader {
         mappingLocation);
   }
 
+  /**
+   * @param directory the folder of synchronizer.yml, where relative paths start
+   */
   private static Optional<PostgresSettings> postgres(Section section, Path directory) {
     String host = section.text("host").orElse(PostgresSettings.DEFAULT_HOST);
     int port = section.integer("port", 1, 65_535).orElse(PostgresSettings.DEFAULT_PORT);
@@ -90,6 +105,7 @@ final class SettingsReader {
     Optional<String> user = section.requiredText("user", "user: cachesync");
     // An empty password (e.g. ${PGPASSWORD:-}) means none, as for libpq.
     Optional<String> password = section.secretText("password").filter(p -> !p.isEmpty());
+    boolean passwordRead = true;
     if (section.has("passwordFile")) {
       if (password.isPresent()) {
         section.problem(
@@ -98,14 +114,14 @@ final class SettingsReader {
                 + " a file, password for ${VAR})");
       }
       password = SecretFile.read(section, "passwordFile", directory);
-      if (password.isEmpty()) {
-        return Optional.empty();
-      }
+      passwordRead = password.isPresent();
     }
-    if (database.isEmpty() || user.isEmpty()) {
+    Optional<PostgresTls> tls = PostgresTlsReader.read(section, directory);
+    if (database.isEmpty() || user.isEmpty() || tls.isEmpty() || !passwordRead) {
       return Optional.empty();
     }
-    return Optional.of(new PostgresSettings(host, port, database.get(), user.get(), password));
+    return Optional.of(
+        new PostgresSettings(host, port, database.get(), user.get(), password, tls.get()));
   }
 
   /**

@@ -45,7 +45,7 @@ class SettingsProblemsTest {
         Arguments.of(
             "unknown-postgres-key.yml",
             List.of(
-                "unknown-postgres-key.yml:5:3: postgres.pasword: unknown key (did you mean 'password'?); known keys here: host, port, database, user, password, passwordFile")),
+                "unknown-postgres-key.yml:5:3: postgres.pasword: unknown key (did you mean 'password'?); known keys here: host, port, database, user, password, passwordFile, sslmode, sslrootcert, sslcert, sslkey")),
         Arguments.of(
             "bad-redis-uri.yml",
             List.of(
@@ -111,10 +111,64 @@ class SettingsProblemsTest {
             List.of(
                 "redis-uri-password-unclosed.yml:6:3: redis.uri: the value (secret, not shown) has an unclosed '${'; write $${ for a literal ${ in a password, or set the variables it names (e.g. password: ${PGPASSWORD})")),
         Arguments.of(
+            "tls-bad-sslmode.yml",
+            List.of(
+                "tls-bad-sslmode.yml:5:3: postgres.sslmode: 'verify_full' is not one of disable, prefer, require, verify-ca, verify-full (did you mean 'verify-full'?)")),
+        Arguments.of(
+            "tls-verify-without-rootcert.yml",
+            List.of(
+                "tls-verify-without-rootcert.yml:5:3: postgres.sslmode: verify-full checks the server's certificate against postgres.sslrootcert, which is not set: set it to the file of the CA certificate (PEM) that signed the server's certificate, or to 'system' for the CAs the Java runtime trusts (with verify-full)")),
+        Arguments.of(
+            "tls-rootcert-missing.yml",
+            List.of(
+                "tls-rootcert-missing.yml:6:3: postgres.sslrootcert: file tls/nowhere.crt does not exist (looked for "
+                    + absolute("tls/nowhere.crt")
+                    + ")")),
+        Arguments.of(
+            "tls-rootcert-folder.yml",
+            List.of(
+                "tls-rootcert-folder.yml:6:3: postgres.sslrootcert: "
+                    + absolute("tls")
+                    + " is not a file")),
+        Arguments.of(
+            "tls-rootcert-not-certificate.yml",
+            List.of(
+                "tls-rootcert-not-certificate.yml:6:3: postgres.sslrootcert: "
+                    + absolute("mapping.yml")
+                    + " holds no certificate; expected PEM (-----BEGIN CERTIFICATE-----) or DER")),
+        Arguments.of(
+            "tls-rootcert-without-verify.yml",
+            List.of(
+                "tls-rootcert-without-verify.yml:5:3: postgres.sslrootcert: is used only with sslmode verify-ca or verify-full, and sslmode is 'prefer' (the default), which does not check the server's certificate: set postgres.sslmode: verify-full (or verify-ca), or remove sslrootcert")),
+        Arguments.of(
+            "tls-rootcert-with-require.yml",
+            List.of(
+                "tls-rootcert-with-require.yml:6:3: postgres.sslrootcert: is used only with sslmode verify-ca or verify-full, and sslmode is 'require', which does not check the server's certificate: set postgres.sslmode: verify-full (or verify-ca), or remove sslrootcert")),
+        Arguments.of(
+            "tls-system-with-verify-ca.yml",
+            List.of(
+                "tls-system-with-verify-ca.yml:6:3: postgres.sslrootcert: 'system' trusts every certificate that any CA trusted by the Java runtime signed, for any host name; use it with sslmode: verify-full, which checks the name too")),
+        Arguments.of(
+            "tls-cert-without-key.yml",
+            List.of(
+                "tls-cert-without-key.yml:7:3: postgres.sslcert: a client certificate needs its private key: set postgres.sslkey too")),
+        Arguments.of(
+            "tls-key-without-cert.yml",
+            List.of(
+                "tls-key-without-cert.yml:6:3: postgres.sslkey: file tls/client.key does not exist (looked for "
+                    + absolute("tls/client.key")
+                    + ")",
+                "tls-key-without-cert.yml:6:3: postgres.sslkey: a private key needs its client certificate: set postgres.sslcert too")),
+        Arguments.of(
             "problems-in-both-files.yml",
             List.of(
                 "problems-in-both-files.yml:5:3: postgres.port: 'many' is not a whole number",
                 "src/test/resources/mapping/bad-format.yml:7:5: tables[1].format: 'hsah' is not one of hash, json (did you mean 'hash'?)")));
+  }
+
+  /** A path in the fixtures' folder, as messages show it: absolute. */
+  private static Path absolute(String path) {
+    return Path.of(DIR, path).toAbsolutePath().normalize();
   }
 
   @ParameterizedTest(name = "{0}")

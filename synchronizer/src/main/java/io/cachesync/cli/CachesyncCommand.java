@@ -4,6 +4,7 @@ import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.ConfigurationException;
 import io.cachesync.redis.RedisRefusedException;
 import io.cachesync.source.PostgresConnector;
+import io.cachesync.source.TlsNotOfferedException;
 import java.io.PrintWriter;
 import java.sql.SQLException;
 import org.slf4j.Logger;
@@ -82,6 +83,9 @@ public final class CachesyncCommand {
       return report(commandLine, "error: " + e.getMessage(), null, ExitCode.INVALID);
     }
     SQLException refused = sqlCause(e);
+    if (refused instanceof TlsNotOfferedException) {
+      return report(commandLine, "error: " + refused.getMessage(), null, ExitCode.INVALID);
+    }
     if (refused != null && refused.getSQLState() != null) {
       String state = refused.getSQLState();
       // 08, 57P0x, 53300: the server cannot serve now (PostgresConnector.unavailable); 28: the

@@ -34,7 +34,8 @@ import picocli.CommandLine.Option;
           + " committed change until SIGTERM or SIGINT (exit 0 after a clean stop). While another"
           + " daemon of the same name holds the writer's role (a lease in Redis, held while it"
           + " loads and streams), it stands by and takes over when that one stops or dies;"
-          + " while a server cannot be reached, it waits and tries again."
+          + " while a server cannot be reached, it waits and tries again (a TLS certificate"
+          + " refused by either side ends it with exit 3)."
     })
 final class RunCommand implements Callable<Integer> {
   private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
@@ -126,6 +127,12 @@ final class RunCommand implements Callable<Integer> {
         LOG.error("Not starting: {}", e.getMessage());
         return ExitCode.INVALID;
       } catch (ServerUnreachableException | SQLException | RedisException e) {
+        if (e instanceof ServerUnreachableException u && u.tlsFailed()) {
+          // A refused certificate or TLS file needs a change on one side; waiting here would hide
+          // it. The service manager's restart (exit 3 is retried) picks up a fix on the server.
+          LOG.error("Not starting: {}", e.getMessage());
+          return ExitCode.UNREACHABLE;
+        }
         metrics.phase(
             e instanceof RedisException
                     || (e instanceof ServerUnreachableException u && u.server().equals("Redis"))

@@ -2,6 +2,7 @@ package io.cachesync.preflight;
 
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.Configuration;
+import io.cachesync.config.PostgresTls;
 import io.cachesync.config.Suggestion;
 import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.model.SyncMode;
@@ -10,6 +11,7 @@ import io.cachesync.model.TableMapping;
 import io.cachesync.source.DebeziumChangeSource;
 import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.SignalTable;
+import io.cachesync.source.TlsNotOfferedException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -96,6 +98,7 @@ final class PostgresPreflight {
                   + "'; logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level ="
                   + " logical (or set it in postgresql.conf) and restart PostgreSQL"));
     }
+    checkTls(connection);
     Role role;
     try (PreparedStatement statement =
             connection.prepareStatement(
@@ -120,6 +123,61 @@ final class PostgresPreflight {
     }
     checkSlot(connection);
     return role;
+  }
+
+  /** Whether the connection is encrypted, as the server sees it, and what TLS checked. */
+  private void checkTls(Connection connection) throws SQLException {
+    PostgresTls tls = settings.postgres().tls();
+    String mode = "sslmode " + tls.sslmode().configName();
+    try (PreparedStatement statement =
+            connection.prepareStatement(
+                "SELECT ssl, version, cipher, client_dn FROM pg_stat_ssl"
+                    + " WHERE pid = pg_backend_pid()");
+        ResultSet row = statement.executeQuery()) {
+      if (row.next() && row.getBoolean(1)) {
+        findings.add(
+            Finding.ok(
+                SUBJECT,
+                "the connection is encrypted with "
+                    + row.getString(2)
+                    + " ("
+                    + row.getString(3)
+                    + "), "
+                    + mode
+                    + ": "
+                    + checked(tls)
+                    + (row.getString(4) == null
+                        ? ""
+                        : "; client certificate " + row.getString(4) + " sent")));
+      } else if (tls.sslmode() == PostgresTls.SslMode.DISABLE) {
+        findings.add(Finding.ok(SUBJECT, "the connection is not encrypted (" + mode + ")"));
+      } else {
+        findings.add(
+            Finding.warning(
+                SUBJECT,
+                "the connection is not encrypted: the server does not offer TLS (ssl=off), and "
+                    + mode
+                    + " accepts that; to encrypt, set ssl=on in postgresql.conf and"
+                    + " postgres.sslmode: verify-full"));
+      }
+    }
+  }
+
+  private String checked(PostgresTls tls) {
+    String roots =
+        tls.systemRoots()
+            ? "a CA the Java runtime trusts"
+            : "a CA in " + tls.sslrootcert().map(Object::toString).orElse("");
+    return switch (tls.sslmode()) {
+      case VERIFY_FULL ->
+          "the server's certificate is signed by "
+              + roots
+              + " and names "
+              + settings.postgres().host();
+      case VERIFY_CA ->
+          "the server's certificate is signed by " + roots + " (its host name is not checked)";
+      default -> "the server's certificate is not checked (sslmode verify-full checks it)";
+    };
   }
 
   private void checkSlot(Connection connection) throws SQLException {
@@ -782,6 +840,9 @@ final class PostgresPreflight {
   }
 
   private String loginProblem(SQLException e) {
+    if (e instanceof TlsNotOfferedException) {
+      return e.getMessage();
+    }
     String state = e.getSQLState() == null ? "" : e.getSQLState();
     String user = settings.postgres().user();
     String database = settings.postgres().database();

@@ -367,6 +367,10 @@ public final class DebeziumChangeSource implements AutoCloseable {
     postgres.password().ifPresent(password -> p.setProperty("database.password", password));
     p.setProperty("database.dbname", postgres.database());
     p.setProperty("database.applicationName", "cachesync " + settings.name());
+    // TLS as cachesync's own connections: Debezium hands every database.* property to pgjdbc, for
+    // its JDBC connections and its replication connection alike (getJdbcConfig()).
+    PostgresTlsSocketFactory.driverProperties(postgres.tls())
+        .forEach((key, value) -> p.setProperty("database." + key, value));
 
     p.setProperty("plugin.name", "pgoutput");
     p.setProperty("slot.name", settings.slotName());

@@ -4,11 +4,16 @@ import static java.util.Objects.requireNonNull;
 
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.PostgresSettings;
+import io.cachesync.config.PostgresTls;
+import io.cachesync.config.PostgresTls.SslMode;
+import java.io.IOException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Properties;
+import javax.net.ssl.SSLException;
 
 /**
  * Opens plain JDBC connections to the configured PostgreSQL database.
@@ -22,6 +27,11 @@ import java.util.Properties;
  * fails the call instead of blocking it. A connection for short statements ({@link
  * #openForShortStatements}) also gives up on a reply after {@link Timeouts#statement()}; one for
  * long reads ({@link #open}) has no such limit, see there.
+ *
+ * <p>Every connection uses TLS as {@code postgres.sslmode} and its files say ({@link
+ * PostgresTlsSocketFactory}). A TLS connection that cannot be made because a certificate or a TLS
+ * file was refused fails with {@link ServerUnreachableException#tlsFailed}; a server that does not
+ * offer TLS when the mode requires it, with {@link TlsNotOfferedException}.
  */
 public final class PostgresConnector {
 
@@ -64,6 +74,9 @@ public final class PostgresConnector {
    * a changed configuration does not.
    */
   public static boolean unavailable(SQLException e) {
+    if (e instanceof TlsNotOfferedException) {
+      return false;
+    }
     String state = e.getSQLState();
     return state != null
         && (state.startsWith("08") || state.startsWith("57P") || state.equals("53300"));
@@ -126,6 +139,7 @@ public final class PostgresConnector {
     properties.setProperty("ApplicationName", "cachesync " + purpose);
     properties.setProperty("connectTimeout", Long.toString(timeouts.connect().toSeconds()));
     properties.setProperty("loginTimeout", Long.toString(timeouts.login().toSeconds()));
+    PostgresTlsSocketFactory.driverProperties(settings.tls()).forEach(properties::setProperty);
     return properties;
   }
 
@@ -137,12 +151,103 @@ public final class PostgresConnector {
       // "jdbc:postgresql:", which pgjdbc reads as an empty database name that overrides PGDBNAME.)
       return DriverManager.getConnection(URL, properties);
     } catch (SQLException e) {
-      if (e.getSQLState() != null && e.getSQLState().startsWith("08")) {
+      String address = settings.host() + ":" + settings.port();
+      Optional<String> tlsFailure = tlsFailure(e);
+      if (tlsFailure.isPresent()) {
+        throw ServerUnreachableException.tlsFailed("PostgreSQL", address, tlsFailure.get());
+      }
+      String state = e.getSQLState() == null ? "" : e.getSQLState();
+      SslMode mode = settings.tls().sslmode();
+      if (state.equals("08004") && mode.requiresTls() && e.getCause() == null) {
+        // pgjdbc's "The server does not support SSL.": the server answered the SSL request with N.
+        throw new TlsNotOfferedException(address, mode, e);
+      }
+      if (state.startsWith("08")) {
         throw new ServerUnreachableException(
-            "PostgreSQL", settings.host() + ":" + settings.port(), causeOf(e));
+            "PostgreSQL", address, causeOf(e) + brokenHandshakeHint(e));
+      }
+      if (state.startsWith("28")) {
+        throw loginRefused(e);
       }
       throw e;
     }
+  }
+
+  /**
+   * Why TLS failed, when it failed in a way waiting does not mend: a certificate or file that
+   * cachesync refused ({@link PostgresTlsException}), or a TLS alert from the server (it refused
+   * the client certificate, or shares no protocol or cipher with the client). A handshake cut short
+   * by the network is an outage like any other, not one of these.
+   */
+  private Optional<String> tlsFailure(SQLException e) {
+    for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+      if (cause instanceof PostgresTlsException refused) {
+        return Optional.of(refused.getMessage());
+      }
+      if (cause instanceof SSLException ssl
+          && String.valueOf(ssl.getMessage()).startsWith("Received fatal alert")) {
+        PostgresTls tls = settings.tls();
+        return Optional.of(
+            "the server ended the TLS handshake ("
+                + ssl.getMessage()
+                + ")"
+                + tls.sslcert()
+                    .map(
+                        file ->
+                            "; if it refused the client certificate postgres.sslcert ("
+                                + file
+                                + "), check that the server's ssl_ca_file holds the CA that"
+                                + " signed it")
+                    .orElse(""));
+      }
+      if (cause.getCause() == cause) {
+        break;
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * What to check when the connection broke in the TLS handshake (pgjdbc's 08006 over a socket
+   * error) after a client certificate was offered: a server that refuses the certificate may close
+   * the connection before the client reads its alert. Not certain enough to stop waiting, so the
+   * failure stays an outage, with the hint.
+   */
+  private String brokenHandshakeHint(SQLException e) {
+    if (!"08006".equals(e.getSQLState())
+        || !(e.getCause() instanceof IOException)
+        || !settings.tls().clientCertificate()) {
+      return "";
+    }
+    return "; the connection broke in the TLS handshake: if the server refused the client"
+        + " certificate postgres.sslcert ("
+        + settings.tls().sslcert().get()
+        + "), check that the server's ssl_ca_file holds the CA that signed it";
+  }
+
+  /**
+   * The server's refusal of the login, with what the TLS settings add to its causes when no line of
+   * pg_hba.conf let it in or a certificate login failed (28000; a wrong password is 28P01).
+   */
+  private SQLException loginRefused(SQLException e) {
+    PostgresTls tls = settings.tls();
+    String hint = "";
+    if (!"28000".equals(e.getSQLState())) {
+      return e;
+    }
+    if (tls.sslmode() == SslMode.DISABLE) {
+      hint =
+          " (with postgres.sslmode disable the connection is not encrypted, and pg_hba.conf may"
+              + " allow this login only over TLS, in hostssl lines: set postgres.sslmode to"
+              + " verify-full, or require)";
+    } else if (tls.clientCertificate()) {
+      hint =
+          " (the client certificate postgres.sslcert ("
+              + tls.sslcert().get()
+              + ") was offered; for cert authentication its common name must be the user, or"
+              + " pg_ident.conf must map it)";
+    }
+    return hint.isEmpty() ? e : new SQLException(e.getMessage() + hint, e.getSQLState(), e);
   }
 
   private static String causeOf(SQLException e) {

@@ -112,6 +112,14 @@ public final class DaemonProcess implements AutoCloseable {
     return waitFor(timeout) ? process.exitValue() : -1;
   }
 
+  /**
+   * Waits for the daemon to exit on its own; returns its exit code, or -1 when it still runs after
+   * {@code timeout}.
+   */
+  public int awaitExit(Duration timeout) {
+    return waitFor(timeout) ? process.exitValue() : -1;
+  }
+
   private boolean waitFor(Duration timeout) {
     try {
       return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,18 +33,27 @@ final class LocalPostgres implements PostgresServer {
   }
 
   static LocalPostgres create(Path binaries, Map<String, String> settings) {
+    return create(binaries, settings, Optional.empty());
+  }
+
+  /**
+   * @param tls when present, the server serves TLS only (see {@link ServerTls})
+   */
+  static LocalPostgres create(
+      Path binaries, Map<String, String> settings, Optional<ServerTls> tls) {
     try {
       Path directory = Files.createTempDirectory("cachesync-pg-");
       LocalPostgres server = new LocalPostgres(binaries, directory);
       Cleanup.register(server);
-      server.initialize(settings);
+      server.initialize(settings, tls);
       return server;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private void initialize(Map<String, String> settings) throws IOException {
+  private void initialize(Map<String, String> settings, Optional<ServerTls> tls)
+      throws IOException {
     chown(directory);
     run(
         List.of(
@@ -61,16 +71,34 @@ final class LocalPostgres implements PostgresServer {
             "--no-instructions"));
     Files.writeString(
         data.resolve("pg_hba.conf"),
-        String.join(
-            "\n",
-            "local all all trust",
-            "host all " + PASSWORD_ROLE + " 127.0.0.1/32 scram-sha-256",
-            "host replication " + PASSWORD_ROLE + " 127.0.0.1/32 scram-sha-256",
-            "host all all 127.0.0.1/32 trust",
-            "host replication all 127.0.0.1/32 trust",
-            ""),
+        tls.isPresent()
+            ? String.join(
+                "\n",
+                "local all all trust",
+                "hostssl all " + ServerTls.CERT_ROLE + " 127.0.0.1/32 cert",
+                "hostssl replication " + ServerTls.CERT_ROLE + " 127.0.0.1/32 cert",
+                "hostssl all " + PASSWORD_ROLE + " 127.0.0.1/32 scram-sha-256",
+                "hostssl replication " + PASSWORD_ROLE + " 127.0.0.1/32 scram-sha-256",
+                "hostssl all all 127.0.0.1/32 trust",
+                "hostssl replication all 127.0.0.1/32 trust",
+                "")
+            : String.join(
+                "\n",
+                "local all all trust",
+                "host all " + PASSWORD_ROLE + " 127.0.0.1/32 scram-sha-256",
+                "host replication " + PASSWORD_ROLE + " 127.0.0.1/32 scram-sha-256",
+                "host all all 127.0.0.1/32 trust",
+                "host replication all 127.0.0.1/32 trust",
+                ""),
         StandardCharsets.UTF_8);
     StringBuilder conf = new StringBuilder("\n# cachesync test fixture\n");
+    if (tls.isPresent()) {
+      Path key = tls.get().certificate().copyKeyFor(directory, ROOT ? OS_USER : currentUser());
+      conf.append("ssl = on\n");
+      conf.append("ssl_cert_file = '").append(tls.get().certificate().certificate()).append("'\n");
+      conf.append("ssl_key_file = '").append(key).append("'\n");
+      conf.append("ssl_ca_file = '").append(tls.get().clientCa()).append("'\n");
+    }
     conf.append("listen_addresses = '127.0.0.1'\n");
     conf.append("unix_socket_directories = '").append(directory).append("'\n");
     conf.append("include_if_exists = 'port.conf'\n");
@@ -100,6 +128,13 @@ final class LocalPostgres implements PostgresServer {
     execute(
         "postgres",
         "CREATE ROLE " + PASSWORD_ROLE + " LOGIN PASSWORD '" + PASSWORD_ROLE_PASSWORD + "'");
+    if (tls.isPresent()) {
+      execute("postgres", "CREATE ROLE " + ServerTls.CERT_ROLE + " LOGIN SUPERUSER");
+    }
+  }
+
+  private static String currentUser() {
+    return System.getProperty("user.name");
   }
 
   private void startOnFreePort() throws IOException {

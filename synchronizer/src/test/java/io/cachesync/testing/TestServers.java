@@ -40,6 +40,21 @@ public final class TestServers {
   }
 
   /**
+   * A new PostgreSQL server as {@link #postgres(Map)}, that serves TLS only, as {@code tls} says.
+   * Needs the installed binaries (no container variant).
+   */
+  public static PostgresServer postgres(Map<String, String> settings, ServerTls tls) {
+    return LocalPostgres.create(
+        POSTGRES_BINARIES.orElseThrow(
+            () ->
+                new IllegalStateException(
+                    "no PostgreSQL for the TLS tests: install PostgreSQL (scripts/test does it on"
+                        + " Debian)")),
+        settings,
+        Optional.of(tls));
+  }
+
+  /**
    * One logical-decoding PostgreSQL server shared by the whole test JVM; each test class creates
    * its own database on it ({@link PostgresServer#createDatabase}). Stopped when the JVM exits.
    */
