@@ -52,7 +52,7 @@ public final class KeyCountEstimator {
         KeyTemplate template = table.key();
         OptionalLong count =
             redis.countKeys(
-                template.literalPrefix(), key -> template.match(key).isPresent(), deadline);
+                template.prefixGlob(), key -> template.match(key).isPresent(), deadline);
         if (count.isEmpty()) {
           return sample(tables, keys);
         }
