@@ -168,7 +168,7 @@ class VersionGuardIT {
 
   @Test
   void inspectorEvict_keySeenWithoutAVersionAndWrittenSince_stays() throws Exception {
-    redis.redis().set("user:1", "the application's, seen by a sweep");
+    redis.redis().hset("user:1", "name", "seen by a sweep without a version");
     apply(write(ValueFormat.HASH, "written since", NEW), NEW);
     redis.redis().set("user:2", "the application's");
 
