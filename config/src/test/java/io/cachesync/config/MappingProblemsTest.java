@@ -115,6 +115,10 @@ class MappingProblemsTest {
             List.of(
                 "overlapping-keys.yml:5:5: tables[1].key: keys of 'user:{id}:profile' could collide with keys of 'u{id}' (public.users, line 3): the prefix 'user:' overlaps 'u'; give each table a prefix that does not start the other")),
         Arguments.of(
+            "shared-prefix-keys.yml",
+            List.of(
+                "shared-prefix-keys.yml:5:5: tables[1].key: keys of 'user:{id}:profile' could collide with keys of 'user:{id}' (public.users, line 3): the prefix 'user:' overlaps 'user:'; give each table a prefix that does not start the other")),
+        Arguments.of(
             "bad-ttl-zero.yml",
             List.of(
                 "bad-ttl-zero.yml:4:5: tables[0].ttl: '0s' is not a positive duration (write a number and a unit: 90s, 15m, 1h, 7d)")),
@@ -163,6 +167,23 @@ class MappingProblemsTest {
                 "several-problems.yml:4:5: tables[0].format: 'hsah' is not one of hash, json (did you mean 'hash'?)",
                 "several-problems.yml:5:5: tables[1].table: 'orders' is not a schema.table name (write it as schema.table, e.g. public.users)",
                 "several-problems.yml:7:5: tables[1].ttl: 'soon' is not a positive duration (write a number and a unit: 90s, 15m, 1h, 7d)")));
+  }
+
+  @org.junit.jupiter.api.Test
+  void read_prefixesThatShareTheirStartAndHoldGlobCharacters_areValidWhenNoneStartsAnother() {
+    Problems problems = new Problems();
+
+    var mapping =
+        MappingReader.read(
+            FIXTURES.resolve("confusable-keys.yml"),
+            "confusable-keys.yml",
+            problems,
+            new Interpolator(Map.of()));
+
+    assertThat(problems.list()).isEmpty();
+    assertThat(mapping.orElseThrow().tables())
+        .map(table -> table.key().prefixGlob())
+        .containsExactly("user:*", "users:*", "user\\\\\\*\\[:*", "user{x}:*", "user.*");
   }
 
   @ParameterizedTest(name = "{0}")

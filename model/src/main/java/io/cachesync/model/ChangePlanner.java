@@ -31,7 +31,8 @@ public final class ChangePlanner {
       return List.of();
     }
     return switch (event.kind()) {
-      case TRUNCATE -> List.of(new EvictTable(event.table(), mapping.key(), event.version()));
+      case TRUNCATE ->
+          List.of(new EvictTable(event.table(), mapping.key(), mapping.mode(), event.version()));
       case DELETE -> List.of(evict(mapping, event.before(), event));
       case SNAPSHOT, INSERT -> upsert(mapping, event);
       case UPDATE -> update(mapping, event);
@@ -108,7 +109,7 @@ public final class ChangePlanner {
   private static List<CacheOperation> evictInstead(ChangeEvent event, String key, String why) {
     return List.of(
         new Evict(event.table(), key, event.version()),
-        new Reject(event.table(), "key " + key + ": " + why));
+        new Reject(event.table(), "key " + DisplayText.of(key) + ": " + why));
   }
 
   private CacheOperation evict(TableMapping mapping, Row row, ChangeEvent event) {

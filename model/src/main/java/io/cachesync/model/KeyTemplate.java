@@ -152,8 +152,51 @@ public record KeyTemplate(String text, List<Segment> segments) {
   }
 
   /**
+   * The Redis glob pattern of every key under this template's literal prefix, for {@code SCAN
+   * MATCH} (and an ACL key pattern): the prefix with its glob characters escaped, then {@code *}.
+   * Every search for a table's keys starts from this one pattern, and no other is built from a
+   * template: {@code user[1]:{id}} scans {@code user\[1\]:*}, not every {@code user1:...}, and
+   * {@code a\b:{id}} scans {@code a\\b:*}, which an unescaped pattern ({@code a\b:*}, read as
+   * {@code ab:*}) would miss entirely.
+   *
+   * <p>The pattern only narrows what Redis returns; a key is the table's only when {@link #match}
+   * reads it back. It ends with its only {@code *}, on purpose: Redis matches several stars by
+   * backtracking over the key (a 100 KB key value is a valid key; before Redis 6.2.11 and 7.0.9 in
+   * time exponential in the number of stars), while one trailing star is a prefix comparison.
+   */
+  public String prefixGlob() {
+    return escapeGlob(literalPrefix()) + "*";
+  }
+
+  /**
+   * {@code literal} with every character Redis's glob matching treats specially ({@code * ? [ ] \})
+   * escaped by a backslash, so that the pattern matches exactly that text.
+   */
+  public static String escapeGlob(String literal) {
+    StringBuilder escaped = new StringBuilder(literal.length() + 8);
+    for (int i = 0; i < literal.length(); i++) {
+      char c = literal.charAt(i);
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
+        escaped.append('\\');
+      }
+      escaped.append(c);
+    }
+    return escaped.toString();
+  }
+
+  /**
    * Whether a key of this template could equal a key of the other: true when one literal prefix
    * starts with the other.
+   *
+   * <p>Two prefixes where neither starts the other differ at a position inside both, so no key can
+   * start with both: their tables' keys can never coincide, whatever the columns' values and types,
+   * and a TRUNCATE or sweep of one never even scans the other's keys. A shared prefix is refused
+   * even where the columns' types would keep the keys apart ({@code user:{id}} and {@code
+   * user:{id}:profile} with an integer id): Redis holds no types, and the TRUNCATE, the sweeps and
+   * {@code verify} recognise a table's keys by its template alone, by which {@code user:5:profile}
+   * is a key of {@code user:{id}} (id {@code 5:profile}). With a text id the two would really share
+   * keys: the row of {@code user:{id}} whose id is {@code 5:profile} and the row 5 of the other
+   * table.
    */
   public boolean mayCollideWith(KeyTemplate other) {
     return literalPrefix().startsWith(other.literalPrefix())

@@ -163,6 +163,37 @@ class ChangePlannerTest {
   }
 
   @Test
+  void plan_truncate_carriesTheTablesMode() {
+    EvictTable write =
+        (EvictTable)
+            planner.plan(new ChangeEvent(USERS, Kind.TRUNCATE, Row.EMPTY, Row.EMPTY, V)).get(0);
+    EvictTable evict =
+        (EvictTable)
+            planner.plan(new ChangeEvent(EVENTS, Kind.TRUNCATE, Row.EMPTY, Row.EMPTY, V)).get(0);
+
+    assertThat(write.evictsUnversioned())
+        .as("in mode: write, a key without cachesync's version is the application's")
+        .isFalse();
+    assertThat(evict.evictsUnversioned()).as("in mode: evict the application writes them").isTrue();
+    assertThat(write.keyGlob()).isEqualTo("user:*");
+  }
+
+  @Test
+  void plan_rejectedKey_isShownOnOneLine() {
+    List<CacheOperation> operations =
+        planner.plan(
+            new ChangeEvent(
+                LINES,
+                Kind.INSERT,
+                Row.EMPTY,
+                row("order_id", "a\nb\u202e", "line_no", 1, "__v", "x"),
+                V));
+
+    assertThat(((Reject) operations.get(1)).reason())
+        .startsWith("key line:a\\nb\\u{202e}:1: column __v");
+  }
+
+  @Test
   void plan_evictMode_evictsOnEveryChange() {
     assertThat(
             planner.plan(

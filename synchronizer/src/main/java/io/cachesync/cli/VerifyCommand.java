@@ -6,6 +6,7 @@ import io.cachesync.job.Resync;
 import io.cachesync.job.Verifier;
 import io.cachesync.job.Verifier.Drift;
 import io.cachesync.job.Verifier.TableReport;
+import io.cachesync.model.DisplayText;
 import io.cachesync.model.TableMapping;
 import io.cachesync.redis.LettuceCacheInspector;
 import io.cachesync.redis.LettuceStateStore;
@@ -180,7 +181,11 @@ final class VerifyCommand implements Callable<Integer> {
           report.counts().get(Drift.WRONG_TYPE));
       report
           .examples()
-          .forEach(o -> out.printf("  %s: %s (%s)%n", o.key(), o.drift().label(), o.detail()));
+          .forEach(
+              o ->
+                  out.printf(
+                      "  %s: %s (%s)%n",
+                      DisplayText.of(o.key()), o.drift().label(), DisplayText.of(o.detail())));
     }
     out.println(
         drifted == 0

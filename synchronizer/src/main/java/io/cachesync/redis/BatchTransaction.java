@@ -7,6 +7,7 @@ import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.CacheOperation.Write;
 import io.cachesync.model.ColumnValue;
+import io.cachesync.model.DisplayText;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
 import io.cachesync.redis.JsonValueEncoder.CachedJson;
@@ -643,6 +644,7 @@ final class BatchTransaction {
     for (int i = 0; i < operations.size(); i++) {
       CacheOperation operation = operations.get(i);
       String key = operation instanceof Write w ? w.key() : ((Evict) operation).key();
+      String shownKey = DisplayText.of(key);
       String status;
       try {
         status = results.get(i).get(0, TimeUnit.MILLISECONDS);
@@ -655,7 +657,7 @@ final class BatchTransaction {
                   + " ("
                   + (operation instanceof Write w ? ttl(w) : "none")
                   + " seconds) for key "
-                  + key
+                  + shownKey
                   + ": "
                   + error
                   + "; every write of the table would fail alike, so nothing is evicted, the batch"
@@ -668,7 +670,7 @@ final class BatchTransaction {
               "Redis failed "
                   + operation.table()
                   + " key "
-                  + key
+                  + shownKey
                   + " for a reason other than its value: "
                   + error
                   + "; the batch is retried and its position put back (`cachesync validate`"
@@ -765,7 +767,8 @@ final class BatchTransaction {
   }
 
   private static String failure(CacheOperation operation, String key, String reason) {
-    String message = operation.table() + " key " + key + ": " + reason + "; evicted";
+    String message =
+        operation.table() + " key " + DisplayText.of(key) + ": " + reason + "; evicted";
     LOG.warn("Could not write {}", message);
     return message;
   }

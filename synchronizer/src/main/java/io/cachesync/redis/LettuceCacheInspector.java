@@ -2,7 +2,6 @@ package io.cachesync.redis;
 
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.RedisSettings;
-import io.cachesync.model.Version;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionException;
@@ -25,8 +24,6 @@ import java.util.function.Consumer;
  * was looked at.
  */
 public final class LettuceCacheInspector implements AutoCloseable {
-  private static final String NO_VERSION = "f".repeat(Version.TEXT_LENGTH);
-
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> connection;
   private final String versionScript;
@@ -56,10 +53,14 @@ public final class LettuceCacheInspector implements AutoCloseable {
     }
   }
 
-  /** Hands the keys under {@code prefix} to {@code page}, a SCAN page at a time. */
-  public void scan(String prefix, int count, Consumer<List<String>> page) {
-    ScanArgs match =
-        ScanArgs.Builder.matches(LettuceCacheWriter.globEscape(prefix) + "*").limit(count);
+  /**
+   * Hands the keys {@code glob} matches to {@code page}, a SCAN page at a time.
+   *
+   * @param glob a pattern built by the model ({@code KeyTemplate.prefixGlob()}), which escapes what
+   *     it embeds
+   */
+  public void scan(String glob, int count, Consumer<List<String>> page) {
+    ScanArgs match = ScanArgs.Builder.matches(glob).limit(count);
     ScanCursor cursor = ScanCursor.INITIAL;
     do {
       KeyScanCursor<String> keys = connection.sync().scan(cursor, match);
@@ -83,15 +84,15 @@ public final class LettuceCacheInspector implements AutoCloseable {
   }
 
   /**
-   * Counts the keys under {@code prefix} that {@code counted} accepts, by a SCAN of the whole
+   * Counts the keys {@code glob} matches that {@code counted} accepts, by a SCAN of the whole
    * keyspace; gives up when {@code deadline} ({@link System#nanoTime()}) passes.
    *
+   * @param glob a pattern built by the model ({@code KeyTemplate.prefixGlob()})
    * @return empty when the deadline passed first
    */
   public java.util.OptionalLong countKeys(
-      String prefix, java.util.function.Predicate<String> counted, long deadline) {
-    ScanArgs match =
-        ScanArgs.Builder.matches(LettuceCacheWriter.globEscape(prefix) + "*").limit(1000);
+      String glob, java.util.function.Predicate<String> counted, long deadline) {
+    ScanArgs match = ScanArgs.Builder.matches(glob).limit(1000);
     ScanCursor cursor = ScanCursor.INITIAL;
     long count = 0;
     do {
@@ -152,7 +153,7 @@ public final class LettuceCacheInspector implements AutoCloseable {
 
   /**
    * Deletes each key unless it now holds a newer version than the one seen: a key the stream
-   * rewrote in the meantime is kept.
+   * rewrote in the meantime is kept, also one seen without a version (evict.lua).
    *
    * @param seen each key with the version read from it ('' for a value without one)
    * @return how many keys were deleted
@@ -166,10 +167,7 @@ public final class LettuceCacheInspector implements AutoCloseable {
           (key, version) ->
               results.add(
                   async.evalsha(
-                      evictScript,
-                      ScriptOutputType.STATUS,
-                      new String[] {key},
-                      version.isEmpty() ? NO_VERSION : version)));
+                      evictScript, ScriptOutputType.STATUS, new String[] {key}, version)));
       connection.flushCommands();
     } finally {
       connection.setAutoFlushCommands(true);

@@ -241,11 +241,6 @@ public final class LettuceCacheWriter implements CacheWriter {
     return WriterScripts.resource(name);
   }
 
-  /** Escapes the glob characters of a literal key prefix for SCAN MATCH. */
-  static String globEscape(String literal) {
-    return TableEvictor.globEscape(literal);
-  }
-
   @Override
   public BatchOutcome apply(
       List<CacheOperation> operations, Version position, Version acknowledged) {

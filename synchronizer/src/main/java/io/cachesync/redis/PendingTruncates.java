@@ -2,6 +2,7 @@ package io.cachesync.redis;
 
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.KeyTemplate;
+import io.cachesync.model.SyncMode;
 import io.cachesync.model.TableId;
 import io.cachesync.model.Version;
 import io.lettuce.core.RedisFuture;
@@ -14,14 +15,17 @@ import java.util.Map;
 
 /**
  * The TRUNCATEs whose evictions are left to {@link BackgroundTruncates}, in the hash {@code <state
- * prefix>truncates}: per table, {@code <version> <key template>}. A TRUNCATE whose evictions did
- * not finish within the batch's budget is recorded in the transaction that stores its position, and
- * its record is removed once every key was seen, after the evictions on the same connection, so a
- * replica holding the removal holds the evictions too. A record in Redis therefore means evictions
- * that may still be missing, whatever happened meanwhile (a restart, a failover that lost some of
- * them), and running them again is harmless: each is guarded by the TRUNCATE's version, so a key
- * written after it stays. A failover that loses the record loses the position stored with it too,
- * which the next batch notices, and the TRUNCATE is streamed again.
+ * prefix>truncates}: per table, {@code <version> <key template>} for a table in {@code mode: evict}
+ * (every key of the template goes; the form earlier releases wrote for every table), {@code
+ * <version>+<key template>} for one in {@code mode: write} (only the keys that carry cachesync's
+ * version: see {@link EvictTable}). A TRUNCATE whose evictions did not finish within the batch's
+ * budget is recorded in the transaction that stores its position, and its record is removed once
+ * every key was seen, after the evictions on the same connection, so a replica holding the removal
+ * holds the evictions too. A record in Redis therefore means evictions that may still be missing,
+ * whatever happened meanwhile (a restart, a failover that lost some of them), and running them
+ * again is harmless: each is guarded by the TRUNCATE's version, so a key written after it stays. A
+ * failover that loses the record loses the position stored with it too, which the next batch
+ * notices, and the TRUNCATE is streamed again.
  */
 final class PendingTruncates {
   /** The hash's key after the state prefix. */
@@ -46,7 +50,28 @@ final class PendingTruncates {
 
   /** How a TRUNCATE is recorded. */
   static String record(EvictTable truncate) {
-    return truncate.version().text() + " " + truncate.template().text();
+    return truncate.version().text()
+        + (truncate.evictsUnversioned() ? EVERY_KEY : VERSIONED_KEYS)
+        + truncate.template().text();
+  }
+
+  /** After the version: every key of the template is evicted. */
+  private static final char EVERY_KEY = ' ';
+
+  /** After the version: only the keys of the template that carry a version are evicted. */
+  private static final char VERSIONED_KEYS = '+';
+
+  /** The TRUNCATE a record stands for. */
+  static EvictTable parse(String table, String record) {
+    char kind = record.charAt(Version.TEXT_LENGTH);
+    if (kind != EVERY_KEY && kind != VERSIONED_KEYS) {
+      throw new IllegalArgumentException("not a TRUNCATE's record: " + record);
+    }
+    return new EvictTable(
+        TableId.parse(table),
+        KeyTemplate.parse(record.substring(Version.TEXT_LENGTH + 1)),
+        kind == EVERY_KEY ? SyncMode.EVICT : SyncMode.WRITE,
+        Version.parse(record.substring(0, Version.TEXT_LENGTH)));
   }
 
   /** Queues the record of {@code truncate} (inside a transaction). */
@@ -78,12 +103,7 @@ final class PendingTruncates {
   List<EvictTable> pending(RedisCommands<String, String> redis) {
     List<EvictTable> pending = new ArrayList<>();
     for (Map.Entry<String, String> entry : redis.hgetall(key).entrySet()) {
-      String value = entry.getValue();
-      pending.add(
-          new EvictTable(
-              TableId.parse(entry.getKey()),
-              KeyTemplate.parse(value.substring(Version.TEXT_LENGTH + 1)),
-              Version.parse(value.substring(0, Version.TEXT_LENGTH))));
+      pending.add(parse(entry.getKey(), entry.getValue()));
     }
     return pending;
   }

@@ -18,6 +18,9 @@ import org.slf4j.LoggerFactory;
  * Evicts a truncated table's keys: finds the keys under its literal prefix with SCAN, and deletes
  * each that matches the table's whole key template with the guarded evict.lua, so that a key
  * written after the TRUNCATE stays, and so does a key the application keeps under the same prefix.
+ * In {@code mode: write} a key of the template is deleted only when it carries cachesync's version
+ * (see {@link EvictTable}): the application's {@code user:session:x} beside {@code user:{id}}
+ * stays.
  */
 final class TableEvictor {
   private static final Logger LOG = LoggerFactory.getLogger(TableEvictor.class);
@@ -56,10 +59,14 @@ final class TableEvictor {
    */
   Optional<BatchOutcome> evict(EvictTable truncate, long budgetNanos) {
     long start = System.nanoTime();
-    ScanArgs match =
-        ScanArgs.Builder.matches(globEscape(truncate.keyPrefix()) + "*").limit(SCAN_COUNT);
+    ScanArgs match = ScanArgs.Builder.matches(truncate.keyGlob()).limit(SCAN_COUNT);
+    String[] arguments =
+        truncate.evictsUnversioned()
+            ? new String[] {truncate.version().text()}
+            : new String[] {truncate.version().text(), "versioned"};
     long evicted = 0;
     long stale = 0;
+    long foreign = 0;
     ScanCursor cursor = ScanCursor.INITIAL;
     do {
       // Each page is fenced by the writer's lease (see WriterLeaseFence).
@@ -78,7 +85,7 @@ final class TableEvictor {
                     scripts.digest("evict"),
                     ScriptOutputType.STATUS,
                     new String[] {key},
-                    truncate.version().text()));
+                    arguments));
       }
       pipeline.flushCommands();
       for (RedisFuture<String> result : results) {
@@ -87,6 +94,8 @@ final class TableEvictor {
           evicted++;
         } else if (status.equals("stale")) {
           stale++;
+        } else if (status.equals("foreign")) {
+          foreign++;
         }
       }
       cursor = page;
@@ -98,20 +107,21 @@ final class TableEvictor {
         return Optional.empty();
       }
     } while (!cursor.isFinished());
-    LOG.info(
-        "TRUNCATE of {}: evicted {} keys of '{}'", truncate.table(), evicted, truncate.template());
-    return Optional.of(new BatchOutcome(0, evicted, stale, List.of()));
-  }
-
-  /** Escapes the glob characters of a literal key prefix for SCAN MATCH. */
-  static String globEscape(String literal) {
-    StringBuilder escaped = new StringBuilder(literal.length() + 4);
-    for (char c : literal.toCharArray()) {
-      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
-        escaped.append('\\');
-      }
-      escaped.append(c);
+    if (foreign > 0) {
+      LOG.info(
+          "TRUNCATE of {}: evicted {} keys of '{}'; kept {} keys of that form without cachesync's"
+              + " version, the application's",
+          truncate.table(),
+          evicted,
+          truncate.template(),
+          foreign);
+    } else {
+      LOG.info(
+          "TRUNCATE of {}: evicted {} keys of '{}'",
+          truncate.table(),
+          evicted,
+          truncate.template());
     }
-    return escaped.toString();
+    return Optional.of(new BatchOutcome(0, evicted, stale, List.of()));
   }
 }

@@ -14,7 +14,9 @@ import java.util.OptionalLong;
  * How many keys each mapped table has in Redis, found fast on any size of database: counted exactly
  * (a SCAN of each table's key prefix, matched against its key template) when the database is small
  * enough to scan within the time budget, otherwise estimated from random keys (RANDOMKEY) matched
- * against every template and scaled by DBSIZE.
+ * against every template and scaled by DBSIZE. A key counts when its table's template reads it,
+ * with or without cachesync's version: reading each value's version would cost more than an
+ * estimate is worth, so an application's key of the template's form is counted too.
  */
 public final class KeyCountEstimator {
   /** Up to this many keys in the database, the keys are counted exactly. */
@@ -52,7 +54,7 @@ public final class KeyCountEstimator {
         KeyTemplate template = table.key();
         OptionalLong count =
             redis.countKeys(
-                template.literalPrefix(), key -> template.match(key).isPresent(), deadline);
+                template.prefixGlob(), key -> template.match(key).isPresent(), deadline);
         if (count.isEmpty()) {
           return sample(tables, keys);
         }

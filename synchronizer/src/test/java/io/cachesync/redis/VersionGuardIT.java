@@ -134,6 +134,56 @@ class VersionGuardIT {
   }
 
   @Test
+  void evictTable_keyOfTheTemplateWithoutAVersion_isTheApplicationsAndStays() {
+    redis.redis().hset("user:2", Map.of("id", "2", "__v", OLD.text()));
+    redis.redis().set("user:session:x", "the application's, though user:{id} reads it");
+    redis.redis().rpush("user:3", "the application's list");
+
+    BatchOutcome outcome =
+        apply(new EvictTable(USERS, KeyTemplate.parse("user:{id}"), new Version(0x150, 0x8)), NEW);
+
+    assertThat(outcome.evicted()).isOne();
+    assertThat(redis.redis().exists("user:2")).isZero();
+    assertThat(redis.redis().get("user:session:x"))
+        .isEqualTo("the application's, though user:{id} reads it");
+    assertThat(redis.redis().lrange("user:3", 0, -1)).containsExactly("the application's list");
+  }
+
+  @Test
+  void evictTable_evictMode_evictsEveryKeyOfTheTemplate() {
+    redis.redis().set("product:a:v", "cached by the application");
+    redis.redis().hset("product:b:v", Map.of("name", "cached by the application"));
+    redis.redis().set("product:a:session", "not of the template");
+
+    apply(
+        new EvictTable(
+            USERS,
+            KeyTemplate.parse("product:{sku}:v"),
+            io.cachesync.model.SyncMode.EVICT,
+            new Version(0x150, 0x8)),
+        NEW);
+
+    assertThat(redis.keys("product:*")).containsExactly("product:a:session");
+  }
+
+  @Test
+  void inspectorEvict_keySeenWithoutAVersionAndWrittenSince_stays() throws Exception {
+    redis.redis().hset("user:1", "name", "seen by a sweep without a version");
+    apply(write(ValueFormat.HASH, "written since", NEW), NEW);
+    redis.redis().set("user:2", "the application's");
+
+    try (LettuceCacheInspector inspector =
+        LettuceCacheInspector.connect(
+            new io.cachesync.config.RedisSettings(fixture.server.uri()))) {
+      long evicted = inspector.evict(Map.of("user:1", "", "user:2", ""));
+
+      assertThat(evicted).isOne();
+    }
+    assertThat(redis.hash("user:1")).containsEntry("name", "written since");
+    assertThat(redis.redis().exists("user:2")).isZero();
+  }
+
+  @Test
   void apply_storesTheBatchPositionWithItsData() {
     apply(write(ValueFormat.HASH, "new", NEW), NEW);
 
