@@ -78,7 +78,11 @@ public record RedisSettings(String uri, int waitReplicas, RedisTlsSettings tls) 
    * {@code plain text (no TLS)}.
    */
   public String describeTransport() {
-    return usesTls() ? "TLS, " + tls.describe() : "plain text (no TLS)";
+    if (!usesTls()) {
+      return "plain text (no TLS)";
+    }
+    return (scheme(uri).endsWith("-sentinel") ? "TLS to Sentinel and to the master, " : "TLS, ")
+        + tls.describe();
   }
 
   private static String scheme(String uri) {

@@ -12,6 +12,7 @@ import io.cachesync.metrics.SyncMetrics;
 import io.cachesync.preflight.Finding;
 import io.cachesync.preflight.Preflight;
 import io.cachesync.preflight.PreflightReport;
+import io.cachesync.redis.RedisRefusedException;
 import io.lettuce.core.RedisException;
 import java.nio.file.Path;
 import java.sql.SQLException;
@@ -98,6 +99,7 @@ final class RunCommand implements Callable<Integer> {
     Backoff backoff = new Backoff();
     boolean standingBy = false;
     boolean preflightPassed = false;
+    boolean started = false;
     while (stopRequested.getCount() > 0) {
       Daemon daemon;
       try {
@@ -127,6 +129,19 @@ final class RunCommand implements Callable<Integer> {
       } catch (Daemon.StartRefusedException e) {
         LOG.error("Not starting: {}", e.getMessage());
         return ExitCode.INVALID;
+      } catch (RedisRefusedException e) {
+        // A TLS certificate or a login Redis refuses: at the first start the settings are wrong,
+        // and waiting would hide it. A daemon that streamed already keeps trying (a renewed
+        // certificate or CA file is read again at the next attempt), saying why each time.
+        if (!started) {
+          LOG.error("Not starting: {}", e.getMessage());
+          return ExitCode.INVALID;
+        }
+        metrics.phase(Phase.WAITING_FOR_REDIS);
+        Duration delay = backoff.next();
+        LOG.warn("Cannot start: {}; trying again in {} s", e.getMessage(), delay.toSeconds());
+        stopRequested.await(delay.toMillis(), TimeUnit.MILLISECONDS);
+        continue;
       } catch (ServerUnreachableException | SQLException | RedisException e) {
         metrics.phase(
             e instanceof RedisException
@@ -142,6 +157,7 @@ final class RunCommand implements Callable<Integer> {
         LOG.info("Took over replication slot {}", settings.slotName());
         standingBy = false;
       }
+      started = true;
       current.set(daemon);
       if (stopRequested.getCount() == 0) {
         daemon.stop();
