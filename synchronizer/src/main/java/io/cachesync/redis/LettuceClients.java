@@ -80,7 +80,10 @@ final class LettuceClients {
    * certificate is used from the next reconnect on.
    */
   static SslOptions sslOptions(RedisTlsSettings tls) {
-    SslOptions.Builder builder = SslOptions.builder().jdkSslProvider();
+    // A handshake gets as long as a connect: a server that does not answer one (a plain-text
+    // port) is found out as soon as an unreachable one.
+    SslOptions.Builder builder =
+        SslOptions.builder().jdkSslProvider().handshakeTimeout(CONNECT_TIMEOUT);
     tls.caFile().ifPresent(file -> builder.trustManager(file.toFile()));
     if (tls.clientCertificate()) {
       builder.keyManager(

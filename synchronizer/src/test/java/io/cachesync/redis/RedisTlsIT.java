@@ -233,8 +233,13 @@ class RedisTlsIT {
 
   /** The first line a plain-text PING gets, or empty when the connection ends without one. */
   static java.util.Optional<String> plainTextReply(RedisServer server) {
+    return plainTextReply(server.host(), server.port());
+  }
+
+  /** As {@link #plainTextReply(RedisServer)}, for any port (a Sentinel's). */
+  static java.util.Optional<String> plainTextReply(String host, int port) {
     try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress(server.host(), server.port()), 2_000);
+      socket.connect(new InetSocketAddress(host, port), 2_000);
       socket.setSoTimeout(2_000);
       socket.getOutputStream().write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
       socket.getOutputStream().flush();

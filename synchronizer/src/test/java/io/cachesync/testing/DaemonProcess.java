@@ -121,6 +121,14 @@ public final class DaemonProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * Waits for the daemon to exit by itself; returns its exit code, or -1 when it still runs after
+   * {@code timeout}.
+   */
+  public int awaitExit(Duration timeout) {
+    return waitFor(timeout) ? process.exitValue() : -1;
+  }
+
   public boolean alive() {
     return process != null && process.isAlive();
   }
