@@ -168,6 +168,35 @@ class RedisTlsIT {
 
   @Test
   @Order(7)
+  void run_caFileWrongWhileRunning_keepsTryingSayingWhyAndResumesOnceFixed() throws Exception {
+    Path caFile = config.resolveSibling("certs/ca.crt");
+    copy(TestCertificates.authority("a stranger CA").certificate(), caFile);
+    int before = daemon.count("redis.tls.caFile");
+    harness.redis.redis().clientKill(io.lettuce.core.KillArgs.Builder.typeNormal());
+    harness.sql("UPDATE users SET name = 'while the CA was wrong' WHERE id = 1");
+
+    await("the daemon to say what is wrong")
+        .atMost(WAIT)
+        .failFast("the daemon exited:\n" + daemon.tail(), () -> !daemon.alive())
+        .until(() -> daemon.count("redis.tls.caFile") > before);
+    copy(tls.caFile(), caFile);
+
+    awaitRedisMatchesTable();
+    assertThat(harness.redis.hash("user:1")).containsEntry("name", "while the CA was wrong");
+    assertThat(daemon.alive()).isTrue();
+    assertThat(daemon.log()).doesNotContain("\tat ");
+    System.out.println(
+        "RedisTlsIT: with a wrong caFile the daemon logged:\n"
+            + daemon
+                .log()
+                .lines()
+                .filter(l -> l.contains("redis.tls.caFile"))
+                .findFirst()
+                .orElse(""));
+  }
+
+  @Test
+  @Order(8)
   void run_mutualTls_streamsWithTheClientCertificate() throws Exception {
     // The replication slot's name is the same for every test daemon: the first one goes first.
     assertThat(daemon.terminate(WAIT)).isZero();
