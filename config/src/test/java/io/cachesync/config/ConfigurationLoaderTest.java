@@ -123,7 +123,10 @@ class ConfigurationLoaderTest {
     assertThat(redis.tls().verify()).isEqualTo(RedisTlsSettings.Verify.FULL);
     assertThat(redis.tls().clientCertificate()).isFalse();
     assertThat(redis.describeTransport())
-        .isEqualTo("TLS, verify full (CA in " + SETTINGS.resolve("tls/ca.crt") + " and host name)");
+        .isEqualTo(
+            "TLS to Sentinel and to the master, verify full (CA in "
+                + SETTINGS.resolve("tls/ca.crt")
+                + " and host name)");
   }
 
   @Test
