@@ -61,6 +61,9 @@ final class RunCommand implements Callable<Integer> {
         configuration.mapping().tables().size(),
         settings.postgres().address(),
         settings.redis().redactedUri());
+    if (settings.redis().usesTls()) {
+      LOG.info("Redis connections: {}", settings.redis().describeTransport());
+    }
     try (SyncMetrics metrics =
         new SyncMetrics(
             settings.name(),

@@ -104,6 +104,11 @@ class RedisTlsIT {
         "DELETE FROM users WHERE id BETWEEN 10 AND 12");
 
     awaitRedisMatchesTable();
+    assertThat(daemon.log())
+        .contains(
+            "RunCommand: Redis connections: TLS, verify full (CA in "
+                + config.resolveSibling("certs/ca.crt")
+                + " and host name)");
     assertThat(harness.redis.hash("user:1")).containsEntry("name", "renamed");
     assertThat(harness.redis.keys("user:1?")).doesNotContain("user:10", "user:11", "user:12");
     assertThat(daemon.log()).doesNotContain("\tat ").doesNotContain("Exception");
