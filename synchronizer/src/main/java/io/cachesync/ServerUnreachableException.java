@@ -31,6 +31,14 @@ public final class ServerUnreachableException extends Exception {
         server, "TLS with " + server + " at " + address + " failed: " + cause, true);
   }
 
+  /**
+   * As {@link #tlsFailed(String, String, String)}, told by {@code line}, which names the server,
+   * its address, the cause and the setting to check.
+   */
+  public static ServerUnreachableException tlsRefused(String server, String line) {
+    return new ServerUnreachableException(server, line, true);
+  }
+
   /** Which server: {@code Redis} or {@code PostgreSQL}. */
   public String server() {
     return server;

@@ -5,30 +5,46 @@ import static java.util.Objects.requireNonNull;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.List;
+import java.util.Locale;
 
 /**
- * Where the Redis master is: a {@code redis://}, {@code rediss://} or {@code redis-sentinel://}
- * URI. {@link #toString()} and {@link #redactedUri()} never show a password.
+ * Where the Redis master is: a {@code redis://}, {@code rediss://}, {@code redis-sentinel://} or
+ * {@code rediss-sentinel://} URI. {@link #toString()} and {@link #redactedUri()} never show a
+ * password.
  *
  * @param waitReplicas how many replicas must acknowledge a batch ({@code WAIT}) before its position
  *     is confirmed to PostgreSQL; 0 confirms once the master acknowledged it
+ * @param tls how TLS connections check the server and present a client certificate; only a TLS URI
+ *     ({@code rediss://}, {@code rediss-sentinel://}) may have other than {@link
+ *     RedisTlsSettings#DEFAULT}
  */
-public record RedisSettings(String uri, int waitReplicas) {
+public record RedisSettings(String uri, int waitReplicas, RedisTlsSettings tls) {
 
   public static final String DEFAULT_URI = "redis://127.0.0.1:6379";
   public static final int MAX_WAIT_REPLICAS = 100;
-  static final List<String> SCHEMES = List.of("redis", "rediss", "redis-sentinel");
+  static final List<String> SCHEMES =
+      List.of("redis", "rediss", "redis-sentinel", "rediss-sentinel");
+  private static final List<String> TLS_SCHEMES = List.of("rediss", "rediss-sentinel");
   private static final String PERCENT_ENCODE_HINT =
       "; percent-encode @ : / # ? % in a password (@ as %40, : as %3A, / as %2F, # as %23,"
           + " ? as %3F, % as %25)";
 
   public RedisSettings {
     requireNonNull(uri, "uri");
+    requireNonNull(tls, "tls");
     check(uri);
     if (waitReplicas < 0 || waitReplicas > MAX_WAIT_REPLICAS) {
       throw new IllegalArgumentException(
           "waitReplicas is " + waitReplicas + "; it must be 0 to " + MAX_WAIT_REPLICAS);
     }
+    if (!tls.equals(RedisTlsSettings.DEFAULT) && !usesTls(uri)) {
+      throw new IllegalArgumentException("TLS settings need a TLS URI: " + tlsWithoutTlsUri(uri));
+    }
+  }
+
+  /** A master reached without TLS settings of its own. */
+  public RedisSettings(String uri, int waitReplicas) {
+    this(uri, waitReplicas, RedisTlsSettings.DEFAULT);
   }
 
   /** A master whose acknowledgement suffices. */
@@ -36,25 +52,64 @@ public record RedisSettings(String uri, int waitReplicas) {
     this(uri, 0);
   }
 
+  /** Whether connections use TLS: {@code rediss://} or {@code rediss-sentinel://}. */
+  public boolean usesTls() {
+    return usesTls(uri);
+  }
+
+  static boolean usesTls(String uri) {
+    return TLS_SCHEMES.contains(scheme(uri));
+  }
+
+  /** The problem with a {@code redis.tls} section next to a plain-text URI. */
+  static String tlsWithoutTlsUri(String uri) {
+    String scheme = scheme(uri);
+    String tlsScheme = scheme.equals("redis-sentinel") ? "rediss-sentinel" : "rediss";
+    return "redis.uri '"
+        + redact(uri)
+        + "' does not use TLS; write "
+        + redact(tlsScheme + uri.substring(scheme.length()))
+        + (scheme.equals("redis-sentinel") ? " (TLS to Sentinel and to the master)" : "")
+        + " to connect with these settings, or remove redis.tls";
+  }
+
+  /**
+   * How connections are made, for summaries: {@code TLS, verify full (CA in ..., host name)} or
+   * {@code plain text (no TLS)}.
+   */
+  public String describeTransport() {
+    if (!usesTls()) {
+      return "plain text (no TLS)";
+    }
+    return (scheme(uri).endsWith("-sentinel") ? "TLS to Sentinel and to the master, " : "TLS, ")
+        + tls.describe();
+  }
+
+  private static String scheme(String uri) {
+    int schemeEnd = uri.indexOf("://");
+    return schemeEnd < 0 ? "" : uri.substring(0, schemeEnd);
+  }
+
   /** Checks the form of a URI; the Redis client parses the rest. */
   static void check(String uri) {
-    int schemeEnd = uri.indexOf("://");
-    String scheme = schemeEnd < 0 ? "" : uri.substring(0, schemeEnd);
+    String scheme = scheme(uri);
     if (!SCHEMES.contains(scheme)) {
       throw new IllegalArgumentException(
           "'"
               + redact(uri)
-              + "' is not a Redis URI: it starts with redis://, rediss:// or redis-sentinel://"
-              + " (e.g. redis://127.0.0.1:6379)");
+              + "' is not a Redis URI: it starts with redis://, rediss://, redis-sentinel:// or"
+              + " rediss-sentinel:// (e.g. redis://127.0.0.1:6379)");
     }
-    if (scheme.equals("redis-sentinel")) {
+    checkNoVerifyPeer(uri);
+    if (scheme.endsWith("-sentinel")) {
       int hash = uri.indexOf('#');
       if (hash < 0 || hash == uri.length() - 1) {
         throw new IllegalArgumentException(
             "'"
                 + redact(uri)
-                + "' does not name the Sentinel master after '#' (e.g."
-                + " redis-sentinel://127.0.0.1:26379#mymaster)");
+                + "' does not name the Sentinel master after '#' (e.g. "
+                + scheme
+                + "://127.0.0.1:26379#mymaster)");
       }
       return;
     }
@@ -70,6 +125,27 @@ public record RedisSettings(String uri, int waitReplicas) {
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException(
           "'" + redact(uri) + "' is not a valid URI: " + e.getReason() + percentEncodeHint(uri));
+    }
+  }
+
+  /**
+   * The Redis client reads {@code verifyPeer=NONE|CA|FULL} from a URI's query; {@code redis.tls}
+   * says how the server is checked, and no setting may turn the check off.
+   */
+  private static void checkNoVerifyPeer(String uri) {
+    int at = uri.lastIndexOf('@');
+    int query = uri.indexOf('?', Math.max(at, 0));
+    if (query < 0) {
+      return;
+    }
+    for (String parameter : uri.substring(query + 1).split("[&#]")) {
+      if (parameter.toLowerCase(Locale.ROOT).startsWith("verifypeer=")) {
+        throw new IllegalArgumentException(
+            "'"
+                + redact(uri)
+                + "' sets verifyPeer; remove it and set redis.tls.verify instead (full, the"
+                + " default, checks the CA and the host name; ca checks the CA only)");
+      }
     }
   }
 
@@ -164,6 +240,12 @@ public record RedisSettings(String uri, int waitReplicas) {
 
   @Override
   public String toString() {
-    return "RedisSettings[uri=" + redactedUri() + ", waitReplicas=" + waitReplicas + "]";
+    return "RedisSettings[uri="
+        + redactedUri()
+        + ", waitReplicas="
+        + waitReplicas
+        + ", tls="
+        + tls
+        + "]";
   }
 }

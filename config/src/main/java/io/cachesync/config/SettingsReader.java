@@ -20,7 +20,8 @@ final class SettingsReader {
           "sslrootcert",
           "sslcert",
           "sslkey");
-  static final List<String> REDIS_KEYS = List.of("uri", "waitReplicas", "passwordFile");
+  static final List<String> REDIS_KEYS = List.of("uri", "waitReplicas", "passwordFile", "tls");
+  static final List<String> REDIS_TLS_KEYS = List.of("caFile", "certFile", "keyFile", "verify");
   static final List<String> HTTP_KEYS =
       List.of("host", "port", "readyLagSeconds", "stallDeadlineSeconds");
 
@@ -39,7 +40,10 @@ final class SettingsReader {
         new Result(Optional.empty(), Optional.empty(), YamlNode.Location.START);
   }
 
-  /** Reads the file, with {@code mapping} still relative to the file's directory. */
+  /**
+   * Reads the file, with {@code mapping} still relative to the file's directory; the files of
+   * {@code redis.tls} are resolved against it and checked.
+   */
   static Result read(Path file, String displayName, Problems problems, Interpolator interpolator) {
     int before = problems.size();
     Optional<YamlNode> root = YamlDocument.read(file, displayName, problems);
@@ -72,7 +76,7 @@ final class SettingsReader {
     Optional<RedisSettings> redis =
         section
             .section("redis", REDIS_KEYS)
-            .map(r -> redis(r, file.getParent()))
+            .map(redisSection -> redis(redisSection, file.getParent()))
             .orElse(Optional.of(new RedisSettings(RedisSettings.DEFAULT_URI)));
     Optional<Path> mapping =
         section.has("mapping")
@@ -202,9 +206,86 @@ final class SettingsReader {
         section.has("waitReplicas")
             ? section.integer("waitReplicas", 0, RedisSettings.MAX_WAIT_REPLICAS)
             : Optional.of(0);
-    if (uri.isEmpty() || waitReplicas.isEmpty()) {
+    Optional<RedisTlsSettings> tls =
+        section.has("tls")
+            ? section.section("tls", REDIS_TLS_KEYS).flatMap(t -> redisTls(t, directory))
+            : Optional.of(RedisTlsSettings.DEFAULT);
+    if (uri.isPresent() && section.has("tls") && !RedisSettings.usesTls(uri.get())) {
+      section.problem("tls", RedisSettings.tlsWithoutTlsUri(uri.get()));
       return Optional.empty();
     }
-    return Optional.of(new RedisSettings(uri.get(), waitReplicas.get()));
+    if (uri.isEmpty() || waitReplicas.isEmpty() || tls.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new RedisSettings(uri.get(), waitReplicas.get(), tls.get()));
+  }
+
+  /** The {@code redis.tls} section, its files resolved against {@code directory} and checked. */
+  private static Optional<RedisTlsSettings> redisTls(Section section, Path directory) {
+    Optional<Path> caFile = pemFile(section, "caFile", directory, PemFiles::checkCertificates);
+    Optional<Path> certFile = pemFile(section, "certFile", directory, PemFiles::checkCertificates);
+    Optional<Path> keyFile = pemFile(section, "keyFile", directory, PemFiles::checkPrivateKey);
+    Optional<RedisTlsSettings.Verify> verify =
+        section.has("verify")
+            ? section.value("verify", SettingsReader::verify)
+            : Optional.of(RedisTlsSettings.Verify.FULL);
+    boolean complete = true;
+    if (section.has("certFile") != section.has("keyFile")) {
+      String missing = section.has("certFile") ? "keyFile" : "certFile";
+      String given = section.has("certFile") ? "certFile" : "keyFile";
+      section.problem(
+          given,
+          given
+              + " is set without "
+              + missing
+              + "; a client certificate (mutual TLS) needs both certFile (its PEM certificate)"
+              + " and keyFile (its PEM private key)");
+      complete = false;
+    }
+    if (!complete
+        || verify.isEmpty()
+        || section.has("caFile") && caFile.isEmpty()
+        || section.has("certFile") && certFile.isEmpty()
+        || section.has("keyFile") && keyFile.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new RedisTlsSettings(caFile, certFile, keyFile, verify.get()));
+  }
+
+  private static RedisTlsSettings.Verify verify(String text) {
+    for (RedisTlsSettings.Verify verify : RedisTlsSettings.Verify.values()) {
+      if (verify.configName().equals(text)) {
+        return verify;
+      }
+    }
+    throw new IllegalArgumentException(
+        "'"
+            + text
+            + "' is not one of full, ca (full checks that a trusted CA issued the server's"
+            + " certificate and that it names the host connected to; ca skips the host name; no"
+            + " mode skips the CA, or TLS would not tell the server from an impostor)");
+  }
+
+  /**
+   * A file named by {@code key}, relative to the directory of synchronizer.yml as {@code mapping}
+   * is, that exists, can be read and passes {@code check}; empty (with a problem) otherwise, and
+   * when the key is absent.
+   */
+  private static Optional<Path> pemFile(
+      Section section, String key, Path directory, PemFiles.Check check) {
+    return section
+        .value(key, SettingsReader::path)
+        .map(name -> directory == null || name.isAbsolute() ? name : directory.resolve(name))
+        .map(Path::normalize)
+        .flatMap(
+            file -> {
+              try {
+                check.check(file);
+                return Optional.of(file);
+              } catch (PemFiles.UnusableFileException e) {
+                section.problem(key, e.getMessage());
+                return Optional.empty();
+              }
+            });
   }
 }

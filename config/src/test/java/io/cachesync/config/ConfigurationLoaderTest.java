@@ -90,6 +90,59 @@ class ConfigurationLoaderTest {
   }
 
   @Test
+  void load_redisTls_resolvesItsFilesAgainstTheSettingsFolder() throws Exception {
+    Configuration configuration =
+        new ConfigurationLoader(Map.of("CACHESYNC_TEST_PASSWORD", "s3cret!"))
+            .load(SETTINGS.resolve("tls-valid.yml"));
+
+    RedisSettings redis = configuration.settings().redis();
+    assertThat(redis.usesTls()).isTrue();
+    assertThat(redis.tls())
+        .isEqualTo(
+            new RedisTlsSettings(
+                Optional.of(SETTINGS.resolve("tls/ca.crt")),
+                Optional.of(SETTINGS.resolve("tls/client.crt")),
+                Optional.of(SETTINGS.resolve("tls/client.key")),
+                RedisTlsSettings.Verify.CA));
+    assertThat(redis.describeTransport())
+        .isEqualTo(
+            "TLS, verify ca (CA in "
+                + SETTINGS.resolve("tls/ca.crt")
+                + ", any host name), client certificate "
+                + SETTINGS.resolve("tls/client.crt"));
+    assertThat(configuration.toString()).doesNotContain("s3cret!");
+  }
+
+  @Test
+  void load_tlsSentinelWithoutVerify_checksTheHostNameByDefault() throws Exception {
+    Configuration configuration =
+        new ConfigurationLoader(Map.of()).load(SETTINGS.resolve("tls-sentinel-valid.yml"));
+
+    RedisSettings redis = configuration.settings().redis();
+    assertThat(redis.usesTls()).isTrue();
+    assertThat(redis.tls().verify()).isEqualTo(RedisTlsSettings.Verify.FULL);
+    assertThat(redis.tls().clientCertificate()).isFalse();
+    assertThat(redis.describeTransport())
+        .isEqualTo(
+            "TLS to Sentinel and to the master, verify full (CA in "
+                + SETTINGS.resolve("tls/ca.crt")
+                + " and host name)");
+  }
+
+  @Test
+  void load_rediss_withoutTlsSection_trustsTheJdkAndChecksTheHostName() throws Exception {
+    Configuration configuration =
+        new ConfigurationLoader(Map.of()).load(SETTINGS.resolve("minimal.yml"));
+
+    assertThat(configuration.settings().redis().usesTls()).isFalse();
+    assertThat(configuration.settings().redis().tls()).isEqualTo(RedisTlsSettings.DEFAULT);
+    assertThat(configuration.settings().redis().describeTransport())
+        .isEqualTo("plain text (no TLS)");
+    assertThat(new RedisSettings("rediss://cache.internal:6380").describeTransport())
+        .isEqualTo("TLS, verify full (CA in the JDK's trust store and host name)");
+  }
+
+  @Test
   void toString_settingsWithPasswords_neverShowsThem() throws Exception {
     Configuration configuration =
         new ConfigurationLoader(Map.of("CACHESYNC_TEST_PASSWORD", "s3cret!"))

@@ -3,6 +3,8 @@ package io.cachesync.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Path;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -30,6 +32,60 @@ class RedisSettingsTest {
   void new_sentinelUriWithMaster_isAccepted() {
     assertThat(new RedisSettings("redis-sentinel://h1:26379,h2:26379#mymaster").uri())
         .isEqualTo("redis-sentinel://h1:26379,h2:26379#mymaster");
+  }
+
+  @Test
+  void new_tlsSentinelUriWithMaster_isAcceptedAndUsesTls() {
+    RedisSettings settings = new RedisSettings("rediss-sentinel://h1:26379,h2:26379#mymaster");
+
+    assertThat(settings.usesTls()).isTrue();
+    assertThat(new RedisSettings("redis-sentinel://h1:26379#mymaster").usesTls()).isFalse();
+    assertThat(new RedisSettings("redis://h1:6379").usesTls()).isFalse();
+    assertThat(new RedisSettings("rediss://h1:6379").usesTls()).isTrue();
+  }
+
+  @Test
+  void new_tlsSentinelUriWithoutMaster_isRejected() {
+    assertThatThrownBy(() -> new RedisSettings("rediss-sentinel://h1:26379"))
+        .hasMessage(
+            "'rediss-sentinel://h1:26379' does not name the Sentinel master after '#' (e.g."
+                + " rediss-sentinel://127.0.0.1:26379#mymaster)");
+  }
+
+  @Test
+  void new_tlsSettingsWithPlainUri_isRejectedWithoutThePassword() {
+    RedisTlsSettings tls =
+        new RedisTlsSettings(
+            Optional.of(Path.of("ca.crt")),
+            Optional.empty(),
+            Optional.empty(),
+            RedisTlsSettings.Verify.FULL);
+
+    assertThatThrownBy(() -> new RedisSettings("redis://:s3cret@h1:6379", 0, tls))
+        .hasMessage(
+            "TLS settings need a TLS URI: redis.uri 'redis://:****@h1:6379' does not use TLS;"
+                + " write rediss://:****@h1:6379 to connect with these settings, or remove"
+                + " redis.tls");
+  }
+
+  @Test
+  void new_verifyPeerInTheQuery_isRejectedWithoutThePassword() {
+    assertThatThrownBy(() -> new RedisSettings("rediss://:s3?cret@h1:6379/0?VerifyPeer=CA"))
+        .hasMessageStartingWith("'rediss://:****@h1:6379/0?VerifyPeer=CA' sets verifyPeer;");
+    assertThat(new RedisSettings("rediss://:verifyPeer=x@h1:6379").uri())
+        .isEqualTo("rediss://:verifyPeer=x@h1:6379");
+  }
+
+  @Test
+  void newTls_certificateWithoutKey_isRejected() {
+    assertThatThrownBy(
+            () ->
+                new RedisTlsSettings(
+                    Optional.empty(),
+                    Optional.of(Path.of("client.crt")),
+                    Optional.empty(),
+                    RedisTlsSettings.Verify.FULL))
+        .hasMessage("a client certificate needs both certFile and keyFile; keyFile is missing");
   }
 
   @Test

@@ -49,7 +49,7 @@ class SettingsProblemsTest {
         Arguments.of(
             "bad-redis-uri.yml",
             List.of(
-                "bad-redis-uri.yml:6:3: redis.uri: 'http://user:****@127.0.0.1:6379' is not a Redis URI: it starts with redis://, rediss:// or redis-sentinel:// (e.g. redis://127.0.0.1:6379)")),
+                "bad-redis-uri.yml:6:3: redis.uri: 'http://user:****@127.0.0.1:6379' is not a Redis URI: it starts with redis://, rediss://, redis-sentinel:// or rediss-sentinel:// (e.g. redis://127.0.0.1:6379)")),
         Arguments.of(
             "sentinel-without-master.yml",
             List.of(
@@ -149,16 +149,90 @@ class SettingsProblemsTest {
             List.of(
                 "tls-system-with-verify-ca.yml:6:3: postgres.sslrootcert: 'system' trusts every certificate that any CA trusted by the Java runtime signed, for any host name; use it with sslmode: verify-full, which checks the name too")),
         Arguments.of(
+            "pg-tls-cert-without-key.yml",
+            List.of(
+                "pg-tls-cert-without-key.yml:7:3: postgres.sslcert: a client certificate needs its private key: set postgres.sslkey too")),
+        Arguments.of(
+            "pg-tls-key-without-cert.yml",
+            List.of(
+                "pg-tls-key-without-cert.yml:6:3: postgres.sslkey: file tls/absent-client.key does not exist (looked for "
+                    + absolute("tls/absent-client.key")
+                    + ")",
+                "pg-tls-key-without-cert.yml:6:3: postgres.sslkey: a private key needs its client certificate: set postgres.sslcert too")),
+        Arguments.of(
+            "redis-uri-verify-peer.yml",
+            List.of(
+                "redis-uri-verify-peer.yml:6:3: redis.uri: 'rediss://127.0.0.1:6380?verifyPeer=NONE' sets verifyPeer; remove it and set redis.tls.verify instead (full, the default, checks the CA and the host name; ca checks the CA only)")),
+        Arguments.of(
+            "tls-plain-uri.yml",
+            List.of(
+                "tls-plain-uri.yml:7:3: redis.tls: redis.uri 'redis://127.0.0.1:6379' does not use TLS; write rediss://127.0.0.1:6379 to connect with these settings, or remove redis.tls")),
+        Arguments.of(
+            "tls-plain-sentinel-uri.yml",
+            List.of(
+                "tls-plain-sentinel-uri.yml:7:3: redis.tls: redis.uri 'redis-sentinel://127.0.0.1:26379#cache' does not use TLS; write rediss-sentinel://127.0.0.1:26379#cache (TLS to Sentinel and to the master) to connect with these settings, or remove redis.tls")),
+        Arguments.of(
+            "tls-ca-file-missing.yml",
+            List.of(
+                "tls-ca-file-missing.yml:8:5: redis.tls.caFile: file "
+                    + DIR
+                    + "tls/nowhere.crt does not exist (looked for "
+                    + Path.of(DIR, "tls/nowhere.crt").toAbsolutePath()
+                    + ")")),
+        Arguments.of(
+            "tls-ca-file-not-pem.yml",
+            List.of(
+                "tls-ca-file-not-pem.yml:8:5: redis.tls.caFile: "
+                    + DIR
+                    + "tls/not-pem.txt holds no PEM certificate (-----BEGIN CERTIFICATE-----); is it a PEM file?")),
+        Arguments.of(
+            "tls-ca-file-is-key.yml",
+            List.of(
+                "tls-ca-file-is-key.yml:8:5: redis.tls.caFile: "
+                    + DIR
+                    + "tls/client.key holds no PEM certificate (-----BEGIN CERTIFICATE-----); it holds 'PRIVATE KEY'")),
+        Arguments.of(
             "tls-cert-without-key.yml",
             List.of(
-                "tls-cert-without-key.yml:7:3: postgres.sslcert: a client certificate needs its private key: set postgres.sslkey too")),
+                "tls-cert-without-key.yml:8:5: redis.tls.certFile: certFile is set without keyFile; a client certificate (mutual TLS) needs both certFile (its PEM certificate) and keyFile (its PEM private key)")),
         Arguments.of(
             "tls-key-without-cert.yml",
             List.of(
-                "tls-key-without-cert.yml:6:3: postgres.sslkey: file tls/client.key does not exist (looked for "
-                    + absolute("tls/client.key")
-                    + ")",
-                "tls-key-without-cert.yml:6:3: postgres.sslkey: a private key needs its client certificate: set postgres.sslcert too")),
+                "tls-key-without-cert.yml:8:5: redis.tls.keyFile: keyFile is set without certFile; a client certificate (mutual TLS) needs both certFile (its PEM certificate) and keyFile (its PEM private key)")),
+        Arguments.of(
+            "tls-key-traditional.yml",
+            List.of(
+                "tls-key-traditional.yml:9:5: redis.tls.keyFile: "
+                    + DIR
+                    + "tls/client-traditional.key holds a private key in the traditional OpenSSL form; cachesync reads PKCS #8 (-----BEGIN PRIVATE KEY-----); convert it with: openssl pkcs8 -topk8 -nocrypt -in "
+                    + DIR
+                    + "tls/client-traditional.key -out "
+                    + DIR
+                    + "tls/client-traditional.key.pk8 (and point keyFile at the new file)")),
+        Arguments.of(
+            "tls-key-encrypted.yml",
+            List.of(
+                "tls-key-encrypted.yml:9:5: redis.tls.keyFile: "
+                    + DIR
+                    + "tls/client-encrypted.key holds an encrypted private key; cachesync reads unencrypted keys; convert it with: openssl pkcs8 -topk8 -nocrypt -in "
+                    + DIR
+                    + "tls/client-encrypted.key -out "
+                    + DIR
+                    + "tls/client-encrypted.key.pk8 (and point keyFile at the new file)")),
+        Arguments.of(
+            "tls-key-is-certificate.yml",
+            List.of(
+                "tls-key-is-certificate.yml:9:5: redis.tls.keyFile: "
+                    + DIR
+                    + "tls/client.crt holds no PEM private key (-----BEGIN PRIVATE KEY-----); it holds 'CERTIFICATE'")),
+        Arguments.of(
+            "tls-verify-none.yml",
+            List.of(
+                "tls-verify-none.yml:8:5: redis.tls.verify: 'none' is not one of full, ca (full checks that a trusted CA issued the server's certificate and that it names the host connected to; ca skips the host name; no mode skips the CA, or TLS would not tell the server from an impostor)")),
+        Arguments.of(
+            "tls-unknown-key.yml",
+            List.of(
+                "tls-unknown-key.yml:8:5: redis.tls.cafile: unknown key (did you mean 'caFile'?); known keys here: caFile, certFile, keyFile, verify")),
         Arguments.of(
             "problems-in-both-files.yml",
             List.of(

@@ -60,7 +60,7 @@ public final class JsonLineEncoder extends EncoderBase<ILoggingEvent> {
       }
       json.writeStringField("message", event.getFormattedMessage());
       IThrowableProxy thrown = event.getThrowableProxy();
-      if (thrown != null) {
+      if (thrown != null && !ReconnectTraceFilter.hides(event)) {
         json.writeStringField("exception", ThrowableProxyUtil.asString(thrown));
       }
       json.writeEndObject();

@@ -11,6 +11,7 @@ import io.cachesync.metrics.SyncMetrics;
 import io.cachesync.preflight.Finding;
 import io.cachesync.preflight.Preflight;
 import io.cachesync.preflight.PreflightReport;
+import io.cachesync.redis.RedisRefusedException;
 import io.lettuce.core.RedisException;
 import java.nio.file.Path;
 import java.sql.SQLException;
@@ -59,6 +60,9 @@ final class RunCommand implements Callable<Integer> {
         configuration.mapping().tables().size(),
         settings.postgres().address(),
         settings.redis().redactedUri());
+    if (settings.redis().usesTls()) {
+      LOG.info("Redis connections: {}", settings.redis().describeTransport());
+    }
     try (SyncMetrics metrics =
         new SyncMetrics(
             settings.name(),
@@ -97,6 +101,7 @@ final class RunCommand implements Callable<Integer> {
     Backoff backoff = new Backoff();
     boolean standingBy = false;
     boolean preflightPassed = false;
+    boolean started = false;
     while (stopRequested.getCount() > 0) {
       Daemon daemon;
       try {
@@ -126,10 +131,25 @@ final class RunCommand implements Callable<Integer> {
       } catch (Daemon.StartRefusedException e) {
         LOG.error("Not starting: {}", e.getMessage());
         return ExitCode.INVALID;
+      } catch (RedisRefusedException e) {
+        // A TLS certificate or a login Redis refuses: at the first start the settings are wrong,
+        // and waiting would hide it. A daemon that streamed already keeps trying (a renewed
+        // certificate or CA file is read again at the next attempt), saying why each time.
+        if (!started) {
+          LOG.error("Not starting: {}", e.getMessage());
+          return ExitCode.INVALID;
+        }
+        metrics.phase(Phase.WAITING_FOR_REDIS);
+        Duration delay = backoff.next();
+        LOG.warn("Cannot start: {}; trying again in {} s", e.getMessage(), delay.toSeconds());
+        stopRequested.await(delay.toMillis(), TimeUnit.MILLISECONDS);
+        continue;
       } catch (ServerUnreachableException | SQLException | RedisException e) {
-        if (e instanceof ServerUnreachableException u && u.tlsFailed()) {
-          // A refused certificate or TLS file needs a change on one side; waiting here would hide
-          // it. The service manager's restart (exit 3 is retried) picks up a fix on the server.
+        if (e instanceof ServerUnreachableException u && u.tlsFailed() && !started) {
+          // A refused certificate or TLS file needs a change on one side; waiting here at the
+          // first start would hide it. The service manager's restart (exit 3 is retried) picks up
+          // a fix. A daemon that streamed already keeps trying below (certificate and CA files
+          // are read again at each attempt), saying why each time.
           LOG.error("Not starting: {}", e.getMessage());
           return ExitCode.UNREACHABLE;
         }
@@ -147,6 +167,7 @@ final class RunCommand implements Callable<Integer> {
         LOG.info("Took over replication slot {}", settings.slotName());
         standingBy = false;
       }
+      started = true;
       current.set(daemon);
       if (stopRequested.getCount() == 0) {
         daemon.stop();

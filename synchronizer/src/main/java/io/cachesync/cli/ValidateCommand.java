@@ -89,7 +89,8 @@ final class ValidateCommand implements Callable<Integer> {
             + settings.stateKeyPrefix()
             + "*");
     out.println("  postgres " + settings.postgres().user() + "@" + settings.postgres().address());
-    out.println("  redis " + settings.redis().redactedUri());
+    out.println(
+        "  redis " + settings.redis().redactedUri() + ", " + settings.redis().describeTransport());
     int count = configuration.mapping().tables().size();
     out.println(
         "  mapping " + settings.mapping() + ": " + count + (count == 1 ? " table" : " tables"));

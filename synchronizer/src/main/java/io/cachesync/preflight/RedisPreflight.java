@@ -27,6 +27,9 @@ final class RedisPreflight {
     List<Finding> findings = new ArrayList<>();
     try (RedisAdmin redis = RedisAdmin.connect(settings)) {
       Map<String, String> server = redis.info("server");
+      if (settings.usesTls()) {
+        findings.add(Finding.ok(SUBJECT, "connected with " + settings.describeTransport()));
+      }
       String version = server.getOrDefault("redis_version", "?");
       String role = redis.info("replication").getOrDefault("role", "?");
       String where = "Redis " + version + " at " + settings.redactedUri();
@@ -50,11 +53,8 @@ final class RedisPreflight {
         findings.addAll(scripts(redis.scriptProblems()));
       }
     } catch (RedisRefusedException e) {
-      findings.add(
-          Finding.failed(
-              SUBJECT,
-              e.getMessage()
-                  + "; check the user and password in redis.uri (or redis.passwordFile)"));
+      // The message names what to check: the user and password, or the TLS settings.
+      findings.add(Finding.failed(SUBJECT, e.getMessage()));
     }
     return findings;
   }

@@ -46,8 +46,7 @@ public final class LettuceCacheInspector implements AutoCloseable {
       // Whatever failed (the connection, a refused SCRIPT LOAD), the client goes with it.
       client.shutdown();
       if (e instanceof RedisConnectionException) {
-        throw new ServerUnreachableException(
-            "Redis", settings.redactedUri(), String.valueOf(e.getMessage()));
+        throw LettuceClients.connectFailed(settings, e);
       }
       throw e;
     }

@@ -119,10 +119,7 @@ public final class LettuceCacheWriter implements CacheWriter {
       client.shutdown();
       pipelineClient.shutdown();
       if (e instanceof RedisConnectionException) {
-        throw new ServerUnreachableException(
-            "Redis",
-            settings.redactedUri(),
-            String.valueOf(LettuceClients.rootCause(e).getMessage()));
+        throw LettuceClients.connectFailed(settings, e);
       }
       throw e;
     }

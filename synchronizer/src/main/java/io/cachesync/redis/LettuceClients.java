@@ -1,11 +1,15 @@
 package io.cachesync.redis;
 
+import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.RedisSettings;
+import io.cachesync.config.RedisTlsSettings;
 import io.cachesync.sync.RedisUnavailableException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
+import io.lettuce.core.SslOptions;
+import io.lettuce.core.SslVerifyMode;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
@@ -16,7 +20,10 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-/** Builds Lettuce clients from the settings, with the timeouts every connection shares. */
+/**
+ * Builds Lettuce clients from the settings, with the timeouts and the TLS settings every connection
+ * shares: every connection cachesync makes to Redis or Sentinel comes from here.
+ */
 final class LettuceClients {
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
   static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
@@ -46,10 +53,43 @@ final class LettuceClients {
 
   private LettuceClients() {}
 
+  /**
+   * The URI to connect to. With {@code rediss://} and {@code rediss-sentinel://} Lettuce connects
+   * with TLS, to each Sentinel and to the master it names alike; the verify mode is set here, and
+   * Lettuce passes it on to each Sentinel's URI.
+   */
   static RedisURI uri(RedisSettings settings) {
     RedisURI uri = RedisURI.create(settings.uri());
     uri.setTimeout(COMMAND_TIMEOUT);
+    if (settings.usesTls()) {
+      uri.setVerifyPeer(verifyMode(settings.tls().verify()));
+    }
     return uri;
+  }
+
+  static SslVerifyMode verifyMode(RedisTlsSettings.Verify verify) {
+    return switch (verify) {
+      case FULL -> SslVerifyMode.FULL;
+      case CA -> SslVerifyMode.CA;
+    };
+  }
+
+  /**
+   * The authorities to trust (the JDK's unless {@code redis.tls.caFile} names others) and the
+   * client certificate, if any. Lettuce reads the files again at each connection, so a renewed
+   * certificate is used from the next reconnect on.
+   */
+  static SslOptions sslOptions(RedisTlsSettings tls) {
+    // A handshake gets as long as a connect: a server that does not answer one (a plain-text
+    // port) is found out as soon as an unreachable one.
+    SslOptions.Builder builder =
+        SslOptions.builder().jdkSslProvider().handshakeTimeout(CONNECT_TIMEOUT);
+    tls.caFile().ifPresent(file -> builder.trustManager(file.toFile()));
+    if (tls.clientCertificate()) {
+      builder.keyManager(
+          tls.certFile().orElseThrow().toFile(), tls.keyFile().orElseThrow().toFile(), null);
+    }
+    return builder.build();
   }
 
   /**
@@ -114,6 +154,9 @@ final class LettuceClients {
   private static RedisClient client(
       RedisSettings settings, ClientOptions.Builder options, String clientName) {
     RedisURI uri = uri(settings);
+    if (settings.usesTls()) {
+      options.sslOptions(sslOptions(settings.tls()));
+    }
     if (clientName != null) {
       uri.setClientName(clientName);
     }
@@ -168,10 +211,35 @@ final class LettuceClients {
     }
   }
 
+  /**
+   * What a failed connect means, to be thrown by the caller: that Redis cannot be reached (retry
+   * later), or that TLS failed on a certificate ({@link ServerUnreachableException#tlsFailed()},
+   * exit 3 as for PostgreSQL: a renewed certificate on either side mends it), unless it answered
+   * and refused what the configuration cannot get past (a login, a plain-text server behind
+   * rediss:// or the reverse), which is thrown from here.
+   *
+   * @throws RedisRefusedException naming the server, the cause and the setting to check
+   */
+  static ServerUnreachableException connectFailed(RedisSettings settings, RuntimeException e) {
+    ConnectionFailure failure = ConnectionFailure.of(settings, e);
+    if (failure.certificate()) {
+      ServerUnreachableException tls =
+          ServerUnreachableException.tlsRefused("Redis", failure.message());
+      tls.addSuppressed(e);
+      return tls;
+    }
+    if (failure.refused()) {
+      RedisRefusedException refused = new RedisRefusedException(failure.message());
+      refused.addSuppressed(e);
+      throw refused;
+    }
+    return new ServerUnreachableException("Redis", failure.address(), failure.message());
+  }
+
   /** A failure to write, to be retried: {@code cause} says why. */
   static RedisUnavailableException unavailable(Throwable cause) {
-    return new RedisUnavailableException(
-        "Redis cannot take writes: " + rootCause(cause).getMessage(), cause);
+    String why = ConnectionFailure.tlsCause(cause).orElseGet(() -> rootCause(cause).getMessage());
+    return new RedisUnavailableException("Redis cannot take writes: " + why, cause);
   }
 
   /** The innermost cause: what a Lettuce exception wraps is what the message should say. */

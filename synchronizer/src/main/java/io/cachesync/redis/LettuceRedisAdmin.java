@@ -38,20 +38,12 @@ final class LettuceRedisAdmin implements RedisAdmin {
     RedisClient client = LettuceClients.oneShot(settings);
     try {
       return new LettuceRedisAdmin(client, client.connect());
+    } catch (RedisConnectionException e) {
+      client.shutdown();
+      throw LettuceClients.connectFailed(settings, e);
     } catch (RuntimeException e) {
       client.shutdown();
-      if (!(e instanceof RedisConnectionException)) {
-        throw e;
-      }
-      Throwable root = LettuceClients.rootCause(e);
-      if (root instanceof RedisCommandExecutionException refused) {
-        throw new RedisRefusedException(
-            "Redis at "
-                + settings.redactedUri()
-                + " refused the connection: "
-                + refused.getMessage());
-      }
-      throw new ServerUnreachableException("Redis", settings.redactedUri(), describe(root));
+      throw e;
     }
   }
 
@@ -85,10 +77,5 @@ final class LettuceRedisAdmin implements RedisAdmin {
   public void close() {
     connection.close();
     client.shutdown();
-  }
-
-  private static String describe(Throwable cause) {
-    String message = cause.getMessage();
-    return message == null ? cause.getClass().getSimpleName() : message;
   }
 }

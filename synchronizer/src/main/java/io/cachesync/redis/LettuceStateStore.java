@@ -3,6 +3,7 @@ package io.cachesync.redis;
 import io.cachesync.config.RedisSettings;
 import io.cachesync.state.StateStore;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.util.ArrayList;
@@ -62,6 +63,14 @@ public final class LettuceStateStore implements StateStore {
     this.prefix = stateKeyPrefix;
   }
 
+  /**
+   * Connects to the master.
+   *
+   * @throws RedisRefusedException when Redis answered but refused the connection (a login, a
+   *     plain-text server behind rediss:// or the reverse), naming the setting to check
+   * @throws io.lettuce.core.RedisConnectionException when Redis cannot be reached, or refused a TLS
+   *     certificate, its message the one line that says why
+   */
   public static LettuceStateStore connect(RedisSettings settings, String stateKeyPrefix) {
     RedisClient client = LettuceClients.reconnecting(settings);
     try {
@@ -69,6 +78,11 @@ public final class LettuceStateStore implements StateStore {
     } catch (RuntimeException e) {
       // The connection failed: the client's threads go with it.
       client.shutdown();
+      if (e instanceof RedisConnectionException) {
+        // Told in one line (a certificate refused, or why Redis cannot be reached); retried.
+        throw new RedisConnectionException(
+            LettuceClients.connectFailed(settings, e).getMessage(), e);
+      }
       throw e;
     }
   }

@@ -106,4 +106,25 @@ class JsonLineEncoderTest {
             "timestamp", "level", "logger", "thread", "synchronizer", "table", "lsn", "message");
     assertThat(line).doesNotContain("secret").doesNotContain("dbz.");
   }
+
+  @Test
+  void encode_failedReconnectOfTheRedisClient_leavesItsTraceOut() {
+    Logger reconnects = context.getLogger(ReconnectTraceFilter.RECONNECTS);
+    LoggingEvent event =
+        new LoggingEvent(
+            Logger.FQCN,
+            reconnects,
+            Level.WARN,
+            "Cannot reconnect to [127.0.0.1:6380]: PKIX path building failed",
+            new javax.net.ssl.SSLHandshakeException("PKIX path building failed"),
+            null);
+
+    JsonNode json = parse(text(encoder.encode(event)));
+
+    assertThat(json.get("message").asText())
+        .isEqualTo("Cannot reconnect to [127.0.0.1:6380]: PKIX path building failed");
+    assertThat(json.has("exception")).isFalse();
+    assertThat(new ReconnectTraceFilter().evaluate(event)).isTrue();
+    assertThat(new ReconnectTraceFilter().evaluate(event("Batch failed", null))).isFalse();
+  }
 }

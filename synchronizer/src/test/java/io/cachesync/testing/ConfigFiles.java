@@ -88,6 +88,32 @@ public final class ConfigFiles {
     }
   }
 
+  /**
+   * Writes both files into {@code directory} and returns the path of synchronizer.yml, with {@code
+   * redisSection} as the body of {@code redis:} (one key per line, nested keys indented: e.g. the
+   * {@code tls:} section), and the endpoint on a free port.
+   */
+  public static Path writeWithRedisSection(
+      Path directory, String name, String postgres, String redisSection, String mapping) {
+    StringBuilder settings = new StringBuilder();
+    settings.append("name: ").append(name).append('\n');
+    settings.append("postgres:\n");
+    postgres.lines().forEach(line -> settings.append("  ").append(line).append('\n'));
+    settings.append("redis:\n");
+    redisSection.lines().forEach(line -> settings.append("  ").append(line).append('\n'));
+    settings.append("mapping: mapping.yml\n");
+    settings.append(Endpoint.FREE_PORT.section);
+    try {
+      Files.createDirectories(directory);
+      Files.writeString(directory.resolve("mapping.yml"), mapping, StandardCharsets.UTF_8);
+      Path file = directory.resolve("synchronizer.yml");
+      Files.writeString(file, settings, StandardCharsets.UTF_8);
+      return file;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** The {@code postgres:} body for the superuser on {@code server}. */
   public static String postgres(PostgresServer server, String database) {
     return "host: "

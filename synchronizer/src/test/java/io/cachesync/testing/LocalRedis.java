@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /** A Redis server run from the installed {@code redis-server}, without persistence. */
@@ -16,19 +17,26 @@ final class LocalRedis implements RedisServer {
   private final Path executable;
   private final Path directory;
   private final List<String> arguments;
+  private final RedisTls tls;
   private int port;
   private Process process;
 
-  private LocalRedis(Path executable, Path directory, List<String> arguments) {
+  private LocalRedis(Path executable, Path directory, List<String> arguments, RedisTls tls) {
     this.executable = executable;
     this.directory = directory;
     this.arguments = List.copyOf(arguments);
+    this.tls = tls;
   }
 
   static LocalRedis create(Path executable, List<String> arguments) {
+    return create(executable, arguments, null);
+  }
+
+  /** A server that speaks only TLS ({@code --port 0}) as {@code tls} says, when not null. */
+  static LocalRedis create(Path executable, List<String> arguments, RedisTls tls) {
     try {
       LocalRedis server =
-          new LocalRedis(executable, Files.createTempDirectory("cachesync-redis-"), arguments);
+          new LocalRedis(executable, Files.createTempDirectory("cachesync-redis-"), arguments, tls);
       Cleanup.register(server);
       server.startOnFreePort();
       return server;
@@ -50,8 +58,9 @@ final class LocalRedis implements RedisServer {
     List<String> command = new ArrayList<>();
     command.add(executable.toString());
     command.addAll(
+        tls == null ? List.of("--port", Integer.toString(port)) : tls.serverArguments(port));
+    command.addAll(
         List.of(
-            "--port", Integer.toString(port),
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "no",
@@ -130,6 +139,23 @@ final class LocalRedis implements RedisServer {
   @Override
   public String host() {
     return "127.0.0.1";
+  }
+
+  @Override
+  public Optional<RedisTls> tls() {
+    return Optional.ofNullable(tls);
+  }
+
+  @Override
+  public String uri() {
+    return (tls == null ? "redis://" : "rediss://") + host() + ":" + port();
+  }
+
+  @Override
+  public String command(String... arguments) {
+    return tls == null
+        ? Resp.command(host(), port(), arguments)
+        : Resp.command(tls.socketFactory(), host(), port(), arguments);
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.cachesync.testing;
 
+import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
@@ -13,6 +14,10 @@ public final class RedisProbe implements AutoCloseable {
 
   public RedisProbe(RedisServer server) {
     this.client = RedisClient.create(server.uri());
+    server
+        .tls()
+        .ifPresent(
+            tls -> client.setOptions(ClientOptions.builder().sslOptions(tls.sslOptions()).build()));
     this.connection = client.connect();
   }
 

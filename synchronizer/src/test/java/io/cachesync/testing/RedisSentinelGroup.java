@@ -15,13 +15,16 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A Redis master, one replica of it and a Sentinel watching them, all from the installed {@code
  * redis-server}, so that a test can fail the master over: on request ({@link #failover()}), or by
  * killing it ({@link #killMaster()}). Sentinel is told the master is down after one second without
- * an answer; with one Sentinel a quorum of one decides.
+ * an answer; with one Sentinel a quorum of one decides. When the master speaks TLS ({@link
+ * RedisServer#tls()}), so do the replica and Sentinel, only TLS and with the same certificates, and
+ * replication and Sentinel's links use TLS too.
  */
 public final class RedisSentinelGroup implements AutoCloseable {
   public static final String MASTER_NAME = "cachesync";
@@ -31,6 +34,7 @@ public final class RedisSentinelGroup implements AutoCloseable {
   private final TcpProxy replication;
   private final LocalRedis second;
   private final Sentinel sentinel;
+  private final Optional<RedisTls> tls;
   private final RedisClient sentinelClient;
   private final StatefulRedisSentinelConnection<String, String> sentinelConnection;
 
@@ -49,16 +53,26 @@ public final class RedisSentinelGroup implements AutoCloseable {
       throw new IllegalStateException("a Sentinel group needs the local redis-server binary");
     }
     this.first = local;
+    this.tls = master.tls();
     // The replica reads the master through a proxy, so that a test can cut replication: a
     // stopped (SIGSTOP) replica would still find the master's writes in its socket buffer.
     this.replication = new TcpProxy(master.host(), master.port());
+    String[] replicaOf = {"--replicaof", replication.host(), Integer.toString(replication.port())};
     this.second =
         (LocalRedis)
-            TestServers.redis(
-                "--replicaof", replication.host(), Integer.toString(replication.port()));
-    this.sentinel = Sentinel.start(master, masterName);
+            (tls.isPresent()
+                ? TestServers.redisTls(tls.get(), replicaOf)
+                : TestServers.redis(replicaOf));
+    this.sentinel = Sentinel.start(master, masterName, tls);
     this.sentinelClient =
-        RedisClient.create(RedisURI.Builder.redis(sentinel.host(), sentinel.port).build());
+        RedisClient.create(
+            RedisURI.Builder.redis(sentinel.host(), sentinel.port)
+                .withSsl(tls.isPresent())
+                .build());
+    tls.ifPresent(
+        t ->
+            sentinelClient.setOptions(
+                io.lettuce.core.ClientOptions.builder().sslOptions(t.sslOptions()).build()));
     this.sentinelConnection = sentinelClient.connectSentinel();
     awaitReplicaSeen();
     // Sentinel may list the replica before its first full sync is done (Redis waits a few seconds
@@ -81,9 +95,17 @@ public final class RedisSentinelGroup implements AutoCloseable {
     }
   }
 
-  /** The URI the synchronizer is configured with. */
+  /**
+   * The URI the synchronizer is configured with: {@code rediss-sentinel://} when the group speaks
+   * TLS.
+   */
   public String uri() {
-    return "redis-sentinel://" + sentinel.host() + ":" + sentinel.port + "#" + masterName;
+    return (tls.isPresent() ? "rediss-sentinel://" : "redis-sentinel://")
+        + sentinel.host()
+        + ":"
+        + sentinel.port
+        + "#"
+        + masterName;
   }
 
   /** The port Sentinel listens on (on 127.0.0.1). */
@@ -247,11 +269,11 @@ public final class RedisSentinelGroup implements AutoCloseable {
       this.directory = directory;
     }
 
-    static Sentinel start(RedisServer master, String masterName) {
+    static Sentinel start(RedisServer master, String masterName, Optional<RedisTls> tls) {
       try {
         Sentinel sentinel = new Sentinel(Files.createTempDirectory("cachesync-sentinel-"));
         Cleanup.register(sentinel);
-        LocalPostgres.startOnFreePort(free -> sentinel.start(free, master, masterName));
+        LocalPostgres.startOnFreePort(free -> sentinel.start(free, master, masterName, tls));
         return sentinel;
       } catch (IOException e) {
         throw new UncheckedIOException(e);
@@ -262,14 +284,17 @@ public final class RedisSentinelGroup implements AutoCloseable {
       return "127.0.0.1";
     }
 
-    private void start(int free, RedisServer master, String masterName) throws IOException {
+    private void start(int free, RedisServer master, String masterName, Optional<RedisTls> tls)
+        throws IOException {
       port = free;
       Path config = directory.resolve("sentinel.conf");
+      List<String> listen =
+          tls.map(t -> t.sentinelDirectives(port)).orElse(List.of("port " + port));
       Files.writeString(
           config,
           String.join(
               "\n",
-              "port " + port,
+              String.join("\n", listen),
               "bind 127.0.0.1",
               "daemonize no",
               "dir " + directory,
@@ -293,7 +318,12 @@ public final class RedisSentinelGroup implements AutoCloseable {
             .pollInterval(Duration.ofMillis(20))
             .ignoreExceptions()
             .failFast("redis-server --sentinel exited", () -> !process.isAlive())
-            .until(() -> Resp.command(host(), port, "PING"), reply -> reply.startsWith("+PONG"));
+            .until(
+                () ->
+                    tls.isPresent()
+                        ? Resp.command(tls.get().socketFactory(), host(), port, "PING")
+                        : Resp.command(host(), port, "PING"),
+                reply -> reply.startsWith("+PONG"));
       } catch (org.awaitility.core.ConditionTimeoutException
           | org.awaitility.core.TerminalFailureException e) {
         process.destroyForcibly();

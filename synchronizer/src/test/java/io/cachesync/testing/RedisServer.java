@@ -1,11 +1,18 @@
 package io.cachesync.testing;
 
+import java.util.Optional;
+
 /** A throwaway Redis server. */
 public interface RedisServer extends AutoCloseable {
 
   String host();
 
   int port();
+
+  /** How the server speaks TLS, when it does (then only TLS: {@code rediss://}). */
+  default Optional<RedisTls> tls() {
+    return Optional.empty();
+  }
 
   default String uri() {
     return "redis://" + host() + ":" + port();

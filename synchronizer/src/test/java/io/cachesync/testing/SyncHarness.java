@@ -28,8 +28,15 @@ public final class SyncHarness implements AutoCloseable {
 
   /** On a PostgreSQL server of the test's own, e.g. one it restarts. */
   public SyncHarness(PostgresServer postgres, String databasePrefix, String... redisArguments) {
+    this(postgres, databasePrefix, TestServers.redis(redisArguments));
+  }
+
+  /**
+   * With a Redis server the test made (one that speaks TLS, say); it is closed with the harness.
+   */
+  public SyncHarness(PostgresServer postgres, String databasePrefix, RedisServer redisServer) {
     this.postgres = postgres;
-    this.redisServer = TestServers.redis(redisArguments);
+    this.redisServer = redisServer;
     this.redis = new RedisProbe(redisServer);
     this.database = postgres.createDatabase(databasePrefix);
     try {
@@ -48,6 +55,20 @@ public final class SyncHarness implements AutoCloseable {
   public Path config(String mapping) {
     return ConfigFiles.write(
         directory, NAME, ConfigFiles.postgres(postgres, database), redisServer.uri(), mapping);
+  }
+
+  /**
+   * Writes the configuration files for {@code mapping} into the folder {@code name} of their own,
+   * with {@code redisSection} as the body of {@code redis:} (one key per line, nested keys
+   * indented), and returns synchronizer.yml.
+   */
+  public Path configWithRedis(String name, String redisSection, String mapping) {
+    return ConfigFiles.writeWithRedisSection(
+        directory.resolve(name),
+        NAME,
+        ConfigFiles.postgres(postgres, database),
+        redisSection,
+        mapping);
   }
 
   /**

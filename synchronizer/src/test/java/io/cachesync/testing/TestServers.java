@@ -79,6 +79,21 @@ public final class TestServers {
   }
 
   /**
+   * A new Redis server that speaks only TLS, as {@code tls} says ({@code --port 0} and {@code
+   * --tls-port}), started with extra {@code redis-server} arguments; it needs the installed binary.
+   */
+  public static RedisServer redisTls(RedisTls tls, String... arguments) {
+    return LocalRedis.create(
+        REDIS_SERVER.orElseThrow(
+            () ->
+                new IllegalStateException(
+                    "no redis-server for the TLS tests: install redis-server (scripts/test does"
+                        + " it on Debian)")),
+        List.of(arguments),
+        tls);
+  }
+
+  /**
    * A new Prometheus server that scrapes itself (job {@code prometheus}) and each job's targets
    * ({@code host:port}) every second.
    */
