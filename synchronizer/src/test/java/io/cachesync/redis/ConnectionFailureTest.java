@@ -85,6 +85,7 @@ class ConnectionFailureTest {
     ConnectionFailure told = ConnectionFailure.of(TLS, failure, NOTHING);
 
     assertThat(told.refused()).isTrue();
+    assertThat(told.certificate()).as("exit 3, as a certificate on either side mends it").isTrue();
     assertThat(told.address()).isEqualTo("cache.internal:6380");
     assertThat(told.message())
         .isEqualTo(
@@ -253,10 +254,11 @@ class ConnectionFailureTest {
     ConnectionFailure told = ConnectionFailure.of(PLAIN, failure, NOTHING);
 
     assertThat(told.refused()).isTrue();
+    assertThat(told.certificate()).as("exit 2: only the configuration mends it").isFalse();
     assertThat(told.message())
         .isEqualTo(
             "Redis at redis://:****@cache.internal:6379 refused the connection: WRONGPASS invalid"
-                + " username-password pair; check the user and password in redis.uri");
+                + " username-password pair; check the user and password in redis.uri (or redis.passwordFile)");
   }
 
   @Test
