@@ -806,7 +806,8 @@ final class PostgresPreflight {
                       + " does not publish every operation, so changes (or TRUNCATE) would be"
                       + " missed; run ALTER PUBLICATION "
                       + name
-                      + " SET (publish = 'insert, update, delete, truncate')"));
+                      + " SET (publish = 'insert, update, delete, truncate'), or what "
+                      + GRANTS_FIX));
         }
         boolean ownsPublication = row.getBoolean(3) || role.superuser();
         List<TableId> missing = missingFromPublication(connection, name, published);
@@ -814,7 +815,7 @@ final class PostgresPreflight {
             missing.stream().map(TableId::toString).collect(Collectors.joining(", "));
         if (missing.isEmpty()) {
           findings.add(Finding.ok(SUBJECT, "publication " + name + " holds every mapped table"));
-        } else if (ownsPublication && ownedByOthers.isEmpty()) {
+        } else if (ownsPublication && missing.stream().noneMatch(ownedByOthers::contains)) {
           findings.add(
               Finding.ok(SUBJECT, "publication " + name + " will be extended with " + missingList));
         } else {

@@ -93,6 +93,16 @@ final class RedisPreflight {
     return policy != null ? Optional.of(policy) : redis.configGet("maxmemory-policy");
   }
 
+  /** Why cachesync sends the commands, when they are few enough to say on one line. */
+  private static String uses(List<Command> commands) {
+    if (commands.size() > 3) {
+      return "";
+    }
+    return " ("
+        + commands.stream().map(Command::use).distinct().collect(Collectors.joining("; "))
+        + ")";
+  }
+
   /** What the user lacks, each named with its fix. */
   private List<Finding> acl(RedisRights.Gaps gaps) {
     String user = "ACL user " + rights.user();
@@ -106,9 +116,8 @@ final class RedisPreflight {
               user
                   + " lacks "
                   + missing.stream().map(Command::display).collect(Collectors.joining(", "))
-                  + " ("
-                  + missing.stream().map(Command::use).distinct().collect(Collectors.joining("; "))
-                  + "); add "
+                  + uses(missing)
+                  + "; add "
                   + missing.stream().map(c -> "+" + c.name()).collect(Collectors.joining(" "))
                   + ", or run what "
                   + GRANTS_FIX));
