@@ -17,9 +17,8 @@ import java.util.UUID;
  * a TTL, MessagePack-packed rows and a position), on throwaway keys under {@code <state
  * prefix>preflight:}, where no application keeps keys and which the synchronizer's Redis user may
  * write, and deletes them: a Redis user without a command the scripts run, or a Redis without the
- * cmsgpack library, is found before the stream starts rather than on its first batch. The position
- * scripts publish on the synchronizer's own channel a bound far below any real one, which no
- * read-your-writes fence takes for its own.
+ * cmsgpack library, is found before the stream starts rather than on its first batch. Nothing is
+ * published on the synchronizer's channel: the trial's position carries no applied bound.
  */
 final class ScriptTrial {
   private final RedisCommands<String, String> redis;
@@ -98,7 +97,8 @@ final class ScriptTrial {
               .add(version)
               .add(new Version(1, 8).toString())
               .add(Instant.now().toString())
-              .add(new Version(1, 8).appliedText())
+              // No applied bound: nothing is published to the read-your-writes fence's clients.
+              .add("")
               .add(stateKeyPrefix + "applied");
       default -> {
         redis.set(key, "{\"__v\":\"" + Version.ZERO.text() + "\"}");

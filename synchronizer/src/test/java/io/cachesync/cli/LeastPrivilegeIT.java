@@ -306,7 +306,7 @@ class LeastPrivilegeIT {
           || !validate.out().contains("cachesync grants --postgres")
               && !taken.getKey().contains("NOREPLICATION")) {
         missed.add(
-            taken.getKey() + "\n  expected '" + taken.getValue() + "' in:\n" + validate.out());
+            taken.getKey() + "\n  expected '" + taken.getValue() + "' in:\n" + validate.output());
       }
       postgres.execute(database, "ALTER ROLE " + quoted(role) + " REPLICATION");
       Output psql = psql(sql);
@@ -359,7 +359,7 @@ class LeastPrivilegeIT {
       if (validate.exitCode() != exitCode
           || !validate.out().contains(expected)
           || !validate.out().contains("cachesync grants --redis")) {
-        missed.add(right + ": expected '" + expected + "' in:\n" + validate.out());
+        missed.add(right + ": expected '" + expected + "' in:\n" + validate.output());
       }
       assertThat(redisServer.command("ACL", "SETUSER", REDIS_USER, right)).isEqualTo("+OK");
     }
