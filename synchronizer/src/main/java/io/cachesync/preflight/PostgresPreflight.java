@@ -70,8 +70,7 @@ final class PostgresPreflight {
 
   /** Where every fix of a missing right also points: the command that prints them all. */
   static final String GRANTS_FIX =
-      "`cachesync grants --postgres` prints every statement the configuration needs, to run with"
-          + " psql as a superuser";
+      "the statements `cachesync grants --postgres` prints (every right the configuration needs)";
 
   /** The schemas already reported for a missing USAGE right. */
   private final Set<String> schemasWithoutUsage = new LinkedHashSet<>();
@@ -89,7 +88,7 @@ final class PostgresPreflight {
                 + on
                 + "; run "
                 + grant
-                + " as a superuser, or what "
+                + " as a superuser, or "
                 + GRANTS_FIX));
   }
 
@@ -736,7 +735,7 @@ final class PostgresPreflight {
                 + role.name()
                 + " may not create it (it needs CREATE on "
                 + (schemaExists ? "schema " + table.schema() : "database " + database())
-                + "); have a superuser create it: "
+                + "); have a superuser run "
                 + GRANTS_FIX));
     return Optional.empty();
   }
@@ -780,7 +779,7 @@ final class PostgresPreflight {
                         + tableList
                         + " "
                         + Publications.OPTIONS
-                        + ", or what "
+                        + ", or "
                         + GRANTS_FIX));
           }
           return;
@@ -806,7 +805,7 @@ final class PostgresPreflight {
                       + " does not publish every operation, so changes (or TRUNCATE) would be"
                       + " missed; run ALTER PUBLICATION "
                       + name
-                      + " SET (publish = 'insert, update, delete, truncate'), or what "
+                      + " SET (publish = 'insert, update, delete, truncate'), or "
                       + GRANTS_FIX));
         }
         boolean ownsPublication = row.getBoolean(3) || role.superuser();
@@ -835,7 +834,7 @@ final class PostgresPreflight {
                       + missing.stream()
                           .map(SqlIdentifier::quoted)
                           .collect(Collectors.joining(", "))
-                      + ", or what "
+                      + ", or "
                       + GRANTS_FIX));
         }
       }
@@ -897,7 +896,8 @@ final class PostgresPreflight {
     if (state.equals("3D000")) {
       return "database " + database + " does not exist; create it or fix postgres.database";
     }
-    if (state.equals("42501")) {
+    if (state.equals("42501")
+        && String.valueOf(e.getMessage()).contains("permission denied for database")) {
       return "user "
           + user
           + " may not connect to database "
@@ -910,7 +910,7 @@ final class PostgresPreflight {
           + SqlIdentifier.quoted(database)
           + " TO "
           + SqlIdentifier.quoted(user)
-          + " as a superuser, or what "
+          + " as a superuser, or "
           + GRANTS_FIX;
     }
     return "check failed: " + e.getMessage() + " (SQLSTATE " + state + ")";

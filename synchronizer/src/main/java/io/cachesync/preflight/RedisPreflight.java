@@ -25,8 +25,7 @@ final class RedisPreflight {
 
   /** Where every ACL problem's fix points. */
   static final String GRANTS_FIX =
-      "`cachesync grants --redis` prints the ACL SETUSER line that adds every right cachesync"
-          + " needs";
+      "the ACL SETUSER line `cachesync grants --redis` prints (every right cachesync needs)";
 
   private final RedisSettings settings;
   private final RedisRights rights;
@@ -119,7 +118,7 @@ final class RedisPreflight {
                   + uses(missing)
                   + "; add "
                   + missing.stream().map(c -> "+" + c.name()).collect(Collectors.joining(" "))
-                  + ", or run what "
+                  + ", or run "
                   + GRANTS_FIX));
     }
     for (KeyPattern pattern : gaps.keyPatterns()) {
@@ -134,7 +133,7 @@ final class RedisPreflight {
                       : " (the keys of " + pattern.owner() + ")")
                   + "; add ~"
                   + pattern.pattern()
-                  + ", or run what "
+                  + ", or run "
                   + GRANTS_FIX));
     }
     boolean publish = gaps.commands().stream().anyMatch(c -> c.name().equals("publish"));
@@ -149,7 +148,7 @@ final class RedisPreflight {
                   + channels
                   + " (clients polling the applied field of the position still see it); add "
                   + (publish ? "+publish" : "&" + channels)
-                  + ", or run what "
+                  + ", or run "
                   + GRANTS_FIX));
     }
     if (findings.isEmpty()) {

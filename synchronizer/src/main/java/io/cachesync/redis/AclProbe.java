@@ -7,18 +7,19 @@ import io.cachesync.redis.RedisRights.Gaps;
 import io.cachesync.redis.RedisRights.KeyPattern;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.LMoveArgs;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.output.NestedMultiOutput;
 import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
+import io.lettuce.core.protocol.ProtocolKeyword;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,13 +52,11 @@ final class AclProbe {
     CHANNEL_REFUSED
   }
 
-  private final RedisClient client;
   private final RedisCommands<String, String> redis;
   private final String stateKeyPrefix;
   private final String base;
 
-  AclProbe(RedisClient client, RedisCommands<String, String> redis, String stateKeyPrefix) {
-    this.client = requireNonNull(client, "client");
+  AclProbe(RedisCommands<String, String> redis, String stateKeyPrefix) {
     this.redis = requireNonNull(redis, "redis");
     this.stateKeyPrefix = requireNonNull(stateKeyPrefix, "stateKeyPrefix");
     this.base = stateKeyPrefix + "preflight:" + UUID.randomUUID() + ":probe:";
@@ -67,16 +66,21 @@ final class AclProbe {
     List<Command> commands = new ArrayList<>();
     List<KeyPattern> keys = new ArrayList<>();
     List<String> channels = new ArrayList<>();
+    // PUBLISH is probed on the synchronizer's channel, which also probes the channel's right.
+    String channel = rights.channels().isEmpty() ? base + "channel" : rights.channels().get(0);
+    Map<String, Consumer<RedisCommands<String, String>>> probes =
+        probes(base, channel, this::appliedBound);
+    Command multi = null;
     try {
-      // PUBLISH is probed on the synchronizer's channel, which also probes the channel's right.
-      String channel = rights.channels().isEmpty() ? base + "channel" : rights.channels().get(0);
-      Map<String, Consumer<RedisCommands<String, String>>> probes =
-          probes(base, channel, this::appliedBound, this::transaction);
       boolean stateKeysRefused = false;
       for (Command command : rights.commands()) {
         Consumer<RedisCommands<String, String>> probe = probes.get(command.name());
         if (probe == null) {
           throw new IllegalStateException("no probe for Redis command " + command.name());
+        }
+        if (command.name().equals("multi")) {
+          multi = command; // last: see below
+          continue;
         }
         switch (answer(probe)) {
           case COMMAND_REFUSED -> commands.add(command);
@@ -94,6 +98,12 @@ final class AclProbe {
     } finally {
       clean();
     }
+    // Last, since a user that may MULTI but neither EXEC nor DISCARD leaves this connection inside
+    // the transaction, where every later command would only be queued.
+    if (multi != null && answer(probes.get("multi")) == Answer.COMMAND_REFUSED) {
+      commands.add(multi);
+    }
+    commands.sort(Comparator.comparingInt(rights.commands()::indexOf));
     return new Gaps(commands, keys, channels);
   }
 
@@ -156,13 +166,9 @@ final class AclProbe {
    *
    * @param channel where PUBLISH is probed
    * @param bound what it publishes there
-   * @param transaction runs a probe on a connection of its own (MULTI, EXEC, DISCARD, WATCH)
    */
   static Map<String, Consumer<RedisCommands<String, String>>> probes(
-      String base,
-      String channel,
-      Supplier<String> bound,
-      Consumer<Consumer<RedisCommands<String, String>>> transaction) {
+      String base, String channel, Supplier<String> bound) {
     String string = base + "string";
     String hash = base + "hash";
     String list = base + "list";
@@ -172,10 +178,16 @@ final class AclProbe {
     probes.put("evalsha", r -> r.evalsha(NO_SCRIPT, ScriptOutputType.STATUS));
     probes.put("eval", r -> r.eval("return 0", ScriptOutputType.INTEGER));
     probes.put("script|load", r -> r.scriptLoad("return 0"));
-    probes.put("multi", r -> transaction.accept(RedisCommands::multi));
-    probes.put("exec", r -> transaction.accept(RedisCommands::exec));
-    probes.put("discard", r -> transaction.accept(RedisCommands::discard));
-    probes.put("watch", r -> transaction.accept(t -> t.watch(string)));
+    probes.put(
+        "multi",
+        r -> {
+          x(r, Untracked.MULTI, args());
+          leaveTransaction(r);
+        });
+    // Outside a transaction: "EXEC without MULTI", "DISCARD without MULTI" when allowed.
+    probes.put("exec", r -> x(r, Untracked.EXEC, args()));
+    probes.put("discard", r -> x(r, Untracked.DISCARD, args()));
+    probes.put("watch", r -> r.watch(string));
     probes.put("unwatch", RedisCommands::unwatch);
     probes.put("client|id", RedisCommands::clientId);
     probes.put("client|list", RedisCommands::clientList);
@@ -217,12 +229,39 @@ final class AclProbe {
   }
 
   /**
-   * Runs a transaction probe on a connection of its own, closed after: a MULTI that Redis took must
-   * not leave the shared connection inside a transaction.
+   * MULTI, EXEC and DISCARD as plain commands. Lettuce follows the transaction of a connection that
+   * sends them under their own names (it collects the replies of the commands that follow into the
+   * EXEC's); probed alone, they are just commands.
    */
-  private void transaction(Consumer<RedisCommands<String, String>> probe) {
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      probe.accept(connection.sync());
+  enum Untracked implements ProtocolKeyword {
+    MULTI,
+    EXEC,
+    DISCARD;
+
+    private final byte[] bytes = name().getBytes(StandardCharsets.US_ASCII);
+
+    @Override
+    public byte[] getBytes() {
+      return bytes;
+    }
+
+    @Override
+    public String toString() {
+      return "probe " + name();
+    }
+  }
+
+  /** Ends the transaction a probe opened: DISCARD, or EXEC of nothing when DISCARD is refused. */
+  private static void leaveTransaction(RedisCommands<String, String> redis) {
+    try {
+      x(redis, Untracked.DISCARD, args());
+    } catch (RedisCommandExecutionException refused) {
+      try {
+        x(redis, Untracked.EXEC, args());
+      } catch (RedisCommandExecutionException alsoRefused) {
+        // Stuck inside it: nothing else is sent on this connection (the scripts are not tried
+        // when a right is missing), and closing it ends the transaction.
+      }
     }
   }
 
@@ -231,7 +270,7 @@ final class AclProbe {
   }
 
   private static void x(
-      RedisCommands<String, String> redis, CommandType type, CommandArgs<String, String> args) {
+      RedisCommands<String, String> redis, ProtocolKeyword type, CommandArgs<String, String> args) {
     redis.dispatch(type, new NestedMultiOutput<>(StringCodec.UTF8), args);
   }
 

@@ -89,7 +89,7 @@ final class LettuceRedisAdmin implements RedisAdmin {
 
   @Override
   public RedisRights.Gaps lacking(RedisRights rights, String stateKeyPrefix) {
-    return new AclProbe(client, connection.sync(), stateKeyPrefix).run(rights);
+    return new AclProbe(connection.sync(), stateKeyPrefix).run(rights);
   }
 
   @Override

@@ -372,8 +372,9 @@ class LeastPrivilegeIT {
     assertThat(redis.keys(throwaway)).as("the probes' throwaway keys").isEmpty();
   }
 
+  /** {@code validate}, with the stack trace of an unexpected error. */
   private CommandRun validate() {
-    return CommandRun.of("validate", "--config", config.toString());
+    return CommandRun.of("validate", "--config", config.toString(), "--verbose");
   }
 
   /** The rows of both tables as cachesync caches them, by key. */

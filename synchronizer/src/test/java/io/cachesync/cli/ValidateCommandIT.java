@@ -390,16 +390,16 @@ class ValidateCommandIT {
             "FAIL  postgres: the signal table cachesync.signal_shop does not exist and user"
                 + " cachesync_pw may not create it (it needs CREATE on database "
                 + database
-                + "); have a superuser create it: `cachesync grants --postgres` prints every"
-                + " statement the configuration needs")
+                + "); have a superuser run the statements `cachesync grants --postgres` prints"
+                + " (every right the configuration needs)")
         .contains(
             "FAIL  postgres: publication cachesync_shop does not exist and user cachesync_pw may not"
                 + " create it (it needs CREATE on database "
                 + database
                 + " and to own every table); have a superuser run CREATE PUBLICATION cachesync_shop"
                 + " FOR TABLE \"public\".\"users\", \"cachesync\".\"signal_shop\" WITH (publish ="
-                + " 'insert, update, delete, truncate'), or what `cachesync grants --postgres`"
-                + " prints");
+                + " 'insert, update, delete, truncate'), or the statements `cachesync grants"
+                + " --postgres` prints");
     assertThat(run.output()).doesNotContain(PostgresServer.PASSWORD_ROLE_PASSWORD);
   }
 
