@@ -24,7 +24,8 @@ import picocli.CommandLine.Option;
       ResyncCommand.class,
       VerifyCommand.class,
       ValidateCommand.class,
-      StatusCommand.class
+      StatusCommand.class,
+      GrantsCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {

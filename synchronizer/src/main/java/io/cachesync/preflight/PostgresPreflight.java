@@ -10,7 +10,9 @@ import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.source.DebeziumChangeSource;
 import io.cachesync.source.PostgresConnector;
+import io.cachesync.source.Publications;
 import io.cachesync.source.SignalTable;
+import io.cachesync.source.SqlIdentifier;
 import io.cachesync.source.TlsNotOfferedException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -56,7 +58,7 @@ final class PostgresPreflight {
       for (TableMapping table : tables) {
         checkTable(connection, table, role).ifPresent(ownedByOthers::add);
       }
-      checkSignalTable(connection, role);
+      checkSignalTable(connection, role).ifPresent(ownedByOthers::add);
       checkPublication(connection, role, ownedByOthers);
     } catch (SQLException e) {
       findings.add(Finding.failed(SUBJECT, loginProblem(e)));
@@ -67,6 +69,45 @@ final class PostgresPreflight {
   /** What the login role may do. */
   private record Role(
       String name, boolean superuser, boolean replication, boolean createInDatabase) {}
+
+  /** Where every fix of a missing right also points: the command that prints them all. */
+  static final String GRANTS_FIX =
+      "the statements `cachesync grants --postgres` prints (every right the configuration needs)";
+
+  /** The schemas already reported for a missing USAGE right. */
+  private final Set<String> schemasWithoutUsage = new LinkedHashSet<>();
+
+  /** A right the login role lacks, named, with the statement that grants it. */
+  private void lacks(String subject, Role role, String right, String on, String grant) {
+    findings.add(
+        Finding.failed(
+            subject,
+            "user "
+                + role.name()
+                + " needs "
+                + right
+                + " on "
+                + on
+                + "; run "
+                + grant
+                + " as a superuser, or "
+                + GRANTS_FIX));
+  }
+
+  /** Reports, once per schema, that the role may not use it. */
+  private void lacksUsage(Role role, String schema) {
+    if (schemasWithoutUsage.add(schema)) {
+      lacks(
+          SUBJECT,
+          role,
+          "USAGE",
+          "schema " + schema,
+          "GRANT USAGE ON SCHEMA "
+              + SqlIdentifier.quoted(schema)
+              + " TO "
+              + SqlIdentifier.quoted(role.name()));
+    }
+  }
 
   private Role checkServer(Connection connection) throws SQLException {
     String version = single(connection, "SHOW server_version").split(" ")[0];
@@ -117,9 +158,9 @@ final class PostgresPreflight {
               SUBJECT,
               "user "
                   + role.name()
-                  + " may not replicate; run ALTER ROLE "
-                  + role.name()
-                  + " REPLICATION (and allow it in pg_hba.conf)"));
+                  + " may not replicate (it needs REPLICATION); run ALTER ROLE "
+                  + SqlIdentifier.quoted(role.name())
+                  + " REPLICATION as a superuser (and allow it in pg_hba.conf)"));
     }
     checkSlot(connection);
     return role;
@@ -251,7 +292,8 @@ final class PostgresPreflight {
     try (PreparedStatement statement =
         connection.prepareStatement(
             "SELECT c.oid, c.relreplident, has_table_privilege(c.oid, 'SELECT'),"
-                + " pg_has_role(c.relowner, 'USAGE'), c.relkind = 'p'"
+                + " pg_has_role(c.relowner, 'USAGE'), c.relkind = 'p',"
+                + " has_schema_privilege(n.oid, 'USAGE')"
                 + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                 + " WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')")) {
       statement.setString(1, id.schema());
@@ -268,11 +310,19 @@ final class PostgresPreflight {
         }
         oid = row.getLong(1);
         replicaIdentity = row.getString(2).charAt(0);
+        if (!row.getBoolean(6)) {
+          lacksUsage(role, id.schema());
+        }
         if (!row.getBoolean(3)) {
-          findings.add(
-              Finding.failed(
-                  subject,
-                  "user may not read the table; run GRANT SELECT ON " + id + " TO " + role.name()));
+          lacks(
+              subject,
+              role,
+              "SELECT",
+              id.toString(),
+              "GRANT SELECT ON "
+                  + SqlIdentifier.quoted(id)
+                  + " TO "
+                  + SqlIdentifier.quoted(role.name()));
         }
         owned = row.getBoolean(4);
         partitioned = row.getBoolean(5);
@@ -668,62 +718,96 @@ final class PostgresPreflight {
                 + fix));
   }
 
-  /** The signal table (see SignalTable): cachesync creates it, or an administrator does. */
-  private void checkSignalTable(Connection connection, Role role) throws SQLException {
-    String table = SignalTable.name(settings);
+  /**
+   * The signal table (see SignalTable): cachesync creates it, or an administrator does ({@code
+   * cachesync grants}); then the role needs USAGE on its schema and {@link SignalTable#PRIVILEGES}
+   * on it.
+   *
+   * @return the table when the login role does not own it (it cannot add it to a publication)
+   */
+  private Optional<TableId> checkSignalTable(Connection connection, Role role) throws SQLException {
+    TableId table = SignalTable.id(settings);
+    boolean schemaExists;
+    boolean schemaUsable = false;
+    boolean schemaCreatable = false;
     try (PreparedStatement statement =
         connection.prepareStatement(
-            "SELECT has_table_privilege(c.oid, 'INSERT'), has_table_privilege(c.oid, 'SELECT')"
-                + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                + " WHERE n.nspname = ? AND c.relname = ?")) {
-      statement.setString(1, SignalTable.SCHEMA);
-      statement.setString(2, table.substring(SignalTable.SCHEMA.length() + 1));
+            "SELECT has_schema_privilege(oid, 'USAGE'), has_schema_privilege(oid, 'CREATE')"
+                + " FROM pg_namespace WHERE nspname = ?")) {
+      statement.setString(1, table.schema());
       try (ResultSet row = statement.executeQuery()) {
-        if (row.next()) {
-          if (row.getBoolean(1) && row.getBoolean(2)) {
-            findings.add(Finding.ok(SUBJECT, "signal table " + table + " exists"));
-          } else {
-            findings.add(
-                Finding.failed(
-                    SUBJECT,
-                    "user "
-                        + role.name()
-                        + " may not write the signal table "
-                        + table
-                        + "; run GRANT SELECT, INSERT ON "
-                        + table
-                        + " TO "
-                        + role.name()));
-          }
-          return;
+        schemaExists = row.next();
+        if (schemaExists) {
+          schemaUsable = row.getBoolean(1);
+          schemaCreatable = row.getBoolean(2);
         }
       }
     }
-    if (role.superuser() || role.createInDatabase()) {
-      findings.add(Finding.ok(SUBJECT, "signal table " + table + " will be created"));
-    } else {
-      findings.add(
-          Finding.failed(
-              SUBJECT,
-              "the signal table "
-                  + table
-                  + " does not exist and user "
-                  + role.name()
-                  + " may not create it; have an administrator run: CREATE SCHEMA IF NOT EXISTS "
-                  + SignalTable.SCHEMA
-                  + " AUTHORIZATION "
-                  + role.name()
-                  + "; CREATE TABLE "
-                  + table
-                  + " (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(4096))"));
+    try (PreparedStatement statement =
+        connection.prepareStatement(
+            "SELECT has_table_privilege(c.oid, 'INSERT'), pg_has_role(c.relowner, 'USAGE')"
+                + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                + " WHERE n.nspname = ? AND c.relname = ?")) {
+      statement.setString(1, table.schema());
+      statement.setString(2, table.table());
+      try (ResultSet row = statement.executeQuery()) {
+        if (row.next()) {
+          boolean owned = row.getBoolean(2) || role.superuser();
+          if (!schemaUsable && !role.superuser()) {
+            lacksUsage(role, table.schema());
+          }
+          if (row.getBoolean(1)) {
+            if (schemaUsable || role.superuser()) {
+              findings.add(Finding.ok(SUBJECT, "signal table " + table + " exists"));
+            }
+          } else {
+            lacks(
+                SUBJECT,
+                role,
+                SignalTable.PRIVILEGES,
+                "the signal table " + table,
+                "GRANT "
+                    + SignalTable.PRIVILEGES
+                    + " ON "
+                    + SqlIdentifier.quoted(table)
+                    + " TO "
+                    + SqlIdentifier.quoted(role.name()));
+          }
+          return owned ? Optional.empty() : Optional.of(table);
+        }
+      }
     }
+    boolean mayCreate =
+        role.superuser()
+            || (schemaExists ? schemaUsable && schemaCreatable : role.createInDatabase());
+    if (mayCreate) {
+      findings.add(Finding.ok(SUBJECT, "signal table " + table + " will be created"));
+      return Optional.empty();
+    }
+    findings.add(
+        Finding.failed(
+            SUBJECT,
+            "the signal table "
+                + table
+                + " does not exist and user "
+                + role.name()
+                + " may not create it (it needs CREATE on "
+                + (schemaExists ? "schema " + table.schema() : "database " + database())
+                + "); have a superuser run "
+                + GRANTS_FIX));
+    return Optional.empty();
+  }
+
+  private String database() {
+    return settings.postgres().database();
   }
 
   private void checkPublication(Connection connection, Role role, List<TableId> ownedByOthers)
       throws SQLException {
     String name = settings.publicationName();
+    List<TableId> published = publishedTables();
     String tableList =
-        tables.stream().map(t -> t.table().toString()).collect(Collectors.joining(", "));
+        published.stream().map(SqlIdentifier::quoted).collect(Collectors.joining(", "));
     try (PreparedStatement statement =
         connection.prepareStatement(
             "SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND pubtruncate,"
@@ -745,11 +829,16 @@ final class PostgresPreflight {
                         + name
                         + " does not exist and user "
                         + role.name()
-                        + " may not create it; have an administrator run: CREATE PUBLICATION "
+                        + " may not create it (it needs CREATE on database "
+                        + database()
+                        + " and to own every table); have a superuser run CREATE PUBLICATION "
                         + name
                         + " FOR TABLE "
                         + tableList
-                        + " WITH (publish = 'insert, update, delete, truncate')"));
+                        + " "
+                        + Publications.OPTIONS
+                        + ", or "
+                        + GRANTS_FIX));
           }
           return;
         }
@@ -774,17 +863,18 @@ final class PostgresPreflight {
                       + " does not publish every operation, so changes (or TRUNCATE) would be"
                       + " missed; run ALTER PUBLICATION "
                       + name
-                      + " SET (publish = 'insert, update, delete, truncate')"));
+                      + " SET (publish = 'insert, update, delete, truncate'), or "
+                      + GRANTS_FIX));
         }
         boolean ownsPublication = row.getBoolean(3) || role.superuser();
-        List<String> missing = missingFromPublication(connection, name);
+        List<TableId> missing = missingFromPublication(connection, name, published);
+        String missingList =
+            missing.stream().map(TableId::toString).collect(Collectors.joining(", "));
         if (missing.isEmpty()) {
           findings.add(Finding.ok(SUBJECT, "publication " + name + " holds every mapped table"));
-        } else if (ownsPublication && ownedByOthers.isEmpty()) {
+        } else if (ownsPublication && missing.stream().noneMatch(ownedByOthers::contains)) {
           findings.add(
-              Finding.ok(
-                  SUBJECT,
-                  "publication " + name + " will be extended with " + String.join(", ", missing)));
+              Finding.ok(SUBJECT, "publication " + name + " will be extended with " + missingList));
         } else {
           findings.add(
               Finding.failed(
@@ -792,35 +882,44 @@ final class PostgresPreflight {
                   "publication "
                       + name
                       + " lacks "
-                      + String.join(", ", missing)
+                      + missingList
                       + " and user "
                       + role.name()
-                      + " may not add them; have an administrator run: ALTER PUBLICATION "
+                      + " may not add them (it must own the publication and the tables); have a"
+                      + " superuser run ALTER PUBLICATION "
                       + name
                       + " ADD TABLE "
-                      + String.join(", ", missing)));
+                      + missing.stream()
+                          .map(SqlIdentifier::quoted)
+                          .collect(Collectors.joining(", "))
+                      + ", or "
+                      + GRANTS_FIX));
         }
       }
     }
   }
 
-  private List<String> missingFromPublication(Connection connection, String name)
-      throws SQLException {
+  /** The tables the publication must hold: the mapped tables and the signal table. */
+  private List<TableId> publishedTables() {
+    List<TableId> published = new ArrayList<>(tables.stream().map(TableMapping::table).toList());
+    published.add(SignalTable.id(settings));
+    return published;
+  }
+
+  private static List<TableId> missingFromPublication(
+      Connection connection, String name, List<TableId> wanted) throws SQLException {
     Set<String> published = new LinkedHashSet<>();
     try (PreparedStatement statement =
         connection.prepareStatement(
-            "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = ?")) {
+            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = ?")) {
       statement.setString(1, name);
       try (ResultSet rows = statement.executeQuery()) {
         while (rows.next()) {
-          published.add(rows.getString(1));
+          published.add(rows.getString(1) + "." + rows.getString(2));
         }
       }
     }
-    return tables.stream()
-        .map(t -> t.table().toString())
-        .filter(t -> !published.contains(t))
-        .toList();
+    return wanted.stream().filter(t -> !published.contains(t.toString())).toList();
   }
 
   private static String tableHint(Connection connection, TableId id) throws SQLException {
@@ -857,6 +956,23 @@ final class PostgresPreflight {
     }
     if (state.equals("3D000")) {
       return "database " + database + " does not exist; create it or fix postgres.database";
+    }
+    if (state.equals("42501")
+        && String.valueOf(e.getMessage()).contains("permission denied for database")) {
+      return "user "
+          + user
+          + " may not connect to database "
+          + database
+          + " ("
+          + e.getMessage()
+          + "): it needs CONNECT on database "
+          + database
+          + "; run GRANT CONNECT ON DATABASE "
+          + SqlIdentifier.quoted(database)
+          + " TO "
+          + SqlIdentifier.quoted(user)
+          + " as a superuser, or "
+          + GRANTS_FIX;
     }
     return "check failed: " + e.getMessage() + " (SQLSTATE " + state + ")";
   }

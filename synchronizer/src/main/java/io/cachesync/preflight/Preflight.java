@@ -2,6 +2,8 @@ package io.cachesync.preflight;
 
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.Configuration;
+import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.redis.RedisRights;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,7 +21,11 @@ public final class Preflight {
    */
   public static PreflightReport run(Configuration configuration) throws ServerUnreachableException {
     List<Finding> findings = new ArrayList<>(new PostgresPreflight(configuration).run());
-    findings.addAll(new RedisPreflight(configuration.settings().redis()).run());
+    SynchronizerSettings settings = configuration.settings();
+    findings.addAll(
+        new RedisPreflight(
+                settings.redis(), RedisRights.of(configuration), settings.stateKeyPrefix())
+            .run());
     return new PreflightReport(findings);
   }
 }

@@ -4,23 +4,40 @@ import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.RedisSettings;
 import io.cachesync.redis.RedisAdmin;
 import io.cachesync.redis.RedisRefusedException;
+import io.cachesync.redis.RedisRights;
+import io.cachesync.redis.RedisRights.Command;
+import io.cachesync.redis.RedisRights.KeyPattern;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 
 /**
  * Checks that Redis can hold the cache: it answers, it is the master (writes to a replica fail or
- * are lost), it is recent enough, and its eviction policy cannot drop the synchronizer's own state.
+ * are lost), it is recent enough, its eviction policy cannot drop the synchronizer's own state, and
+ * the configured user has every right cachesync needs ({@link RedisRights}) and can run the
+ * writer's scripts.
  */
 final class RedisPreflight {
   private static final String SUBJECT = "redis";
   private static final int[] MINIMUM_VERSION = {6, 2};
 
-  private final RedisSettings settings;
+  /** Where every ACL problem's fix points. */
+  static final String GRANTS_FIX =
+      "the ACL SETUSER line `cachesync grants --redis` prints (every right cachesync needs)";
 
-  RedisPreflight(RedisSettings settings) {
+  private final RedisSettings settings;
+  private final RedisRights rights;
+  private final String stateKeyPrefix;
+
+  /**
+   * @param stateKeyPrefix the synchronizer's own keys, under which the checks write throwaway keys
+   */
+  RedisPreflight(RedisSettings settings, RedisRights rights, String stateKeyPrefix) {
     this.settings = settings;
+    this.rights = rights;
+    this.stateKeyPrefix = stateKeyPrefix;
   }
 
   List<Finding> run() throws ServerUnreachableException {
@@ -30,13 +47,16 @@ final class RedisPreflight {
       if (settings.usesTls()) {
         findings.add(Finding.ok(SUBJECT, "connected with " + settings.describeTransport()));
       }
-      String version = server.getOrDefault("redis_version", "?");
-      String role = redis.info("replication").getOrDefault("role", "?");
+      // Without INFO (an ACL refusing it, named below) the version and role cannot be read.
+      String version = server.get("redis_version");
+      String role = redis.info("replication").get("role");
       String where = "Redis " + version + " at " + settings.redactedUri();
-      if (!atLeast(version, MINIMUM_VERSION)) {
+      boolean recent = version == null || atLeast(version, MINIMUM_VERSION);
+      boolean master = role == null || role.equals("master");
+      if (!recent) {
         findings.add(
             Finding.failed(SUBJECT, where + " is too old; cachesync needs Redis 6.2 or later"));
-      } else if (!role.equals("master")) {
+      } else if (!master) {
         findings.add(
             Finding.failed(
                 SUBJECT,
@@ -45,16 +65,102 @@ final class RedisPreflight {
                     + role
                     + ", not the master; point redis.uri at the master, or use redis-sentinel:// so"
                     + " writes follow failovers"));
-      } else {
+      } else if (version != null && role != null) {
         findings.add(Finding.ok(SUBJECT, where + " is the master"));
       }
-      findings.add(evictionPolicy(redis.configGet("maxmemory-policy")));
-      if (role.equals("master")) {
-        findings.addAll(scripts(redis.scriptProblems()));
+      findings.add(evictionPolicy(maxmemoryPolicy(redis)));
+      if (recent && master) {
+        List<Finding> acl = acl(redis.lacking(rights, stateKeyPrefix));
+        findings.addAll(acl);
+        if (acl.stream().anyMatch(Finding::failed)) {
+          findings.add(
+              Finding.warning(
+                  SUBJECT,
+                  "the writer's Lua scripts were not tried: the user lacks rights they need"
+                      + " (above)"));
+        } else {
+          findings.addAll(scripts(redis.scriptProblems(stateKeyPrefix)));
+        }
       }
     } catch (RedisRefusedException e) {
       // The message names what to check: the user and password, or the TLS settings.
       findings.add(Finding.failed(SUBJECT, e.getMessage()));
+    }
+    return findings;
+  }
+
+  /** The eviction policy, from INFO (which a least-privilege user may run), else CONFIG GET. */
+  private static Optional<String> maxmemoryPolicy(RedisAdmin redis) {
+    String policy = redis.info("memory").get("maxmemory_policy");
+    return policy != null ? Optional.of(policy) : redis.configGet("maxmemory-policy");
+  }
+
+  /** Why cachesync sends the commands, when they are few enough to say on one line. */
+  private static String uses(List<Command> commands) {
+    if (commands.size() > 3) {
+      return "";
+    }
+    return " ("
+        + commands.stream().map(Command::use).distinct().collect(Collectors.joining("; "))
+        + ")";
+  }
+
+  /** What the user lacks, each named with its fix. */
+  private List<Finding> acl(RedisRights.Gaps gaps) {
+    String user = "ACL user " + rights.user();
+    List<Finding> findings = new ArrayList<>();
+    List<Command> missing =
+        gaps.commands().stream().filter(c -> !c.name().equals("publish")).toList();
+    if (!missing.isEmpty()) {
+      findings.add(
+          Finding.failed(
+              SUBJECT,
+              user
+                  + " lacks "
+                  + missing.stream().map(Command::display).collect(Collectors.joining(", "))
+                  + uses(missing)
+                  + "; add "
+                  + missing.stream().map(c -> "+" + c.name()).collect(Collectors.joining(" "))
+                  + ", or run "
+                  + GRANTS_FIX));
+    }
+    for (KeyPattern pattern : gaps.keyPatterns()) {
+      findings.add(
+          Finding.failed(
+              SUBJECT,
+              user
+                  + " may not write keys matching "
+                  + pattern.pattern()
+                  + (pattern.owner().equals(RedisRights.STATE)
+                      ? " (the synchronizer's own state)"
+                      : " (the keys of " + pattern.owner() + ")")
+                  + "; add ~"
+                  + pattern.pattern()
+                  + ", or run "
+                  + GRANTS_FIX));
+    }
+    boolean publish = gaps.commands().stream().anyMatch(c -> c.name().equals("publish"));
+    if (publish || !gaps.channels().isEmpty()) {
+      String channels = String.join(", ", rights.channels());
+      findings.add(
+          Finding.warning(
+              SUBJECT,
+              user
+                  + (publish ? " lacks PUBLISH" : " may not publish to " + channels)
+                  + ", so the read-your-writes bound is not announced on "
+                  + channels
+                  + " (clients polling the applied field of the position still see it); add "
+                  + (publish ? "+publish" : "&" + channels)
+                  + ", or run "
+                  + GRANTS_FIX));
+    }
+    if (findings.isEmpty()) {
+      findings.add(
+          Finding.ok(
+              SUBJECT,
+              user
+                  + " may run every command cachesync sends and write the keys of every mapped"
+                  + " table and of its state"));
     }
     return findings;
   }
@@ -70,8 +176,8 @@ final class RedisPreflight {
     if (policy.isEmpty()) {
       return Finding.warning(
           SUBJECT,
-          "could not read maxmemory-policy (CONFIG GET is not allowed); make sure it is noeviction"
-              + " or a volatile-* policy, or Redis may evict cachesync's state keys");
+          "could not read maxmemory-policy (neither INFO nor CONFIG GET is allowed); make sure it"
+              + " is noeviction or a volatile-* policy, or Redis may evict cachesync's state keys");
     }
     if (policy.get().startsWith("allkeys-")) {
       return Finding.failed(

@@ -50,7 +50,13 @@ final class LettuceRedisAdmin implements RedisAdmin {
   @Override
   public Map<String, String> info(String section) {
     Map<String, String> fields = new LinkedHashMap<>();
-    for (String line : connection.sync().info(section).split("\r?\n")) {
+    String info;
+    try {
+      info = connection.sync().info(section);
+    } catch (RedisCommandExecutionException e) {
+      return fields; // INFO refused (an ACL): the preflight's ACL check names it
+    }
+    for (String line : info.split("\r?\n")) {
       int colon = line.indexOf(':');
       if (colon > 0 && !line.startsWith("#")) {
         fields.put(line.substring(0, colon), line.substring(colon + 1).strip());
@@ -69,8 +75,13 @@ final class LettuceRedisAdmin implements RedisAdmin {
   }
 
   @Override
-  public java.util.List<String> scriptProblems() {
-    return new ScriptTrial(connection.sync()).problems();
+  public java.util.List<String> scriptProblems(String stateKeyPrefix) {
+    return new ScriptTrial(connection.sync(), stateKeyPrefix).problems();
+  }
+
+  @Override
+  public RedisRights.Gaps lacking(RedisRights rights, String stateKeyPrefix) {
+    return new AclProbe(connection.sync(), stateKeyPrefix).run(rights);
   }
 
   @Override

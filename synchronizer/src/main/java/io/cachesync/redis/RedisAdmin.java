@@ -18,7 +18,10 @@ public interface RedisAdmin extends AutoCloseable {
     return LettuceRedisAdmin.connect(settings);
   }
 
-  /** The fields of one {@code INFO} section, e.g. {@code server} or {@code replication}. */
+  /**
+   * The fields of one {@code INFO} section, e.g. {@code server} or {@code replication}; none when
+   * the user may not run {@code INFO}.
+   */
   Map<String, String> info(String section);
 
   /**
@@ -28,10 +31,16 @@ public interface RedisAdmin extends AutoCloseable {
   Optional<String> configGet(String parameter);
 
   /**
-   * Runs each of the writer's scripts once on throwaway keys of cachesync's own, as the writer
-   * calls them; what failed, each with its fix, or empty when every script ran.
+   * Runs each of the writer's scripts once on throwaway keys under {@code stateKeyPrefix}, as the
+   * writer calls them; what failed, each with its fix, or empty when every script ran.
    */
-  java.util.List<String> scriptProblems();
+  java.util.List<String> scriptProblems(String stateKeyPrefix);
+
+  /**
+   * Which of {@code rights} the logged-in user lacks, probed without changing anything cachesync or
+   * an application keeps (throwaway keys go under {@code stateKeyPrefix}).
+   */
+  RedisRights.Gaps lacking(RedisRights rights, String stateKeyPrefix);
 
   @Override
   void close();

@@ -14,21 +14,24 @@ import java.util.UUID;
 
 /**
  * Runs each of the writer's scripts once, as the writer calls them (SCRIPT LOAD, then EVALSHA with
- * a TTL, MessagePack-packed rows and a position), on throwaway keys under {@code
- * cachesync:preflight:} that no application owns, and deletes them: a Redis user without a command
- * the scripts run, or a Redis without the cmsgpack library, is found before the stream starts
- * rather than on its first batch.
+ * a TTL, MessagePack-packed rows and a position), on throwaway keys under {@code <state
+ * prefix>preflight:}, where no application keeps keys and which the synchronizer's Redis user may
+ * write, and deletes them: a Redis user without a command the scripts run, or a Redis without the
+ * cmsgpack library, is found before the stream starts rather than on its first batch. Nothing is
+ * published on the synchronizer's channel: the trial's position carries no applied bound.
  */
 final class ScriptTrial {
   private final RedisCommands<String, String> redis;
+  private final String stateKeyPrefix;
 
-  ScriptTrial(RedisCommands<String, String> redis) {
+  ScriptTrial(RedisCommands<String, String> redis, String stateKeyPrefix) {
     this.redis = redis;
+    this.stateKeyPrefix = stateKeyPrefix;
   }
 
   /** What went wrong, one problem per script that failed, each naming the fix; empty when none. */
   List<String> problems() {
-    String base = "cachesync:preflight:" + UUID.randomUUID() + ":";
+    String base = stateKeyPrefix + "preflight:" + UUID.randomUUID() + ":";
     String version = new Version(1, 8).text();
     List<String> problems = new ArrayList<>();
     List<String> keys = new ArrayList<>();
@@ -76,7 +79,7 @@ final class ScriptTrial {
               .addKeys(key, key + ":position")
               .add("public.preflight")
               .add(version + " preflight:{id}")
-              .add(key + ":applied");
+              .add(stateKeyPrefix + "applied");
       case "restore_position" ->
           arguments
               .add(2)
@@ -94,8 +97,9 @@ final class ScriptTrial {
               .add(version)
               .add(new Version(1, 8).toString())
               .add(Instant.now().toString())
-              .add(new Version(1, 8).appliedText())
-              .add(key + ":applied");
+              // No applied bound: nothing is published to the read-your-writes fence's clients.
+              .add("")
+              .add(stateKeyPrefix + "applied");
       default -> {
         redis.set(key, "{\"__v\":\"" + Version.ZERO.text() + "\"}");
         arguments.add(1).addKey(key).add(version);
@@ -114,14 +118,14 @@ final class ScriptTrial {
     }
     if (error.contains("'evalsha'") || error.contains("'script|load'")) {
       return what
-          + "; the Redis user may not load or run scripts: grant them, e.g. ACL SETUSER <user>"
-          + " +evalsha +script|load +@read +@write ~*";
+          + "; the Redis user may not load or run scripts: grant them (+evalsha +script|load);"
+          + " `cachesync grants --redis` prints the ACL SETUSER line of every right cachesync needs";
     }
     if (error.contains("NOPERM") || error.contains("can't run this command")) {
       return what
           + "; the Redis user may not run a command the script runs (TYPE, HGET, HSET, DEL, SET,"
-          + " GETRANGE, EXPIRE, HMGET): grant them, e.g. ACL SETUSER <user> +@read +@write"
-          + " +@keyspace +@scripting ~*";
+          + " GETRANGE, EXPIRE, HMGET), or may not write the synchronizer's keys: `cachesync"
+          + " grants --redis` prints the ACL SETUSER line of every right cachesync needs";
     }
     return what + "; check that the Redis user may run scripts and that Redis is 6.2 or later";
   }

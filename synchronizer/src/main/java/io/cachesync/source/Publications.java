@@ -24,6 +24,9 @@ import org.slf4j.LoggerFactory;
 public final class Publications {
   private static final Logger LOG = LoggerFactory.getLogger(Publications.class);
 
+  /** What a publication of cachesync's publishes: every operation, TRUNCATE included. */
+  public static final String OPTIONS = "WITH (publish = 'insert, update, delete, truncate')";
+
   private final PostgresConnector connector;
 
   public Publications(PostgresConnector connector) {
@@ -66,12 +69,7 @@ public final class Publications {
       String all = tables.stream().map(Publications::quoted).collect(Collectors.joining(", "));
       try (Statement statement = connection.createStatement()) {
         if (published == null) {
-          String sql =
-              "CREATE PUBLICATION "
-                  + publication
-                  + " FOR TABLE "
-                  + all
-                  + " WITH (publish = 'insert, update, delete, truncate')";
+          String sql = "CREATE PUBLICATION " + publication + " FOR TABLE " + all + " " + OPTIONS;
           LOG.info("Creating the publication: {}", sql);
           statement.execute(sql);
           return;
@@ -118,6 +116,6 @@ public final class Publications {
   }
 
   private static String quoted(TableId table) {
-    return "\"" + table.schema() + "\".\"" + table.table() + "\"";
+    return SqlIdentifier.quoted(table);
   }
 }

@@ -384,15 +384,22 @@ class ValidateCommandIT {
     assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
     assertThat(run.out())
         .contains(
-            "FAIL  postgres: user cachesync_pw may not replicate; run ALTER ROLE cachesync_pw REPLICATION")
+            "FAIL  postgres: user cachesync_pw may not replicate (it needs REPLICATION); run ALTER"
+                + " ROLE \"cachesync_pw\" REPLICATION as a superuser")
         .contains(
-            "FAIL  postgres: the signal table cachesync.signal_shop does not exist and user cachesync_pw"
-                + " may not create it; have an administrator run: CREATE SCHEMA IF NOT EXISTS cachesync"
-                + " AUTHORIZATION cachesync_pw;")
+            "FAIL  postgres: the signal table cachesync.signal_shop does not exist and user"
+                + " cachesync_pw may not create it (it needs CREATE on database "
+                + database
+                + "); have a superuser run the statements `cachesync grants --postgres` prints"
+                + " (every right the configuration needs)")
         .contains(
             "FAIL  postgres: publication cachesync_shop does not exist and user cachesync_pw may not"
-                + " create it; have an administrator run: CREATE PUBLICATION cachesync_shop FOR TABLE"
-                + " public.users WITH (publish = 'insert, update, delete, truncate')");
+                + " create it (it needs CREATE on database "
+                + database
+                + " and to own every table); have a superuser run CREATE PUBLICATION cachesync_shop"
+                + " FOR TABLE \"public\".\"users\", \"cachesync\".\"signal_shop\" WITH (publish ="
+                + " 'insert, update, delete, truncate'), or the statements `cachesync grants"
+                + " --postgres` prints");
     assertThat(run.output()).doesNotContain(PostgresServer.PASSWORD_ROLE_PASSWORD);
   }
 

@@ -1,0 +1,184 @@
+package io.cachesync.redis;
+
+import static java.util.Objects.requireNonNull;
+
+import io.cachesync.config.Configuration;
+import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.model.KeyTemplate;
+import io.cachesync.model.TableMapping;
+import io.lettuce.core.RedisCredentials;
+import io.lettuce.core.RedisURI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What the Redis user of {@code redis.uri} must be allowed, as Redis ACL rules: the commands the
+ * daemon and every command of the command line send (directly, inside the Lua scripts, and on
+ * connect), the key patterns of the mapped tables and of the synchronizer's state, and the channel
+ * it publishes on. {@code cachesync grants --redis} prints it and the preflight checks it.
+ *
+ * <p>Not in it: {@code HELLO} and {@code AUTH}, which Redis runs for any user; {@code CONFIG GET},
+ * which would also reveal {@code requirepass} (the preflight reads the eviction policy from {@code
+ * INFO} instead, and the writer assumes Redis's default {@code proto-max-bulk-len} when refused);
+ * {@code CLIENT SETINFO}, which Lettuce sends on Redis 7.2 and later and goes on without (naming it
+ * makes {@code ACL SETUSER} fail on older Redis).
+ *
+ * @param user the ACL user cachesync logs in as: the user of {@code redis.uri}, {@code default}
+ *     when the URI names none
+ * @param commands in Redis's ACL names ({@code evalsha}, {@code client|kill})
+ * @param keyPatterns glob patterns of the keys cachesync reads and writes
+ * @param channels the channels it publishes on
+ */
+public record RedisRights(
+    String user, List<Command> commands, List<KeyPattern> keyPatterns, List<String> channels) {
+
+  /** The owner of the synchronizer's own keys' pattern. */
+  public static final String STATE = "state";
+
+  /** The user Redis logs a client in as when it names none. */
+  public static final String DEFAULT_USER = "default";
+
+  /**
+   * A command, and why cachesync sends it.
+   *
+   * @param name as ACL rules name it: lower case, a subcommand after {@code |}
+   */
+  public record Command(String name, String use) {
+    public Command {
+      requireNonNull(name, "name");
+      requireNonNull(use, "use");
+    }
+
+    /** As people write it: {@code CLIENT KILL}. */
+    public String display() {
+      return name.replace('|', ' ').toUpperCase(Locale.ROOT);
+    }
+  }
+
+  /**
+   * A key pattern and whose keys it covers.
+   *
+   * @param pattern a glob pattern, as {@code ~} takes it in an ACL rule
+   * @param owner a mapped table ({@code public.users}) or {@link #STATE}
+   * @param sample a key that matches the pattern and that no row renders, for probing the right
+   * @param broad whether the pattern covers every key: a key template that starts with a
+   *     placeholder has no literal prefix to confine it
+   */
+  public record KeyPattern(String pattern, String owner, String sample, boolean broad) {
+    public KeyPattern {
+      requireNonNull(pattern, "pattern");
+      requireNonNull(owner, "owner");
+      requireNonNull(sample, "sample");
+    }
+  }
+
+  /**
+   * What a user lacks of these rights, as Redis answered the preflight's probes; every list empty
+   * when nothing.
+   */
+  public record Gaps(List<Command> commands, List<KeyPattern> keyPatterns, List<String> channels) {
+    public Gaps {
+      commands = List.copyOf(commands);
+      keyPatterns = List.copyOf(keyPatterns);
+      channels = List.copyOf(channels);
+    }
+  }
+
+  public RedisRights {
+    requireNonNull(user, "user");
+    commands = List.copyOf(commands);
+    keyPatterns = List.copyOf(keyPatterns);
+    channels = List.copyOf(channels);
+  }
+
+  /** The commands every configuration needs. */
+  static final List<Command> ALWAYS =
+      List.of(
+          new Command("evalsha", "runs the Lua scripts of every write, eviction and position"),
+          new Command("eval", "saves the offsets, holds the writer's lease, moves resync requests"),
+          new Command("script|load", "loads the Lua scripts"),
+          new Command("multi", "a batch is one transaction"),
+          new Command("exec", "a batch is one transaction"),
+          new Command("discard", "ends a transaction that could not be sent whole"),
+          new Command("watch", "a batch watches the stored position and the writer's lease"),
+          new Command("unwatch", "drops the watch of a batch that is not sent"),
+          new Command("client|id", "finds the writer's earlier connections after a failure"),
+          new Command("client|list", "finds the writer's earlier connections after a failure"),
+          new Command("client|kill", "closes the writer's earlier connections after a failure"),
+          new Command("info", "preflight: version, role and eviction policy"),
+          new Command("dbsize", "status and verify: how many keys Redis holds"),
+          new Command("randomkey", "status: samples keys when Redis holds many"),
+          new Command("scan", "TRUNCATE, resync, verify and status find a table's keys"),
+          new Command("type", "checks a cached value's type"),
+          new Command("exists", "state: a pending sweep or TRUNCATE"),
+          new Command("del", "evicts keys; clears state"),
+          new Command("expire", "a table's ttl; a resync request's status"),
+          new Command("persist", "a resync request's status while it waits"),
+          new Command("pttl", "status: when the writer's lease expires"),
+          new Command("get", "json values; the writer's lease"),
+          new Command("set", "json values; the writer's lease"),
+          new Command("getrange", "the version at the head of a json value"),
+          new Command("hget", "a hash's version; the stored position"),
+          new Command("hgetall", "verify reads hashes; status and state read theirs"),
+          new Command("hkeys", "status: pending TRUNCATEs"),
+          new Command("hmget", "keeps unchanged TOASTed fields of a hash"),
+          new Command("hset", "hash values; the position, offsets and resync status"),
+          new Command("hsetnx", "the state's epoch"),
+          new Command("hdel", "the position's applied bound; finished TRUNCATEs"),
+          new Command("llen", "status: resync requests queued and taken"),
+          new Command("lpush", "puts a resync request back"),
+          new Command("rpush", "queues a resync request"),
+          new Command("lrem", "finishes a resync request"),
+          new Command("lmove", "takes a resync request"),
+          new Command("rpoplpush", "puts back resync requests an earlier daemon took"),
+          new Command("sadd", "records the loaded tables"),
+          new Command("smembers", "reads the loaded tables"),
+          new Command(
+              "publish", "announces the read-your-writes bound on cachesync:<name>:applied"));
+
+  /** What the configuration needs. */
+  public static RedisRights of(Configuration configuration) {
+    return of(configuration.settings(), configuration.mapping().tables());
+  }
+
+  /** What these settings and tables need. */
+  public static RedisRights of(SynchronizerSettings settings, List<TableMapping> tables) {
+    RedisURI uri = LettuceClients.uri(settings.redis());
+    RedisCredentials credentials = uri.getCredentialsProvider().resolveCredentials().block();
+    String user =
+        credentials != null && credentials.hasUsername() ? credentials.getUsername() : DEFAULT_USER;
+    List<Command> commands = new ArrayList<>(ALWAYS);
+    if (uri.getDatabase() != 0) {
+      commands.add(new Command("select", "Lettuce selects database " + uri.getDatabase()));
+    }
+    if (settings.redis().waitReplicas() > 0) {
+      commands.add(new Command("wait", "redis.waitReplicas: replicas acknowledge each batch"));
+    }
+    List<KeyPattern> patterns = new ArrayList<>();
+    for (TableMapping table : tables) {
+      patterns.add(pattern(table.key(), table.table().toString()));
+    }
+    String state = settings.stateKeyPrefix();
+    patterns.add(new KeyPattern(globEscape(state) + "*", STATE, state + "preflight", false));
+    return new RedisRights(user, commands, patterns, List.of(state + "applied"));
+  }
+
+  /**
+   * The keys of a template: its literal prefix, glob characters escaped, then {@code *}; every key
+   * when it starts with a placeholder.
+   */
+  static KeyPattern pattern(KeyTemplate key, String table) {
+    String sample = "cachesync-preflight-probe";
+    if (key.segments().isEmpty() || !(key.segments().get(0) instanceof KeyTemplate.Literal)) {
+      return new KeyPattern("*", table, sample, true);
+    }
+    // The same pattern SCAN MATCH uses for the table (one place builds it).
+    return new KeyPattern(key.prefixGlob(), table, key.literalPrefix() + sample, false);
+  }
+
+  /** Escapes the glob characters of a literal text, as SCAN MATCH and ACL key patterns read it. */
+  static String globEscape(String literal) {
+    return KeyTemplate.escapeGlob(literal);
+  }
+}
