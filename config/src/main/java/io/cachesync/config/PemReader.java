@@ -171,7 +171,7 @@ public final class PemReader {
             + (others ? "other users" : "its group")
             + " ("
             + PosixFilePermissions.toString(permissions)
-            + "); as libpq, cachesync uses a private key only its owner may read: chmod 600 "
+            + "); a private key should be readable by its owner only (libpq refuses any other): chmod 600 "
             + key
             + (ownedByRoot ? " (or 640, as it is owned by root)" : ""));
   }

@@ -225,6 +225,9 @@ final class SettingsReader {
     Optional<Path> caFile = pemFile(section, "caFile", directory, PemFiles::checkCertificates);
     Optional<Path> certFile = pemFile(section, "certFile", directory, PemFiles::checkCertificates);
     Optional<Path> keyFile = pemFile(section, "keyFile", directory, PemFiles::checkPrivateKey);
+    // Warned about, not refused as postgres.sslkey is (libpq's rule): a key others may read is
+    // still used, as a password file others may read is.
+    keyFile.ifPresent(file -> warnIfOthersMayRead(section, "keyFile", file));
     Optional<RedisTlsSettings.Verify> verify =
         section.has("verify")
             ? section.value("verify", SettingsReader::verify)
@@ -271,6 +274,14 @@ final class SettingsReader {
    * is, that exists, can be read and passes {@code check}; empty (with a problem) otherwise, and
    * when the key is absent.
    */
+  private static void warnIfOthersMayRead(Section section, String key, Path file) {
+    try {
+      PemReader.permissionProblem(file).ifPresent(problem -> section.warning(key, problem));
+    } catch (java.io.IOException e) {
+      section.warning(key, "cannot read the permissions of " + file + ": " + e.getMessage());
+    }
+  }
+
   private static Optional<Path> pemFile(
       Section section, String key, Path directory, PemFiles.Check check) {
     return section

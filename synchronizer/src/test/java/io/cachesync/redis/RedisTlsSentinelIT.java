@@ -143,11 +143,11 @@ class RedisTlsSentinelIT {
 
     CommandRun run = CommandRun.of("validate", "--config", config.toString());
 
-    // A certificate refused: exit 3, as for PostgreSQL (a renewed certificate mends it).
-    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.UNREACHABLE);
-    assertThat(run.output())
+    // Plain text against TLS: only the configuration mends it (exit 2).
+    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.INVALID);
+    assertThat(run.out())
         .contains(
-            "error: Redis Sentinel at 127.0.0.1:"
+            "FAIL  redis: Redis Sentinel at 127.0.0.1:"
                 + group.sentinelPort()
                 + " speaks TLS (it closed the plain-text connection: Connection reset); use"
                 + " rediss-sentinel:// in redis.uri");
