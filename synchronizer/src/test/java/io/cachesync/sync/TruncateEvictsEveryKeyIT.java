@@ -26,7 +26,7 @@ class TruncateEvictsEveryKeyIT {
   private SyncHarness harness;
 
   @BeforeEach
-  void setUp() {
+  void setUp() throws Exception {
     harness = new SyncHarness("evictall");
     harness.sql(
         "CREATE TABLE users (id int PRIMARY KEY, name text)",
