@@ -78,24 +78,16 @@ public sealed interface CacheOperation {
   /**
    * Deletes every key of a table (TRUNCATE): the keys that match its whole template, not merely its
    * literal prefix, so that keys an application keeps next to the cache ({@code user:42:session}
-   * beside {@code user:{id}:profile}) stay. In {@code mode: write} only the keys that carry
-   * cachesync's version are the table's: every value cachesync writes has one, so a key without one
-   * is the application's, even when the template reads it ({@code user:session:x} beside {@code
-   * user:{id}}). In {@code mode: evict} the application writes every key the template matches, and
-   * all of them go.
+   * beside {@code user:{id}:profile}) stay. A key the template matches is the table's whatever it
+   * holds, a value cachesync wrote or not, of any type, in both modes: once the rows are gone no
+   * key of theirs may stay (a DELETE of the same row evicts its key alike).
    */
-  record EvictTable(TableId table, KeyTemplate template, SyncMode mode, Version version)
+  record EvictTable(TableId table, KeyTemplate template, Version version)
       implements CacheOperation {
     public EvictTable {
       requireNonNull(table, "table");
       requireNonNull(template, "template");
-      requireNonNull(mode, "mode");
       requireNonNull(version, "version");
-    }
-
-    /** The TRUNCATE of a table in {@code mode: write}. */
-    public EvictTable(TableId table, KeyTemplate template, Version version) {
-      this(table, template, SyncMode.WRITE, version);
     }
 
     /** The pattern of the keys under the table's prefix: where a search for its keys starts. */
@@ -106,14 +98,6 @@ public sealed interface CacheOperation {
     /** Whether {@code key} is a key of the table's template. */
     public boolean owns(String key) {
       return template.match(key).isPresent();
-    }
-
-    /**
-     * Whether a key of the template whose value carries no version of cachesync's is evicted too
-     * ({@code mode: evict}); otherwise it is the application's and stays.
-     */
-    public boolean evictsUnversioned() {
-      return mode == SyncMode.EVICT;
     }
   }
 

@@ -31,8 +31,7 @@ public final class ChangePlanner {
       return List.of();
     }
     return switch (event.kind()) {
-      case TRUNCATE ->
-          List.of(new EvictTable(event.table(), mapping.key(), mapping.mode(), event.version()));
+      case TRUNCATE -> List.of(new EvictTable(event.table(), mapping.key(), event.version()));
       case DELETE -> List.of(evict(mapping, event.before(), event));
       case SNAPSHOT, INSERT -> upsert(mapping, event);
       case UPDATE -> update(mapping, event);

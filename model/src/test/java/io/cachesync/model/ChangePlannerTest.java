@@ -163,7 +163,7 @@ class ChangePlannerTest {
   }
 
   @Test
-  void plan_truncate_carriesTheTablesMode() {
+  void plan_truncate_evictsTheWholeTemplateInEitherMode() {
     EvictTable write =
         (EvictTable)
             planner.plan(new ChangeEvent(USERS, Kind.TRUNCATE, Row.EMPTY, Row.EMPTY, V)).get(0);
@@ -171,11 +171,10 @@ class ChangePlannerTest {
         (EvictTable)
             planner.plan(new ChangeEvent(EVENTS, Kind.TRUNCATE, Row.EMPTY, Row.EMPTY, V)).get(0);
 
-    assertThat(write.evictsUnversioned())
-        .as("in mode: write, a key without cachesync's version is the application's")
-        .isFalse();
-    assertThat(evict.evictsUnversioned()).as("in mode: evict the application writes them").isTrue();
     assertThat(write.keyGlob()).isEqualTo("user:*");
+    assertThat(write.owns("user:session:x")).as("any key the template reads").isTrue();
+    assertThat(write.owns("user:")).isFalse();
+    assertThat(evict).isEqualTo(new EvictTable(EVENTS, KeyTemplate.parse("event:{id}"), V));
   }
 
   @Test

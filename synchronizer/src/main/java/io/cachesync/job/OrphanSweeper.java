@@ -1,7 +1,6 @@
 package io.cachesync.job;
 
 import io.cachesync.model.KeyRenderException;
-import io.cachesync.model.SyncMode;
 import io.cachesync.model.TableMapping;
 import io.cachesync.redis.LettuceCacheInspector;
 import java.sql.Connection;
@@ -22,13 +21,11 @@ import java.util.function.Consumer;
  * it carries cachesync's version (a {@code __v} field in a hash, a {@code __v} member first in a
  * JSON string): cachesync wrote it under an earlier template, or for a value render now refuses.
  * Without one it is the application's (it may keep {@code user:42:session} next to {@code
- * user:{id}:profile}) and is left alone. So is, for a table in {@code mode: write}, a key the
- * template does match but that carries no version: cachesync writes every value of such a table
- * with one, so the key is the application's ({@code user:session:x} next to {@code user:{id}}),
- * whatever it looks like. In {@code mode: evict} the application writes every key of the template,
- * and each is the table's. A key of the table is parsed back into its key columns and looked up in
- * PostgreSQL by them, cast to their types so that the lookup uses the table's index; its row exists
- * when a row found renders exactly that key.
+ * user:{id}:profile}) and is left alone. A key the template matches is the table's whatever it
+ * holds, in both modes: with or without a version (a cache-aside refill, a key written while the
+ * table was in {@code mode: evict}), of any type. It is parsed back into its key columns and looked
+ * up in PostgreSQL by them, cast to their types so that the lookup uses the table's index; its row
+ * exists when a row found renders exactly that key.
  */
 public final class OrphanSweeper {
   static final int PAGE = 500;
@@ -48,7 +45,6 @@ public final class OrphanSweeper {
   public void find(TableMapping table, Consumer<Map<String, String>> orphans) {
     List<String> columns = List.copyOf(table.key().columns());
     Map<String, String> types = columnTypes(table, columns);
-    boolean versionedOnly = table.mode() == SyncMode.WRITE;
     redis.scan(
         table.key().prefixGlob(),
         PAGE,
@@ -58,9 +54,8 @@ public final class OrphanSweeper {
           Set<String> written = new HashSet<>();
           for (int i = 0; i < keys.size(); i++) {
             String key = keys.get(i);
-            if (versions.get(i).equals("-") || (versions.get(i).isEmpty() && versionedOnly)) {
-              // Gone since the SCAN, or the application's.
-              continue;
+            if (versions.get(i).equals("-")) {
+              continue; // gone since the SCAN
             }
             Optional<Map<String, String>> values = table.key().match(key);
             if (values.isPresent()) {

@@ -56,12 +56,13 @@ final class BackgroundTruncates implements AutoCloseable {
   private void run() {
     while (!closed) {
       try {
-        for (EvictTable truncate : pending.pending(redis)) {
+        for (PendingTruncates.Recorded recorded : pending.pending(redis)) {
           if (closed) {
             return;
           }
+          EvictTable truncate = recorded.truncate();
           evictor.evict(truncate);
-          pending.clear(redis, truncate);
+          pending.clear(redis, recorded);
           LOG.info("TRUNCATE of {} at {}: every key evicted", truncate.table(), truncate.version());
         }
       } catch (RuntimeException e) {

@@ -2,7 +2,6 @@ package io.cachesync.redis;
 
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.KeyTemplate;
-import io.cachesync.model.SyncMode;
 import io.cachesync.model.TableId;
 import io.cachesync.model.Version;
 import io.lettuce.core.RedisFuture;
@@ -15,17 +14,17 @@ import java.util.Map;
 
 /**
  * The TRUNCATEs whose evictions are left to {@link BackgroundTruncates}, in the hash {@code <state
- * prefix>truncates}: per table, {@code <version> <key template>} for a table in {@code mode: evict}
- * (every key of the template goes; the form earlier releases wrote for every table), {@code
- * <version>+<key template>} for one in {@code mode: write} (only the keys that carry cachesync's
- * version: see {@link EvictTable}). A TRUNCATE whose evictions did not finish within the batch's
- * budget is recorded in the transaction that stores its position, and its record is removed once
- * every key was seen, after the evictions on the same connection, so a replica holding the removal
- * holds the evictions too. A record in Redis therefore means evictions that may still be missing,
- * whatever happened meanwhile (a restart, a failover that lost some of them), and running them
- * again is harmless: each is guarded by the TRUNCATE's version, so a key written after it stays. A
- * failover that loses the record loses the position stored with it too, which the next batch
- * notices, and the TRUNCATE is streamed again.
+ * prefix>truncates}: per table, {@code <version> <key template>}. One release wrote {@code
+ * <version>+<key template>} for a table in {@code mode: write} (evict only the keys that carry
+ * cachesync's version); such a record is read and finished like the plain form, every key of the
+ * template going, and removed as it was written. A TRUNCATE whose evictions did not finish within
+ * the batch's budget is recorded in the transaction that stores its position, and its record is
+ * removed once every key was seen, after the evictions on the same connection, so a replica holding
+ * the removal holds the evictions too. A record in Redis therefore means evictions that may still
+ * be missing, whatever happened meanwhile (a restart, a failover that lost some of them), and
+ * running them again is harmless: each is guarded by the TRUNCATE's version, so a key written after
+ * it stays. A failover that loses the record loses the position stored with it too, which the next
+ * batch notices, and the TRUNCATE is streamed again.
  */
 final class PendingTruncates {
   /** The hash's key after the state prefix. */
@@ -50,27 +49,28 @@ final class PendingTruncates {
 
   /** How a TRUNCATE is recorded. */
   static String record(EvictTable truncate) {
-    return truncate.version().text()
-        + (truncate.evictsUnversioned() ? EVERY_KEY : VERSIONED_KEYS)
-        + truncate.template().text();
+    return truncate.version().text() + " " + truncate.template().text();
   }
 
-  /** After the version: every key of the template is evicted. */
-  private static final char EVERY_KEY = ' ';
+  /**
+   * A TRUNCATE read from Redis, with its record as it is stored there: the one its removal compares
+   * with.
+   */
+  record Recorded(EvictTable truncate, String record) {}
 
-  /** After the version: only the keys of the template that carry a version are evicted. */
-  private static final char VERSIONED_KEYS = '+';
-
-  /** The TRUNCATE a record stands for. */
+  /**
+   * The TRUNCATE a record stands for: {@code <version> <key template>}, or the {@code
+   * <version>+<key template>} of the release that spared keys without a version, read alike.
+   */
   static EvictTable parse(String table, String record) {
-    char kind = record.charAt(Version.TEXT_LENGTH);
-    if (kind != EVERY_KEY && kind != VERSIONED_KEYS) {
+    char separator =
+        record.length() > Version.TEXT_LENGTH ? record.charAt(Version.TEXT_LENGTH) : '\0';
+    if (separator != ' ' && separator != '+') {
       throw new IllegalArgumentException("not a TRUNCATE's record: " + record);
     }
     return new EvictTable(
         TableId.parse(table),
         KeyTemplate.parse(record.substring(Version.TEXT_LENGTH + 1)),
-        kind == EVERY_KEY ? SyncMode.EVICT : SyncMode.WRITE,
         Version.parse(record.substring(0, Version.TEXT_LENGTH)));
   }
 
@@ -86,24 +86,25 @@ final class PendingTruncates {
   }
 
   /**
-   * Removes {@code truncate}'s record, unless it is of a newer TRUNCATE by now; the last one
-   * removed lets the read-your-writes bound move on (clear_truncate.lua).
+   * Removes the record of {@code pending}, unless it is of another TRUNCATE by now; the last one
+   * removed lets the read-your-writes bound move on (clear_truncate.lua). The record is compared as
+   * it was read, in whichever form it was written.
    */
-  void clear(RedisCommands<String, String> redis, EvictTable truncate) {
+  void clear(RedisCommands<String, String> redis, Recorded pending) {
     redis.evalsha(
         scripts.digest("clear_truncate"),
         ScriptOutputType.STATUS,
         new String[] {key, positionKey},
-        truncate.table().toString(),
-        record(truncate),
+        pending.truncate().table().toString(),
+        pending.record(),
         appliedChannel);
   }
 
-  /** The TRUNCATEs recorded in Redis. */
-  List<EvictTable> pending(RedisCommands<String, String> redis) {
-    List<EvictTable> pending = new ArrayList<>();
+  /** The TRUNCATEs recorded in Redis, each with its record. */
+  List<Recorded> pending(RedisCommands<String, String> redis) {
+    List<Recorded> pending = new ArrayList<>();
     for (Map.Entry<String, String> entry : redis.hgetall(key).entrySet()) {
-      pending.add(parse(entry.getKey(), entry.getValue()));
+      pending.add(new Recorded(parse(entry.getKey(), entry.getValue()), entry.getValue()));
     }
     return pending;
   }

@@ -17,10 +17,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Evicts a truncated table's keys: finds the keys under its literal prefix with SCAN, and deletes
  * each that matches the table's whole key template with the guarded evict.lua, so that a key
- * written after the TRUNCATE stays, and so does a key the application keeps under the same prefix.
- * In {@code mode: write} a key of the template is deleted only when it carries cachesync's version
- * (see {@link EvictTable}): the application's {@code user:session:x} beside {@code user:{id}}
- * stays.
+ * written after the TRUNCATE stays, and so does a key the application keeps under the same prefix
+ * that the template does not match. A key the template matches goes whatever it holds, with or
+ * without cachesync's version, of any type (see {@link EvictTable}).
  */
 final class TableEvictor {
   private static final Logger LOG = LoggerFactory.getLogger(TableEvictor.class);
@@ -60,13 +59,8 @@ final class TableEvictor {
   Optional<BatchOutcome> evict(EvictTable truncate, long budgetNanos) {
     long start = System.nanoTime();
     ScanArgs match = ScanArgs.Builder.matches(truncate.keyGlob()).limit(SCAN_COUNT);
-    String[] arguments =
-        truncate.evictsUnversioned()
-            ? new String[] {truncate.version().text()}
-            : new String[] {truncate.version().text(), "versioned"};
     long evicted = 0;
     long stale = 0;
-    long foreign = 0;
     ScanCursor cursor = ScanCursor.INITIAL;
     do {
       // Each page is fenced by the writer's lease (see WriterLeaseFence).
@@ -85,7 +79,7 @@ final class TableEvictor {
                     scripts.digest("evict"),
                     ScriptOutputType.STATUS,
                     new String[] {key},
-                    arguments));
+                    truncate.version().text()));
       }
       pipeline.flushCommands();
       for (RedisFuture<String> result : results) {
@@ -94,8 +88,6 @@ final class TableEvictor {
           evicted++;
         } else if (status.equals("stale")) {
           stale++;
-        } else if (status.equals("foreign")) {
-          foreign++;
         }
       }
       cursor = page;
@@ -107,21 +99,8 @@ final class TableEvictor {
         return Optional.empty();
       }
     } while (!cursor.isFinished());
-    if (foreign > 0) {
-      LOG.info(
-          "TRUNCATE of {}: evicted {} keys of '{}'; kept {} keys of that form without cachesync's"
-              + " version, the application's",
-          truncate.table(),
-          evicted,
-          truncate.template(),
-          foreign);
-    } else {
-      LOG.info(
-          "TRUNCATE of {}: evicted {} keys of '{}'",
-          truncate.table(),
-          evicted,
-          truncate.template());
-    }
+    LOG.info(
+        "TRUNCATE of {}: evicted {} keys of '{}'", truncate.table(), evicted, truncate.template());
     return Optional.of(new BatchOutcome(0, evicted, stale, List.of()));
   }
 }

@@ -1,14 +1,10 @@
 -- Deletes a key unless it holds a newer version than the change that evicts it (invariant 2).
--- A key of an unexpected type, or a value without a version, is deleted: evicting is always safe;
--- unless ARGV[2] asks for a key cachesync wrote.
+-- A key of an unexpected type, or a value without a version, is deleted: evicting is always safe.
 -- KEYS[1]  the key
 -- ARGV[1]  the version: 32 hex digits; or '' for a key that was seen without a version (an orphan
 --          sweep, a repair): it is deleted only while it still has none, so a value the stream
 --          wrote there since stays
--- ARGV[2]  optional: 'versioned' to delete the key only when it carries a version, that is when
---          cachesync wrote it (a TRUNCATE of a table in mode: write): a key of the application's
---          that merely has the form of the table's keys stays
--- Returns 'evicted', 'stale', 'absent' or 'foreign' (no version, and ARGV[2] asked for one).
+-- Returns 'evicted', 'stale' or 'absent'.
 local key = KEYS[1]
 local kind = redis.call('TYPE', key).ok
 if kind == 'none' then
@@ -19,9 +15,6 @@ if kind == 'hash' then
   stored = redis.call('HGET', key, '__v')
 elseif kind == 'string' then
   stored = string.match(redis.call('GETRANGE', key, 0, 40), '^{"__v":"(%x+)"')
-end
-if not stored and ARGV[2] == 'versioned' then
-  return 'foreign'
 end
 if stored and stored > ARGV[1] then
   return 'stale'

@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -63,7 +62,7 @@ class ResyncWaitIT {
     daemon.start();
     daemon.awaitLog("First start: loading every mapped table", WAIT);
     assertThat(daemon.log()).doesNotContain("Initial load done");
-    harness.redis.redis().hset("user:9999", Map.of("name", "orphan", "__v", "0".repeat(32)));
+    harness.redis.redis().hset("user:9999", "name", "orphan");
 
     CommandRun run = resync("--table", "public.users").get(WAIT.toSeconds(), TimeUnit.SECONDS);
 

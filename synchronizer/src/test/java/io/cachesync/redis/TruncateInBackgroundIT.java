@@ -82,6 +82,34 @@ class TruncateInBackgroundIT {
     }
   }
 
+  @Test
+  void writer_findsATruncateLeftPendingInTheVersionedOnlyForm_evictsEveryKeyAndClearsIt()
+      throws Exception {
+    try (CacheWriterFixture fixture = CacheWriterFixture.direct("cachesync:plus:")) {
+      // The record form of the release that spared keys without a version ('+' after the
+      // version): finished like the plain form, every key of the template going, and removed.
+      populate(fixture, "line:", 50, LOADED);
+      fixture.redis.redis().hset("line:51", Map.of("name", "a cache-aside refill, no version"));
+      fixture.redis.redis().rpush("line:52", "a list");
+      fixture.redis.redis().hset("line:after", Map.of("__v", AFTER.text()));
+      fixture
+          .redis
+          .redis()
+          .hset(
+              "cachesync:plus:truncates",
+              LINES.toString(),
+              TRUNCATE.text() + "+" + TEMPLATE.text());
+
+      await("the pending TRUNCATE finished")
+          .atMost(WAIT)
+          .untilAsserted(
+              () -> assertThat(fixture.redis.keys("line:*")).containsExactly("line:after"));
+      await("the record's removal")
+          .atMost(WAIT)
+          .until(() -> fixture.redis.redis().exists("cachesync:plus:truncates") == 0);
+    }
+  }
+
   /** {@code count} hashes {@code <prefix>1...}, written in one script. */
   private static void populate(
       CacheWriterFixture fixture, String prefix, int count, Version version) {

@@ -11,11 +11,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cachesync.Daemon;
 import io.cachesync.cli.ExitCode;
+import io.cachesync.model.DisplayText;
 import io.cachesync.model.Version;
 import io.cachesync.testing.CommandRun;
 import io.cachesync.testing.SyncHarness;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RestoreArgs;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -58,14 +60,18 @@ import org.junit.jupiter.api.Test;
  * both formats; key values drawn from glob characters, braces, the templates' separators, control
  * characters, newlines, 100 KB and out-of-line (TOASTed) text, astral-plane, combining,
  * right-to-left and invisible characters; JSON and hash values drawn from the same. Next to them,
- * keys the application keeps ("foreign" keys): some under the tables' prefixes, some that even
- * parse as a table's key, some lookalikes of an unescaped glob, one whose name is not UTF-8.
+ * keys the application keeps ("foreign" keys): some under the tables' prefixes, some lookalikes of
+ * an unescaped glob, one whose name is not UTF-8; and keys of the application's that a table's
+ * template reads ("claimed" keys, without cachesync's version, some of another type): they are in
+ * that table's key space, so a TRUNCATE of the table, a sweep and {@code verify --repair} remove
+ * them, as they remove any key of a row that does not exist.
  *
  * <p>While the daemon streams, random transactions insert, update, delete, move rows to other keys
  * and truncate tables. Then, and after each of {@code verify}, {@code verify --repair}, {@code
- * resync} (each with cachesync's own orphan keys planted first), a TRUNCATE of one table, and the
- * reload after a cache loss with its orphan sweep: every key in Redis is either a foreign key, byte
- * for byte as the application wrote it ({@code DUMP}), or the key of exactly one existing row,
+ * resync} (each with cachesync's own orphan keys and the claimed keys planted first), a TRUNCATE of
+ * one table, and the reload after a cache loss with its orphan sweep: every key in Redis is either
+ * a foreign key, byte for byte as the application wrote it ({@code DUMP}), a claimed key as planted
+ * where no sweep or TRUNCATE of its table ran since, or the key of exactly one existing row,
  * computed by SQL independently of cachesync's code, holding exactly that row's encoded value; and
  * every row that can be cached is.
  *
@@ -153,8 +159,20 @@ class HostileValuesIT {
   private RedisClient binaryClient;
   private RedisCommands<byte[], byte[]> binary;
 
-  /** The application's keys (ISO-8859-1 strings of their bytes) and their DUMP. */
+  /**
+   * The application's keys that no template reads (ISO-8859-1 strings of their bytes) and their
+   * DUMP: they must never change.
+   */
   private final Map<String, byte[]> foreign = new LinkedHashMap<>();
+
+  /**
+   * The application's keys that a table's template reads (ISO-8859-1 strings of their bytes), no
+   * row of which exists, and their DUMP: the table's keys, of no row.
+   */
+  private final Map<String, byte[]> claimed = new LinkedHashMap<>();
+
+  /** Whether a claimed key may still be in Redis as planted: no sweep ran since it was planted. */
+  private boolean claimedMayStay = true;
 
   @BeforeEach
   void setUp() {
@@ -195,13 +213,19 @@ class HostileValuesIT {
 
       phase = "verify";
       plantOrphans();
+      plantClaimedKeys();
       CommandRun verify = cachesync("verify");
       assertThat(verify.exitCode()).as(seed + ": " + verify.output()).isEqualTo(ExitCode.DRIFT);
       assertThat(verify.out())
-          .as("seed=%d: verify names cachesync's orphans, never the application's keys", seed)
-          .contains("orphan")
-          .doesNotContain("FOREIGN")
-          .doesNotContain("session");
+          .as("seed=%d: verify names the keys of no row, whatever they hold", seed)
+          .contains("users:FOREIGN:1: orphan (no row)")
+          .contains("user\\*[:FOREIGN: orphan (no row)")
+          .contains("user.FOREIGN?: orphan (no row)");
+      for (String name : foreign.keySet()) {
+        assertThat(verify.out())
+            .as("seed=%d: verify never names a key no template reads", seed)
+            .doesNotContain("  " + DisplayText.of(name) + ": ");
+      }
       assertThat(verify.out().chars().filter(c -> c < 0x20 && c != '\n').count())
           .as("seed=%d: verify prints no control character of a key: %s", seed, verify.out())
           .isZero();
@@ -209,22 +233,31 @@ class HostileValuesIT {
       assertRedisMatches(seed, "verify (which changes nothing)", true);
 
       phase = "verify --repair";
+      claimedMayStay = false;
       CommandRun repair = cachesync("verify", "--repair");
       assertThat(repair.exitCode()).as(seed + ": " + repair.output()).isEqualTo(ExitCode.OK);
       assertRedisMatches(seed, phase, false);
 
       phase = "resync";
       plantOrphans();
+      plantClaimedKeys();
       CommandRun resync = cachesync("resync", "--quiet");
       assertThat(resync.exitCode()).as(seed + ": " + resync.output()).isEqualTo(ExitCode.OK);
-      assertThat(resync.out()).contains(ORPHAN_KEYS.size() + " orphan keys removed");
+      assertThat(resync.out())
+          .contains((ORPHAN_KEYS.size() + claimed.size()) + " orphan keys removed");
       assertRedisMatches(seed, phase, false);
 
       phase = "TRUNCATE t_pair";
+      plantClaimedKeys();
+      claimedMayStay = true; // those of the other tables
       Map<String, byte[]> before = dumpAll();
       harness.sql("TRUNCATE t_pair");
+      await("seed=" + seed + ": the TRUNCATE evicts the key its template reads, of no version")
+          .atMost(WAIT)
+          .until(() -> binary.exists(bytes("users:FOREIGN:1")) == 0);
       awaitRedisMatches(seed, phase);
       Map<String, byte[]> after = dumpAll();
+      assertThat(after).as("not of users:{org}:{id}").containsKey("users:FOREIGN");
       before.keySet().removeIf(key -> key.startsWith("users:") && !foreign.containsKey(key));
       List<String> changed = new ArrayList<>();
       before.forEach(
@@ -248,6 +281,8 @@ class HostileValuesIT {
       harness.stopDaemon();
       workload.run(connection, 30);
       plantOrphans();
+      plantClaimedKeys();
+      claimedMayStay = false;
       List<String> state = harness.redis.keys("cachesync:" + SyncHarness.NAME + ":*");
       harness.redis.redis().del(state.toArray(String[]::new));
       harness.start(MAPPING);
@@ -257,13 +292,14 @@ class HostileValuesIT {
       System.out.println(
           String.format(
               "HostileValuesIT seed=%d, %d transactions, %d statements (%d truncates, %d refused"
-                  + " by PostgreSQL), %d foreign keys, reached phase '%s', %d s",
+                  + " by PostgreSQL), %d foreign and %d claimed keys, reached phase '%s', %d s",
               seed,
               workload.transactions,
               workload.statements,
               workload.truncates,
               workload.refused,
               foreign.size(),
+              claimed.size(),
               phase,
               Duration.ofNanos(System.nanoTime() - started).toSeconds()));
     }
@@ -327,39 +363,59 @@ class HostileValuesIT {
   // The application's keys, and cachesync's orphans
 
   /**
-   * Keys the application keeps: under the tables' prefixes, some parsing as a table's key (without
-   * cachesync's version), lookalikes an unescaped glob would match, one whose name is not UTF-8 and
-   * one holding a NUL byte. None may ever change.
+   * Keys the application keeps. Foreign ones, which no template reads: under the tables' prefixes,
+   * lookalikes an unescaped glob would match, one whose name is not UTF-8 (cachesync cannot even
+   * name it). None may ever change. Claimed ones, which a template reads though they carry no
+   * version of cachesync's, some of another type than the table's, one holding a NUL byte: keys of
+   * their table, of no row.
    */
   private void plantForeignKeys() {
+    // Claimed: user:{id} (text id), users:{org}:{id}, user\*[:{id}, user{x}:{code}|{blob},
+    // user.{amount}? read them.
     foreignHash("user:session:x", Map.of("name", "the application's session"));
     foreignString("user:FOREIGN", "matches user:{id}, but carries no version");
+    foreignHash("users:FOREIGN:1", Map.of("org", "FOREIGN", "id", "1"));
+    foreignString("user\\*[:FOREIGN", "matches user\\*[:{id}, not a uuid");
+    foreignHash("user{x}:FOREIGN|AAAA", Map.of("code", "FOREIGN", "blob", "AAAA"));
+    binary.sadd(bytes("user.FOREIGN?"), bytes("a set"));
+    foreignString("user:FOREIGN\n\u202E*?[\u0001", "control and glob characters");
+    binary.set(concat(bytes("user:FOREIGN"), new byte[] {0, 1}), bytes("a NUL byte"));
+    Set<String> claimedNames = new LinkedHashSet<>();
+    for (byte[] key : scanAll()) {
+      claimedNames.add(latin1(key));
+    }
+    // Foreign: no template reads them.
     foreignString("user:", "the bare prefix");
     foreignString("user", "shorter than every prefix");
     foreignString("users:FOREIGN", "under users: but not of users:{org}:{id}");
-    foreignHash("users:FOREIGN:1", Map.of("org", "FOREIGN", "id", "1"));
-    foreignString("user\\*[:FOREIGN", "matches user\\*[:{id}, not a uuid");
     foreignString("user*[:1", "matches the prefix's glob were it not escaped");
     foreignString("user\\:1", "matches user\\*[: were * a glob");
     foreignString("user[x]:1", "a bracket pattern's lookalike");
-    foreignHash("user{x}:FOREIGN|AAAA", Map.of("code", "FOREIGN", "blob", "AAAA"));
     binary.rpush(bytes("user{x}:FOREIGN"), bytes("a list"));
-    binary.sadd(bytes("user.FOREIGN?"), bytes("a set"));
     binary.zadd(bytes("user.1?extra"), 1.0, bytes("a sorted set"));
     foreignString("userX:1", "x");
     foreignString("user1:1", "x");
     foreignString("USER:1", "x");
     foreignString("user :1", "x");
-    foreignString("user:FOREIGN\n\u202E*?[\u0001", "control and glob characters");
     // Not UTF-8, with what looks like cachesync's version: cachesync reads every name as UTF-8,
     // so it cannot even name this key; it must never delete it.
     binary.hset(
         concat(bytes("user:"), new byte[] {(byte) 0xff, (byte) 0xfe}),
         Map.of(bytes("__v"), bytes(VERSION), bytes("id"), bytes("x")));
-    binary.set(concat(bytes("user:FOREIGN"), new byte[] {0, 1}), bytes("a NUL byte"));
     for (byte[] key : scanAll()) {
-      foreign.put(latin1(key), binary.dump(key));
+      (claimedNames.contains(latin1(key)) ? claimed : foreign).put(latin1(key), binary.dump(key));
     }
+    assertThat(claimed).hasSize(8);
+  }
+
+  /** The claimed keys again, as first planted. */
+  private void plantClaimedKeys() {
+    claimed.forEach(
+        (name, dump) ->
+            binary.restore(
+                name.getBytes(StandardCharsets.ISO_8859_1),
+                dump,
+                RestoreArgs.Builder.ttl(0).replace()));
   }
 
   private void foreignString(String key, String value) {
@@ -449,6 +505,11 @@ class HostileValuesIT {
     Set<String> seen = new LinkedHashSet<>();
     for (byte[] key : scanAll()) {
       String name = latin1(key);
+      if (claimedMayStay
+          && claimed.containsKey(name)
+          && Arrays.equals(claimed.get(name), binary.dump(key))) {
+        continue; // no sweep nor TRUNCATE of its table since it was planted
+      }
       if (foreign.containsKey(name)) {
         if (!Arrays.equals(foreign.get(name), binary.dump(key))) {
           problems.add("the application's key " + show(name) + " was changed");
