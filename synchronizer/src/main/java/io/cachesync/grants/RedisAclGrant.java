@@ -20,6 +20,7 @@ import java.util.stream.Collectors;
  * @param warnings what an administrator should know before running it
  */
 public record RedisAclGrant(List<String> arguments, List<String> warnings) {
+  private static final String DEFAULT_USER = "default";
 
   public RedisAclGrant {
     arguments = List.copyOf(arguments);
@@ -28,7 +29,7 @@ public record RedisAclGrant(List<String> arguments, List<String> warnings) {
 
   public static RedisAclGrant of(Configuration configuration) {
     RedisAclGrant grant = of(RedisRights.of(configuration));
-    if (configuration.settings().redis().uri().startsWith("redis-sentinel://")) {
+    if (configuration.settings().redis().uri().contains("-sentinel://")) {
       List<String> warnings = new ArrayList<>(grant.warnings());
       warnings.add(
           "redis.uri names Sentinel: this line is for the Redis master and its replicas (run it on"
@@ -43,8 +44,28 @@ public record RedisAclGrant(List<String> arguments, List<String> warnings) {
     List<String> arguments = new ArrayList<>(List.of("ACL", "SETUSER", rights.user()));
     rights.commands().forEach(command -> arguments.add("+" + command.name()));
     List<String> warnings = new ArrayList<>();
+    if (rights.user().equals(DEFAULT_USER)) {
+      // Redis refuses a key or channel pattern added to a user that has every key or channel
+      // ("Adding a pattern after the * pattern ... is not valid"), and the default user has both:
+      // the whole line would fail and grant nothing.
+      warnings.add(
+          "redis.uri names no user, so the line is for user default, which already reads and"
+              + " writes every key and channel (~* &*): it adds commands only. To confine"
+              + " cachesync to its keys, create a user for it (ACL SETUSER cachesync on >PASSWORD)"
+              + " and name it in redis.uri (redis://cachesync@host:port)");
+      return new RedisAclGrant(arguments, warnings);
+    }
     for (KeyPattern pattern : rights.keyPatterns()) {
       arguments.add("~" + pattern.pattern());
+      if (!pattern.broad() && pattern.sample().chars().anyMatch(Character::isWhitespace)) {
+        warnings.add(
+            "the key prefix of "
+                + pattern.owner()
+                + " holds white space, which Redis refuses in an ACL pattern: each is matched by"
+                + " '?' instead (~"
+                + pattern.pattern()
+                + "), which also lets the user at keys with another character there");
+      }
       if (pattern.broad()) {
         warnings.add(
             "the key template of "

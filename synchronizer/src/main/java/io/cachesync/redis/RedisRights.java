@@ -173,8 +173,13 @@ public record RedisRights(
     if (key.segments().isEmpty() || !(key.segments().get(0) instanceof KeyTemplate.Literal)) {
       return new KeyPattern("*", table, sample, true);
     }
-    // The same pattern SCAN MATCH uses for the table (one place builds it).
-    return new KeyPattern(key.prefixGlob(), table, key.literalPrefix() + sample, false);
+    // The pattern SCAN MATCH uses for the table (one place builds it), with '?' for each white
+    // space character, which Redis refuses in an ACL pattern.
+    StringBuilder glob = new StringBuilder();
+    key.prefixGlob()
+        .codePoints()
+        .forEach(c -> glob.appendCodePoint(Character.isWhitespace(c) ? '?' : c));
+    return new KeyPattern(glob.toString(), table, key.literalPrefix() + sample, false);
   }
 
   /** Escapes the glob characters of a literal text, as SCAN MATCH and ACL key patterns read it. */

@@ -67,11 +67,29 @@ class RedisAclGrantTest {
   }
 
   @Test
-  void line_uriWithoutUser_grantsTheDefaultUser() {
-    assertThat(grant("redis://:pw@127.0.0.1", "public.users", "user:{id}").line())
-        .startsWith("ACL SETUSER default +");
-    assertThat(grant("redis://127.0.0.1", "public.users", "user:{id}").line())
-        .startsWith("ACL SETUSER default +");
+  void line_uriWithoutUser_grantsTheDefaultUserCommandsOnly() {
+    for (String uri : List.of("redis://:pw@127.0.0.1", "redis://127.0.0.1")) {
+      RedisAclGrant grant = grant(uri, "public.users", "user:{id}");
+
+      // The default user has ~* and &*: Redis refuses a pattern added to them.
+      assertThat(grant.line())
+          .startsWith("ACL SETUSER default +")
+          .doesNotContain("~")
+          .doesNotContain("&");
+      assertThat(grant.warnings())
+          .singleElement()
+          .asString()
+          .contains("already reads and writes every key and channel (~* &*)")
+          .contains("redis://cachesync@host:port");
+    }
+  }
+
+  @Test
+  void line_whiteSpaceInAPrefix_isMatchedByAQuestionMarkAndWarned() {
+    RedisAclGrant grant = grant("redis://cs:pw@127.0.0.1", "public.users", "user profile:{id}");
+
+    assertThat(grant.arguments()).contains("~user?profile:*");
+    assertThat(grant.warnings()).anySatisfy(w -> assertThat(w).contains("holds white space"));
   }
 
   @Test
