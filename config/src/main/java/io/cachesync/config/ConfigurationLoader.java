@@ -37,7 +37,7 @@ public final class ConfigurationLoader {
     String displayName = file.toString();
     SettingsReader.Result settings = SettingsReader.read(file, displayName, problems, interpolator);
     Optional<Mapping> mapping = Optional.empty();
-    Optional<Path> mappingFile = settings.mapping().map(name -> resolve(file, name));
+    Optional<Path> mappingFile = settings.mapping().map(name -> resolve(file.getParent(), name));
     if (mappingFile.isPresent()) {
       if (Files.isRegularFile(mappingFile.get())) {
         mapping =
@@ -65,10 +65,12 @@ public final class ConfigurationLoader {
         problems.warnings());
   }
 
-  private static Path resolve(Path configFile, Path mapping) {
-    Path directory = configFile.getParent();
-    return directory == null || mapping.isAbsolute()
-        ? mapping
-        : directory.resolve(mapping).normalize();
+  /**
+   * A path written in a configuration file: relative to {@code directory}, the folder of
+   * synchronizer.yml (the current folder when null), unless absolute. Every file the settings name
+   * (mapping, password files, certificates, keys) is found this way.
+   */
+  static Path resolve(Path directory, Path path) {
+    return directory == null || path.isAbsolute() ? path : directory.resolve(path).normalize();
   }
 }

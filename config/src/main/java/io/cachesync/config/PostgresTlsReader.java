@@ -121,10 +121,7 @@ final class PostgresTlsReader {
       problem(key, "'" + text.get() + "' is not a file path: " + e.getReason());
       return Optional.empty();
     }
-    Path file =
-        (directory == null || written.isAbsolute() ? written : directory.resolve(written))
-            .toAbsolutePath()
-            .normalize();
+    Path file = ConfigurationLoader.resolve(directory, written).toAbsolutePath().normalize();
     if (!Files.exists(file)) {
       problem(key, "file " + written + " does not exist (looked for " + file + ")");
       return Optional.empty();

@@ -37,7 +37,7 @@ final class SecretFile {
     Path file;
     try {
       Path path = Path.of(name.get());
-      file = directory == null || path.isAbsolute() ? path : directory.resolve(path).normalize();
+      file = ConfigurationLoader.resolve(directory, path);
     } catch (InvalidPathException e) {
       section.problem(key, "'" + name.get() + "' is not a file path: " + e.getReason());
       return Optional.empty();

@@ -286,7 +286,7 @@ final class SettingsReader {
       Section section, String key, Path directory, PemFiles.Check check) {
     return section
         .value(key, SettingsReader::path)
-        .map(name -> directory == null || name.isAbsolute() ? name : directory.resolve(name))
+        .map(name -> ConfigurationLoader.resolve(directory, name))
         .map(Path::normalize)
         .flatMap(
             file -> {
