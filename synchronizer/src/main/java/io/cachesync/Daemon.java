@@ -2,14 +2,17 @@ package io.cachesync;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.load.InitialLoad;
 import io.cachesync.metrics.Phase;
 import io.cachesync.metrics.SyncMetrics;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.model.Version;
+import io.cachesync.redis.BulkLoadWriter;
 import io.cachesync.redis.LettuceCacheWriter;
 import io.cachesync.redis.LettuceStateStore;
 import io.cachesync.source.DebeziumChangeSource;
+import io.cachesync.source.ExportedSnapshot;
 import io.cachesync.source.LoadRequest;
 import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.Publications;
@@ -21,6 +24,7 @@ import io.cachesync.state.StateStore;
 import io.cachesync.state.WriterLease;
 import io.cachesync.sync.SyncListener;
 import io.cachesync.sync.Synchronizer;
+import io.cachesync.sync.WriterRoleLostException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.sql.SQLException;
@@ -106,6 +110,14 @@ public final class Daemon implements AutoCloseable {
 
   /** Whether the source was started: a start that fails after it must close it. */
   private boolean sourceStarted;
+
+  /** Held while the source starts, so that a stop does not race it. */
+  private final Object sourceLock = new Object();
+
+  /** The initial load's thread and the load it runs, when this daemon loads every table. */
+  private volatile Thread loadThread;
+
+  private volatile InitialLoad runningLoad;
 
   /** The epoch of the state this daemon writes under (see {@link StateStore#epoch()}). */
   private String epoch;
@@ -255,21 +267,29 @@ public final class Daemon implements AutoCloseable {
       writer =
           LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix(), lease.owner());
       daemon = new Daemon(configuration, writer, stateStore, lease, metrics);
-      daemon.requireRole("streaming");
-      daemon.source.start();
-      daemon.sourceStarted = true;
+      daemon.requireRole(daemon.loadsEverything ? "loading every mapped table" : "streaming");
+      if (!daemon.loadsEverything) {
+        daemon.startSource();
+      }
       daemon.housekeeper.start();
       daemon.transition(State.STARTING, State.RUNNING);
-      metrics.phase(
-          daemon.loadsEverything && !daemon.initialLoad.isDone() ? Phase.LOADING : Phase.STREAMING);
+      metrics.phase(daemon.loadsEverything ? Phase.LOADING : Phase.STREAMING);
       running.set(daemon);
       Daemon started = daemon;
       // Registered once RUNNING: a source that already ended fails the daemon here and now.
       daemon.source.finished().whenComplete((ignored, error) -> started.sourceEnded(error));
+      if (daemon.loadsEverything) {
+        // Once RUNNING, so that a load done at once finds the daemon running.
+        daemon.startInitialLoad();
+      }
       if (lease.lost()) {
         daemon.roleLost("the lease was lost while the daemon started");
       }
-      LOG.info("Streaming from replication slot {}", settings.slotName());
+      LOG.info(
+          daemon.loadsEverything
+              ? "Loading every mapped table, then streaming from replication slot {}"
+              : "Streaming from replication slot {}",
+          settings.slotName());
       return daemon;
     } catch (Exception | Error e) {
       if (daemon != null) {
@@ -286,8 +306,102 @@ public final class Daemon implements AutoCloseable {
     }
   }
 
+  /** Starts Debezium's streaming from the slot, unless the daemon is stopping. */
+  private void startSource() {
+    synchronized (sourceLock) {
+      if (state.get() == State.STOPPING || state.get() == State.STOPPED) {
+        return;
+      }
+      source.start();
+      sourceStarted = true;
+    }
+  }
+
+  /**
+   * Runs the initial load on a thread of its own (see {@link InitialLoad}): creates the slot with
+   * an exported snapshot, loads every mapped table in it, stores the snapshot's position, which
+   * marks the load done ({@link #prepareState()} resumes from it), then starts streaming from the
+   * slot's consistent point. A load that fails (PostgreSQL lost, a reader's error) fails the
+   * daemon: the next one to start finds no stored position and loads again, on a new slot.
+   */
+  private void startInitialLoad() {
+    Thread thread = new Thread(this::runInitialLoad, "cachesync-initial-load");
+    thread.setDaemon(true);
+    loadThread = thread;
+    thread.start();
+  }
+
+  private void runInitialLoad() {
+    SynchronizerSettings settings = configuration.settings();
+    PostgresConnector postgres = new PostgresConnector(settings.postgres());
+    long started = System.nanoTime();
+    try (BulkLoadWriter bulk =
+        BulkLoadWriter.connect(
+            settings.redis(), settings.stateKeyPrefix(), lease.owner(), writer.maxValueBytes())) {
+      InitialLoad.Result result;
+      Version position;
+      try (ExportedSnapshot snapshot = ExportedSnapshot.createSlot(postgres, settings.slotName())) {
+        position = Version.snapshot(snapshot.consistentPoint());
+        InitialLoad load =
+            new InitialLoad(
+                postgres,
+                configuration.mapping(),
+                bulk,
+                InitialLoad.defaultReaders(),
+                metrics::rowsLoaded);
+        runningLoad = load;
+        if (state.get() != State.RUNNING) {
+          return; // stopped meanwhile
+        }
+        result = load.run(snapshot);
+      }
+      // Every row is acknowledged by the master. Storing the position (with the WAIT of
+      // redis.waitReplicas, which covers every write before it) marks the load done; it is stored
+      // only into the state this daemon created: a Redis that lost it meanwhile lost rows too.
+      if (!stateStore.epoch().equals(Optional.of(epoch))) {
+        stateLost("its state keys vanished during the initial load");
+        return;
+      }
+      synchronizer.accept(List.of(), position);
+      if (!synchronizer.acknowledged().equals(position)) {
+        return; // stopped, or the role or the state was lost: the callbacks said so
+      }
+      long millis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+      long total = result.rows().values().stream().mapToLong(Long::longValue).sum();
+      LOG.info(
+          "Initial load done: {} rows in {} s ({} rows/s), {} written, {} evicted, {} refused; {}",
+          total,
+          String.format(java.util.Locale.ROOT, "%.1f", millis / 1000.0),
+          total * 1000 / millis,
+          result.written(),
+          result.evicted(),
+          result.refused(),
+          result.rows());
+      synchronizer.countLoad(total, result.written(), result.evicted(), result.refused());
+      new LoadListener().initialLoadCompleted(result.rows());
+      source.resumeAfterLoad(position);
+      startSource();
+    } catch (InterruptedException e) {
+      LOG.info("The initial load stopped before it was done; the next start loads again");
+    } catch (WriterRoleLostException e) {
+      roleLost(e.getMessage());
+    } catch (Exception | Error e) {
+      if (state.get() == State.STOPPING || state.get() == State.STOPPED) {
+        LOG.info("The initial load stopped before it was done: {}", e.getMessage());
+        return;
+      }
+      boolean outage = e instanceof ServerUnreachableException;
+      LOG.error(
+          "The initial load failed: {}; the next start loads again",
+          outage ? e.getMessage() : e.toString(),
+          outage ? null : e);
+      failed();
+    }
+  }
+
   /** Ends what a start that failed had started: the source (Debezium's threads) and the upkeep. */
   private void abandonStart() {
+    stopInitialLoad();
     housekeeper.close();
     if (sourceStarted) {
       try {
@@ -295,6 +409,8 @@ public final class Daemon implements AutoCloseable {
       } catch (IOException | RuntimeException e) {
         LOG.warn("Could not stop Debezium after the start failed: {}", e.getMessage());
       }
+    } else {
+      source.discard();
     }
   }
 
@@ -475,7 +591,8 @@ public final class Daemon implements AutoCloseable {
 
   /** Rows of the initial load so far, per table. */
   public Map<TableId, Long> initialLoadProgress() {
-    return source.initialRows();
+    InitialLoad load = runningLoad;
+    return load != null ? load.rowsSoFar() : source.initialRows();
   }
 
   public Synchronizer synchronizer() {
@@ -520,7 +637,7 @@ public final class Daemon implements AutoCloseable {
     Map<String, String> offsets = stateStore.offsets();
     Optional<StartDecision.StoredOffsets> stored =
         offsets.isEmpty()
-            ? Optional.empty()
+            ? loadedPosition()
             : Optional.of(
                 new StartDecision.StoredOffsets(
                     RedisOffsetBackingStore.furthestLsn(offsets),
@@ -554,6 +671,23 @@ public final class Daemon implements AutoCloseable {
           added);
     }
     return added.stream().map(TableId::parse).collect(Collectors.toSet());
+  }
+
+  /**
+   * Where the stream stands when Debezium has stored no offsets yet: after cachesync's own initial
+   * load, which stores its snapshot's position only once every row is in Redis, and until Debezium
+   * first stores offsets, which it does some batches after streaming began. Debezium then streams
+   * from the slot's confirmed position, which never passes what Redis stored (the slot is confirmed
+   * only for offsets saved after their batch), and the batches Redis holds already are skipped as
+   * replays. A load that did not finish stored no position: the start loads again.
+   */
+  private Optional<StartDecision.StoredOffsets> loadedPosition() {
+    return writer
+        .position()
+        .map(
+            position ->
+                new StartDecision.StoredOffsets(
+                    position.initialLoad() ? position.commit() : position.applied(), false));
   }
 
   /** Starts the state afresh so that the initial load of every mapped table runs on a new slot. */
@@ -590,8 +724,18 @@ public final class Daemon implements AutoCloseable {
     }
     LOG.error(
         "Debezium stopped by itself{}", error == null ? "" : ": " + error.getMessage(), error);
+    failed();
+  }
+
+  /** Ends a running daemon that cannot go on; the caller starts a new one. */
+  private void failed() {
     if (!transition(State.RUNNING, State.FAILED) && !transition(State.STARTING, State.FAILED)) {
       return;
+    }
+    synchronized (sourceLock) {
+      if (!sourceStarted) {
+        source.discard();
+      }
     }
     metrics.phase(Phase.STARTING); // nothing streams until the caller starts a new daemon
     closeConnections();
@@ -607,11 +751,18 @@ public final class Daemon implements AutoCloseable {
       return;
     }
     metrics.phase(Phase.STOPPING);
+    stopInitialLoad();
     LOG.info("Finishing the batch in flight");
     CompletableFuture<Void> closed =
         CompletableFuture.runAsync(
             () -> {
               try {
+                synchronized (sourceLock) {
+                  if (!sourceStarted) {
+                    source.discard();
+                    return;
+                  }
+                }
                 source.close();
               } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -645,6 +796,22 @@ public final class Daemon implements AutoCloseable {
     closeConnections();
     transition(State.STOPPING, State.STOPPED);
     terminated.complete(State.STOPPED);
+  }
+
+  /** Stops the initial load, if one runs, and waits for its thread (its readers stop first). */
+  private void stopInitialLoad() {
+    InitialLoad load = runningLoad;
+    if (load != null) {
+      load.stop();
+    }
+    Thread thread = loadThread;
+    if (thread != null && thread != Thread.currentThread()) {
+      try {
+        thread.join(TimeUnit.SECONDS.toMillis(30));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   /**

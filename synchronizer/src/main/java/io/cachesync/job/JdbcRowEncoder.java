@@ -24,7 +24,7 @@ import org.postgresql.util.PGInterval;
  * Debezium does. A value that cannot be encoded is {@link ColumnValue.Unencodable}, as on the
  * stream.
  */
-final class JdbcRowEncoder {
+public final class JdbcRowEncoder {
   /** The base type of each type name seen, per connection (a domain's is the type it is over). */
   private static final Map<Connection, Map<String, String>> BASE_TYPES =
       Collections.synchronizedMap(new WeakHashMap<>());
@@ -41,14 +41,32 @@ final class JdbcRowEncoder {
 
   private JdbcRowEncoder() {}
 
-  static Row encode(ResultSet rows) throws SQLException {
+  /** The names and base types of a result's columns, looked up once for all its rows. */
+  public record Columns(String[] names, String[] types) {}
+
+  /** The columns of {@code rows}, for {@link #encode(ResultSet, Columns)}. */
+  public static Columns columns(ResultSet rows) throws SQLException {
     ResultSetMetaData meta = rows.getMetaData();
-    Map<String, ColumnValue> columns = new LinkedHashMap<>();
-    for (int i = 1; i <= meta.getColumnCount(); i++) {
-      String type = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i));
-      columns.put(meta.getColumnName(i), encodable(rows, i, type));
+    String[] names = new String[meta.getColumnCount()];
+    String[] types = new String[names.length];
+    for (int i = 1; i <= names.length; i++) {
+      names[i - 1] = meta.getColumnName(i);
+      types[i - 1] = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i));
     }
-    return new Row(columns);
+    return new Columns(names, types);
+  }
+
+  static Row encode(ResultSet rows) throws SQLException {
+    return encode(rows, columns(rows));
+  }
+
+  /** The current row of {@code rows}, whose columns are {@code columns}. */
+  public static Row encode(ResultSet rows, Columns columns) throws SQLException {
+    Map<String, ColumnValue> values = new LinkedHashMap<>(columns.names().length * 2);
+    for (int i = 0; i < columns.names().length; i++) {
+      values.put(columns.names()[i], encodable(rows, i + 1, columns.types()[i]));
+    }
+    return new Row(values);
   }
 
   private static String baseType(Connection connection, String type) throws SQLException {

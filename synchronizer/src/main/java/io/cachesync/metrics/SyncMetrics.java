@@ -423,6 +423,27 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
   private static final int RUN_SLOTS = KINDS + Outcome.values().length;
 
   /**
+   * Counts rows the initial load wrote outside the stream's batches ({@link
+   * io.cachesync.load.InitialLoad}); called from its readers' threads.
+   */
+  public void rowsLoaded(TableId table, long rows) {
+    Counter[] appliedCounters = applied.get(table);
+    if (appliedCounters != null) {
+      appliedCounters[ChangeEvent.Kind.SNAPSHOT.ordinal()].increment(rows);
+    }
+    Counter counter = loadRows.get(table);
+    if (counter != null) {
+      counter.increment(rows);
+    }
+    synchronized (this) {
+      if (load != null) {
+        load.rowsLoaded(rows, System.nanoTime());
+      }
+    }
+    lastProgressNanos = System.nanoTime();
+  }
+
+  /**
    * Adds a run's counts to its table's counters (none for a table that is not mapped); clears it.
    */
   private void addRun(TableId table, long[] run) {

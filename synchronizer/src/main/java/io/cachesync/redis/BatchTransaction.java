@@ -391,7 +391,7 @@ final class BatchTransaction {
     try {
       HashWrites hashes = new HashWrites();
       for (CacheOperation operation : operations) {
-        String tooLarge = operation instanceof Write write ? tooLarge(write) : null;
+        String tooLarge = operation instanceof Write write ? tooLarge(write, maxValueBytes) : null;
         if (tooLarge != null) {
           // Sending it would make Redis drop the connection and stall the stream for good.
           hashes.send(commands, results);
@@ -612,7 +612,11 @@ final class BatchTransaction {
   }
 
   /** Why a write's value is too large for Redis, or null when it is not. */
-  private String tooLarge(Write write) {
+  /**
+   * Why a row is too large to send (a value past Redis's proto-max-bulk-len would make Redis drop
+   * the connection), or null.
+   */
+  static String tooLarge(Write write, long maxValueBytes) {
     long bytes = 0;
     for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
       String text = entry.getValue().fieldText().orElse("");

@@ -197,6 +197,11 @@ public final class LettuceCacheWriter implements CacheWriter {
     transaction.beforeMulti(hook);
   }
 
+  /** Redis's proto-max-bulk-len, as read at connect: the largest value a write may send. */
+  public long maxValueBytes() {
+    return maxValueBytes;
+  }
+
   /** Redis's proto-max-bulk-len: a larger value would make Redis drop the connection. */
   private long readMaxValueBytes() {
     try {

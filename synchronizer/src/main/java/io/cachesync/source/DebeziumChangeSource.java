@@ -249,6 +249,19 @@ public final class DebeziumChangeSource implements AutoCloseable {
     return Map.copyOf(initialRows);
   }
 
+  /**
+   * Streams after cachesync's own initial load, whose rows are at {@code loaded}: call before
+   * {@link #start()}.
+   */
+  public void resumeAfterLoad(Version loaded) {
+    decoder.resumeAfterLoad(loaded);
+  }
+
+  /** Lets go of what the constructor registered, for a source that was never started. */
+  public void discard() {
+    RedisOffsetBackingStore.unregister(storeId);
+  }
+
   /** Starts the engine on its own thread. */
   public void start() {
     executor.execute(engine);
@@ -392,7 +405,9 @@ public final class DebeziumChangeSource implements AutoCloseable {
             .map(TableMapping::table)
             .map(t -> quote(t.schema()) + "\\." + quote(t.table()))
             .collect(Collectors.joining(",")));
-    p.setProperty("snapshot.mode", "initial");
+    // cachesync loads the tables itself, in the slot's exported snapshot (InitialLoad), and
+    // creates the slot for it; Debezium streams from the slot's consistent point.
+    p.setProperty("snapshot.mode", "no_data");
     // TRUNCATE is skipped by default; a cache must evict the table's keys.
     p.setProperty("skipped.operations", "none");
     p.setProperty("tombstones.on.delete", "false");

@@ -11,6 +11,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import javax.net.ssl.SSLException;
@@ -123,9 +124,19 @@ public final class PostgresConnector {
    * @throws SQLException when the server answered but refused the login or the database
    */
   public Connection open(String purpose) throws ServerUnreachableException, SQLException {
+    return open(purpose, Map.of());
+  }
+
+  /**
+   * As {@link #open(String)}, with more driver properties (a replication connection's {@code
+   * replication=database}).
+   */
+  public Connection open(String purpose, Map<String, String> driverProperties)
+      throws ServerUnreachableException, SQLException {
     Properties properties = properties(purpose);
     properties.setProperty("socketTimeout", "0");
     properties.setProperty("tcpKeepAlive", "true");
+    driverProperties.forEach(properties::setProperty);
     return connect(properties);
   }
 

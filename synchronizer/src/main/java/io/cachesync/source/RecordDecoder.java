@@ -58,6 +58,14 @@ final class RecordDecoder {
     this.lastCommit = resumedFrom.map(Version::commit).orElse(0L);
   }
 
+  /**
+   * Streams on after an initial load written at {@code loaded} ({@link Version#snapshot}): a change
+   * whose record names no earlier commit is versioned past the load's rows.
+   */
+  void resumeAfterLoad(Version loaded) {
+    lastCommit = Math.max(lastCommit, loaded.commit());
+  }
+
   private TableId table(String schema, String table) {
     return tables
         .computeIfAbsent(schema, name -> new HashMap<>())

@@ -180,6 +180,17 @@ public final class Synchronizer implements ChangeSink {
     }
   }
 
+  /**
+   * Counts the rows of an initial load written outside the batches ({@link
+   * io.cachesync.load.InitialLoad}) with the changes, so that the counts cover everything written.
+   */
+  public void countLoad(long rows, long written, long evicted, long refused) {
+    changes.addAndGet(rows);
+    this.written.addAndGet(written);
+    this.evicted.addAndGet(evicted);
+    failed.addAndGet(refused);
+  }
+
   /** The furthest position Redis acknowledged since start (never lowered by a replay). */
   @Override
   public Version acknowledged() {
