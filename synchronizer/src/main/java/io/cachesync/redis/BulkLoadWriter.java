@@ -13,14 +13,13 @@ import io.cachesync.sync.RedisUnavailableException;
 import io.cachesync.sync.WriterRoleLostException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisFuture;
-import io.lettuce.core.SetArgs;
-import io.lettuce.core.TransactionResult;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.output.IntegerOutput;
 import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +28,8 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.msgpack.core.MessageBufferPacker;
+import org.msgpack.core.MessagePack;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,6 +62,8 @@ public final class BulkLoadWriter implements AutoCloseable {
   private final StatefulRedisConnection<String, String> direct;
   private final WriterLeaseFence fence;
   private final String leaseKey;
+  private final String owner;
+  private final WriterScripts scripts;
   private final long maxValueBytes;
   private final CountDownLatch stopping = new CountDownLatch(1);
 
@@ -75,7 +78,9 @@ public final class BulkLoadWriter implements AutoCloseable {
     this.laneClient = laneClient;
     this.direct = direct;
     this.leaseKey = leaseKey;
+    this.owner = java.util.Objects.requireNonNull(leaseOwner, "leaseOwner");
     this.fence = new WriterLeaseFence(leaseKey, leaseOwner);
+    this.scripts = WriterScripts.load(direct.sync());
     this.maxValueBytes = maxValueBytes;
   }
 
@@ -96,7 +101,7 @@ public final class BulkLoadWriter implements AutoCloseable {
           laneClient,
           client.connect(),
           stateKeyPrefix + "writer",
-          Boolean.getBoolean(LettuceCacheWriter.UNSAFE_NO_LEASE_FENCE) ? null : leaseOwner,
+          leaseOwner,
           maxValueBytes);
     } catch (RuntimeException e) {
       client.shutdown();
@@ -108,7 +113,7 @@ public final class BulkLoadWriter implements AutoCloseable {
     }
   }
 
-  /** Opens a lane: a connection of its own, with at most one transaction in flight. */
+  /** Opens a lane: a connection of its own, with one batch's calls in flight at most. */
   public Lane lane() {
     return new Lane();
   }
@@ -126,95 +131,133 @@ public final class BulkLoadWriter implements AutoCloseable {
     laneClient.shutdown();
   }
 
-  /** What a lane's transactions did. */
+  /** What a lane's calls did. */
   public record Counts(long written, long evicted, List<String> failures) {}
 
   /**
-   * One connection; each {@link #write} sends a transaction and returns while Redis runs it, after
-   * waiting for the one before (retried until Redis takes it). Not thread-safe: one per reader.
+   * One connection; {@link #write} sends a batch's calls and returns while Redis runs them, after
+   * waiting for the batch before (its failed calls sent again until Redis takes them). Not
+   * thread-safe: one per reader.
    */
   public final class Lane implements AutoCloseable {
     private StatefulRedisConnection<String, String> connection;
-    private List<CacheOperation> inFlight;
-    private RedisFuture<TransactionResult> exec;
+    private final List<Call> inFlight = new ArrayList<>();
     private long written;
     private long evicted;
     private final List<String> failures = new ArrayList<>();
-
-    /** What the transaction in flight does, counted once it ran. */
-    private long sentWritten;
-
-    private long sentEvicted;
-    private final List<String> sentFailures = new ArrayList<>();
+    private final List<String> pairs = new ArrayList<>();
 
     private Lane() {}
 
     /**
-     * Sends {@code operations} (evictions and writes of loaded rows) as one fenced transaction,
-     * after the previous one is done.
+     * Sends {@code operations} (evictions and writes of loaded rows), after the batch before is
+     * done.
      *
      * @throws WriterRoleLostException when another daemon holds the writer's role
-     * @throws RedisUnavailableException when stopped while Redis could not take a transaction
+     * @throws RedisUnavailableException when stopped while Redis could not take the rows
      */
     public void write(List<CacheOperation> operations) {
       finishInFlight();
-      inFlight = operations;
-      exec = sendWithRetries(operations);
+      Call call = new Call();
+      for (CacheOperation operation : operations) {
+        if (!call.fits(operation)) {
+          inFlight.add(call);
+          call = new Call();
+        }
+        add(call, operation);
+      }
+      if (call.rows() > 0) {
+        inFlight.add(call);
+      }
+      for (Call pending : inFlight) {
+        pending.reply = sendWithRetries(pending);
+      }
     }
 
-    /** Waits until every transaction sent is done. */
+    /** Waits until every call sent is done. */
     public Counts drain() {
       finishInFlight();
       return new Counts(written, evicted, List.copyOf(failures));
     }
 
-    private void finishInFlight() {
-      while (inFlight != null) {
-        boolean done;
-        try {
-          done = applied(LettuceClients.await(exec));
-        } catch (RedisUnavailableException e) {
-          LOG.info(
-              "A transaction of the initial load failed ({}); sending it again", e.getMessage());
-          // Whatever state the connection is in (inside a MULTI, a WATCH held), a new one starts
-          // clean. Sending the rows again is harmless: they are the same rows.
-          dropConnection();
-          done = false;
-        }
-        if (done) {
-          written += sentWritten;
-          evicted += sentEvicted;
-          failures.addAll(sentFailures);
-          inFlight = null;
-          exec = null;
+    private void add(Call call, CacheOperation operation) {
+      if (operation instanceof Evict evict) {
+        call.delete(evict.key());
+        evicted++;
+        return;
+      }
+      Write write = (Write) operation;
+      long ttl = write.ttl().map(Ttl::seconds).orElse(0L);
+      if (write.format() == ValueFormat.JSON) {
+        String tooLarge = BatchTransaction.tooLarge(write, maxValueBytes);
+        if (tooLarge != null) {
+          refuse(call, write, tooLarge);
         } else {
-          exec = sendWithRetries(inFlight);
+          written++;
+          call.json(write.key(), ttl, JsonValueEncoder.encode(write, null).orElseThrow());
+        }
+        return;
+      }
+      // One pass over the columns: their texts, and the value's size as BatchTransaction.tooLarge
+      // counts it.
+      pairs.clear();
+      long bytes = 0;
+      for (Map.Entry<String, ColumnValue> column : write.values().entrySet()) {
+        Optional<String> text = column.getValue().fieldText();
+        if (text.isPresent()) {
+          pairs.add(column.getKey());
+          pairs.add(text.get());
+          bytes += column.getKey().length() + 8 + text.get().length();
+        }
+      }
+      if (bytes * 3 > maxValueBytes) {
+        String tooLarge = BatchTransaction.tooLarge(write, maxValueBytes);
+        if (tooLarge != null) {
+          refuse(call, write, tooLarge);
+          return;
+        }
+      }
+      written++;
+      call.hash(write.key(), ttl, write.version().text(), pairs);
+    }
+
+    /** A row too large to send: Redis would drop the connection. A cache miss instead. */
+    private void refuse(Call call, Write write, String why) {
+      call.delete(write.key());
+      evicted++;
+      failures.add("key " + DisplayText.of(write.key()) + ": " + why + "; evicted");
+    }
+
+    private void finishInFlight() {
+      while (!inFlight.isEmpty()) {
+        Call call = inFlight.get(0);
+        try {
+          LettuceClients.await(call.reply);
+          inFlight.remove(0);
+        } catch (RedisUnavailableException e) {
+          String message = String.valueOf(LettuceClients.rootCause(e).getMessage());
+          if (message.startsWith("FENCED")) {
+            // Another owner (held() throws), or none: the lease expired during an outage, and is
+            // taken again; then the call is sent again.
+            fence.held(direct.sync().get(leaseKey), direct.sync());
+          } else if (message.startsWith("NOSCRIPT")) {
+            scripts.reload();
+          } else {
+            LOG.info("A call of the initial load failed ({}); sending it again", message);
+            // Whatever the connection's state, a new one starts clean. Sending rows again is
+            // harmless: they are the same rows, and no other writer writes meanwhile.
+            dropConnection();
+          }
+          call.reply = sendWithRetries(call);
         }
       }
     }
 
-    /**
-     * Whether the transaction ran; false when its WATCH discarded it and this daemon still holds
-     * the lease (its own renewal touched the key), so it is sent again.
-     */
-    private boolean applied(TransactionResult result) {
-      if (!result.wasDiscarded()) {
-        return true;
-      }
-      if (fence.renewedMeanwhile(direct.sync())) {
-        return false;
-      }
-      // Another owner, or none: held() throws for the former and takes the lease again for the
-      // latter (it expired during an outage), then the transaction is sent again.
-      fence.held(direct.sync().get(leaseKey), direct.sync());
-      return false;
-    }
-
-    private RedisFuture<TransactionResult> sendWithRetries(List<CacheOperation> operations) {
+    private RedisFuture<Long> sendWithRetries(Call call) {
       Duration delay = FIRST_RETRY;
       while (true) {
         try {
-          return send(operations);
+          return send(call);
         } catch (RedisUnavailableException | RedisConnectionException e) {
           dropConnection();
           LOG.warn(
@@ -236,6 +279,24 @@ public final class BulkLoadWriter implements AutoCloseable {
       }
     }
 
+    private RedisFuture<Long> send(Call call) {
+      if (connection == null || !connection.isOpen()) {
+        dropConnection();
+        connection = laneClient.connect();
+      }
+      CommandArgs<String, String> arguments =
+          new CommandArgs<>(StringCodec.UTF8)
+              .add(scripts.digest("bulk_load"))
+              .add(1L + call.rows())
+              .addKey(leaseKey)
+              .addKeys(call.keys())
+              .add(owner)
+              .add(call.packed());
+      return connection
+          .async()
+          .dispatch(CommandType.EVALSHA, new IntegerOutput<>(StringCodec.UTF8), arguments);
+    }
+
     private void dropConnection() {
       if (connection != null) {
         connection.close();
@@ -243,90 +304,84 @@ public final class BulkLoadWriter implements AutoCloseable {
       }
     }
 
-    /**
-     * WATCHes and reads the lease (one round trip), then queues the MULTI, the commands and the
-     * EXEC without waiting. The connection never reconnects by itself: a WATCH lives in one
-     * connection, and a transaction must not run on a new one that watches nothing.
-     */
-    private RedisFuture<TransactionResult> send(List<CacheOperation> operations) {
-      if (connection == null || !connection.isOpen()) {
-        dropConnection();
-        connection = laneClient.connect();
-        connection.setAutoFlushCommands(false);
-      }
-      RedisAsyncCommands<String, String> commands = connection.async();
-      if (fence.active()) {
-        while (true) {
-          RedisFuture<String> lease = fence.watch(commands);
-          connection.flushCommands();
-          if (fence.held(LettuceClients.await(lease), direct.sync())) {
-            break;
-          }
-          // Nobody held it and it was taken again: that spoiled the WATCH; watch again.
-          commands.unwatch();
-        }
-      }
-      commands.multi();
-      sentWritten = 0;
-      sentEvicted = 0;
-      sentFailures.clear();
-      for (CacheOperation operation : operations) {
-        queue(commands, operation);
-      }
-      RedisFuture<TransactionResult> result = commands.exec();
-      connection.flushCommands();
-      return result;
-    }
-
-    private void queue(RedisAsyncCommands<String, String> commands, CacheOperation operation) {
-      if (operation instanceof Evict evict) {
-        commands.del(evict.key());
-        sentEvicted++;
-        return;
-      }
-      Write write = (Write) operation;
-      String tooLarge = BatchTransaction.tooLarge(write, maxValueBytes);
-      if (tooLarge != null) {
-        // Sending it would make Redis drop the connection: a cache miss instead.
-        commands.del(write.key());
-        sentEvicted++;
-        sentFailures.add("key " + DisplayText.of(write.key()) + ": " + tooLarge + "; evicted");
-        return;
-      }
-      sentWritten++;
-      long ttl = write.ttl().map(Ttl::seconds).orElse(0L);
-      if (write.format() == ValueFormat.JSON) {
-        String value = JsonValueEncoder.encode(write, null).orElseThrow();
-        if (ttl > 0) {
-          commands.set(write.key(), value, SetArgs.Builder.ex(ttl));
-        } else {
-          commands.set(write.key(), value);
-        }
-        return;
-      }
-      // DEL first: the key may hold a value of an earlier cache, with fields this row lacks, or
-      // another type.
-      commands.del(write.key());
-      CommandArgs<String, String> arguments =
-          new CommandArgs<>(StringCodec.UTF8)
-              .addKey(write.key())
-              .add("__v")
-              .add(write.version().text());
-      for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
-        Optional<String> text = entry.getValue().fieldText();
-        if (text.isPresent()) {
-          arguments.add(entry.getKey()).add(text.get());
-        }
-      }
-      commands.dispatch(CommandType.HSET, new IntegerOutput<>(StringCodec.UTF8), arguments);
-      if (ttl > 0) {
-        commands.expire(write.key(), ttl);
-      }
-    }
-
     @Override
     public void close() {
       dropConnection();
+    }
+  }
+
+  /** The arguments of one call of bulk_load.lua, gathered row by row. */
+  static final class Call {
+    /** Rows per call at most, and values unpacked (Redis's Lua stack takes about 8,000). */
+    private static final int MAX_ROWS = 256;
+
+    private static final int MAX_VALUES = 4_000;
+
+    /** The packed rows' size at most; a larger row goes alone. */
+    private static final int MAX_BYTES = 1 << 20;
+
+    private final List<String> keys = new ArrayList<>();
+    private final MessageBufferPacker packer = MessagePack.newDefaultBufferPacker();
+    private int values;
+    RedisFuture<Long> reply;
+
+    int rows() {
+      return keys.size();
+    }
+
+    String[] keys() {
+      return keys.toArray(String[]::new);
+    }
+
+    byte[] packed() {
+      return packer.toByteArray();
+    }
+
+    /** Whether the operation's row still fits in this call (an empty call takes any row). */
+    boolean fits(CacheOperation operation) {
+      if (keys.isEmpty()) {
+        return true;
+      }
+      int more = operation instanceof Write write ? 5 + 2 * write.values().size() : 2;
+      return keys.size() < MAX_ROWS
+          && values + more <= MAX_VALUES
+          && packer.getTotalWrittenBytes() < MAX_BYTES;
+    }
+
+    void delete(String key) {
+      keys.add(key);
+      try {
+        packer.packString("d").packLong(0);
+      } catch (IOException e) {
+        throw new UncheckedIOException("packing a row in memory failed", e);
+      }
+      values += 2;
+    }
+
+    void json(String key, long ttl, String value) {
+      keys.add(key);
+      try {
+        packer.packString("j").packLong(ttl).packString(value);
+      } catch (IOException e) {
+        throw new UncheckedIOException("packing a row in memory failed", e);
+      }
+      values += 3;
+    }
+
+    /** A hash: its version as field {@code __v}, then {@code fields} (names and values). */
+    void hash(String key, long ttl, String version, List<String> fields) {
+      keys.add(key);
+      int pairs = 1 + fields.size() / 2;
+      try {
+        packer.packString("h").packLong(ttl).packInt(pairs);
+        packer.packString("__v").packString(version);
+        for (String field : fields) {
+          packer.packString(field);
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("packing a row in memory failed", e);
+      }
+      values += 3 + 2 * pairs;
     }
   }
 }

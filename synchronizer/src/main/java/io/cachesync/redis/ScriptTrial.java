@@ -63,6 +63,12 @@ final class ScriptTrial {
         row.add(key, key, version, "60", List.of(), List.of("field", "value"));
         arguments.add(2).addKeys(row.keys()).add(row.packedValues());
       }
+      case "bulk_load" -> {
+        redis.set(key + ":position", "preflight");
+        BulkLoadWriter.Call row = new BulkLoadWriter.Call();
+        row.hash(key, 60, version, List.of("field", "value"));
+        arguments.add(2).addKeys(key + ":position", key).add("preflight").add(row.packed());
+      }
       case "write_json", "load_json" ->
           arguments
               .add(1)

@@ -27,6 +27,7 @@ final class WriterScripts {
           "clear_truncate",
           "load_hash",
           "load_json",
+          "bulk_load",
           "write_hash",
           "write_json",
           "evict");
