@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.cachesync.Daemon;
 import io.cachesync.model.Version;
+import io.cachesync.testing.DaemonProcess;
 import io.cachesync.testing.SyncHarness;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -160,5 +161,39 @@ class InitialLoadIT {
         .get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
 
     harness.assertRedisHolds("item:*", harness.rowsAsHashes("SELECT id, name FROM items", "item:"));
+  }
+
+  @Test
+  void killedMidLoad_nextStartLoadsAgainOnANewSlotAndSweepsRowsDeletedMeanwhile() throws Exception {
+    harness.sql(
+        "CREATE TABLE items (id bigint PRIMARY KEY, name text)",
+        "INSERT INTO items SELECT g, repeat('n', 200) FROM generate_series(1, 100000) g");
+    java.nio.file.Path config = harness.config(MAPPING);
+    // One reader and small ranges: the load takes long enough to be killed in the middle.
+    String[] options = {"-Dcachesync.loadPagesPerRange=16", "-Dcachesync.loadReaders=1"};
+    try (DaemonProcess first = new DaemonProcess(config, options).start()) {
+      first.awaitLog("Initial load: 1 tables", WAIT);
+      await().atMost(WAIT).until(() -> harness.redis.redis().dbsize() > 1000);
+      first.kill();
+      assertThat(first.log()).doesNotContain("Initial load done");
+    }
+    long partial = harness.redis.redis().dbsize();
+    assertThat(partial).as("keys written before the kill").isBetween(1000L, 100000L);
+    // Rows the first load cached, deleted while no daemon runs: nothing streams their deletes.
+    harness.sql(
+        "DELETE FROM items WHERE id <= 500", "UPDATE items SET name = 'new' WHERE id = 600");
+
+    try (DaemonProcess second = new DaemonProcess(config).start()) {
+      second.awaitLog("Initial load done", WAIT);
+      assertThat(second.log()).contains("loading every mapped table again");
+      harness.sql("INSERT INTO items VALUES (0, 'marker')");
+      await().atMost(WAIT).until(() -> harness.redis.redis().exists("item:0") == 1);
+      await()
+          .atMost(WAIT)
+          .untilAsserted(
+              () ->
+                  harness.assertRedisHolds(
+                      "item:*", harness.rowsAsHashes("SELECT id, name FROM items", "item:")));
+    }
   }
 }
