@@ -337,7 +337,12 @@ public final class Daemon implements AutoCloseable {
     long started = System.nanoTime();
     try (BulkLoadWriter bulk =
         BulkLoadWriter.connect(
-            settings.redis(), settings.stateKeyPrefix(), lease.owner(), writer.maxValueBytes())) {
+            settings.redis(),
+            settings.stateKeyPrefix(),
+            lease.owner(),
+            epoch,
+            writer.maxValueBytes())) {
+      String master = bulk.replicationId();
       InitialLoad.Result result;
       Version position;
       try (ExportedSnapshot snapshot = ExportedSnapshot.createSlot(postgres, settings.slotName())) {
@@ -366,6 +371,22 @@ public final class Daemon implements AutoCloseable {
       if (!synchronizer.acknowledged().equals(position)) {
         return; // stopped, or the role or the state was lost: the callbacks said so
       }
+      // The rows went without WAIT: a failover during the load (to a replica that had not
+      // received them all) loses rows the old master acknowledged, and the new master's
+      // replication id differs. The position, stored with WAIT, is then taken back, so that the
+      // next start loads again rather than resume over a cache with holes.
+      String masterNow = bulk.replicationId();
+      if (!master.equals(masterNow)) {
+        bulk.forgetPosition(settings.stateKeyPrefix());
+        restart(
+            "Redis's master changed during the initial load (replication id "
+                + master
+                + " -> "
+                + masterNow
+                + "): rows the old master took may be lost. Restarting the daemon to load every"
+                + " mapped table again");
+        return;
+      }
       long millis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
       long total = result.rows().values().stream().mapToLong(Long::longValue).sum();
       LOG.info(
@@ -385,6 +406,8 @@ public final class Daemon implements AutoCloseable {
       LOG.info("The initial load stopped before it was done; the next start loads again");
     } catch (WriterRoleLostException e) {
       roleLost(e.getMessage());
+    } catch (BulkLoadWriter.StateLostException e) {
+      stateLost(e.getMessage());
     } catch (Exception | Error e) {
       if (state.get() == State.STOPPING || state.get() == State.STOPPED) {
         LOG.info("The initial load stopped before it was done: {}", e.getMessage());
@@ -682,6 +705,9 @@ public final class Daemon implements AutoCloseable {
    * replays. A load that did not finish stored no position: the start loads again.
    */
   private Optional<StartDecision.StoredOffsets> loadedPosition() {
+    if (stateStore.epoch().isEmpty()) {
+      return Optional.empty(); // the state is gone (flushed), whatever position is left
+    }
     return writer
         .position()
         .map(
@@ -783,6 +809,7 @@ public final class Daemon implements AutoCloseable {
     } catch (ExecutionException | TimeoutException e) {
       LOG.warn("Debezium did not stop cleanly: {}", e.getMessage());
     }
+    awaitSlotReleased();
     Synchronizer.Counts counts = synchronizer.counts();
     LOG.info(
         "Stopped at {}: {} changes, {} written, {} evicted, {} stale, {} failed, {} replays of applied changes skipped",
@@ -798,6 +825,41 @@ public final class Daemon implements AutoCloseable {
     terminated.complete(State.STOPPED);
   }
 
+  /**
+   * Waits, a few seconds at most, until PostgreSQL released the slot: its walsender ends a moment
+   * after Debezium closed the replication connection, and until it has, a daemon started next would
+   * take the slot for another's and stand by. PostgreSQL tells no one when it is released, so this
+   * looks.
+   */
+  private void awaitSlotReleased() {
+    synchronized (sourceLock) {
+      if (!sourceStarted) {
+        return;
+      }
+    }
+    ReplicationSlots slots =
+        new ReplicationSlots(new PostgresConnector(configuration.settings().postgres()));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    try {
+      while (slots
+          .find(configuration.settings().slotName())
+          .map(ReplicationSlots.Slot::active)
+          .orElse(false)) {
+        if (System.nanoTime() > deadline) {
+          LOG.info(
+              "PostgreSQL has not released replication slot {} yet",
+              configuration.settings().slotName());
+          return;
+        }
+        TimeUnit.MILLISECONDS.sleep(50); // the pace of looking, not a guess at a duration
+      }
+    } catch (ServerUnreachableException | SQLException e) {
+      LOG.debug("Could not check that the slot was released: {}", e.getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Stops the initial load, if one runs, and waits for its thread (its readers stop first). */
   private void stopInitialLoad() {
     InitialLoad load = runningLoad;
@@ -805,6 +867,12 @@ public final class Daemon implements AutoCloseable {
       load.stop();
     }
     Thread thread = loadThread;
+    synchronized (sourceLock) {
+      if (thread != null && thread.isAlive() && !sourceStarted) {
+        // The load's position may be waiting for Redis: give it up; nothing streams yet.
+        synchronizer.stop();
+      }
+    }
     if (thread != null && thread != Thread.currentThread()) {
       try {
         thread.join(TimeUnit.SECONDS.toMillis(30));

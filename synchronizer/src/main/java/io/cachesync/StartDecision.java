@@ -71,7 +71,7 @@ public record StartDecision(Kind kind, Optional<String> reason, boolean dropSlot
           ? reload(
               "Redis holds no position for replication slot "
                   + slotName
-                  + " (the cache was flushed or lost, or never loaded)",
+                  + " (the cache was flushed or lost, or its initial load did not finish)",
               true)
           : new StartDecision(Kind.FIRST_START, Optional.empty(), false, sweepRecorded);
     }

@@ -2,8 +2,6 @@ package io.cachesync.model;
 
 import static java.util.Objects.requireNonNull;
 
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,7 +33,7 @@ public sealed interface CacheOperation {
       requireNonNull(table, "table");
       requireNonNull(key, "key");
       requireNonNull(format, "format");
-      values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+      values = FrozenColumns.of(values);
       requireNonNull(version, "version");
       requireNonNull(ttl, "ttl");
       requireNonNull(mergeFrom, "mergeFrom");

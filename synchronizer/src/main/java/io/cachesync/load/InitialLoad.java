@@ -56,13 +56,11 @@ public final class InitialLoad {
    */
   static final long PAGES_PER_RANGE = Long.getLong("cachesync.loadPagesPerRange", 1024);
 
-  /** Rows per transaction sent to Redis, and its size in bytes at most. */
-  private static final int BATCH_ROWS = 500;
-
-  private static final long BATCH_BYTES = 1 << 20;
+  /** Rows between two updates of the progress, and checks for a stop. */
+  private static final int COUNT_EVERY = 1000;
 
   /** How many rows a reader fetches at a time from its cursor. */
-  private static final int FETCH_ROWS = 2000;
+  private static final int FETCH_ROWS = 1000;
 
   /** The readers by default: one per core, at least 2 and at most 4 (PostgreSQL reads too). */
   public static int defaultReaders() {
@@ -124,6 +122,7 @@ public final class InitialLoad {
       Connection connection = postgres.open("initial load " + (i + 1));
       try {
         snapshot.adopt(connection);
+        lockTables(connection);
       } catch (SQLException e) {
         connection.close();
         started.forEach(Reader::closeQuietly);
@@ -163,6 +162,22 @@ public final class InitialLoad {
       refused += reader.refused + reader.counts.failures().size();
     }
     return new Result(rowsSoFar(), written, evicted, refused);
+  }
+
+  /**
+   * Locks every mapped table against rewrites (VACUUM FULL, CLUSTER, ALTER TABLE) until the reader
+   * ends: a rewrite moves rows to other ctids, and a range read after it would miss or repeat rows.
+   * ACCESS SHARE, the lock any SELECT takes, needs no more than SELECT and blocks no write.
+   */
+  private void lockTables(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement()) {
+      statement.execute(
+          "LOCK TABLE "
+              + String.join(
+                  ", ",
+                  mapping.tables().stream().map(t -> SqlIdentifier.quoted(t.table())).toList())
+              + " IN ACCESS SHARE MODE");
+    }
   }
 
   /** Rows loaded so far, per table. */
@@ -275,9 +290,7 @@ public final class InitialLoad {
     private void read(Range range, BulkLoadWriter.Lane lane) throws SQLException {
       TableId table = range.table().table();
       LongAdder tableRows = rows.get(table);
-      List<CacheOperation> batch = new ArrayList<>(BATCH_ROWS + 4);
-      long batchRows = 0;
-      long bytes = 0;
+      long counted = 0;
       try (PreparedStatement statement = connection.prepareStatement(range.sql())) {
         statement.setFetchSize(FETCH_ROWS);
         try (ResultSet result = statement.executeQuery()) {
@@ -291,16 +304,14 @@ public final class InitialLoad {
                 refused++;
                 LOG.warn("Cannot cache a row of {}: {}", table, reject.reason());
               } else {
-                batch.add(operation);
-                bytes += size(operation);
+                lane.add(operation);
               }
             }
-            batchRows++;
-            if (batch.size() >= BATCH_ROWS || bytes >= BATCH_BYTES) {
-              send(lane, table, tableRows, batch, batchRows);
-              batch = new ArrayList<>(BATCH_ROWS + 4);
-              batchRows = 0;
-              bytes = 0;
+            // Counted as added: the lane waits for them before its next batch, and the load's end
+            // for all of them.
+            if (++counted == COUNT_EVERY) {
+              count(table, tableRows, counted);
+              counted = 0;
               if (stopped || failure.get() != null) {
                 return;
               }
@@ -308,35 +319,14 @@ public final class InitialLoad {
           }
         }
       }
-      send(lane, table, tableRows, batch, batchRows);
+      count(table, tableRows, counted);
     }
 
-    private void send(
-        BulkLoadWriter.Lane lane,
-        TableId table,
-        LongAdder tableRows,
-        List<CacheOperation> batch,
-        long batchRows) {
-      if (!batch.isEmpty()) {
-        lane.write(batch);
+    private void count(TableId table, LongAdder tableRows, long counted) {
+      if (counted > 0) {
+        tableRows.add(counted);
+        rowsLoaded.accept(table, counted);
       }
-      if (batchRows > 0) {
-        // Counted when sent: the lane waits for it before its next one, and the load's end for
-        // all of them.
-        tableRows.add(batchRows);
-        rowsLoaded.accept(table, batchRows);
-      }
-    }
-
-    private static long size(CacheOperation operation) {
-      long bytes = 64;
-      if (operation instanceof CacheOperation.Write write) {
-        for (Map.Entry<String, io.cachesync.model.ColumnValue> value : write.values().entrySet()) {
-          bytes +=
-              value.getKey().length() + value.getValue().fieldText().map(String::length).orElse(0);
-        }
-      }
-      return bytes;
     }
 
     void closeQuietly() {

@@ -9,6 +9,7 @@ import io.cachesync.model.ColumnValue;
 import io.cachesync.model.DisplayText;
 import io.cachesync.model.Ttl;
 import io.cachesync.model.ValueFormat;
+import io.cachesync.model.Version;
 import io.cachesync.sync.RedisUnavailableException;
 import io.cachesync.sync.WriterRoleLostException;
 import io.lettuce.core.RedisConnectionException;
@@ -34,23 +35,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes the rows of an initial load with plain commands, several transactions in flight on several
- * connections ({@link Lane}s), instead of the stream's versioned scripts.
+ * Writes the rows of an initial load through bulk_load.lua: many rows per call, several calls in
+ * flight on each of several connections ({@link Lane}s), each row written with plain commands
+ * instead of the stream's version-guarded scripts.
  *
- * <p>Why plain commands are safe here. The stream's scripts compare versions so that an older write
- * never lands over a newer one. During an initial load nothing else writes the mapped keys: the
- * stream has not started (it starts from the slot's consistent point once the load is done), and no
- * other daemon writes either, because every transaction here is fenced by the writer's lease: it
- * WATCHes the lease key and reads it first, and runs only while this daemon holds it ({@link
- * WriterLeaseFence}, as the stream's batches). A daemon paused mid-load that lost the role has its
- * next transaction refused, and the one it had sent is discarded by its WATCH if the lease changed
- * hands before it ran. So each row loaded is the newest version of its key, and replaces whatever
- * Redis held: left over from a cache whose stream was lost, possibly with a higher version than the
- * new slot's (a restored or failed-over PostgreSQL), which the version guard would have wrongly
- * kept. The rows carry the snapshot's version, below every change streamed after.
+ * <p>Why unguarded writes are safe here. The stream's scripts compare versions so that an older
+ * write never lands over a newer one. During an initial load nothing else writes the mapped keys:
+ * the stream has not started (it starts from the slot's consistent point once the load is done),
+ * and no other daemon writes either. Each call checks first, in the same script and so atomically
+ * with its writes, that the state is still the one this daemon created for the load (its epoch) and
+ * that this daemon holds the writer's lease ({@link WriterLeaseFence}). A daemon that took over
+ * from this one while it was paused found no finished load, so it reset the state before loading
+ * for itself; the epoch then differs, and every later call of the paused daemon is refused, even
+ * after its lease renewal took back a lease nobody held. So each row loaded is the newest version
+ * of its key, and replaces whatever Redis held: left over from a cache whose stream was lost,
+ * possibly with a higher version than the new slot's (a restored or failed-over PostgreSQL), which
+ * the version guard would have wrongly kept. The rows carry the snapshot's version, below every
+ * change streamed after.
+ *
+ * <p>Why a script and not MULTI with plain commands: the script checks the fence without a WATCH
+ * and its round trip, and Redis receives one packed argument per call instead of a command per row;
+ * on a 2-core machine Lettuce's cost per command in a MULTI (four replies per row decoded, a future
+ * each) was more than Redis's own.
  *
  * <p>Nothing here waits for replicas: the load ends by storing its position through the stream's
- * writer, whose WAIT (redis.waitReplicas) covers every write Redis received before it.
+ * writer, whose WAIT (redis.waitReplicas) covers every write Redis received before it; a failover
+ * during the load is noticed by the master's replication id (see the daemon).
  */
 public final class BulkLoadWriter implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(BulkLoadWriter.class);
@@ -60,26 +70,34 @@ public final class BulkLoadWriter implements AutoCloseable {
   private final io.lettuce.core.RedisClient client;
   private final io.lettuce.core.RedisClient laneClient;
   private final StatefulRedisConnection<String, String> direct;
-  private final WriterLeaseFence fence;
   private final String leaseKey;
   private final String owner;
+  private final String offsetsKey;
+  private final String epoch;
   private final WriterScripts scripts;
   private final long maxValueBytes;
   private final CountDownLatch stopping = new CountDownLatch(1);
+
+  /** Rows a lane sends at a time, and their packed size at most. */
+  private static final int BATCH_ROWS = 512;
+
+  private static final long BATCH_BYTES = 1 << 20;
 
   private BulkLoadWriter(
       io.lettuce.core.RedisClient client,
       io.lettuce.core.RedisClient laneClient,
       StatefulRedisConnection<String, String> direct,
-      String leaseKey,
+      String stateKeyPrefix,
       String leaseOwner,
+      String epoch,
       long maxValueBytes) {
     this.client = client;
     this.laneClient = laneClient;
     this.direct = direct;
-    this.leaseKey = leaseKey;
+    this.leaseKey = stateKeyPrefix + "writer";
+    this.offsetsKey = stateKeyPrefix + "offsets";
+    this.epoch = java.util.Objects.requireNonNull(epoch, "epoch");
     this.owner = java.util.Objects.requireNonNull(leaseOwner, "leaseOwner");
-    this.fence = new WriterLeaseFence(leaseKey, leaseOwner);
     this.scripts = WriterScripts.load(direct.sync());
     this.maxValueBytes = maxValueBytes;
   }
@@ -87,22 +105,23 @@ public final class BulkLoadWriter implements AutoCloseable {
   /**
    * Connects to the master, for the daemon holding the writer's lease as {@code leaseOwner}.
    *
+   * @param epoch the epoch of the state the daemon created for this load ({@link
+   *     io.cachesync.state.StateStore#reset})
    * @param maxValueBytes Redis's proto-max-bulk-len: a larger value is evicted, not sent
    */
   public static BulkLoadWriter connect(
-      RedisSettings settings, String stateKeyPrefix, String leaseOwner, long maxValueBytes)
+      RedisSettings settings,
+      String stateKeyPrefix,
+      String leaseOwner,
+      String epoch,
+      long maxValueBytes)
       throws ServerUnreachableException {
     String clientName = "cachesync-load-" + UUID.randomUUID();
     io.lettuce.core.RedisClient client = LettuceClients.reconnecting(settings, clientName);
     io.lettuce.core.RedisClient laneClient = LettuceClients.nonReconnecting(settings, clientName);
     try {
       return new BulkLoadWriter(
-          client,
-          laneClient,
-          client.connect(),
-          stateKeyPrefix + "writer",
-          leaseOwner,
-          maxValueBytes);
+          client, laneClient, client.connect(), stateKeyPrefix, leaseOwner, epoch, maxValueBytes);
     } catch (RuntimeException e) {
       client.shutdown();
       laneClient.shutdown();
@@ -146,36 +165,61 @@ public final class BulkLoadWriter implements AutoCloseable {
     private long evicted;
     private final List<String> failures = new ArrayList<>();
     private final List<String> pairs = new ArrayList<>();
+    private final List<Call> ready = new ArrayList<>();
+    private Call current = new Call();
+    private long readyRows;
+    private long readyBytes;
+
+    /** The last version written and its text: every row of a load has the same. */
+    private Version version;
+
+    private String versionText;
 
     private Lane() {}
 
     /**
-     * Sends {@code operations} (evictions and writes of loaded rows), after the batch before is
-     * done.
+     * Adds an eviction or a write of a loaded row. Once the rows added make a batch (about 500 rows
+     * or 1 MB packed), waits for the batch before it and sends them; so at most two batches are
+     * held at a time.
      *
      * @throws WriterRoleLostException when another daemon holds the writer's role
      * @throws RedisUnavailableException when stopped while Redis could not take the rows
      */
-    public void write(List<CacheOperation> operations) {
-      finishInFlight();
-      Call call = new Call();
-      for (CacheOperation operation : operations) {
-        if (!call.fits(operation)) {
-          inFlight.add(call);
-          call = new Call();
-        }
-        add(call, operation);
+    public void add(CacheOperation operation) {
+      if (!current.fits(operation)) {
+        ready.add(current);
+        readyRows += current.rows();
+        readyBytes += current.bytes();
+        current = new Call();
       }
-      if (call.rows() > 0) {
-        inFlight.add(call);
-      }
-      for (Call pending : inFlight) {
-        pending.reply = sendWithRetries(pending);
+      add(current, operation);
+      if (readyRows + current.rows() >= BATCH_ROWS || readyBytes + current.bytes() >= BATCH_BYTES) {
+        flush();
       }
     }
 
-    /** Waits until every call sent is done. */
+    /** Sends the rows added so far, after the batch before is done. */
+    public void flush() {
+      if (current.rows() > 0) {
+        ready.add(current);
+        current = new Call();
+      }
+      if (ready.isEmpty()) {
+        return;
+      }
+      finishInFlight();
+      for (Call call : ready) {
+        call.reply = sendWithRetries(call);
+        inFlight.add(call);
+      }
+      ready.clear();
+      readyRows = 0;
+      readyBytes = 0;
+    }
+
+    /** Sends what is left and waits until every call sent is done. */
     public Counts drain() {
+      flush();
       finishInFlight();
       return new Counts(written, evicted, List.copyOf(failures));
     }
@@ -218,7 +262,11 @@ public final class BulkLoadWriter implements AutoCloseable {
         }
       }
       written++;
-      call.hash(write.key(), ttl, write.version().text(), pairs);
+      if (write.version() != version) {
+        version = write.version();
+        versionText = version.text();
+      }
+      call.hash(write.key(), ttl, versionText, pairs);
     }
 
     /** A row too large to send: Redis would drop the connection. A cache miss instead. */
@@ -229,33 +277,66 @@ public final class BulkLoadWriter implements AutoCloseable {
     }
 
     private void finishInFlight() {
+      Duration delay = FIRST_RETRY;
       while (!inFlight.isEmpty()) {
         Call call = inFlight.get(0);
         try {
           LettuceClients.await(call.reply);
           inFlight.remove(0);
+          delay = FIRST_RETRY;
+          continue;
         } catch (RedisUnavailableException e) {
           String message = String.valueOf(LettuceClients.rootCause(e).getMessage());
+          if (message.startsWith("STATE")) {
+            throw new StateLostException(message);
+          }
           if (message.startsWith("FENCED")) {
-            // Another owner (held() throws), or none: the lease expired during an outage, and is
-            // taken again; then the call is sent again.
-            fence.held(direct.sync().get(leaseKey), direct.sync());
-          } else if (message.startsWith("NOSCRIPT")) {
+            // The role is lost, also when nobody holds the lease: taking it again here would let
+            // a loader paused past its lease write on (the epoch check guards that too).
+            throw new WriterRoleLostException(leaseKey, message);
+          }
+          if (message.startsWith("NOSCRIPT")) {
             scripts.reload();
           } else {
-            LOG.info("A call of the initial load failed ({}); sending it again", message);
-            // Whatever the connection's state, a new one starts clean. Sending rows again is
-            // harmless: they are the same rows, and no other writer writes meanwhile.
+            // A reply such as READONLY (a replica now) or BUSY, or a lost connection: try again on
+            // a new connection, at the backoff's pace. Sending rows again is harmless: they are
+            // the same rows, and no other writer writes meanwhile.
+            LOG.warn(
+                "Redis did not take the initial load's rows ({}); trying again in {} ms",
+                message,
+                delay.toMillis());
             dropConnection();
+            pause(delay, e);
+            delay = next(delay);
           }
-          call.reply = sendWithRetries(call);
         }
+        call.reply = sendWithRetries(call);
       }
+    }
+
+    /** Waits {@code delay}, unless the daemon stops first. */
+    private void pause(Duration delay, RuntimeException cause) {
+      try {
+        if (stopping.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
+          throw new RedisUnavailableException("the daemon is stopping", cause);
+        }
+      } catch (InterruptedException interrupted) {
+        Thread.currentThread().interrupt();
+        throw new RedisUnavailableException("interrupted", interrupted);
+      }
+    }
+
+    private Duration next(Duration delay) {
+      Duration doubled = delay.multipliedBy(2);
+      return doubled.compareTo(MAX_RETRY) > 0 ? MAX_RETRY : doubled;
     }
 
     private RedisFuture<Long> sendWithRetries(Call call) {
       Duration delay = FIRST_RETRY;
       while (true) {
+        if (stopping.getCount() == 0) {
+          throw new RedisUnavailableException("the daemon is stopping", null);
+        }
         try {
           return send(call);
         } catch (RedisUnavailableException | RedisConnectionException e) {
@@ -264,17 +345,8 @@ public final class BulkLoadWriter implements AutoCloseable {
               "Redis did not take the initial load's rows ({}); trying again in {} ms",
               e.getMessage(),
               delay.toMillis());
-          try {
-            // A stop ends the wait at once; otherwise it is the backoff's pace.
-            if (stopping.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
-              throw new RedisUnavailableException("the daemon is stopping", e);
-            }
-          } catch (InterruptedException interrupted) {
-            Thread.currentThread().interrupt();
-            throw new RedisUnavailableException("interrupted", interrupted);
-          }
-          delay =
-              delay.multipliedBy(2).compareTo(MAX_RETRY) > 0 ? MAX_RETRY : delay.multipliedBy(2);
+          pause(delay, e);
+          delay = next(delay);
         }
       }
     }
@@ -287,10 +359,12 @@ public final class BulkLoadWriter implements AutoCloseable {
       CommandArgs<String, String> arguments =
           new CommandArgs<>(StringCodec.UTF8)
               .add(scripts.digest("bulk_load"))
-              .add(1L + call.rows())
+              .add(2L + call.rows())
               .addKey(leaseKey)
+              .addKey(offsetsKey)
               .addKeys(call.keys())
               .add(owner)
+              .add(epoch)
               .add(call.packed());
       return connection
           .async()
@@ -327,6 +401,10 @@ public final class BulkLoadWriter implements AutoCloseable {
 
     int rows() {
       return keys.size();
+    }
+
+    long bytes() {
+      return packer.getTotalWrittenBytes();
     }
 
     String[] keys() {
@@ -383,5 +461,33 @@ public final class BulkLoadWriter implements AutoCloseable {
       }
       values += 3 + 2 * pairs;
     }
+  }
+
+  /** The state the load writes into is gone or was reset by another daemon. */
+  public static final class StateLostException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    StateLostException(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * Redis's replication id ({@code master_replid} of INFO replication): a failover to a replica
+   * changes it, and a replica promoted may lack writes the old master acknowledged.
+   */
+  public String replicationId() {
+    String info = direct.sync().info("replication");
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith("master_replid:")) {
+        return line.substring("master_replid:".length()).strip();
+      }
+    }
+    return "";
+  }
+
+  /** Deletes the position a load stored, so that the next start loads again. */
+  public void forgetPosition(String stateKeyPrefix) {
+    direct.sync().del(stateKeyPrefix + "position");
   }
 }

@@ -64,10 +64,17 @@ final class ScriptTrial {
         arguments.add(2).addKeys(row.keys()).add(row.packedValues());
       }
       case "bulk_load" -> {
+        // A lease and an epoch of the trial's own, so that the script writes its row.
         redis.set(key + ":position", "preflight");
+        redis.hset(key + ":truncates", "__epoch", "preflight");
         BulkLoadWriter.Call row = new BulkLoadWriter.Call();
         row.hash(key, 60, version, List.of("field", "value"));
-        arguments.add(2).addKeys(key + ":position", key).add("preflight").add(row.packed());
+        arguments
+            .add(3)
+            .addKeys(key + ":position", key + ":truncates", key)
+            .add("preflight")
+            .add("preflight")
+            .add(row.packed());
       }
       case "write_json", "load_json" ->
           arguments

@@ -93,7 +93,9 @@ class SlotLossIT {
 
   @Test
   void start_initialLoadInterrupted_reloadsOnANewSlot() throws Exception {
-    syncThenStop();
+    // Offsets Debezium saved in the middle of its own initial load, as a daemon of an earlier
+    // version (which loaded through Debezium's snapshot) left them when it was killed.
+    syncThenStop(true);
     markOffsetsMidLoad();
     changeRows();
 
@@ -177,9 +179,24 @@ class SlotLossIT {
 
   /** Starts the daemon, waits until every row is in Redis, and stops it. */
   private void syncThenStop() throws Exception {
+    syncThenStop(false);
+  }
+
+  /**
+   * @param offsets whether to stream a change before the stop, so that Debezium stores offsets (it
+   *     stores none before it streamed something)
+   */
+  private void syncThenStop(boolean offsets) throws Exception {
     Daemon first = harness.start(MAPPING);
     assertThat(first.loadsEverything()).as("first start loads").isTrue();
     awaitRedisMatchesTable();
+    if (offsets) {
+      harness.sql("UPDATE users SET name = name WHERE id = 1");
+      await("Debezium's offsets stored")
+          .atMost(WAIT)
+          .until(
+              () -> harness.redis.redis().hlen("cachesync:" + SyncHarness.NAME + ":offsets") > 1);
+    }
     harness.stopDaemon();
     assertThat(harness.redis.redis().hget("cachesync:" + SyncHarness.NAME + ":offsets", "__epoch"))
         .as("state epoch")
