@@ -42,13 +42,39 @@ final class JdbcRowEncoder {
   private JdbcRowEncoder() {}
 
   static Row encode(ResultSet rows) throws SQLException {
+    return columns(rows).encode(rows);
+  }
+
+  /** The names and base types of a result's columns, looked up once for all its rows. */
+  static Columns columns(ResultSet rows) throws SQLException {
     ResultSetMetaData meta = rows.getMetaData();
-    Map<String, ColumnValue> columns = new LinkedHashMap<>();
-    for (int i = 1; i <= meta.getColumnCount(); i++) {
-      String type = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i));
-      columns.put(meta.getColumnName(i), encodable(rows, i, type));
+    String[] names = new String[meta.getColumnCount()];
+    String[] types = new String[names.length];
+    for (int i = 0; i < names.length; i++) {
+      names[i] = meta.getColumnName(i + 1);
+      types[i] = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i + 1));
     }
-    return new Row(columns);
+    return new Columns(names, types);
+  }
+
+  /** Encodes the rows of one result, whose columns it was made from. */
+  static final class Columns {
+    private final String[] names;
+    private final String[] types;
+
+    private Columns(String[] names, String[] types) {
+      this.names = names;
+      this.types = types;
+    }
+
+    /** The current row of {@code rows}. */
+    Row encode(ResultSet rows) throws SQLException {
+      Map<String, ColumnValue> columns = new LinkedHashMap<>(names.length * 2);
+      for (int i = 0; i < names.length; i++) {
+        columns.put(names[i], encodable(rows, i + 1, types[i]));
+      }
+      return new Row(columns);
+    }
   }
 
   private static String baseType(Connection connection, String type) throws SQLException {
