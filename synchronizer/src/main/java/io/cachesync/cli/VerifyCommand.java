@@ -50,7 +50,8 @@ final class VerifyCommand implements Callable<Integer> {
   @Option(
       names = "--sample",
       paramLabel = "N",
-      description = "Check N random rows and N keys per table instead of all.")
+      description =
+          "Check N random rows and the first N keys a SCAN returns per table instead of all.")
   int sample;
 
   @Option(
@@ -71,7 +72,7 @@ final class VerifyCommand implements Callable<Integer> {
       return ExitCode.INVALID;
     }
     List<TableMapping> selected = chosen.get();
-    List<TableReport> reports = verify(configuration, selected);
+    List<TableReport> reports = verify(configuration, selected, repair);
     print(out, reports);
     boolean consistent = reports.stream().allMatch(TableReport::consistent);
     if (consistent || !repair) {
@@ -89,7 +90,6 @@ final class VerifyCommand implements Callable<Integer> {
               + " (resync)");
       out.flush();
     }
-    deleteWrongTypeKeys(configuration, reports);
     CountDownLatch stop = new CountDownLatch(1);
     Signals.onTermination(stop::countDown);
     Resync.Result result =
@@ -98,7 +98,7 @@ final class VerifyCommand implements Callable<Integer> {
     if (!result.completed()) {
       return ExitCode.INTERRUPTED;
     }
-    List<TableReport> after = verify(configuration, drifted);
+    List<TableReport> after = verify(configuration, drifted, false);
     if (!json) {
       out.println("after repair:");
     }
@@ -106,20 +106,14 @@ final class VerifyCommand implements Callable<Integer> {
     return after.stream().allMatch(TableReport::consistent) ? ExitCode.OK : ExitCode.DRIFT;
   }
 
-  /** A write never replaces a key of another type (it evicts it): a repair deletes them first. */
-  private static void deleteWrongTypeKeys(Configuration configuration, List<TableReport> reports)
-      throws Exception {
-    java.util.Map<String, String> keys = new java.util.LinkedHashMap<>();
-    reports.forEach(report -> report.wrongType().forEach(key -> keys.put(key, "")));
-    if (!keys.isEmpty()) {
-      try (LettuceCacheInspector redis =
-          LettuceCacheInspector.connect(configuration.settings().redis())) {
-        redis.evict(keys);
-      }
-    }
-  }
-
-  private List<TableReport> verify(Configuration configuration, List<TableMapping> selected)
+  /**
+   * Checks each table.
+   *
+   * @param deleteWrongType delete the keys of the wrong type found (for a repair: a write never
+   *     replaces a key of another type, it evicts it)
+   */
+  private List<TableReport> verify(
+      Configuration configuration, List<TableMapping> selected, boolean deleteWrongType)
       throws Exception {
     SynchronizerSettings settings = configuration.settings();
     PostgresConnector postgres = new PostgresConnector(settings.postgres());
@@ -132,14 +126,26 @@ final class VerifyCommand implements Callable<Integer> {
     try (Connection connection = postgres.open("verify");
         LettuceCacheInspector redis = LettuceCacheInspector.connect(settings.redis());
         StateStore state = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix())) {
-      Verifier verifier = new Verifier(connection, redis, configuration.mapping());
-      long start = verifier.currentLsn();
-      BooleanSupplier caughtUp = daemonRuns ? () -> awaitPosition(state, start) : () -> true;
+      Verifier verifier =
+          new Verifier(
+              () -> openAnother(postgres), redis, configuration.mapping(), deleteWrongType);
+      long start = Verifier.currentLsn(connection);
+      Optional<BooleanSupplier> caughtUp =
+          daemonRuns ? Optional.of(() -> awaitPosition(state, start)) : Optional.empty();
       for (TableMapping table : selected) {
         reports.add(verifier.verify(table, sample, caughtUp));
       }
     }
     return reports;
+  }
+
+  /** A further connection for verify's passes, once the first one has been opened. */
+  private static Connection openAnother(PostgresConnector postgres) throws java.sql.SQLException {
+    try {
+      return postgres.open("verify");
+    } catch (io.cachesync.ServerUnreachableException e) {
+      throw new java.sql.SQLException(e.getMessage(), e);
+    }
   }
 
   /** Waits until the synchronizer applied the WAL written before {@code lsn}. */
@@ -172,20 +178,28 @@ final class VerifyCommand implements Callable<Integer> {
         continue;
       }
       out.printf(
-          "%s: %,d rows checked: %d missing, %d stale, %d orphan, %d wrong type%n",
+          "%s: %,d rows checked: %,d missing, %,d stale, %,d orphan, %,d wrong type%n",
           report.table(),
           report.rowsChecked(),
-          report.counts().get(Drift.MISSING),
-          report.counts().get(Drift.STALE),
-          report.counts().get(Drift.ORPHAN),
-          report.counts().get(Drift.WRONG_TYPE));
-      report
-          .examples()
-          .forEach(
-              o ->
-                  out.printf(
-                      "  %s: %s (%s)%n",
-                      DisplayText.of(o.key()), o.drift().label(), DisplayText.of(o.detail())));
+          report.count(Drift.MISSING),
+          report.count(Drift.STALE),
+          report.count(Drift.ORPHAN),
+          report.count(Drift.WRONG_TYPE));
+      for (Drift drift : Drift.values()) {
+        List<Verifier.Offender> shown =
+            report.examples().stream().filter(o -> o.drift() == drift).toList();
+        shown.forEach(
+            o ->
+                out.printf(
+                    "  %s: %s (%s)%n",
+                    DisplayText.of(o.key()), o.drift().label(), DisplayText.of(o.detail())));
+        long more = report.count(drift) - shown.size();
+        if (more > 0) {
+          out.printf(
+              "  and %,d more %s (--json lists the first %d keys)%n",
+              more, drift.label(), Verifier.firstKeysLimit());
+        }
+      }
     }
     out.println(
         drifted == 0

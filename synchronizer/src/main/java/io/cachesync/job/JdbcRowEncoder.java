@@ -41,32 +41,40 @@ public final class JdbcRowEncoder {
 
   private JdbcRowEncoder() {}
 
-  /** The names and base types of a result's columns, looked up once for all its rows. */
-  public record Columns(String[] names, String[] types) {}
+  static Row encode(ResultSet rows) throws SQLException {
+    return columns(rows).encode(rows);
+  }
 
-  /** The columns of {@code rows}, for {@link #encode(ResultSet, Columns)}. */
+  /** The names and base types of a result's columns, looked up once for all its rows. */
   public static Columns columns(ResultSet rows) throws SQLException {
     ResultSetMetaData meta = rows.getMetaData();
     String[] names = new String[meta.getColumnCount()];
     String[] types = new String[names.length];
-    for (int i = 1; i <= names.length; i++) {
-      names[i - 1] = meta.getColumnName(i);
-      types[i - 1] = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i));
+    for (int i = 0; i < names.length; i++) {
+      names[i] = meta.getColumnName(i + 1);
+      types[i] = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i + 1));
     }
     return new Columns(names, types);
   }
 
-  static Row encode(ResultSet rows) throws SQLException {
-    return encode(rows, columns(rows));
-  }
+  /** Encodes the rows of one result, whose columns it was made from. */
+  public static final class Columns {
+    private final String[] names;
+    private final String[] types;
 
-  /** The current row of {@code rows}, whose columns are {@code columns}. */
-  public static Row encode(ResultSet rows, Columns columns) throws SQLException {
-    Map<String, ColumnValue> values = new LinkedHashMap<>(columns.names().length * 2);
-    for (int i = 0; i < columns.names().length; i++) {
-      values.put(columns.names()[i], encodable(rows, i + 1, columns.types()[i]));
+    private Columns(String[] names, String[] types) {
+      this.names = names;
+      this.types = types;
     }
-    return new Row(values);
+
+    /** The current row of {@code rows}. */
+    public Row encode(ResultSet rows) throws SQLException {
+      Map<String, ColumnValue> columns = new LinkedHashMap<>(names.length * 2);
+      for (int i = 0; i < names.length; i++) {
+        columns.put(names[i], encodable(rows, i + 1, types[i]));
+      }
+      return new Row(columns);
+    }
   }
 
   private static String baseType(Connection connection, String type) throws SQLException {

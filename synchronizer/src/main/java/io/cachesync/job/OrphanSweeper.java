@@ -7,6 +7,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,42 +44,122 @@ public final class OrphanSweeper {
    * the value has none).
    */
   public void find(TableMapping table, Consumer<Map<String, String>> orphans) {
+    find(table, Long.MAX_VALUE, orphans);
+  }
+
+  /**
+   * As {@link #find(TableMapping, Consumer)}, for the first {@code limit} keys the SCAN returns
+   * under the table's prefix; the SCAN stops there.
+   *
+   * @return how many keys under the prefix were looked at
+   */
+  public long find(TableMapping table, long limit, Consumer<Map<String, String>> orphans) {
+    return sweep(table, limit, PAGE, true, orphans);
+  }
+
+  /**
+   * The same keys as {@link #find(TableMapping, long, Consumer)} finds, for a report (verify):
+   * nothing is deleted on what it answers, so no version has to be read before the row is looked
+   * up, and only the keys that may be orphans (no row, or not a key of the template) are asked
+   * theirs. On a consistent cache that is none, which halves what Redis does per key.
+   *
+   * @return how many keys under the prefix were looked at
+   */
+  public long report(TableMapping table, long limit, Consumer<Map<String, String>> orphans) {
+    return sweep(table, limit, 2 * PAGE, false, orphans);
+  }
+
+  /**
+   * @param guarded read each key's version before its row is looked up, so that a guarded eviction
+   *     by that version never deletes what the stream wrote for a row inserted since (resync)
+   */
+  private long sweep(
+      TableMapping table,
+      long limit,
+      int page,
+      boolean guarded,
+      Consumer<Map<String, String>> orphans) {
     List<String> columns = List.copyOf(table.key().columns());
     Map<String, String> types = columnTypes(table, columns);
-    redis.scan(
+    long[] seen = {0};
+    redis.scanWhile(
         table.key().prefixGlob(),
-        PAGE,
-        keys -> {
-          List<String> versions = redis.versions(keys);
-          Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
-          Set<String> written = new HashSet<>();
-          for (int i = 0; i < keys.size(); i++) {
-            String key = keys.get(i);
-            if (versions.get(i).equals("-")) {
-              continue; // gone since the SCAN
-            }
-            Optional<Map<String, String>> values = table.key().match(key);
-            if (values.isPresent()) {
-              candidates.put(key, values.get());
-            } else if (!versions.get(i).isEmpty()) {
-              // Not a key of the template, but written by cachesync (it carries a version): a
-              // key of an earlier template of the table, or one an older release wrote for a
-              // value render now refuses. No row is cached under it any more.
-              written.add(key);
-            }
-          }
-          Set<String> existing = existing(table, columns, types, candidates);
-          Map<String, String> found = new LinkedHashMap<>();
-          for (int i = 0; i < keys.size(); i++) {
-            String key = keys.get(i);
-            if (written.contains(key) || (candidates.containsKey(key) && !existing.contains(key))) {
-              found.put(key, versions.get(i));
-            }
-          }
+        page,
+        scanned -> {
+          List<String> keys =
+              scanned.size() > limit - seen[0]
+                  ? scanned.subList(0, (int) (limit - seen[0]))
+                  : scanned;
+          seen[0] += keys.size();
+          Map<String, String> found =
+              guarded
+                  ? guardedPage(table, columns, types, keys)
+                  : reportPage(table, columns, types, keys);
           if (!found.isEmpty()) {
             orphans.accept(found);
           }
+          return seen[0] < limit;
         });
+    return seen[0];
+  }
+
+  private Map<String, String> guardedPage(
+      TableMapping table, List<String> columns, Map<String, String> types, List<String> keys) {
+    List<String> versions = redis.versions(keys);
+    Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
+    Set<String> written = new HashSet<>();
+    for (int i = 0; i < keys.size(); i++) {
+      String key = keys.get(i);
+      if (versions.get(i).equals("-")) {
+        continue; // gone since the SCAN
+      }
+      Optional<Map<String, String>> values = table.key().match(key);
+      if (values.isPresent()) {
+        candidates.put(key, values.get());
+      } else if (!versions.get(i).isEmpty()) {
+        // Not a key of the template, but written by cachesync (it carries a version): a
+        // key of an earlier template of the table, or one an older release wrote for a
+        // value render now refuses. No row is cached under it any more.
+        written.add(key);
+      }
+    }
+    Set<String> existing = existing(table, columns, types, candidates);
+    Map<String, String> found = new LinkedHashMap<>();
+    for (int i = 0; i < keys.size(); i++) {
+      String key = keys.get(i);
+      if (written.contains(key) || (candidates.containsKey(key) && !existing.contains(key))) {
+        found.put(key, versions.get(i));
+      }
+    }
+    return found;
+  }
+
+  private Map<String, String> reportPage(
+      TableMapping table, List<String> columns, Map<String, String> types, List<String> keys) {
+    Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
+    for (String key : keys) {
+      table.key().match(key).ifPresent(values -> candidates.put(key, values));
+    }
+    Set<String> existing = existing(table, columns, types, candidates);
+    List<String> suspects =
+        keys.stream()
+            .filter(key -> !candidates.containsKey(key) || !existing.contains(key))
+            .toList();
+    Map<String, String> found = new LinkedHashMap<>();
+    if (suspects.isEmpty()) {
+      return found;
+    }
+    List<String> versions = redis.versions(suspects);
+    for (int i = 0; i < suspects.size(); i++) {
+      String key = suspects.get(i);
+      String version = versions.get(i);
+      // Gone since the SCAN, or a key of another template that cachesync did not write: neither
+      // is an orphan (see guardedPage).
+      if (!version.equals("-") && (candidates.containsKey(key) || !version.isEmpty())) {
+        found.put(key, version);
+      }
+    }
+    return found;
   }
 
   /** The keys among {@code candidates} whose row exists. */
@@ -87,19 +168,53 @@ public final class OrphanSweeper {
       List<String> columns,
       Map<String, String> types,
       Map<String, Map<String, String>> candidates) {
-    Set<String> existing = new HashSet<>();
+    return rows(table, columns, types, candidates, false).keySet();
+  }
+
+  /**
+   * The rows cached under {@code keys}, read fresh, a batch at a time: for each key, the row its
+   * key columns select when it renders exactly that key. A key that is not one of the table's, or
+   * whose row does not exist, is absent from the answer.
+   */
+  Map<String, io.cachesync.model.Row> rows(TableMapping table, java.util.Collection<String> keys) {
+    List<String> columns = List.copyOf(table.key().columns());
+    Map<String, String> types = columnTypes(table, columns);
+    Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
+    for (String key : keys) {
+      table.key().match(key).ifPresent(values -> candidates.put(key, values));
+    }
+    return rows(table, columns, types, candidates, true);
+  }
+
+  /**
+   * The rows among {@code candidates} that exist, by the key they render; with their key columns
+   * only unless {@code wholeRows}.
+   */
+  private Map<String, io.cachesync.model.Row> rows(
+      TableMapping table,
+      List<String> columns,
+      Map<String, String> types,
+      Map<String, Map<String, String>> candidates,
+      boolean wholeRows) {
+    Map<String, io.cachesync.model.Row> existing = new HashMap<>();
     if (candidates.isEmpty()) {
       return existing;
     }
     try {
-      existing.addAll(lookUp(table, columns, types, candidates));
+      existing.putAll(lookUp(table, columns, types, candidates, wholeRows));
     } catch (SQLException e) {
       // A value that is not of the column's type (a key no row can have) fails the whole batch:
       // look the keys up one by one.
+      rollback();
       for (Map.Entry<String, Map<String, String>> candidate : candidates.entrySet()) {
         try {
-          existing.addAll(
-              lookUp(table, columns, types, Map.of(candidate.getKey(), candidate.getValue())));
+          existing.putAll(
+              lookUp(
+                  table,
+                  columns,
+                  types,
+                  Map.of(candidate.getKey(), candidate.getValue()),
+                  wholeRows));
         } catch (SQLException notOfTheType) {
           rollback();
         }
@@ -108,15 +223,17 @@ public final class OrphanSweeper {
     return existing;
   }
 
-  private Set<String> lookUp(
+  private Map<String, io.cachesync.model.Row> lookUp(
       TableMapping table,
       List<String> columns,
       Map<String, String> types,
-      Map<String, Map<String, String>> candidates)
+      Map<String, Map<String, String>> candidates,
+      boolean wholeRows)
       throws SQLException {
     String tuple =
         "(" + String.join(", ", columns.stream().map(c -> parameter(types.get(c))).toList()) + ")";
-    String select = String.join(", ", columns.stream().map(OrphanSweeper::quote).toList());
+    String select =
+        wholeRows ? "*" : String.join(", ", columns.stream().map(OrphanSweeper::quote).toList());
     String sql =
         "SELECT "
             + select
@@ -136,12 +253,14 @@ public final class OrphanSweeper {
           statement.setString(parameter++, values.get(column));
         }
       }
-      Set<String> existing = new HashSet<>();
+      Map<String, io.cachesync.model.Row> existing = new HashMap<>();
       try (ResultSet rows = statement.executeQuery()) {
+        JdbcRowEncoder.Columns encoder = JdbcRowEncoder.columns(rows);
         while (rows.next()) {
-          renderedKey(table, JdbcRowEncoder.encode(rows))
+          io.cachesync.model.Row row = encoder.encode(rows);
+          renderedKey(table, row)
               .filter(candidates::containsKey)
-              .ifPresent(existing::add);
+              .ifPresent(key -> existing.put(key, row));
         }
       }
       return existing;

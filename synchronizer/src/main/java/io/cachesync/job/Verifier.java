@@ -1,58 +1,65 @@
 package io.cachesync.job;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.cachesync.model.CacheOperation;
-import io.cachesync.model.ChangeEvent;
-import io.cachesync.model.ChangePlanner;
-import io.cachesync.model.ColumnValue;
-import io.cachesync.model.Mapping;
-import io.cachesync.model.Row;
-import io.cachesync.model.SyncMode;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
-import io.cachesync.model.ValueFormat;
-import io.cachesync.model.Version;
 import io.cachesync.redis.LettuceCacheInspector;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.LinkedHashMap;
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
 
 /**
- * Compares Redis with PostgreSQL: every mapped row (or a sample) with its cached value, and every
- * key of each table's template with its row (a key under the prefix that the template does not
- * match is an orphan when cachesync wrote it, the application's otherwise: see OrphanSweeper). A
- * difference that may only be a change in flight is looked at again once the synchronizer has
- * applied the WAL written before the check began.
+ * Compares Redis with PostgreSQL in two passes that run side by side: every mapped row (or a
+ * sample) with its cached value ({@link RowCheck}), and every key of each table's template with its
+ * row ({@link OrphanSweeper}; a key under the prefix that the template does not match is an orphan
+ * when cachesync wrote it, the application's otherwise). Memory does not grow with the table or
+ * with the drift: rows are read with a cursor and keys a SCAN page at a time, and the report keeps
+ * counts and the first keys of each kind ({@link Tally}). A difference that may only be a change in
+ * flight is looked at again once the synchronizer has applied the WAL written before the check
+ * began ({@link Confirmation}).
  */
 public final class Verifier {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final int EXAMPLES = 5;
+
+  /** Opens a connection to PostgreSQL; each pass uses its own. */
+  @FunctionalInterface
+  public interface ConnectionSource {
+    Connection open() throws SQLException;
+  }
 
   /** What is wrong with one key. */
   public enum Drift {
-    MISSING("missing"),
-    STALE("stale"),
-    ORPHAN("orphan"),
-    WRONG_TYPE("wrong type");
+    MISSING("missing", "missing"),
+    STALE("stale", "stale"),
+    ORPHAN("orphan", "orphans"),
+    WRONG_TYPE("wrong type", "wrongType");
 
     private final String label;
+    private final String jsonName;
 
-    Drift(String label) {
+    Drift(String label, String jsonName) {
       this.label = label;
+      this.jsonName = jsonName;
     }
 
     public String label() {
       return label;
+    }
+
+    /** The name of its count, and of its list of first keys, in the JSON report. */
+    public String jsonName() {
+      return jsonName;
     }
   }
 
@@ -62,36 +69,60 @@ public final class Verifier {
   /**
    * What was found in one table.
    *
-   * @param wrongType every key of the wrong type: a write never replaces one (it evicts it), so a
-   *     repair deletes them before reloading
+   * @param rowsChecked the rows compared with their keys (all, or the sample's)
+   * @param keysChecked the keys under the table's prefix looked up in PostgreSQL
+   * @param sample the sample size asked for; 0 when every row and key was checked
+   * @param counts how many keys of each kind of drift, exact
+   * @param firstKeys the first {@link Tally#LISTED} keys of each kind found
+   * @param examples the first {@link Tally#EXAMPLES} offenders of each kind, with what differs
    */
   public record TableReport(
       TableId table,
       long rowsChecked,
+      long keysChecked,
+      int sample,
       Map<Drift, Long> counts,
-      List<Offender> examples,
-      List<String> wrongType) {
+      Map<Drift, List<String>> firstKeys,
+      List<Offender> examples) {
+    public TableReport {
+      counts = Map.copyOf(counts);
+      firstKeys = Map.copyOf(firstKeys);
+      examples = List.copyOf(examples);
+    }
+
     public boolean consistent() {
       return counts.values().stream().allMatch(count -> count == 0);
     }
+
+    public long count(Drift drift) {
+      return counts.getOrDefault(drift, 0L);
+    }
   }
 
-  private final Connection postgres;
+  private final ConnectionSource postgres;
   private final LettuceCacheInspector redis;
-  private final ChangePlanner planner;
-  private final OrphanSweeper sweeper;
+  private final RowCheck rowCheck;
+  private final boolean deleteWrongType;
 
-  public Verifier(Connection postgres, LettuceCacheInspector redis, Mapping mapping) {
+  /**
+   * @param deleteWrongType delete each key of the wrong type once confirmed (for {@code --repair}:
+   *     a write never replaces such a key, it evicts it, so a repair deletes them before reloading)
+   */
+  public Verifier(
+      ConnectionSource postgres,
+      LettuceCacheInspector redis,
+      io.cachesync.model.Mapping mapping,
+      boolean deleteWrongType) {
     this.postgres = postgres;
     this.redis = redis;
-    this.planner = new ChangePlanner(mapping);
-    this.sweeper = new OrphanSweeper(postgres, redis);
+    this.rowCheck = new RowCheck(redis, mapping);
+    this.deleteWrongType = deleteWrongType;
   }
 
   /** The WAL position now: differences are looked at again once the synchronizer passed it. */
-  public long currentLsn() throws SQLException {
-    try (Statement statement = postgres.createStatement();
-        ResultSet row = statement.executeQuery("SELECT pg_current_wal_lsn() - '0/0'")) {
+  public static long currentLsn(Connection connection) throws SQLException {
+    try (Statement statement = connection.createStatement();
+        var row = statement.executeQuery("SELECT pg_current_wal_lsn() - '0/0'")) {
       row.next();
       return row.getLong(1);
     }
@@ -100,200 +131,107 @@ public final class Verifier {
   /**
    * Checks one table.
    *
-   * @param sample how many random rows and keys to check; 0 for all
-   * @param caughtUp waits until the synchronizer applied the WAL written before the check began;
-   *     false when it did not in time (then every difference found is reported)
+   * @param sample how many rows and keys to check; 0 for all
+   * @param daemonCaughtUp when a synchronizer runs: waits until it applied the WAL written before
+   *     the check began, false when it did not in time (then every difference found is reported);
+   *     empty when none runs, so that nothing is in flight and a difference found is drift
    */
-  public TableReport verify(TableMapping table, int sample, BooleanSupplier caughtUp)
+  public TableReport verify(
+      TableMapping table, int sample, Optional<BooleanSupplier> daemonCaughtUp)
       throws SQLException {
-    Map<String, Offender> offenders = new LinkedHashMap<>();
-    long rows = checkRows(table, sample, offenders);
-    long[] keys = {0};
-    sweeper.find(
-        table,
-        found ->
-            found
-                .keySet()
-                .forEach(
-                    key -> {
-                      if (sample == 0 || keys[0]++ < sample) {
-                        offenders.putIfAbsent(key, new Offender(key, Drift.ORPHAN, "no row"));
-                      }
-                    }));
-    if (!offenders.isEmpty() && caughtUp.getAsBoolean()) {
-      Map<String, Offender> confirmed = new LinkedHashMap<>();
-      for (Offender offender : offenders.values()) {
-        recheck(table, offender).ifPresent(still -> confirmed.put(still.key(), still));
+    Tally tally = new Tally();
+    Optional<BooleanSupplier> settled = daemonCaughtUp.map(Verifier::once);
+    ExecutorService keyPass =
+        Executors.newSingleThreadExecutor(
+            task -> {
+              Thread thread = new Thread(task, "verify-keys");
+              thread.setDaemon(true);
+              return thread;
+            });
+    try {
+      CompletableFuture<Long> keys =
+          CompletableFuture.supplyAsync(() -> checkKeys(table, sample, tally, settled), keyPass);
+      long rows;
+      try (Confirmation confirmation = confirmation(table, tally, settled)) {
+        rows = rowCheck.check(postgres, table, sample, confirmation);
       }
-      offenders.clear();
-      offenders.putAll(confirmed);
-    }
-    Map<Drift, Long> counts = new LinkedHashMap<>();
-    for (Drift drift : Drift.values()) {
-      counts.put(drift, offenders.values().stream().filter(o -> o.drift() == drift).count());
-    }
-    return new TableReport(
-        table.table(),
-        rows,
-        counts,
-        offenders.values().stream().limit(EXAMPLES).toList(),
-        offenders.values().stream()
-            .filter(o -> o.drift() == Drift.WRONG_TYPE)
-            .map(Offender::key)
-            .toList());
-  }
-
-  private long checkRows(TableMapping table, int sample, Map<String, Offender> offenders)
-      throws SQLException {
-    String sql =
-        "SELECT * FROM "
-            + OrphanSweeper.quote(table.table().schema())
-            + "."
-            + OrphanSweeper.quote(table.table().table())
-            + (sample > 0 ? " ORDER BY random() LIMIT " + sample : "");
-    boolean autoCommit = postgres.getAutoCommit();
-    postgres.setAutoCommit(false); // a cursor: rows are streamed, not loaded at once
-    long rows = 0;
-    try (PreparedStatement statement = postgres.prepareStatement(sql)) {
-      statement.setFetchSize(1_000);
-      try (ResultSet result = statement.executeQuery()) {
-        while (result.next()) {
-          rows++;
-          compare(table, JdbcRowEncoder.encode(result)).ifPresent(o -> offenders.put(o.key(), o));
-        }
-      }
-    } finally {
-      postgres.commit();
-      postgres.setAutoCommit(autoCommit);
-    }
-    return rows;
-  }
-
-  /** What is wrong with a row's cached value, if anything. */
-  private Optional<Offender> compare(TableMapping table, Row row) {
-    List<CacheOperation> operations =
-        planner.plan(
-            new ChangeEvent(
-                table.table(), ChangeEvent.Kind.SNAPSHOT, Row.EMPTY, row, Version.ZERO));
-    for (CacheOperation operation : operations) {
-      if (operation instanceof CacheOperation.Write write) {
-        return compare(write);
-      }
-    }
-    if (table.mode() == SyncMode.EVICT) {
-      return Optional.empty(); // whatever the application cached is its own
-    }
-    // A row the stream evicts instead of writing (a value it cannot encode, a reserved column): its
-    // key must not exist, and a repair's reload evicts it.
-    for (CacheOperation operation : operations) {
-      if (operation instanceof CacheOperation.Evict evict
-          && !redis.type(evict.key()).equals("none")) {
-        String why =
-            operations.stream()
-                .filter(CacheOperation.Reject.class::isInstance)
-                .map(reject -> ((CacheOperation.Reject) reject).reason())
-                .findFirst()
-                .orElse("the row cannot be cached");
-        return Optional.of(
-            new Offender(
-                evict.key(), Drift.STALE, "present, though the row is not cached: " + why));
-      }
-    }
-    return Optional.empty();
-  }
-
-  private Optional<Offender> compare(CacheOperation.Write write) {
-    String key = write.key();
-    String type = redis.type(key);
-    if (type.equals("none")) {
-      return Optional.of(new Offender(key, Drift.MISSING, "no key"));
-    }
-    String expectedType = write.format() == ValueFormat.HASH ? "hash" : "string";
-    if (!type.equals(expectedType)) {
-      return Optional.of(
-          new Offender(
-              key, Drift.WRONG_TYPE, "a " + type + " where a " + expectedType + " belongs"));
-    }
-    TreeSet<String> differing = new TreeSet<>();
-    if (write.format() == ValueFormat.HASH) {
-      Map<String, String> actual = new LinkedHashMap<>(redis.hash(key));
-      actual.keySet().removeIf(field -> field.startsWith("__"));
-      Map<String, String> expected = new LinkedHashMap<>();
-      write
-          .values()
-          .forEach(
-              (column, value) -> value.fieldText().ifPresent(text -> expected.put(column, text)));
-      expected.forEach(
-          (field, text) -> {
-            if (!text.equals(actual.get(field))) {
-              differing.add(field);
-            }
-          });
-      actual.keySet().stream()
-          .filter(field -> !expected.containsKey(field))
-          .forEach(differing::add);
-    } else {
-      JsonNode actual;
+      long keysChecked;
       try {
-        actual = JSON.readTree(redis.get(key));
-      } catch (java.io.IOException e) {
-        return Optional.of(new Offender(key, Drift.STALE, "not JSON"));
-      }
-      ObjectNode expected = JSON.createObjectNode();
-      for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
-        try {
-          expected.set(entry.getKey(), JSON.readTree(entry.getValue().jsonText()));
-        } catch (java.io.IOException e) {
-          throw new IllegalStateException(e);
+        keysChecked = keys.join();
+      } catch (CompletionException e) {
+        if (e.getCause() instanceof RuntimeException failure) {
+          throw failure;
         }
+        throw e;
       }
-      expected
-          .fieldNames()
-          .forEachRemaining(
-              member -> {
-                if (!expected.get(member).equals(actual.get(member))) {
-                  differing.add(member);
-                }
-              });
-      actual
-          .fieldNames()
-          .forEachRemaining(
-              member -> {
-                if (!member.startsWith("__") && !expected.has(member)) {
-                  differing.add(member);
-                }
-              });
+      return tally.report(table.table(), rows, keysChecked, sample);
+    } finally {
+      keyPass.shutdownNow();
     }
-    return differing.isEmpty()
-        ? Optional.empty()
-        : Optional.of(new Offender(key, Drift.STALE, "fields " + String.join(", ", differing)));
   }
 
-  /** The key's problem now, read fresh from both sides; empty when it is gone. */
-  private Optional<Offender> recheck(TableMapping table, Offender offender) {
-    Optional<Row> row = sweeper.row(table, offender.key());
-    if (row.isEmpty()) {
-      boolean exists = !redis.type(offender.key()).equals("none");
-      return exists
-          ? Optional.of(new Offender(offender.key(), Drift.ORPHAN, "no row"))
-          : Optional.empty();
+  /** The keys under the table's prefix whose row does not exist, on a connection of its own. */
+  private long checkKeys(
+      TableMapping table, int sample, Tally tally, Optional<BooleanSupplier> settled) {
+    try (Confirmation confirmation = confirmation(table, tally, settled);
+        Connection lookups = postgres.open()) {
+      OrphanSweeper sweeper = new OrphanSweeper(lookups, redis);
+      return sweeper.report(
+          table,
+          sample > 0 ? sample : Long.MAX_VALUE,
+          found ->
+              found
+                  .keySet()
+                  .forEach(key -> confirmation.add(new Offender(key, Drift.ORPHAN, "no row"))));
+    } catch (SQLException e) {
+      throw new IllegalStateException(
+          "cannot look up the keys of " + table.table() + ": " + e.getMessage(), e);
     }
-    return table.mode() == SyncMode.EVICT ? Optional.empty() : compare(table, row.get());
   }
 
-  /** The report as JSON, for monitoring. */
+  private Confirmation confirmation(
+      TableMapping table, Tally tally, Optional<BooleanSupplier> settled) {
+    return new Confirmation(table, rowCheck, postgres, redis, settled, tally, deleteWrongType);
+  }
+
+  /** How many keys of each kind of drift a report lists. */
+  public static int firstKeysLimit() {
+    return Tally.LISTED;
+  }
+
+  /** Asks {@code supplier} once, and answers that every time after. */
+  private static BooleanSupplier once(BooleanSupplier supplier) {
+    return new BooleanSupplier() {
+      private Boolean answer;
+
+      @Override
+      public synchronized boolean getAsBoolean() {
+        if (answer == null) {
+          answer = supplier.getAsBoolean();
+        }
+        return answer;
+      }
+    };
+  }
+
+  /**
+   * The report as JSON, for monitoring: per table the exact counts, up to {@link Tally#EXAMPLES}
+   * examples of each kind with what differs, and the first {@link Tally#LISTED} keys of each kind.
+   */
   public static String json(List<TableReport> reports) {
     ObjectNode root = JSON.createObjectNode();
     root.put("consistent", reports.stream().allMatch(TableReport::consistent));
+    root.put("firstKeysLimit", Tally.LISTED);
     var tables = root.putArray("tables");
     for (TableReport report : reports) {
       ObjectNode table = tables.addObject();
       table.put("table", report.table().toString());
       table.put("rowsChecked", report.rowsChecked());
-      table.put("missing", report.counts().get(Drift.MISSING));
-      table.put("stale", report.counts().get(Drift.STALE));
-      table.put("orphans", report.counts().get(Drift.ORPHAN));
-      table.put("wrongType", report.counts().get(Drift.WRONG_TYPE));
+      table.put("keysChecked", report.keysChecked());
+      table.put("sample", report.sample());
+      for (Drift drift : Drift.values()) {
+        table.put(drift.jsonName(), report.count(drift));
+      }
       var examples = table.putArray("examples");
       for (Offender offender : report.examples()) {
         examples
@@ -302,7 +240,55 @@ public final class Verifier {
             .put("drift", offender.drift().label())
             .put("detail", offender.detail());
       }
+      ObjectNode firstKeys = table.putObject("firstKeys");
+      for (Drift drift : Drift.values()) {
+        var keys = firstKeys.putArray(drift.jsonName());
+        report.firstKeys().getOrDefault(drift, List.of()).forEach(keys::add);
+      }
     }
     return root.toString();
+  }
+
+  /**
+   * The bounded report of one table, filled from both passes: exact counts, and the first keys of
+   * each kind.
+   */
+  static final class Tally {
+    /** Offenders of each kind shown with what differs. */
+    static final int EXAMPLES = 5;
+
+    /** Keys of each kind listed in the report. */
+    static final int LISTED = 100;
+
+    private final Map<Drift, Long> counts = new EnumMap<>(Drift.class);
+    private final Map<Drift, List<String>> firstKeys = new EnumMap<>(Drift.class);
+    private final Map<Drift, List<Offender>> examples = new EnumMap<>(Drift.class);
+
+    Tally() {
+      for (Drift drift : Drift.values()) {
+        counts.put(drift, 0L);
+        firstKeys.put(drift, new ArrayList<>());
+        examples.put(drift, new ArrayList<>());
+      }
+    }
+
+    synchronized void add(Offender offender) {
+      Drift drift = offender.drift();
+      counts.merge(drift, 1L, Long::sum);
+      if (firstKeys.get(drift).size() < LISTED) {
+        firstKeys.get(drift).add(offender.key());
+      }
+      if (examples.get(drift).size() < EXAMPLES) {
+        examples.get(drift).add(offender);
+      }
+    }
+
+    synchronized TableReport report(TableId table, long rows, long keys, int sample) {
+      Map<Drift, List<String>> listed = new EnumMap<>(Drift.class);
+      firstKeys.forEach((drift, keysFound) -> listed.put(drift, List.copyOf(keysFound)));
+      List<Offender> shown = new ArrayList<>();
+      examples.values().forEach(shown::addAll);
+      return new TableReport(table, rows, keys, sample, counts, listed, shown);
+    }
   }
 }

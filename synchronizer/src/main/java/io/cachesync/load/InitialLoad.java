@@ -296,7 +296,7 @@ public final class InitialLoad {
         try (ResultSet result = statement.executeQuery()) {
           JdbcRowEncoder.Columns columns = JdbcRowEncoder.columns(result);
           while (result.next()) {
-            Row row = JdbcRowEncoder.encode(result, columns);
+            Row row = columns.encode(result);
             for (CacheOperation operation :
                 planner.plan(
                     new ChangeEvent(table, ChangeEvent.Kind.SNAPSHOT, Row.EMPTY, row, version))) {

@@ -59,15 +59,37 @@ public final class LettuceCacheInspector implements AutoCloseable {
    *     it embeds
    */
   public void scan(String glob, int count, Consumer<List<String>> page) {
+    scanWhile(
+        glob,
+        count,
+        keys -> {
+          page.accept(keys);
+          return true;
+        });
+  }
+
+  /**
+   * As {@link #scan}, until {@code page} returns false: the SCAN stops there, so that a sample
+   * reads no more of the key space than it checks.
+   */
+  public void scanWhile(String glob, int count, java.util.function.Predicate<List<String>> page) {
     ScanArgs match = ScanArgs.Builder.matches(glob).limit(count);
     ScanCursor cursor = ScanCursor.INITIAL;
     do {
       KeyScanCursor<String> keys = connection.sync().scan(cursor, match);
-      if (!keys.getKeys().isEmpty()) {
-        page.accept(keys.getKeys());
+      if (!keys.getKeys().isEmpty() && !page.test(keys.getKeys())) {
+        return;
       }
       cursor = keys;
     } while (!cursor.isFinished());
+  }
+
+  /**
+   * A reader of cached values in pipelined batches, on a connection of its own (the caller closes
+   * it before this inspector).
+   */
+  public LettuceCacheReader openReader() {
+    return new LettuceCacheReader(client.connect());
   }
 
   /** The version at each key: its 32 hex digits, '' for a value without one, '-' for no key. */

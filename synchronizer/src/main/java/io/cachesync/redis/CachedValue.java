@@ -1,0 +1,37 @@
+package io.cachesync.redis;
+
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * What one key held when it was read as the value of a table's format: a hash's fields, a string's
+ * text, nothing, or a value of another type (then {@code type} names it, as TYPE does).
+ */
+public record CachedValue(String type, Map<String, String> fields, String text) {
+  public static final CachedValue ABSENT = new CachedValue("none", Map.of(), null);
+
+  /**
+   * @param fields a hash's fields as read, not copied (a million keys are read per check): the
+   *     reader hands over maps nothing else holds, and this view does not let them change
+   */
+  public CachedValue {
+    Objects.requireNonNull(type, "type");
+    fields = java.util.Collections.unmodifiableMap(fields);
+  }
+
+  static CachedValue hash(Map<String, String> fields) {
+    return fields.isEmpty() ? ABSENT : new CachedValue("hash", fields, null);
+  }
+
+  static CachedValue string(String text) {
+    return text == null ? ABSENT : new CachedValue("string", Map.of(), text);
+  }
+
+  static CachedValue other(String type) {
+    return new CachedValue(type, Map.of(), null);
+  }
+
+  public boolean absent() {
+    return type.equals("none");
+  }
+}

@@ -1,0 +1,110 @@
+package io.cachesync.redis;
+
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Reads cached values a batch at a time on a connection of its own: a batch's commands (HGETALL for
+ * a hash table, GET for a json one) leave in one write, and several batches may be in flight while
+ * the caller prepares the next. One thread uses a reader: it sends a batch, then later waits for
+ * it, in the order it sent them.
+ */
+public final class LettuceCacheReader implements AutoCloseable {
+  private static final long TIMEOUT_SECONDS = LettuceClients.COMMAND_TIMEOUT.toSeconds();
+
+  private final StatefulRedisConnection<String, String> connection;
+  private final RedisAsyncCommands<String, String> async;
+
+  LettuceCacheReader(StatefulRedisConnection<String, String> connection) {
+    this.connection = connection;
+    this.async = connection.async();
+    connection.setAutoFlushCommands(false);
+  }
+
+  /** A batch sent: its values, in the order of its keys, once {@link #values()} is called. */
+  public final class Batch {
+    private final List<String> keys;
+    private final List<RedisFuture<?>> replies;
+    private final boolean hash;
+
+    private Batch(List<String> keys, boolean hash) {
+      this.keys = keys;
+      this.hash = hash;
+      this.replies = new ArrayList<>(keys.size());
+      for (String key : keys) {
+        replies.add(hash ? async.hgetall(key) : async.get(key));
+      }
+      connection.flushCommands();
+    }
+
+    /** Waits for the replies; a key of another type than the format's is asked its TYPE. */
+    @SuppressWarnings("unchecked")
+    public List<CachedValue> values() {
+      List<CachedValue> values = new ArrayList<>(keys.size());
+      List<Integer> otherType = new ArrayList<>();
+      for (int i = 0; i < replies.size(); i++) {
+        try {
+          Object reply = replies.get(i).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+          values.add(
+              hash
+                  ? CachedValue.hash((java.util.Map<String, String>) reply)
+                  : CachedValue.string((String) reply));
+        } catch (ExecutionException e) {
+          if (!(e.getCause() instanceof RedisCommandExecutionException refused)
+              || refused.getMessage() == null
+              || !refused.getMessage().startsWith("WRONGTYPE")) {
+            throw new IllegalStateException("Redis did not answer: " + e.getCause(), e);
+          }
+          otherType.add(i);
+          values.add(null);
+        } catch (TimeoutException e) {
+          throw new IllegalStateException("Redis did not answer in time", e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted", e);
+        }
+      }
+      if (!otherType.isEmpty()) {
+        List<RedisFuture<String>> types = new ArrayList<>(otherType.size());
+        otherType.forEach(i -> types.add(async.type(keys.get(i))));
+        connection.flushCommands();
+        for (int j = 0; j < otherType.size(); j++) {
+          values.set(otherType.get(j), CachedValue.other(await(types.get(j))));
+        }
+      }
+      return values;
+    }
+  }
+
+  /**
+   * Sends one batch: HGETALL of each key when {@code hash}, GET otherwise.
+   *
+   * @param keys the keys, which the batch keeps: the caller does not change them afterwards
+   */
+  public Batch send(List<String> keys, boolean hash) {
+    return new Batch(keys, hash);
+  }
+
+  private static <T> T await(RedisFuture<T> reply) {
+    try {
+      return reply.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("Redis did not answer: " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    connection.close();
+  }
+}
