@@ -402,6 +402,7 @@ public final class Daemon implements AutoCloseable {
       new LoadListener().initialLoadCompleted(result.rows());
       source.resumeAfterLoad(position);
       startSource();
+      LOG.info("Streaming from replication slot {}", settings.slotName());
     } catch (InterruptedException e) {
       LOG.info("The initial load stopped before it was done; the next start loads again");
     } catch (WriterRoleLostException e) {
