@@ -108,14 +108,20 @@ class PausedWriterIT {
             line -> clients.contains(field(line, "addr")) && field(line, "flags").contains("b"));
   }
 
-  /** The addresses of the writer connections Redis knows now (only the first daemon's so far). */
+  /**
+   * The addresses of the writer's and the initial load's connections Redis knows now (only the
+   * first daemon's so far).
+   */
   private Set<String> writerClients() {
     return harness
         .redis
         .redis()
         .clientList()
         .lines()
-        .filter(line -> line.contains(" name=cachesync-writer-"))
+        // The stream's writer and the initial load's lanes.
+        .filter(
+            line ->
+                line.contains(" name=cachesync-writer-") || line.contains(" name=cachesync-load-"))
         .map(line -> field(line, "addr"))
         .collect(Collectors.toSet());
   }
