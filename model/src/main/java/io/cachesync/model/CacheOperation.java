@@ -2,8 +2,8 @@ package io.cachesync.model;
 
 import static java.util.Objects.requireNonNull;
 
+import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -35,7 +35,7 @@ public sealed interface CacheOperation {
       requireNonNull(table, "table");
       requireNonNull(key, "key");
       requireNonNull(format, "format");
-      values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+      values = FrozenColumns.of(values);
       requireNonNull(version, "version");
       requireNonNull(ttl, "ttl");
       requireNonNull(mergeFrom, "mergeFrom");
@@ -59,10 +59,13 @@ public sealed interface CacheOperation {
 
     /** Columns whose unchanged TOAST value must come from the cached value. */
     public List<String> unchangedColumns() {
-      return values.entrySet().stream()
-          .filter(e -> e.getValue() instanceof ColumnValue.Unchanged)
-          .map(Map.Entry::getKey)
-          .toList();
+      List<String> unchanged = new ArrayList<>(0);
+      for (Map.Entry<String, ColumnValue> value : values.entrySet()) {
+        if (value.getValue() instanceof ColumnValue.Unchanged) {
+          unchanged.add(value.getKey());
+        }
+      }
+      return Collections.unmodifiableList(unchanged);
     }
   }
 

@@ -1,7 +1,5 @@
 package io.cachesync.model;
 
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
@@ -11,7 +9,7 @@ public record Row(Map<String, ColumnValue> columns) {
   public static final Row EMPTY = new Row(Map.of());
 
   public Row {
-    columns = Collections.unmodifiableMap(new LinkedHashMap<>(columns));
+    columns = FrozenColumns.of(columns);
   }
 
   public Optional<ColumnValue> get(String column) {
