@@ -39,7 +39,7 @@ class StartDecisionTest {
     assertThat(decision.reason())
         .hasValue(
             "Redis holds no position for replication slot cachesync_shop (the cache was flushed or"
-                + " lost, or never loaded)");
+                + " lost, or its initial load did not finish)");
   }
 
   @Test

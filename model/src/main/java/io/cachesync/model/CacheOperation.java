@@ -2,6 +2,8 @@ package io.cachesync.model;
 
 import static java.util.Objects.requireNonNull;
 
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -57,10 +59,13 @@ public sealed interface CacheOperation {
 
     /** Columns whose unchanged TOAST value must come from the cached value. */
     public List<String> unchangedColumns() {
-      return values.entrySet().stream()
-          .filter(e -> e.getValue() instanceof ColumnValue.Unchanged)
-          .map(Map.Entry::getKey)
-          .toList();
+      List<String> unchanged = new ArrayList<>(0);
+      for (Map.Entry<String, ColumnValue> value : values.entrySet()) {
+        if (value.getValue() instanceof ColumnValue.Unchanged) {
+          unchanged.add(value.getKey());
+        }
+      }
+      return Collections.unmodifiableList(unchanged);
     }
   }
 

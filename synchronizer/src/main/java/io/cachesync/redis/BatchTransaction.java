@@ -391,7 +391,14 @@ final class BatchTransaction {
     try {
       HashWrites hashes = new HashWrites();
       for (CacheOperation operation : operations) {
-        String tooLarge = operation instanceof Write write ? tooLarge(write, maxValueBytes) : null;
+        String tooLarge = null;
+        if (operation instanceof Write write) {
+          // A hash row's fields are gathered once, for this check and for the script call.
+          tooLarge =
+              write.format() == ValueFormat.HASH
+                  ? hashes.prepare(write)
+                  : tooLarge(write, maxValueBytes);
+        }
         if (tooLarge != null) {
           // Sending it would make Redis drop the connection and stall the stream for good.
           hashes.send(commands, results);
@@ -400,7 +407,7 @@ final class BatchTransaction {
           batchJson.remove(write.key());
           results.add(evict(commands, write.key(), write.version()));
         } else if (operation instanceof Write write && write.format() == ValueFormat.HASH) {
-          hashes.add(write, commands, results);
+          hashes.addPrepared(write, commands, results);
         } else if (operation instanceof Write write && write.version().initialLoad()) {
           hashes.send(commands, results);
           results.add(sendLoadedJson(commands, write, batchJson));
@@ -517,13 +524,20 @@ final class BatchTransaction {
     private final List<String> fields = new ArrayList<>();
     private String script;
 
-    /** Adds a row, sending the rows gathered so far first when the call would grow too large. */
-    void add(
-        Write write, RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
+    /** The packed size of the row {@link #prepare} gathered, at most. */
+    private long bytes;
+
+    /**
+     * Gathers a row's fields for {@link #addPrepared}, and says, as {@link #tooLarge} would, why
+     * its value is too large for Redis, or null when it is not.
+     */
+    String prepare(Write write) {
       fields.clear();
-      long bytes = 64;
+      bytes = 64;
+      long size = 0;
       for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
         Optional<String> text = entry.getValue().fieldText();
+        size += entry.getKey().length() + 8 + byteLength(text.orElse(""), maxValueBytes);
         if (text.isPresent()) {
           fields.add(entry.getKey());
           fields.add(text.get());
@@ -531,6 +545,15 @@ final class BatchTransaction {
           bytes += 3L * (entry.getKey().length() + text.get().length()) + 10;
         }
       }
+      return size <= maxValueBytes ? null : tooLargeMessage(size, maxValueBytes);
+    }
+
+    /**
+     * Adds the row {@link #prepare} gathered, sending the rows gathered so far first when the call
+     * would grow too large.
+     */
+    void addPrepared(
+        Write write, RedisAsyncCommands<String, String> commands, List<Future<String>> results) {
       List<String> unchanged = write.unchangedColumns();
       String rowScript = write.version().initialLoad() ? "load_hash" : "write_hash";
       if (!rowScript.equals(script)
@@ -558,11 +581,49 @@ final class BatchTransaction {
           commands.dispatch(
               CommandType.EVALSHA, new NestedMultiOutput<>(StringCodec.UTF8), arguments);
       for (int row = 0; row < rows; row++) {
-        int index = row;
-        results.add(
-            statuses.toCompletableFuture().thenApply(list -> String.valueOf(list.get(index))));
+        results.add(new RowStatus(statuses, row));
       }
       call.clear();
+    }
+  }
+
+  /**
+   * One row's status in the reply of a packed script call, read from the call's own future when
+   * asked: a future per row chained to the call's cost a completion per row on Lettuce's thread.
+   */
+  private record RowStatus(Future<List<Object>> call, int row) implements Future<String> {
+    @Override
+    public String get() throws InterruptedException, ExecutionException {
+      return status(call.get());
+    }
+
+    @Override
+    public String get(long timeout, TimeUnit unit)
+        throws InterruptedException, ExecutionException, TimeoutException {
+      return status(call.get(timeout, unit));
+    }
+
+    private String status(List<Object> statuses) throws ExecutionException {
+      try {
+        return String.valueOf(statuses.get(row));
+      } catch (RuntimeException e) {
+        throw new ExecutionException(e);
+      }
+    }
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      return false;
+    }
+
+    @Override
+    public boolean isCancelled() {
+      return call.isCancelled();
+    }
+
+    @Override
+    public boolean isDone() {
+      return call.isDone();
     }
   }
 
@@ -611,7 +672,6 @@ final class BatchTransaction {
         source == null ? "" : source.version());
   }
 
-  /** Why a write's value is too large for Redis, or null when it is not. */
   /**
    * Why a row is too large to send (a value past Redis's proto-max-bulk-len would make Redis drop
    * the connection), or null.
@@ -619,17 +679,22 @@ final class BatchTransaction {
   static String tooLarge(Write write, long maxValueBytes) {
     long bytes = 0;
     for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
-      String text = entry.getValue().fieldText().orElse("");
       bytes +=
           entry.getKey().length()
               + 8
-              + (text.length() * 3L > maxValueBytes
-                  ? text.getBytes(StandardCharsets.UTF_8).length
-                  : text.length());
+              + byteLength(entry.getValue().fieldText().orElse(""), maxValueBytes);
     }
-    if (bytes <= maxValueBytes) {
-      return null;
-    }
+    return bytes <= maxValueBytes ? null : tooLargeMessage(bytes, maxValueBytes);
+  }
+
+  /** A text's length, in UTF-8 bytes where that could matter (its chars x 3 pass the limit). */
+  static long byteLength(String text, long maxValueBytes) {
+    return text.length() * 3L > maxValueBytes
+        ? text.getBytes(StandardCharsets.UTF_8).length
+        : text.length();
+  }
+
+  static String tooLargeMessage(long bytes, long maxValueBytes) {
     return "the value of about "
         + bytes
         + " bytes exceeds Redis's proto-max-bulk-len of "
@@ -648,7 +713,6 @@ final class BatchTransaction {
     for (int i = 0; i < operations.size(); i++) {
       CacheOperation operation = operations.get(i);
       String key = operation instanceof Write w ? w.key() : ((Evict) operation).key();
-      String shownKey = DisplayText.of(key);
       String status;
       try {
         status = results.get(i).get(0, TimeUnit.MILLISECONDS);
@@ -661,7 +725,7 @@ final class BatchTransaction {
                   + " ("
                   + (operation instanceof Write w ? ttl(w) : "none")
                   + " seconds) for key "
-                  + shownKey
+                  + DisplayText.of(key)
                   + ": "
                   + error
                   + "; every write of the table would fail alike, so nothing is evicted, the batch"
@@ -674,7 +738,7 @@ final class BatchTransaction {
               "Redis failed "
                   + operation.table()
                   + " key "
-                  + shownKey
+                  + DisplayText.of(key)
                   + " for a reason other than its value: "
                   + error
                   + "; the batch is retried and its position put back (`cachesync validate`"

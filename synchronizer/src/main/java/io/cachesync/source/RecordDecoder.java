@@ -161,6 +161,10 @@ final class RecordDecoder {
     if (sequence == null || sequence.length() < 2) {
       return null;
     }
+    long quoted = quotedDigits(sequence);
+    if (quoted >= 0) {
+      return quoted;
+    }
     String first =
         sequence
             .substring(1, sequence.indexOf(',') < 0 ? sequence.length() - 1 : sequence.indexOf(','))
@@ -169,6 +173,29 @@ final class RecordDecoder {
       return null;
     }
     return Long.parseLong(first.replace("\"", ""));
+  }
+
+  /**
+   * The number of Debezium's usual sequence, {@code ["123","456"]}: its first element's digits; -1
+   * for any other shape, which {@link #lastCommitOf} reads the general way. (That way's substring,
+   * strip and replace cost a tenth of the decoder's time on narrow rows.)
+   */
+  private static long quotedDigits(String sequence) {
+    if (sequence.charAt(0) != '[' || sequence.charAt(1) != '"') {
+      return -1;
+    }
+    long number = 0;
+    int i = 2;
+    for (; i < sequence.length() && i < 20; i++) {
+      char c = sequence.charAt(i);
+      if (c < '0' || c > '9') {
+        break;
+      }
+      number = number * 10 + (c - '0');
+    }
+    boolean closed = i > 2 && i + 1 < sequence.length() && sequence.charAt(i) == '"';
+    char after = closed ? sequence.charAt(i + 1) : 0;
+    return closed && (after == ',' || after == ']') ? number : -1;
   }
 
   private static Row row(Struct value, String name) {
@@ -180,8 +207,9 @@ final class RecordDecoder {
   }
 
   private static Row row(Struct row) {
-    Map<String, ColumnValue> columns = new LinkedHashMap<>();
-    for (Field field : row.schema().fields()) {
+    List<Field> fields = row.schema().fields();
+    Map<String, ColumnValue> columns = new LinkedHashMap<>(fields.size() * 4 / 3 + 1);
+    for (Field field : fields) {
       columns.put(field.name(), column(field.schema(), row.get(field)));
     }
     return new Row(columns);

@@ -46,6 +46,27 @@ class RecordDecoderTest {
     assertThat(RecordDecoder.utcMicros(text)).isNull();
   }
 
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource(
+      delimiter = '|',
+      value = {
+        "[\"24023928\",\"24024096\"]|24023928",
+        "[\"0\",\"1\"]|0",
+        "[\"24023928\"]|24023928",
+        "[ \"24023928\" , \"24024096\"]|24023928",
+        "[\"1234567890123456789\",\"1\"]|1234567890123456789",
+        "[24023928,24024096]|24023928"
+      })
+  void lastCommitOf_sequence_isItsFirstNumber(String sequence, long expected) {
+    assertThat(RecordDecoder.lastCommitOf(sequence)).isEqualTo(expected);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"[null,\"24024096\"]", "[]", "x"})
+  void lastCommitOf_noFirstNumber_isNull(String sequence) {
+    assertThat(RecordDecoder.lastCommitOf(sequence)).isNull();
+  }
+
   @Test
   void column_converterCouldNotEncode_isUnencodableWithTheReason() {
     Schema schema =
