@@ -7,6 +7,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 
 /**
@@ -20,6 +21,8 @@ public final class SlotWatch implements AutoCloseable {
   private final PreparedStatement active;
   private final PreparedStatement confirmedPast;
   private final PreparedStatement drop;
+  private final PreparedStatement walSender;
+  private final PreparedStatement exists;
 
   public SlotWatch(Connection connection) throws SQLException {
     this.connection = connection;
@@ -32,6 +35,44 @@ public final class SlotWatch implements AutoCloseable {
         connection.prepareStatement(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                 + " WHERE slot_name = ?");
+    this.walSender =
+        connection.prepareStatement(
+            "SELECT s.active_pid FROM pg_replication_slots s"
+                + " JOIN pg_stat_activity a ON a.pid = s.active_pid"
+                + " WHERE s.slot_name = ? AND a.backend_type = 'walsender'");
+    this.exists =
+        connection.prepareStatement("SELECT 1 FROM pg_replication_slots WHERE slot_name = ?");
+  }
+
+  /**
+   * The process id of the WAL sender streaming {@code slot} to its consumer (the slot's {@code
+   * active_pid}, a backend of type {@code walsender}); empty when nothing streams from it.
+   */
+  public OptionalLong walSenderPid(String slot) throws SQLException {
+    walSender.setString(1, slot);
+    try (ResultSet row = walSender.executeQuery()) {
+      return row.next() ? OptionalLong.of(row.getLong(1)) : OptionalLong.empty();
+    }
+  }
+
+  /**
+   * Waits until {@code slot} exists (a consumer began creating it), checking every 5 ms, and
+   * returns {@link System#nanoTime()} then.
+   */
+  public long awaitExists(String slot, Duration timeout, Callable<Boolean> consumerGone) {
+    await("replication slot " + slot + " created")
+        .atMost(timeout)
+        .pollDelay(Duration.ZERO)
+        .pollInterval(POLL)
+        .failFast("the consumer of " + slot + " exited", consumerGone)
+        .until(
+            () -> {
+              exists.setString(1, slot);
+              try (ResultSet row = exists.executeQuery()) {
+                return row.next();
+              }
+            });
+    return System.nanoTime();
   }
 
   /**
@@ -99,6 +140,8 @@ public final class SlotWatch implements AutoCloseable {
     active.close();
     confirmedPast.close();
     drop.close();
+    walSender.close();
+    exists.close();
     connection.close();
   }
 }
