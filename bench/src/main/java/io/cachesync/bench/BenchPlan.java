@@ -84,7 +84,7 @@ public record BenchPlan(
         10_000,
         10_000,
         10_000,
-        20_000,
+        10_000,
         Duration.ofSeconds(30),
         1,
         10_000,

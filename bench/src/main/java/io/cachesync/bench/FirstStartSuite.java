@@ -163,6 +163,9 @@ final class FirstStartSuite {
         long end = awaitStreamedMarker(redis, daemon, bumper);
         bumping.set(false);
         bumper.get(10, TimeUnit.SECONDS);
+        // The last update, committed after the one that ended the load, in Redis before the stop:
+        // verify (W8) finds the marker row stale otherwise.
+        marker.awaitCached(marker.value(), daemon, plan.timeout());
         Long keys = redis.dbsize();
         if (keys < rows) {
           notes.add(

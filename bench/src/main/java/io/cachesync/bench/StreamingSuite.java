@@ -10,6 +10,7 @@ import io.cachesync.bench.measure.LagProbe;
 import io.cachesync.bench.measure.LagResult;
 import io.cachesync.bench.measure.Memory;
 import io.cachesync.bench.measure.SlotWatch;
+import io.cachesync.bench.measure.WalSenders;
 import io.cachesync.bench.report.ProcessCosts;
 import io.cachesync.bench.report.WarmDrain;
 import io.cachesync.bench.report.WorkloadResult;
@@ -32,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.stream.Collectors;
 import org.awaitility.core.ConditionTimeoutException;
 import org.awaitility.core.TerminalFailureException;
 
@@ -75,6 +77,7 @@ final class StreamingSuite implements AutoCloseable {
   private final Recvlogical recvlogical;
   private final CpuTimeline cpu;
   private final OptionalLong redisPid;
+  private final WalSenders walSenders;
 
   private final MarkerRow marker;
 
@@ -92,6 +95,7 @@ final class StreamingSuite implements AutoCloseable {
       throws SQLException {
     this.cpu = cpu;
     this.redisPid = redisPid;
+    this.walSenders = new WalSenders(servers.postgres.connect(database), cpu);
     this.servers = servers;
     this.plan = plan;
     this.cachesync = cachesync;
@@ -278,9 +282,8 @@ final class StreamingSuite implements AutoCloseable {
       throws Exception {
     long go = System.nanoTime();
     consumer.go();
+    walSenders.track(slot);
     long streaming = watch.awaitActive(slot, plan.timeout(), () -> !consumer.alive());
-    OptionalLong walSender = watch.walSenderPid(slot);
-    walSender.ifPresent(cpu::watch);
     List<Drain> drains = new ArrayList<>();
     List<Memory> memory = new ArrayList<>();
     List<Boolean> partial = new ArrayList<>();
@@ -321,11 +324,26 @@ final class StreamingSuite implements AutoCloseable {
       memory.add(consumer.memoryBetween(segment.start(), segment.end()));
       partial.add(segment.budgetRanOut());
       jvmCpu.add(cpu.between(consumer.pid(), segment.start(), segment.end()));
-      walSenderCpu.add(cpuBetween(walSender, segment.start(), segment.end()));
+      walSenderCpu.add(walSenders.between(slot, segment.start(), segment.end()));
     }
-    walSender.ifPresent(cpu::unwatch);
     say(name, backlogs, drains);
+    sayWalSenders(name, slot);
     return new Drains(drains, memory, partial, jvmCpu, walSenderCpu, notes);
+  }
+
+  /**
+   * Which WAL senders served the consumer's slot: Debezium resuming from a stored offset (the
+   * daemon) streams, finds its position and reconnects, so its slot has two.
+   */
+  private void sayWalSenders(String consumer, String slot) {
+    List<Long> pids = walSenders.pids(slot);
+    progress.say(
+        "%s: %s",
+        consumer,
+        pids.isEmpty()
+            ? "no WAL sender found for its slot: no CPU figures for it"
+            : "WAL senders of its slot: processes "
+                + pids.stream().map(String::valueOf).collect(Collectors.joining(", ")));
   }
 
   private Optional<Duration> cpuBetween(OptionalLong pid, long from, long to) {
@@ -343,9 +361,8 @@ final class StreamingSuite implements AutoCloseable {
     long launched = System.nanoTime();
     try (DaemonRun daemon = cachesync.run(config, "daemon")) {
       cpu.watch(daemon.pid());
+      walSenders.track(SLOT);
       long start = awaitStreaming(daemon);
-      OptionalLong walSender = watch.walSenderPid(SLOT);
-      walSender.ifPresent(cpu::watch);
       List<String> notes = new ArrayList<>();
       notes.add(
           String.format(
@@ -361,13 +378,14 @@ final class StreamingSuite implements AutoCloseable {
         costs.add(
             new ProcessCosts(
                 cpu.between(daemon.pid(), start, end),
-                cpuBetween(walSender, start, end),
+                walSenders.between(SLOT, start, end),
                 cpuBetween(redisPid, start, end),
                 alone.jvmCpu().get(i),
                 alone.walSenderCpu().get(i)));
         start = end;
       }
       say("cachesync", backlogs, drains);
+      sayWalSenders("cachesync", SLOT);
       Map<String, WarmDrain> warm = new HashMap<>();
       if (!warmWorkloads.isEmpty()) {
         warm = warm(warmWorkloads, daemon, aloneProcess, notes);
@@ -577,6 +595,7 @@ final class StreamingSuite implements AutoCloseable {
     try {
       redis.close();
       lettuce.shutdown();
+      walSenders.close();
     } finally {
       watch.close();
       connection.close();

@@ -7,7 +7,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 
 /**
@@ -21,7 +20,6 @@ public final class SlotWatch implements AutoCloseable {
   private final PreparedStatement active;
   private final PreparedStatement confirmedPast;
   private final PreparedStatement drop;
-  private final PreparedStatement walSender;
   private final PreparedStatement exists;
 
   public SlotWatch(Connection connection) throws SQLException {
@@ -35,24 +33,8 @@ public final class SlotWatch implements AutoCloseable {
         connection.prepareStatement(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                 + " WHERE slot_name = ?");
-    this.walSender =
-        connection.prepareStatement(
-            "SELECT s.active_pid FROM pg_replication_slots s"
-                + " JOIN pg_stat_activity a ON a.pid = s.active_pid"
-                + " WHERE s.slot_name = ? AND a.backend_type = 'walsender'");
     this.exists =
         connection.prepareStatement("SELECT 1 FROM pg_replication_slots WHERE slot_name = ?");
-  }
-
-  /**
-   * The process id of the WAL sender streaming {@code slot} to its consumer (the slot's {@code
-   * active_pid}, a backend of type {@code walsender}); empty when nothing streams from it.
-   */
-  public OptionalLong walSenderPid(String slot) throws SQLException {
-    walSender.setString(1, slot);
-    try (ResultSet row = walSender.executeQuery()) {
-      return row.next() ? OptionalLong.of(row.getLong(1)) : OptionalLong.empty();
-    }
   }
 
   /**
@@ -140,7 +122,6 @@ public final class SlotWatch implements AutoCloseable {
     active.close();
     confirmedPast.close();
     drop.close();
-    walSender.close();
     exists.close();
     connection.close();
   }

@@ -153,11 +153,17 @@ public final class ResultTable {
     }
     out.println("memory, MiB: peak RSS / peak heap used");
     row("  cachesync (W6: the resync job)", results, r -> memory(r.cachesyncMemory()));
-    row("  Debezium alone", results, r -> memory(r.debeziumAloneMemory()));
+    row(
+        "  Debezium alone",
+        results,
+        r -> r.debeziumAlone().isPresent() ? memory(r.debeziumAloneMemory()) : "-");
     row(
         "    ratio cachesync / it",
         results,
-        r -> memoryRatio(r.cachesyncMemory(), r.debeziumAloneMemory()));
+        r ->
+            r.debeziumAlone().isPresent()
+                ? memoryRatio(r.cachesyncMemory(), r.debeziumAloneMemory())
+                : "-");
     out.println();
     out.printf(
         "redis-benchmark (50 clients, pipelines of 64), rows/s: write_hash.lua narrow %s,"
