@@ -84,7 +84,7 @@ public record BenchPlan(
         10_000,
         10_000,
         10_000,
-        10_000,
+        5_000,
         Duration.ofSeconds(30),
         1,
         10_000,
@@ -101,7 +101,7 @@ public record BenchPlan(
 
   /**
    * The full run, within about 15 minutes on two cores: W5, W6, W7 and W8 at a million rows as the
-   * issue asks (each verify of W8 stopped after 90 s), the streaming workloads smaller than a
+   * issue asks (each verify of W8 stopped after 60 s), the streaming workloads smaller than a
    * million in all, warm catch-up on W1, W2 and W4, lag on W1 to W4; the metrics cost on three
    * pairs of W1-sized catch-ups.
    */
@@ -116,7 +116,7 @@ public record BenchPlan(
         1_000_000,
         1_000_000,
         1_000_000,
-        Duration.ofSeconds(90),
+        Duration.ofSeconds(60),
         3,
         200_000,
         List.of("W1", "W2", "W4"),
