@@ -212,7 +212,8 @@ public final class Benchmark {
       targets.add(new Verification.Target("metrics cost", suite.config()));
     }
     progress.say(
-        "correctness check: cachesync verify of every table%s",
+        "correctness check: cachesync verify of every table%s%s",
+        verify.isPresent() ? " (W7's: W8's first verify)" : "",
         plan.verifySample() > 0 ? ", " + plan.verifySample() + " rows and keys each" : "");
     Verification.Verdict verdict =
         new Verification(cachesync, plan.verifySample(), plan.timeout()).check(targets);

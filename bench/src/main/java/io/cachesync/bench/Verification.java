@@ -81,6 +81,9 @@ final class Verification {
   }
 
   Verdict check(List<Target> targets) throws Exception {
+    if (targets.isEmpty()) {
+      return new Verdict(true, List.of()); // W8 alone: its own verify is the check
+    }
     ExecutorService runs = Executors.newFixedThreadPool(targets.size());
     try {
       List<Future<CachesyncJar.Outcome>> outcomes = new ArrayList<>();

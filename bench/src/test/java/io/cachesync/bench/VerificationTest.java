@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.cachesync.bench.consumer.CachesyncJar;
 import io.cachesync.bench.measure.Memory;
 import io.cachesync.bench.report.VerifyResult;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -44,10 +46,21 @@ class VerificationTest {
   }
 
   @Test
+  void check_noTargets_isConsistentWithoutRunningAnything() throws Exception {
+    Verification.Verdict verdict =
+        new Verification(
+                new CachesyncJar(Path.of("no-such.jar"), Path.of(".")), 0, Duration.ofSeconds(1))
+            .check(List.of());
+
+    assertThat(verdict.consistent()).isTrue();
+    assertThat(verdict.lines()).isEmpty();
+  }
+
+  @Test
   void and_oneInconsistent_isInconsistentWithBothLines() {
     Verification.Verdict both =
-        new Verification.Verdict(true, java.util.List.of("a"))
-            .and(new Verification.Verdict(false, java.util.List.of("b")));
+        new Verification.Verdict(true, List.of("a"))
+            .and(new Verification.Verdict(false, List.of("b")));
 
     assertThat(both.consistent()).isFalse();
     assertThat(both.lines()).containsExactly("a", "b");

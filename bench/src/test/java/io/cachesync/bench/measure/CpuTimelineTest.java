@@ -55,20 +55,28 @@ class CpuTimelineTest {
   }
 
   @Test
-  void watch_thisProcess_samplesItsCpuTime() throws Exception {
-    try (CpuTimeline sampling = CpuTimeline.start(ProcessCpu.ofThisMachine())) {
-      long pid = ProcessHandle.current().pid();
+  void watch_thisProcess_readsItsCpuTimeFromWatchToUnwatch() throws Exception {
+    ProcessCpu cpu = ProcessCpu.ofThisMachine();
+    long pid = ProcessHandle.current().pid();
+    try (CpuTimeline sampling = CpuTimeline.start(cpu)) {
       long from = System.nanoTime();
       sampling.watch(pid);
+      Duration before = cpu.used(pid).orElseThrow();
+      long deadline = from + 30_000_000_000L;
       long spent = 0;
-      while (System.nanoTime() - from < 300_000_000L) {
-        spent += Long.numberOfTrailingZeros(System.nanoTime()); // keeps this thread busy
+      // Busy until this process used 200 ms more CPU (however loaded the machine is).
+      while (cpu.used(pid).orElseThrow().minus(before).compareTo(Duration.ofMillis(200)) < 0
+          && System.nanoTime() < deadline) {
+        for (int i = 0; i < 100_000; i++) {
+          spent += Long.numberOfTrailingZeros(System.nanoTime() + i);
+        }
       }
       sampling.unwatch(pid);
 
       assertThat(spent).isPositive();
       assertThat(sampling.between(pid, from, System.nanoTime()))
-          .hasValueSatisfying(used -> assertThat(used).isGreaterThan(Duration.ofMillis(100)));
+          .hasValueSatisfying(
+              used -> assertThat(used).isGreaterThanOrEqualTo(Duration.ofMillis(200)));
     }
   }
 }
