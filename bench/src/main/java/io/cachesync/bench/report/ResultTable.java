@@ -183,12 +183,13 @@ public final class ResultTable {
     out.printf(
         "W8: cachesync verify of %s narrow rows (every JVM -Xmx256m)%n", count(verify.rows()));
     out.printf(
-        "%-" + LABEL + "s %12s %10s %6s %16s%n",
+        "%-" + LABEL + "s %12s %10s %8s %16s %13s%n",
         "",
         "rows/s",
         "took, s",
         "exit",
-        "RSS / heap, MiB");
+        "RSS / heap, MiB",
+        "CPU s / 100k");
     verifyRow("  consistent table (exit 0 expected)", verify, verify.consistent());
     verifyRow("  after FLUSHDB (exit 1 expected)", verify, verify.flushed());
     out.println(
@@ -199,7 +200,8 @@ public final class ResultTable {
             + verify.limit().toSeconds()
             + " s. After FLUSHDB of the synchronizer's Redis database (FLUSHALL would empty the"
             + " other workloads' caches before the correctness check) every row's key is missing."
-            + " Peak RSS and heap as below.");
+            + " Peak RSS and heap as in the table's memory rows; CPU: the job's JVM over its whole"
+            + " run, per 100,000 of the table's rows.");
   }
 
   private void verifyRow(String label, VerifyResult verify, CachesyncJar.Outcome outcome) {
@@ -216,12 +218,13 @@ public final class ResultTable {
       exit = "stopped";
     }
     out.printf(
-        "%-" + LABEL + "s %12s %10s %6s %16s%n",
+        "%-" + LABEL + "s %12s %10s %8s %16s %13s%n",
         label,
         rate,
         String.format("%.1f", outcome.took().toNanos() / 1e9),
         exit,
-        memory(outcome.memory()));
+        memory(outcome.memory()),
+        outcome.finished() ? perHundredThousand(outcome.cpu(), verify.rows()) : "-");
   }
 
   private static boolean loads(WorkloadResult result) {
