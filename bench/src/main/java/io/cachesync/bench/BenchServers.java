@@ -27,7 +27,10 @@ final class BenchServers implements AutoCloseable {
           "shared_buffers", "256MB",
           "max_wal_size", "8GB",
           "checkpoint_timeout", "30min",
-          "track_commit_timestamp", "on");
+          "track_commit_timestamp", "on",
+          // The warm catch-up holds a consumer stopped (SIGSTOP) while the others drain, longer
+          // than the default 60 s after which a WAL sender drops a consumer that does not answer.
+          "wal_sender_timeout", "0");
 
   final PostgresServer postgres;
   final RedisServer redis;
@@ -64,6 +67,21 @@ final class BenchServers implements AutoCloseable {
     try (RedisProbe probe = new RedisProbe(redis)) {
       return redisVersion(probe.redis().info("server"));
     }
+  }
+
+  /** The process id of redis-server, from {@code INFO server}; empty when it does not say. */
+  java.util.OptionalLong redisPid() {
+    try (RedisProbe probe = new RedisProbe(redis)) {
+      return redisPid(probe.redis().info("server"));
+    }
+  }
+
+  static java.util.OptionalLong redisPid(String info) {
+    return info.lines()
+        .map(String::strip)
+        .filter(line -> line.matches("process_id:[0-9]+"))
+        .mapToLong(line -> Long.parseLong(line.substring("process_id:".length())))
+        .findFirst();
   }
 
   static String redisVersion(String info) {

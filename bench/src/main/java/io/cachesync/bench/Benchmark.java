@@ -1,11 +1,14 @@
 package io.cachesync.bench;
 
 import io.cachesync.bench.consumer.CachesyncJar;
+import io.cachesync.bench.measure.CpuTimeline;
+import io.cachesync.bench.measure.ProcessCpu;
 import io.cachesync.bench.measure.RedisBenchmark;
 import io.cachesync.bench.report.Machine;
 import io.cachesync.bench.report.MetricsCost;
 import io.cachesync.bench.report.MetricsCostSection;
 import io.cachesync.bench.report.ResultTable;
+import io.cachesync.bench.report.VerifyResult;
 import io.cachesync.bench.report.WorkloadResult;
 import io.cachesync.bench.workload.Deletes;
 import io.cachesync.bench.workload.LargeTransaction;
@@ -21,6 +24,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.stream.Stream;
 
 /**
@@ -43,7 +47,7 @@ public final class Benchmark {
   private final PrintStream out;
   private final Progress progress;
 
-  /** The workloads to run (W1 to W6, METRICS for the metrics cost); all when empty. */
+  /** The workloads to run (W1 to W8, METRICS for the metrics cost); all when empty. */
   private final java.util.Set<String> only;
 
   Benchmark(
@@ -79,7 +83,7 @@ public final class Benchmark {
         only = java.util.Set.of(arg.substring("--only=".length()).toUpperCase().split(","));
       } else {
         System.err.println(
-            "usage: bench [--quick] [--only=W1,W2,...,metrics] [--metrics-pairs=N]"
+            "usage: bench [--quick] [--only=W1,W2,...,W8,metrics] [--metrics-pairs=N]"
                 + " [--cachesync-jar=PATH] [--keep-logs]\n"
                 + "  unknown argument: "
                 + arg);
@@ -145,8 +149,29 @@ public final class Benchmark {
             new MixedTables(plan.mixedChanges()),
             new LargeTransaction(plan.largeTransactionRows()));
     workloads = workloads.stream().filter(w -> selected(w.id())).toList();
+    ProcessCpu ticks = ProcessCpu.ofThisMachineOrAssumed();
+    OptionalLong redisPid = servers.redisPid();
+    try (CpuTimeline cpu = CpuTimeline.start(ticks)) {
+      redisPid.ifPresent(cpu::watch);
+      if (redisPid.isEmpty()) {
+        progress.say("Redis did not say its process id (INFO server): no CPU figures for it");
+      }
+      return measure(servers, work, machine, benchJar, cachesync, workloads, cpu, redisPid);
+    }
+  }
+
+  private int measure(
+      BenchServers servers,
+      Path work,
+      Machine machine,
+      Path benchJar,
+      CachesyncJar cachesync,
+      List<Workload> workloads,
+      CpuTimeline cpu,
+      OptionalLong redisPid)
+      throws Exception {
     RedisBenchmark.Ceilings ceilings = null;
-    if (!workloads.isEmpty() || selected("W6")) {
+    if (!workloads.isEmpty() || selected("W6") || selected("W7")) {
       ceilings =
           new RedisBenchmark(
                   servers.redis.host(), servers.redis.port(), plan.redisBenchmarkRequests())
@@ -157,15 +182,28 @@ public final class Benchmark {
     List<Verification.Target> targets = new ArrayList<>();
     if (!workloads.isEmpty()) {
       try (StreamingSuite streaming =
-          StreamingSuite.prepare(servers, plan, cachesync, benchJar, work, progress, workloads)) {
+          StreamingSuite.prepare(
+              servers, plan, cachesync, benchJar, work, progress, workloads, cpu, redisPid)) {
         results.addAll(streaming.run(workloads));
         targets.add(new Verification.Target("W1-W5", streaming.config()));
       }
     }
     if (selected("W6")) {
-      ResyncSuite resync = new ResyncSuite(servers, plan, cachesync, benchJar, work, progress);
+      ResyncSuite resync =
+          new ResyncSuite(servers, plan, cachesync, benchJar, work, progress, cpu, redisPid);
       results.add(resync.run());
       targets.add(new Verification.Target("W6", resync.config()));
+    }
+    Optional<VerifyResult> verify = Optional.empty();
+    if (selected("W7") || selected("W8")) {
+      FirstStartSuite firstStart =
+          new FirstStartSuite(servers, plan, cachesync, work, progress, cpu, redisPid);
+      FirstStartSuite.Result measured = firstStart.run(selected("W7"), selected("W8"));
+      measured.load().ifPresent(results::add);
+      verify = measured.verify();
+      if (verify.isEmpty()) {
+        targets.add(new Verification.Target("W7", firstStart.config()));
+      }
     }
     Optional<MetricsCost> metricsCost = Optional.empty();
     if (metricsCostSelected()) {
@@ -174,15 +212,29 @@ public final class Benchmark {
       targets.add(new Verification.Target("metrics cost", suite.config()));
     }
     progress.say(
-        "correctness check: cachesync verify of every table%s",
+        "correctness check: cachesync verify of every table%s%s",
+        verify.isPresent() ? " (W7's: W8's first verify)" : "",
         plan.verifySample() > 0 ? ", " + plan.verifySample() + " rows and keys each" : "");
     Verification.Verdict verdict =
         new Verification(cachesync, plan.verifySample(), plan.timeout()).check(targets);
+    if (verify.isPresent()) {
+      verdict = verdict.and(Verification.ofW8(verify.get()));
+    }
 
     ResultTable table = new ResultTable(out);
     table.header(plan.name(), machine);
     if (!results.isEmpty()) {
-      table.print(results, ceilings, plan.lagRates(), plan.lagPerRate().toSeconds() + " s");
+      table.print(
+          results,
+          ceilings,
+          lagLabels(),
+          cpu.cpu().ticksPerSecond()
+              + " ticks a second, "
+              + (cpu.cpu().assumed() ? "assumed: getconf CLK_TCK failed" : "getconf CLK_TCK"));
+      out.println();
+    }
+    if (verify.isPresent()) {
+      table.printVerify(verify.get());
       out.println();
     }
     if (metricsCost.isPresent()) {
@@ -197,6 +249,18 @@ public final class Benchmark {
     verdict.lines().forEach(out::println);
     out.printf("took %.0f s%n", progress.seconds());
     return verdict.consistent() ? CONSISTENT : DRIFT;
+  }
+
+  /** The label of each lag measurement: the fixed rates, then the share of the catch-up rate. */
+  private List<String> lagLabels() {
+    String seconds = plan.lagPerRate().toSeconds() + " s";
+    List<String> labels = new ArrayList<>();
+    for (int rate : plan.lagRates()) {
+      labels.add(String.format("offered %,d/s for %s", rate, seconds));
+    }
+    labels.add(
+        String.format("offered %.0f%% of catch-up for %s", plan.lagDrainShare() * 100, seconds));
+    return labels;
   }
 
   private static String postgresSettings(BenchServers servers) throws Exception {

@@ -2,9 +2,11 @@ package io.cachesync.bench;
 
 import io.cachesync.bench.consumer.CachesyncJar;
 import io.cachesync.bench.consumer.ReferenceProcess;
+import io.cachesync.bench.measure.CpuTimeline;
 import io.cachesync.bench.measure.Drain;
 import io.cachesync.bench.measure.Memory;
 import io.cachesync.bench.measure.SlotWatch;
+import io.cachesync.bench.report.ProcessCosts;
 import io.cachesync.bench.report.WorkloadResult;
 import io.cachesync.bench.workload.Workload;
 import io.cachesync.testing.ConfigFiles;
@@ -15,6 +17,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.postgresql.PGConnection;
@@ -25,6 +28,9 @@ import org.postgresql.PGConnection;
  * that W1 to W5 left empty: the job starts a daemon that loads the table from its new slot's
  * snapshot. Its rate is the one it prints ("resync done in X s: N rows loaded"), timed by the job
  * from its start, after the JVM and the preflight, to the last row.
+ *
+ * <p>CPU: the job's JVM over its whole run (JVM start and preflight included), Redis's over the
+ * same time, Debezium alone's JVM from its engine's start to its last row.
  *
  * <p>References: PostgreSQL alone ({@code COPY ... TO STDOUT} read and thrown away), and Debezium
  * alone and the naive synchronizer snapshotting the same table on slots of their own, timed from
@@ -42,6 +48,8 @@ final class ResyncSuite {
   private final Path benchJar;
   private final Path work;
   private final Progress progress;
+  private final CpuTimeline cpu;
+  private final OptionalLong redisPid;
   private Path config;
   private String database;
 
@@ -51,7 +59,11 @@ final class ResyncSuite {
       CachesyncJar cachesync,
       Path benchJar,
       Path work,
-      Progress progress) {
+      Progress progress,
+      CpuTimeline cpu,
+      OptionalLong redisPid) {
+    this.cpu = cpu;
+    this.redisPid = redisPid;
     this.servers = servers;
     this.plan = plan;
     this.cachesync = cachesync;
@@ -104,11 +116,20 @@ final class ResyncSuite {
         rows,
         loaded,
         copy,
-        alone.drain(),
-        naive.drain(),
+        Optional.of(alone.drain()),
+        Optional.of(naive.drain()),
         naive.segment().budgetRanOut(),
         resync.memory(),
         alone.memory(),
+        new ProcessCosts(
+            resync.cpu(),
+            Optional.empty(),
+            redisPid.isPresent()
+                ? cpu.between(redisPid.getAsLong(), resync.startNanos(), resync.endNanos())
+                : Optional.empty(),
+            alone.cpu(),
+            Optional.empty()),
+        Optional.empty(),
         List.of(),
         naive.segment().budgetRanOut()
             ? List.of(
@@ -126,20 +147,30 @@ final class ResyncSuite {
 
   private Drain copy(long rows) throws Exception {
     try (Connection connection = servers.postgres.connect(database)) {
-      long started = System.nanoTime();
-      long copied =
-          connection
-              .unwrap(PGConnection.class)
-              .getCopyAPI()
-              .copyOut("COPY resynced TO STDOUT", OutputStream.nullOutputStream());
-      if (copied != rows) {
-        throw new IllegalStateException("COPY read " + copied + " rows of " + rows);
-      }
-      return Drain.of(rows, started, System.nanoTime());
+      return copy(connection, "resynced", rows);
     }
   }
 
-  private record Snapshot(Drain drain, Memory memory, ReferenceProcess.Segment segment) {}
+  /**
+   * PostgreSQL alone reading {@code table}: {@code COPY table TO STDOUT}, thrown away, timed from
+   * the statement to its last row.
+   */
+  static Drain copy(Connection connection, String table, long rows) throws Exception {
+    long started = System.nanoTime();
+    long copied =
+        connection
+            .unwrap(PGConnection.class)
+            .getCopyAPI()
+            .copyOut("COPY " + table + " TO STDOUT", OutputStream.nullOutputStream());
+    if (copied != rows) {
+      throw new IllegalStateException("COPY read " + copied + " rows of " + rows);
+    }
+    return Drain.of(rows, started, System.nanoTime());
+  }
+
+  /** A reference consumer's snapshot, with its JVM's CPU time from its engine's start. */
+  private record Snapshot(
+      Drain drain, Memory memory, ReferenceProcess.Segment segment, Optional<Duration> cpu) {}
 
   private Snapshot snapshot(String kind, String slot, long rows) throws Exception {
     try (ReferenceProcess consumer =
@@ -151,11 +182,13 @@ final class ResyncSuite {
             rows,
             ReferenceProcess.NAIVE.equals(kind) ? plan.naiveWriteBudget() : plan.timeout(),
             work.resolve(kind + ".log"))) {
+      cpu.watch(consumer.pid());
       consumer.go();
       ReferenceProcess.Segment segment = consumer.awaitSegment(plan.timeout());
+      Optional<Duration> used = cpu.between(consumer.pid(), segment.start(), segment.end());
       Memory memory = consumer.finish();
       dropWhenInactive(slot);
-      return new Snapshot(segment.drain(rows), memory, segment);
+      return new Snapshot(segment.drain(rows), memory, segment, used);
     }
   }
 

@@ -4,11 +4,15 @@ import io.cachesync.bench.consumer.CachesyncJar;
 import io.cachesync.bench.consumer.DaemonRun;
 import io.cachesync.bench.consumer.Recvlogical;
 import io.cachesync.bench.consumer.ReferenceProcess;
+import io.cachesync.bench.measure.CpuTimeline;
 import io.cachesync.bench.measure.Drain;
 import io.cachesync.bench.measure.LagProbe;
 import io.cachesync.bench.measure.LagResult;
 import io.cachesync.bench.measure.Memory;
 import io.cachesync.bench.measure.SlotWatch;
+import io.cachesync.bench.measure.WalSenders;
+import io.cachesync.bench.report.ProcessCosts;
+import io.cachesync.bench.report.WarmDrain;
 import io.cachesync.bench.report.WorkloadResult;
 import io.cachesync.bench.workload.LagOperation;
 import io.cachesync.bench.workload.Workload;
@@ -27,6 +31,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.stream.Collectors;
 import org.awaitility.core.ConditionTimeoutException;
 import org.awaitility.core.TerminalFailureException;
 
@@ -36,8 +43,10 @@ import org.awaitility.core.TerminalFailureException;
  * backlogs are written one after the other, each closed by an update of a marker row. Then
  * pg_recvlogical, Debezium alone, the naive synchronizer and the cachesync daemon drain the whole
  * stream one after the other, each alone on the machine, and each workload is timed as a segment of
- * that stream (see {@link #run}). The daemon then stays up, caught up, for the lag measurement, and
- * is stopped.
+ * that stream (see {@link #run}), with the CPU time of the JVMs, their WAL senders and Redis over
+ * each segment. Debezium alone is then held still ({@code SIGSTOP}) until the warm catch-up, which
+ * follows the daemon's (see {@link #warm}). The daemon then stays up, caught up, for the lag
+ * measurement, and is stopped.
  *
  * <p>The three Debezium consumers are timed alike: the first segment starts when the consumer's
  * replication slot becomes active (the connector starts streaming; JVM and connector start are
@@ -66,6 +75,9 @@ final class StreamingSuite implements AutoCloseable {
   private final RedisProbe redis;
   private final RedisClient lettuce;
   private final Recvlogical recvlogical;
+  private final CpuTimeline cpu;
+  private final OptionalLong redisPid;
+  private final WalSenders walSenders;
 
   private final MarkerRow marker;
 
@@ -77,8 +89,13 @@ final class StreamingSuite implements AutoCloseable {
       Path work,
       Progress progress,
       String database,
-      Path config)
+      Path config,
+      CpuTimeline cpu,
+      OptionalLong redisPid)
       throws SQLException {
+    this.cpu = cpu;
+    this.redisPid = redisPid;
+    this.walSenders = new WalSenders(servers.postgres.connect(database), cpu);
     this.servers = servers;
     this.plan = plan;
     this.cachesync = cachesync;
@@ -112,7 +129,9 @@ final class StreamingSuite implements AutoCloseable {
       Path benchJar,
       Path work,
       Progress progress,
-      List<Workload> workloads)
+      List<Workload> workloads,
+      CpuTimeline cpu,
+      OptionalLong redisPid)
       throws Exception {
     String database = servers.postgres.createDatabase(NAME);
     StringBuilder mapping = new StringBuilder(MarkerRow.MAPPING);
@@ -132,7 +151,8 @@ final class StreamingSuite implements AutoCloseable {
             servers.redis.uri(),
             mapping.toString());
     StreamingSuite suite =
-        new StreamingSuite(servers, plan, cachesync, benchJar, work, progress, database, config);
+        new StreamingSuite(
+            servers, plan, cachesync, benchJar, work, progress, database, config, cpu, redisPid);
     suite.firstStart();
     return suite;
   }
@@ -160,31 +180,43 @@ final class StreamingSuite implements AutoCloseable {
   /** One workload's backlog, as written: its changes and the marker value that closes it. */
   private record Backlog(Workload workload, long changes, long marker, String endLsn) {}
 
-  /** What one consumer did on each backlog, in order. */
+  /**
+   * What one consumer did on each backlog, in order, with the CPU time of its JVM and of its WAL
+   * sender over each drain.
+   */
   private record Drains(
-      List<Drain> drains, List<Memory> memory, List<Boolean> partial, List<String> notes) {}
+      List<Drain> drains,
+      List<Memory> memory,
+      List<Boolean> partial,
+      List<Optional<Duration>> jvmCpu,
+      List<Optional<Duration>> walSenderCpu,
+      List<String> notes) {}
 
   /**
    * Writes every workload's backlog, one after the other, each closed by the marker; then lets each
    * consumer drain them all, and times each backlog as a segment of the stream: from the end of the
    * previous one (for the first: the moment the consumer's slot became active) to its marker. One
-   * start per consumer, so the first workload also pays for warming up the JVM.
+   * start per consumer, so the first workload also pays for warming up the JVM. Then the warm
+   * catch-up of the workloads the plan names ({@link #warm}), and the lag measurement.
    */
   List<WorkloadResult> run(List<Workload> workloads) throws Exception {
     createReferenceSlots();
-    long lastMarker = marker.value() + workloads.size();
+    List<Workload> warmWorkloads =
+        workloads.stream().filter(w -> plan.warmWorkloads().contains(w.id())).toList();
+    long lastColdMarker = marker.value() + workloads.size();
     List<Backlog> backlogs = new ArrayList<>();
     Drains recv;
     Drains alone;
     Drains naive;
-    // The reference JVMs boot while the backlogs are written, then wait for their turn.
+    // The reference JVMs boot while the backlogs are written, then wait for their turn. Debezium
+    // alone goes on to the warm backlogs' markers.
     try (ReferenceProcess aloneProcess =
             ReferenceProcess.stream(
                 benchJar,
                 ReferenceProcess.DEBEZIUM_ALONE,
                 config,
                 DEBEZIUM_SLOT,
-                lastMarker,
+                lastColdMarker + warmWorkloads.size(),
                 plan.timeout(),
                 logs.resolve("debezium-alone.log"));
         ReferenceProcess naiveProcess =
@@ -193,19 +225,29 @@ final class StreamingSuite implements AutoCloseable {
                 ReferenceProcess.NAIVE,
                 config,
                 NAIVE_SLOT,
-                lastMarker,
+                lastColdMarker,
                 plan.naiveWriteBudget(),
                 logs.resolve("naive.log"))) {
+      cpu.watch(aloneProcess.pid());
       for (Workload workload : workloads) {
         backlogs.add(writeBacklog(workload));
       }
       recv = recvlogical(backlogs);
       alone = reference(aloneProcess, DEBEZIUM_SLOT, "Debezium alone", backlogs);
+      if (warmWorkloads.isEmpty()) {
+        aloneProcess.close();
+        watch.drop(DEBEZIUM_SLOT, Duration.ofSeconds(30));
+      } else {
+        // Held still, caught up and warm, until the warm catch-up: no WAL is written meanwhile.
+        aloneProcess.pause();
+      }
       naive = reference(naiveProcess, NAIVE_SLOT, "naive synchronizer", backlogs);
+      naiveProcess.close();
+      flushNaiveDatabase();
+      watch.drop(RECVLOGICAL_SLOT, Duration.ofSeconds(30));
+      watch.drop(NAIVE_SLOT, Duration.ofSeconds(30));
+      return drainWithDaemon(backlogs, recv, alone, naive, warmWorkloads, aloneProcess);
     }
-    flushNaiveDatabase();
-    dropReferenceSlots();
-    return drainWithDaemon(backlogs, recv, alone, naive);
   }
 
   private Backlog writeBacklog(Workload workload) throws SQLException {
@@ -227,11 +269,12 @@ final class StreamingSuite implements AutoCloseable {
               RECVLOGICAL_SLOT, PUBLICATION, backlog.endLsn(), backlog.changes(), plan.timeout()));
     }
     say("pg_recvlogical", backlogs, drains);
-    return new Drains(drains, List.of(), List.of(), List.of());
+    return new Drains(drains, List.of(), List.of(), List.of(), List.of(), List.of());
   }
 
   /**
-   * Lets a reference consumer drain the backlogs, then stops it, so that the next consumer drains
+   * Lets a reference consumer drain the backlogs, each segment's CPU time read for its JVM and its
+   * WAL sender; the caller then stops it (or holds it still), so that the next consumer drains
    * alone on the machine.
    */
   private Drains reference(
@@ -239,10 +282,13 @@ final class StreamingSuite implements AutoCloseable {
       throws Exception {
     long go = System.nanoTime();
     consumer.go();
+    walSenders.track(slot);
     long streaming = watch.awaitActive(slot, plan.timeout(), () -> !consumer.alive());
     List<Drain> drains = new ArrayList<>();
     List<Memory> memory = new ArrayList<>();
     List<Boolean> partial = new ArrayList<>();
+    List<Optional<Duration>> jvmCpu = new ArrayList<>();
+    List<Optional<Duration>> walSenderCpu = new ArrayList<>();
     List<String> notes = new ArrayList<>();
     for (Backlog backlog : backlogs) {
       ReferenceProcess.Segment segment = consumer.awaitSegment(plan.timeout());
@@ -277,16 +323,45 @@ final class StreamingSuite implements AutoCloseable {
       drains.add(segment.drain(backlog.changes()));
       memory.add(consumer.memoryBetween(segment.start(), segment.end()));
       partial.add(segment.budgetRanOut());
+      jvmCpu.add(cpu.between(consumer.pid(), segment.start(), segment.end()));
+      walSenderCpu.add(walSenders.between(slot, segment.start(), segment.end()));
     }
     say(name, backlogs, drains);
-    consumer.close();
-    return new Drains(drains, memory, partial, notes);
+    sayWalSenders(name, slot);
+    return new Drains(drains, memory, partial, jvmCpu, walSenderCpu, notes);
+  }
+
+  /**
+   * Which WAL senders served the consumer's slot: Debezium resuming from a stored offset (the
+   * daemon) streams, finds its position and reconnects, so its slot has two.
+   */
+  private void sayWalSenders(String consumer, String slot) {
+    List<Long> pids = walSenders.pids(slot);
+    progress.say(
+        "%s: %s",
+        consumer,
+        pids.isEmpty()
+            ? "no WAL sender found for its slot: no CPU figures for it"
+            : "WAL senders of its slot: processes "
+                + pids.stream().map(String::valueOf).collect(Collectors.joining(", ")));
+  }
+
+  private Optional<Duration> cpuBetween(OptionalLong pid, long from, long to) {
+    return pid.isPresent() ? cpu.between(pid.getAsLong(), from, to) : Optional.empty();
   }
 
   private List<WorkloadResult> drainWithDaemon(
-      List<Backlog> backlogs, Drains recv, Drains alone, Drains naive) throws Exception {
+      List<Backlog> backlogs,
+      Drains recv,
+      Drains alone,
+      Drains naive,
+      List<Workload> warmWorkloads,
+      ReferenceProcess aloneProcess)
+      throws Exception {
     long launched = System.nanoTime();
     try (DaemonRun daemon = cachesync.run(config, "daemon")) {
+      cpu.watch(daemon.pid());
+      walSenders.track(SLOT);
       long start = awaitStreaming(daemon);
       List<String> notes = new ArrayList<>();
       notes.add(
@@ -295,18 +370,37 @@ final class StreamingSuite implements AutoCloseable {
               (start - launched) / 1e9));
       List<Drain> drains = new ArrayList<>();
       List<Memory> memory = new ArrayList<>();
-      for (Backlog backlog : backlogs) {
-        long end = awaitMarker(backlog.marker(), daemon);
-        drains.add(Drain.of(backlog.changes(), start, end));
+      List<ProcessCosts> costs = new ArrayList<>();
+      for (int i = 0; i < backlogs.size(); i++) {
+        long end = awaitMarker(backlogs.get(i).marker(), daemon);
+        drains.add(Drain.of(backlogs.get(i).changes(), start, end));
         memory.add(daemon.memoryBetween(start, end));
+        costs.add(
+            new ProcessCosts(
+                cpu.between(daemon.pid(), start, end),
+                walSenders.between(SLOT, start, end),
+                cpuBetween(redisPid, start, end),
+                alone.jvmCpu().get(i),
+                alone.walSenderCpu().get(i)));
         start = end;
       }
       say("cachesync", backlogs, drains);
+      sayWalSenders("cachesync", SLOT);
+      Map<String, WarmDrain> warm = new HashMap<>();
+      if (!warmWorkloads.isEmpty()) {
+        warm = warm(warmWorkloads, daemon, aloneProcess, notes);
+        aloneProcess.close();
+        watch.drop(DEBEZIUM_SLOT, Duration.ofSeconds(30));
+      }
       Map<String, List<LagResult>> lags = new HashMap<>();
-      for (Backlog backlog : backlogs) {
-        Workload workload = backlog.workload();
+      for (int i = 0; i < backlogs.size(); i++) {
+        Workload workload = backlogs.get(i).workload();
         if (plan.lagWorkloads().contains(workload.id()) && workload.lag().isPresent()) {
-          lags.put(workload.id(), lag(workload.id(), workload.lag().get(), notes));
+          double drainRate =
+              Optional.ofNullable(warm.get(workload.id()))
+                  .map(w -> w.cachesync().rate())
+                  .orElse(drains.get(i).rate());
+          lags.put(workload.id(), lag(workload.id(), workload.lag().get(), drainRate, notes));
         }
       }
       daemon.stop();
@@ -323,11 +417,13 @@ final class StreamingSuite implements AutoCloseable {
                 backlogs.get(i).changes(),
                 drains.get(i),
                 recv.drains().get(i),
-                alone.drains().get(i),
-                naive.drains().get(i),
+                Optional.of(alone.drains().get(i)),
+                Optional.of(naive.drains().get(i)),
                 naive.partial().get(i),
                 memory.get(i),
                 alone.memory().get(i),
+                costs.get(i),
+                Optional.ofNullable(warm.get(workload.id())),
                 lags.getOrDefault(workload.id(), List.of()),
                 i == 0 ? notes : List.of()));
       }
@@ -335,18 +431,94 @@ final class StreamingSuite implements AutoCloseable {
     }
   }
 
-  private List<LagResult> lag(String id, LagOperation operation, List<String> notes)
+  /**
+   * The warm catch-up: with the daemon and Debezium alone both caught up after the backlogs above,
+   * for each workload, both are held still ({@code SIGSTOP}) while a second backlog is written and
+   * closed by the marker; then Debezium alone is resumed ({@code SIGCONT}) and timed to the marker,
+   * held still again, and the daemon is resumed and timed to the marker in Redis. Each drains alone
+   * on the machine with a warm JVM; each one's WAL sender may have sent part of the backlog ahead
+   * into its socket while it was held.
+   */
+  private Map<String, WarmDrain> warm(
+      List<Workload> workloads, DaemonRun daemon, ReferenceProcess alone, List<String> notes)
       throws Exception {
+    Map<String, WarmDrain> warm = new HashMap<>();
+    for (Workload workload : workloads) {
+      daemon.pause();
+      Backlog backlog = writeBacklog(workload);
+      long aloneStart = alone.resume();
+      ReferenceProcess.Segment segment = alone.awaitSegment(plan.timeout());
+      alone.pause();
+      if (segment.marker() != backlog.marker()) {
+        throw new IllegalStateException(
+            "Debezium alone ended a warm segment at marker "
+                + segment.marker()
+                + ", not "
+                + backlog.marker());
+      }
+      if (segment.changes() != backlog.changes()) {
+        notes.add(
+            String.format(
+                "%s warm: Debezium alone counted %,d changes where the workload made %,d",
+                workload.id(), segment.changes(), backlog.changes()));
+      }
+      long daemonStart = daemon.resume();
+      long daemonEnd = awaitMarker(backlog.marker(), daemon);
+      WarmDrain drain =
+          new WarmDrain(
+              Drain.of(backlog.changes(), daemonStart, daemonEnd),
+              Drain.of(backlog.changes(), aloneStart, segment.end()),
+              cpu.between(daemon.pid(), daemonStart, daemonEnd),
+              cpu.between(alone.pid(), aloneStart, segment.end()));
+      warm.put(workload.id(), drain);
+      progress.say(
+          "%s warm: cachesync %,.0f changes/s (%s CPU s per 100,000), Debezium alone %,.0f (%s)",
+          workload.id(),
+          drain.cachesync().rate(),
+          perHundredThousand(drain.cachesyncCpu(), backlog.changes()),
+          drain.debeziumAlone().rate(),
+          perHundredThousand(drain.debeziumAloneCpu(), backlog.changes()));
+    }
+    return warm;
+  }
+
+  private static String perHundredThousand(Optional<Duration> cpu, long changes) {
+    return cpu.map(d -> String.format("%.2f", d.toNanos() / 1e9 / changes * 100_000)).orElse("?");
+  }
+
+  /**
+   * Lag at each fixed rate of the plan, then at {@link BenchPlan#lagDrainShare()} of {@code
+   * drainRate}, cachesync's catch-up rate of the workload on this machine in this run.
+   */
+  private List<LagResult> lag(
+      String id, LagOperation operation, double drainRate, List<String> notes) throws Exception {
     LagProbe probe =
         new LagProbe(lettuce, () -> servers.postgres.connect(database), Clock.systemUTC());
+    List<Integer> rates = new ArrayList<>(plan.lagRates());
+    int relative = (int) Math.max(1, Math.round(plan.lagDrainShare() * drainRate));
+    rates.add(relative);
     List<LagResult> results = new ArrayList<>();
-    for (int rate : plan.lagRates()) {
+    for (int rate : rates) {
+      long wanted = Math.round(rate * plan.lagPerRate().toSeconds() / operation.changesPerRun());
+      if (operation.capacity() < wanted) {
+        notes.add(
+            String.format(
+                "%s: at %,d/s, only %,d of %,d changes had rows made for them: offered for %.1f s",
+                id,
+                rate,
+                operation.capacity() * operation.changesPerRun(),
+                wanted * operation.changesPerRun(),
+                (double) operation.capacity() * operation.changesPerRun() / rate));
+      }
       LagResult result = probe.measure(operation, rate, plan.lagPerRate());
       results.add(result);
       progress.say(
-          "%s: lag at %,d/s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%,.0f/s achieved)",
+          "%s: lag at %,d/s%s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%,.0f/s achieved)",
           id,
           rate,
+          rate == relative
+              ? String.format(" (%.0f%% of %,.0f/s)", plan.lagDrainShare() * 100, drainRate)
+              : "",
           result.percentileMillis(50),
           result.percentileMillis(99),
           result.maxMillis(),
@@ -423,6 +595,7 @@ final class StreamingSuite implements AutoCloseable {
     try {
       redis.close();
       lettuce.shutdown();
+      walSenders.close();
     } finally {
       watch.close();
       connection.close();

@@ -54,6 +54,17 @@ public final class DaemonRun implements AutoCloseable {
     return process.pid();
   }
 
+  /** Stops the process where it is ({@code SIGSTOP}), until {@link #resume()}. */
+  public void pause() {
+    Pause.stop(process.pid());
+  }
+
+  /** Lets the process go on ({@code SIGCONT}) and returns {@link System#nanoTime()} then. */
+  public long resume() {
+    Pause.resume(process.pid());
+    return System.nanoTime();
+  }
+
   /**
    * The port of the daemon's HTTP endpoint, from the line it logs when the endpoint listens; empty
    * until then, and with {@code http: off}.

@@ -184,7 +184,12 @@ public final class ReferenceConsumer {
       throws InterruptedException {
     for (RecordChangeEvent<SourceRecord> event : records) {
       SourceRecord record = event.record();
-      if (!done && record.value() instanceof Struct value && value.schema().field("op") != null) {
+      // Row changes only: not the logical messages (op "m") of the daemons' heartbeats, which
+      // reach every slot of the database.
+      if (!done
+          && record.value() instanceof Struct value
+          && value.schema().field("op") != null
+          && !"m".equals(value.getString("op"))) {
         if (record.topic().endsWith(MARKER_TABLE)) {
           marker(value.getStruct("after").getInt64("n"));
         } else {

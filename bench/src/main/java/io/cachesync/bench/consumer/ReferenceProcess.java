@@ -181,6 +181,21 @@ public final class ReferenceProcess implements AutoCloseable {
     return process.isAlive();
   }
 
+  /** Stops the process where it is ({@code SIGSTOP}), until {@link #resume()}. */
+  public void pause() {
+    Pause.stop(process.pid());
+  }
+
+  /** Lets the process go on ({@code SIGCONT}) and returns {@link System#nanoTime()} then. */
+  public long resume() {
+    Pause.resume(process.pid());
+    return System.nanoTime();
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
   /** Waits for the consumer's next segment. */
   public Segment awaitSegment(Duration timeout) throws InterruptedException, TimeoutException {
     long deadline = System.nanoTime() + timeout.toNanos();

@@ -13,10 +13,15 @@ import java.util.Optional;
  * its threads, from {@code /proc/<pid>/stat}, in clock ticks of {@code getconf CLK_TCK}.
  */
 public final class ProcessCpu {
-  private final long ticksPerSecond;
+  /** The clock's ticks per second assumed when {@code getconf CLK_TCK} does not answer. */
+  static final long ASSUMED_TICKS_PER_SECOND = 100;
 
-  private ProcessCpu(long ticksPerSecond) {
+  private final long ticksPerSecond;
+  private final boolean assumed;
+
+  private ProcessCpu(long ticksPerSecond, boolean assumed) {
     this.ticksPerSecond = ticksPerSecond;
+    this.assumed = assumed;
   }
 
   /** Asks {@code getconf CLK_TCK} for the clock's ticks per second (100 on common kernels). */
@@ -29,11 +34,36 @@ public final class ProcessCpu {
     if (getconf.waitFor() != 0 || !output.matches("[0-9]+") || Long.parseLong(output) <= 0) {
       throw new IOException("getconf CLK_TCK answered '" + output + "'");
     }
-    return new ProcessCpu(Long.parseLong(output));
+    return new ProcessCpu(Long.parseLong(output), false);
+  }
+
+  /**
+   * As {@link #ofThisMachine()}, or {@value #ASSUMED_TICKS_PER_SECOND} ticks per second (the value
+   * of every common Linux kernel) when {@code getconf} cannot tell; {@link #assumed()} says which.
+   */
+  public static ProcessCpu ofThisMachineOrAssumed() {
+    try {
+      return ofThisMachine();
+    } catch (IOException e) {
+      return new ProcessCpu(ASSUMED_TICKS_PER_SECOND, true);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new ProcessCpu(ASSUMED_TICKS_PER_SECOND, true);
+    }
   }
 
   static ProcessCpu ofTicksPerSecond(long ticksPerSecond) {
-    return new ProcessCpu(ticksPerSecond);
+    return new ProcessCpu(ticksPerSecond, false);
+  }
+
+  /** The clock's ticks per second that {@code utime} and {@code stime} are counted in. */
+  public long ticksPerSecond() {
+    return ticksPerSecond;
+  }
+
+  /** Whether {@link #ticksPerSecond()} is assumed, {@code getconf CLK_TCK} having failed. */
+  public boolean assumed() {
+    return assumed;
   }
 
   /** The CPU time of process {@code pid} so far; empty when it exited or /proc cannot be read. */

@@ -20,6 +20,7 @@ public final class SlotWatch implements AutoCloseable {
   private final PreparedStatement active;
   private final PreparedStatement confirmedPast;
   private final PreparedStatement drop;
+  private final PreparedStatement exists;
 
   public SlotWatch(Connection connection) throws SQLException {
     this.connection = connection;
@@ -32,6 +33,28 @@ public final class SlotWatch implements AutoCloseable {
         connection.prepareStatement(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                 + " WHERE slot_name = ?");
+    this.exists =
+        connection.prepareStatement("SELECT 1 FROM pg_replication_slots WHERE slot_name = ?");
+  }
+
+  /**
+   * Waits until {@code slot} exists (a consumer began creating it), checking every 5 ms, and
+   * returns {@link System#nanoTime()} then.
+   */
+  public long awaitExists(String slot, Duration timeout, Callable<Boolean> consumerGone) {
+    await("replication slot " + slot + " created")
+        .atMost(timeout)
+        .pollDelay(Duration.ZERO)
+        .pollInterval(POLL)
+        .failFast("the consumer of " + slot + " exited", consumerGone)
+        .until(
+            () -> {
+              exists.setString(1, slot);
+              try (ResultSet row = exists.executeQuery()) {
+                return row.next();
+              }
+            });
+    return System.nanoTime();
   }
 
   /**
@@ -99,6 +122,7 @@ public final class SlotWatch implements AutoCloseable {
     active.close();
     confirmedPast.close();
     drop.close();
+    exists.close();
     connection.close();
   }
 }

@@ -32,11 +32,12 @@ public final class MixedTables implements Workload {
           + " UPDATE customers SET balance = balance + 29.97, updated = now() WHERE id = %2$s";
 
   private final long groups;
-  private final AtomicLong lastLagOrder;
+
+  /** The last order id any backlog or lag order took: each takes ids after it. */
+  private final AtomicLong lastOrder = new AtomicLong();
 
   public MixedTables(long changes) {
     this.groups = Math.max(1, (changes + CHANGES_PER_GROUP - 1) / CHANGES_PER_GROUP);
-    this.lastLagOrder = new AtomicLong(4 * groups + 1_000);
   }
 
   @Override
@@ -77,18 +78,21 @@ public final class MixedTables implements Workload {
   }
 
   /**
-   * Transaction {@code i} (from 4) places order {@code i} when {@code i % 4} is 0 or 1, ships order
-   * {@code i - 2} (placed two transactions before) when it is 2, and cancels order {@code i - 2}
-   * when it is 3.
+   * Transaction {@code i} (from the first multiple of 4 after the last order id taken) places order
+   * {@code i} when {@code i % 4} is 0 or 1, ships order {@code i - 2} (placed two transactions
+   * before) when it is 2, and cancels order {@code i - 2} when it is 3. A backlog may be written
+   * again (the warm catch-up): the next one takes the next ids.
    */
   @Override
   public long writeBacklog(Connection connection) throws SQLException {
     String customer = "(i::bigint * 31) % " + CUSTOMERS + " + 1";
+    long from = (lastOrder.get() / 4 + 1) * 4;
+    long to = from + 4 * groups - 1;
     try (Statement statement = connection.createStatement()) {
       statement.execute(
           Workload.loop(
-              4,
-              4 * groups + 3,
+              from,
+              to,
               "",
               "CASE i % 4 WHEN 0, 1 THEN "
                   + String.format(PLACE, "i", customer)
@@ -96,6 +100,7 @@ public final class MixedTables implements Workload {
                   + " ELSE DELETE FROM order_lines WHERE order_id = i - 2;"
                   + " DELETE FROM orders WHERE id = i - 2; END CASE;"));
     }
+    lastOrder.set(to);
     return groups * CHANGES_PER_GROUP;
   }
 
@@ -121,7 +126,7 @@ public final class MixedTables implements Workload {
 
           @Override
           public Change run(Connection connection, long index) throws SQLException {
-            long order = lastLagOrder.incrementAndGet();
+            long order = lastOrder.incrementAndGet();
             try (PreparedStatement place =
                 connection.prepareStatement(
                     String.format(PLACE, "?::bigint", "?::bigint") + RETURNING_TRANSACTION)) {

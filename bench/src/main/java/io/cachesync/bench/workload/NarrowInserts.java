@@ -8,14 +8,18 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** W1: inserts of narrow rows (bigint key, three short columns), one row per transaction. */
+/**
+ * W1: inserts of narrow rows (bigint key, three short columns), one row per transaction. Every
+ * backlog and every lag insert takes the next keys, so a backlog may be written again (the warm
+ * catch-up).
+ */
 public final class NarrowInserts implements Workload {
   private final long inserts;
   private final AtomicLong lastId;
 
   public NarrowInserts(long inserts) {
     this.inserts = inserts;
-    this.lastId = new AtomicLong(inserts);
+    this.lastId = new AtomicLong();
   }
 
   @Override
@@ -45,10 +49,13 @@ public final class NarrowInserts implements Workload {
 
   @Override
   public long writeBacklog(Connection connection) throws SQLException {
+    long from = lastId.get() + 1;
     try (Statement statement = connection.createStatement()) {
       statement.execute(
-          Workload.loop(1, inserts, "", "INSERT INTO narrow VALUES (" + NARROW_VALUES + ");"));
+          Workload.loop(
+              from, from + inserts - 1, "", "INSERT INTO narrow VALUES (" + NARROW_VALUES + ");"));
     }
+    lastId.addAndGet(inserts);
     return inserts;
   }
 

@@ -19,6 +19,25 @@ class ProcessCpuTest {
   }
 
   @Test
+  void fromStat_commandEndingLikeTheStatFields_readsFromTheLastParenthesis() {
+    // A command may hold ") S 1 2" itself: only the last ')' ends it.
+    String stat =
+        "99 (evil) S 1 2 3 (x)) R 1 99 99 0 -1 4194560 10 0 0 0 7 3 0 0 20 0 1 0 5 1000 10"
+            + " 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
+
+    assertThat(ProcessCpu.ofTicksPerSecond(250).fromStat(stat))
+        .isEqualTo(Duration.ofMillis((7 + 3) * 4));
+  }
+
+  @Test
+  void ofThisMachineOrAssumed_onLinux_readsTheClockTicks() {
+    ProcessCpu cpu = ProcessCpu.ofThisMachineOrAssumed();
+
+    assertThat(cpu.assumed()).isFalse();
+    assertThat(cpu.ticksPerSecond()).isPositive();
+  }
+
+  @Test
   void used_thisProcess_isSomeCpuTime() throws Exception {
     ProcessCpu cpu = ProcessCpu.ofThisMachine();
 
