@@ -659,12 +659,18 @@ public final class Daemon implements AutoCloseable {
               + "' still streams from it");
     }
     Map<String, String> offsets = stateStore.offsets();
+    Optional<StartDecision.StoredOffsets> loadedAt = loadedPosition();
+    // Debezium may have saved offsets that name no position yet (it stopped before it streamed a
+    // change after cachesync's initial load): the position stored with the data then says where
+    // the stream stands.
     Optional<StartDecision.StoredOffsets> stored =
         offsets.isEmpty()
-            ? loadedPosition()
+            ? loadedAt
             : Optional.of(
                 new StartDecision.StoredOffsets(
-                    RedisOffsetBackingStore.furthestLsn(offsets),
+                    Math.max(
+                        RedisOffsetBackingStore.furthestLsn(offsets),
+                        loadedAt.map(StartDecision.StoredOffsets::furthestLsn).orElse(0L)),
                     RedisOffsetBackingStore.initialLoadInterrupted(offsets)));
     StartDecision decision =
         StartDecision.of(
