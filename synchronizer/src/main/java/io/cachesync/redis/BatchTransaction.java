@@ -532,20 +532,13 @@ final class BatchTransaction {
      * its value is too large for Redis, or null when it is not.
      */
     String prepare(Write write) {
-      fields.clear();
+      String tooLarge = hashFields(write, maxValueBytes, fields);
       bytes = 64;
-      long size = 0;
-      for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
-        Optional<String> text = entry.getValue().fieldText();
-        size += entry.getKey().length() + 8 + byteLength(text.orElse(""), maxValueBytes);
-        if (text.isPresent()) {
-          fields.add(entry.getKey());
-          fields.add(text.get());
-          // At most 3 bytes a char in UTF-8, and a header each.
-          bytes += 3L * (entry.getKey().length() + text.get().length()) + 10;
-        }
+      for (String text : fields) {
+        // At most 3 bytes a char in UTF-8, and a header each (a pair's two headers: 10).
+        bytes += 3L * text.length() + 5;
       }
-      return size <= maxValueBytes ? null : tooLargeMessage(size, maxValueBytes);
+      return tooLarge;
     }
 
     /**
@@ -685,6 +678,26 @@ final class BatchTransaction {
               + byteLength(entry.getValue().fieldText().orElse(""), maxValueBytes);
     }
     return bytes <= maxValueBytes ? null : tooLargeMessage(bytes, maxValueBytes);
+  }
+
+  /**
+   * Gathers a hash row's field names and values (NULLs left out) into {@code fields}, in one pass
+   * over its columns, and says, as {@link #tooLarge} would, why its value is too large for Redis,
+   * or null when it is not. The stream's batches and the initial load's bulk writer both send rows
+   * this way.
+   */
+  static String hashFields(Write write, long maxValueBytes, List<String> fields) {
+    fields.clear();
+    long size = 0;
+    for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
+      Optional<String> text = entry.getValue().fieldText();
+      size += entry.getKey().length() + 8 + byteLength(text.orElse(""), maxValueBytes);
+      if (text.isPresent()) {
+        fields.add(entry.getKey());
+        fields.add(text.get());
+      }
+    }
+    return size <= maxValueBytes ? null : tooLargeMessage(size, maxValueBytes);
   }
 
   /** A text's length, in UTF-8 bytes where that could matter (its chars x 3 pass the limit). */

@@ -5,7 +5,6 @@ import io.cachesync.config.RedisSettings;
 import io.cachesync.model.CacheOperation;
 import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.Write;
-import io.cachesync.model.ColumnValue;
 import io.cachesync.model.DisplayText;
 import io.cachesync.model.Ttl;
 import io.cachesync.model.ValueFormat;
@@ -24,8 +23,6 @@ import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -154,9 +151,9 @@ public final class BulkLoadWriter implements AutoCloseable {
   public record Counts(long written, long evicted, List<String> failures) {}
 
   /**
-   * One connection; {@link #write} sends a batch's calls and returns while Redis runs them, after
-   * waiting for the batch before (its failed calls sent again until Redis takes them). Not
-   * thread-safe: one per reader.
+   * One connection; {@link #add} gathers rows into calls, and each batch of calls is sent while
+   * Redis runs the batch before, which is waited for first (its failed calls sent again until Redis
+   * takes them). Not thread-safe: one per reader.
    */
   public final class Lane implements AutoCloseable {
     private StatefulRedisConnection<String, String> connection;
@@ -242,24 +239,10 @@ public final class BulkLoadWriter implements AutoCloseable {
         }
         return;
       }
-      // One pass over the columns: their texts, and the value's size as BatchTransaction.tooLarge
-      // counts it.
-      pairs.clear();
-      long bytes = 0;
-      for (Map.Entry<String, ColumnValue> column : write.values().entrySet()) {
-        Optional<String> text = column.getValue().fieldText();
-        if (text.isPresent()) {
-          pairs.add(column.getKey());
-          pairs.add(text.get());
-          bytes += column.getKey().length() + 8 + text.get().length();
-        }
-      }
-      if (bytes * 3 > maxValueBytes) {
-        String tooLarge = BatchTransaction.tooLarge(write, maxValueBytes);
-        if (tooLarge != null) {
-          refuse(call, write, tooLarge);
-          return;
-        }
+      String tooLarge = BatchTransaction.hashFields(write, maxValueBytes, pairs);
+      if (tooLarge != null) {
+        refuse(call, write, tooLarge);
+        return;
       }
       written++;
       if (write.version() != version) {
@@ -293,7 +276,8 @@ public final class BulkLoadWriter implements AutoCloseable {
           if (message.startsWith("FENCED")) {
             // The role is lost, also when nobody holds the lease: taking it again here would let
             // a loader paused past its lease write on (the epoch check guards that too).
-            throw new WriterRoleLostException(leaseKey, message);
+            throw new WriterRoleLostException(
+                leaseKey, message.substring(message.lastIndexOf("held by ") + "held by ".length()));
           }
           if (message.startsWith("NOSCRIPT")) {
             scripts.reload();
