@@ -122,7 +122,6 @@ public final class InitialLoad {
       Connection connection = postgres.open("initial load " + (i + 1));
       try {
         snapshot.adopt(connection);
-        lockTables(connection);
       } catch (SQLException e) {
         connection.close();
         started.forEach(Reader::closeQuietly);
@@ -162,22 +161,6 @@ public final class InitialLoad {
       refused += reader.refused + reader.counts.failures().size();
     }
     return new Result(rowsSoFar(), written, evicted, refused);
-  }
-
-  /**
-   * Locks every mapped table against rewrites (VACUUM FULL, CLUSTER, ALTER TABLE) until the reader
-   * ends: a rewrite moves rows to other ctids, and a range read after it would miss or repeat rows.
-   * ACCESS SHARE, the lock any SELECT takes, needs no more than SELECT and blocks no write.
-   */
-  private void lockTables(Connection connection) throws SQLException {
-    try (Statement statement = connection.createStatement()) {
-      statement.execute(
-          "LOCK TABLE "
-              + String.join(
-                  ", ",
-                  mapping.tables().stream().map(t -> SqlIdentifier.quoted(t.table())).toList())
-              + " IN ACCESS SHARE MODE");
-    }
   }
 
   /** Rows loaded so far, per table. */
