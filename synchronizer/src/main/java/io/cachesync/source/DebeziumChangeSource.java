@@ -53,6 +53,14 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private final LoadRequest.Listener loadListener;
   private final SignalTable signals;
   private final Queue<LoadRequest> pendingLoads = new ConcurrentLinkedQueue<>();
+  private final ChunkWindows windows;
+  private final ChunkedLoads chunkedLoads;
+
+  /** The id of the last change's transaction; Debezium's thread only. */
+  private long lastTransaction = -1;
+
+  /** Rows of a load put in one batch at most, as Debezium's own batches. */
+  private static final int LOAD_SLICE = 1024;
 
   /** The load being run by Debezium, and its rows so far; touched by Debezium's thread only. */
   private LoadRequest runningLoad;
@@ -87,6 +95,15 @@ public final class DebeziumChangeSource implements AutoCloseable {
         new SignalTable(
             new PostgresConnector(configuration.settings().postgres()),
             SignalTable.name(configuration.settings()));
+    this.windows = new ChunkWindows(name);
+    this.chunkedLoads =
+        new ChunkedLoads(
+            name,
+            new PostgresConnector(configuration.settings().postgres()),
+            configuration.mapping(),
+            windows,
+            loadListener,
+            pendingLoads::add);
     // Keyed by a fresh id, not the name alone, so that two daemons of one name can share a JVM.
     this.storeId = name + "-" + java.util.UUID.randomUUID();
     RedisOffsetBackingStore.register(
@@ -158,6 +175,17 @@ public final class DebeziumChangeSource implements AutoCloseable {
         continue;
       }
       Optional<ChangeEvent> event = decoder.decode(sourceRecord);
+      if (event.isPresent()) {
+        long transaction = transactionId(sourceRecord);
+        if (transaction != lastTransaction) {
+          // A new transaction: its id, for the windows' check of what a chunk's snapshot missed.
+          lastTransaction = transaction;
+          windows.decoded(transaction);
+        }
+        if (windows.anyOpen()) {
+          windows.observe(event.get());
+        }
+      }
       event.ifPresent(batch::add);
       if (event.isPresent() && event.get().kind() == ChangeEvent.Kind.SNAPSHOT) {
         if (runningLoad != null) {
@@ -172,17 +200,24 @@ public final class DebeziumChangeSource implements AutoCloseable {
         Optional<Version> position = decoder.position(sourceRecord);
         if (position.isPresent()) {
           idlePosition = position.get();
+          ChunkWindows.Chunk chunk = watermark(sourceRecord, position.get());
+          if (chunk != null) {
+            // What came before the high watermark first, then the chunk's rows at its version.
+            flush(batch, idlePosition);
+            batch.clear();
+            List<ChangeEvent> rows = chunk.events();
+            for (int from = 0; from < rows.size(); from += LOAD_SLICE) {
+              sink.accept(
+                  rows.subList(from, Math.min(rows.size(), from + LOAD_SLICE)), position.get());
+            }
+            chunk.applied.complete(
+                new ChunkWindows.Applied(rows.size(), chunk.rowsRead() - rows.size()));
+          }
         }
       }
       streaming |= event.isEmpty() || event.get().kind() != ChangeEvent.Kind.SNAPSHOT;
     }
-    if (!batch.isEmpty()) {
-      Version last = batch.get(batch.size() - 1).version();
-      sink.accept(
-          batch, idlePosition != null && idlePosition.compareTo(last) > 0 ? idlePosition : last);
-    } else if (idlePosition != null) {
-      sink.accept(List.of(), idlePosition);
-    }
+    flush(batch, idlePosition);
     for (RecordChangeEvent<SourceRecord> record : records) {
       committer.markProcessed(record);
     }
@@ -205,10 +240,53 @@ public final class DebeziumChangeSource implements AutoCloseable {
     }
   }
 
-  /** Queues a load; it starts once streaming runs and no other load does. */
+  /**
+   * Applies the changes of a batch, or moves the position to {@code idlePosition} (a message's)
+   * when that is further along.
+   */
+  private void flush(List<ChangeEvent> batch, Version idlePosition) throws InterruptedException {
+    if (!batch.isEmpty()) {
+      Version last = batch.get(batch.size() - 1).version();
+      sink.accept(
+          batch, idlePosition != null && idlePosition.compareTo(last) > 0 ? idlePosition : last);
+    } else if (idlePosition != null) {
+      sink.accept(List.of(), idlePosition);
+    }
+  }
+
+  /** The transaction id Debezium gives a change record; -1 when it gives none. */
+  private static long transactionId(SourceRecord record) {
+    if (!(record.value() instanceof Struct value)) {
+      return -1;
+    }
+    Struct source = value.getStruct("source");
+    if (source == null || source.schema().field("txId") == null) {
+      return -1;
+    }
+    Long id = source.getInt64("txId");
+    return id == null ? -1 : id;
+  }
+
+  /** The chunk a watermark message closes, if it is one of this source's high watermarks. */
+  private ChunkWindows.Chunk watermark(SourceRecord record, Version position) {
+    if (!(record.value() instanceof Struct value) || value.schema().field("message") == null) {
+      return null;
+    }
+    Struct message = value.getStruct("message");
+    if (message == null) {
+      return null;
+    }
+    return windows.message(message.getString("prefix"), message.getBytes("content"), position);
+  }
+
+  /**
+   * Queues a load. cachesync reads it in watermark chunks while streaming runs ({@link
+   * ChunkedLoads}); before PostgreSQL 14, Debezium's incremental snapshot does, once streaming runs
+   * and no other load does.
+   */
   public void load(LoadRequest request) {
-    pendingLoads.add(request);
     loadListener.queued(request);
+    chunkedLoads.submit(request);
   }
 
   /**
@@ -265,6 +343,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
   /** Starts the engine on its own thread. */
   public void start() {
     executor.execute(engine);
+    chunkedLoads.start();
   }
 
   /** Completes when the engine stops: normally after {@link #close()}, exceptionally on failure. */
@@ -284,6 +363,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
       // would be given up although Redis may hold it. Let the batch in hand finish first; the
       // engine then commits its offsets as it stops.
       closing = true;
+      chunkedLoads.close();
       if (batchLock.tryLock(BATCH_GRACE.toSeconds(), TimeUnit.SECONDS)) {
         batchLock.unlock();
       } else {

@@ -3,6 +3,9 @@ package io.cachesync.job;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.cachesync.cli.ExitCode;
 import io.cachesync.testing.CommandRun;
 import io.cachesync.testing.SyncHarness;
@@ -17,9 +20,12 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * A resync racing a writer that hammers the same rows with updates, deletes and re-inserts: once
@@ -57,6 +63,43 @@ class ResyncRaceIT {
               assertThat(resync.exitCode()).as(resync.output()).isEqualTo(ExitCode.OK);
             });
     assertThat(verify.exitCode()).as(verify.output()).isEqualTo(ExitCode.OK);
+  }
+
+  /**
+   * The same race with chunks of one page (about 150 rows), so that the writer's changes land
+   * inside many watermark windows and the rows they touch must be left to the stream.
+   */
+  @Test
+  void resync_inOnePageChunks_whileAWriterHammersTheSameRows_endsConsistent() throws Exception {
+    ListAppender<ILoggingEvent> log = new ListAppender<>();
+    log.start();
+    Logger loads = (Logger) LoggerFactory.getLogger("io.cachesync.source.ChunkedLoads");
+    loads.addAppender(log);
+    System.setProperty("cachesync.resyncChunkRows", "1");
+    try {
+      CommandRun verify =
+          race(
+              () -> {
+                CommandRun resync =
+                    CommandRun.of(
+                        "resync", "--config", harness.config(MAPPING).toString(), "--quiet");
+                assertThat(resync.exitCode()).as(resync.output()).isEqualTo(ExitCode.OK);
+              });
+      assertThat(verify.exitCode()).as(verify.output()).isEqualTo(ExitCode.OK);
+    } finally {
+      System.clearProperty("cachesync.resyncChunkRows");
+      loads.detachAppender(log);
+    }
+    String done =
+        log.list.stream()
+            .map(ILoggingEvent::getFormattedMessage)
+            .filter(line -> line.contains(" done: "))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("no load ended: " + log.list));
+    System.out.println(done);
+    Matcher chunks = Pattern.compile(", (\\d+) chunks, ").matcher(done);
+    assertThat(chunks.find()).as(done).isTrue();
+    assertThat(Long.parseLong(chunks.group(1))).as(done).isGreaterThanOrEqualTo(10);
   }
 
   /**

@@ -1,0 +1,326 @@
+package io.cachesync.source;
+
+import io.cachesync.model.ChangeEvent;
+import io.cachesync.model.KeyRenderException;
+import io.cachesync.model.Row;
+import io.cachesync.model.TableMapping;
+import io.cachesync.model.Version;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The watermark windows of cachesync's chunked loads (Netflix's DBLog), shared by the thread that
+ * reads the chunks ({@link ChunkedLoads}) and the stream's thread.
+ *
+ * <p>For each chunk the reader registers it, writes a low watermark into the WAL (a transactional
+ * logical decoding message), reads the chunk's rows, hands them over and writes a high watermark.
+ * The stream's thread opens the chunk's window at the low watermark and notes the key of every
+ * change to the chunk's table it streams inside the window; at the high watermark it drops the
+ * chunk's rows with those keys and puts the rest into the stream, at the high watermark's version.
+ *
+ * <p>Why that is exact. The chunk was read in a snapshot taken after the low watermark committed
+ * and before the high one did. A row whose key no change inside the window touched held, when the
+ * chunk was read, what it holds at the high watermark; a change after the window comes later in the
+ * stream, with a higher version. A row changed inside the window is written by its streamed change,
+ * and its chunk copy, which may be older, is dropped; a row deleted inside the window is therefore
+ * never written back, whatever the chunk read. A row deleted before the window is not in the chunk.
+ *
+ * <p>Messages are database-wide (every slot decodes them): each carries this source's run id, so a
+ * window is opened only by the watermarks of the reader that registered it.
+ */
+final class ChunkWindows {
+  /** The prefix of every watermark message of the synchronizer named {@code name}. */
+  static String prefix(String name) {
+    return "cachesync_watermark_" + name;
+  }
+
+  private final String prefix;
+  private final String runId;
+  private final AtomicLong sequence = new AtomicLong();
+  private final Map<Long, Chunk> chunks = new ConcurrentHashMap<>();
+
+  /**
+   * The transactions the stream decoded lately (their 32-bit ids), each with its place along the
+   * stream: a chunk's high watermark looks up which of the transactions its snapshot missed were
+   * decoded before its low watermark. Stream's thread only.
+   */
+  private final Map<Long, Long> decoded =
+      new java.util.LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, Long> eldest) {
+          return size() > DECODED_REMEMBERED;
+        }
+      };
+
+  /** How many decoded transactions are remembered. */
+  static final int DECODED_REMEMBERED = 16_384;
+
+  private long decodedCount;
+
+  ChunkWindows(String name) {
+    this.prefix = prefix(name);
+    this.runId = java.util.UUID.randomUUID().toString();
+  }
+
+  String prefix() {
+    return prefix;
+  }
+
+  /** Registers a chunk of {@code table}; its watermarks come from {@link Chunk#low()} and high. */
+  Chunk register(TableMapping table) {
+    Chunk chunk = new Chunk(sequence.incrementAndGet(), table);
+    chunks.put(chunk.id, chunk);
+    return chunk;
+  }
+
+  /** Forgets a chunk (applied, or given up): its watermarks, if they come, are ignored. */
+  void forget(Chunk chunk) {
+    chunks.remove(chunk.id);
+  }
+
+  /** Fails every chunk still waiting: the stream stops. */
+  void abandonAll(Exception why) {
+    for (Chunk chunk : chunks.values()) {
+      chunk.applied.completeExceptionally(why);
+    }
+    chunks.clear();
+  }
+
+  /** Notes a transaction the stream decoded a change of (stream's thread). */
+  void decoded(long xid) {
+    // The first time counts: a replay after a reconnect decodes it again, later along.
+    decoded.putIfAbsent(xid & 0xFFFF_FFFFL, ++decodedCount);
+  }
+
+  /** Whether some window is open: only then must the stream's changes be observed. */
+  boolean anyOpen() {
+    for (Chunk chunk : chunks.values()) {
+      if (chunk.open) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Notes a streamed change inside every open window of its table (stream's thread).
+   *
+   * <p>A TRUNCATE drops the whole chunk.
+   */
+  void observe(ChangeEvent event) {
+    for (Chunk chunk : chunks.values()) {
+      if (chunk.open && chunk.table.table().equals(event.table())) {
+        chunk.observe(event);
+      }
+    }
+  }
+
+  /**
+   * Handles a logical decoding message (stream's thread): opens a window at a low watermark; at a
+   * high watermark returns the chunk it closes, whose rows are then put in the stream.
+   *
+   * @param version the message's version along the stream
+   */
+  Chunk message(String messagePrefix, byte[] content, Version version) {
+    if (!prefix.equals(messagePrefix) || content == null) {
+      return null;
+    }
+    String[] parts = new String(content, StandardCharsets.UTF_8).split(" ");
+    if (parts.length != 3 || !parts[0].equals(runId)) {
+      return null; // another daemon's, or an earlier run's
+    }
+    Chunk chunk;
+    try {
+      chunk = chunks.get(Long.parseLong(parts[1]));
+    } catch (NumberFormatException e) {
+      return null;
+    }
+    if (chunk == null) {
+      return null; // given up, or a replay of a window already closed
+    }
+    switch (parts[2]) {
+      case "low" -> {
+        if (!chunk.open) {
+          chunk.lowMark = decodedCount;
+        }
+        chunk.open = true; // a replay reopens it and keeps the keys seen so far
+      }
+      case "high" -> {
+        if (chunk.closed) {
+          return null; // a replay: the chunk's rows were put in the stream already
+        }
+        chunk.closed = true;
+        chunk.open = false;
+        if (!chunk.rows.isDone()) {
+          // Cannot happen: the rows are handed over before the high watermark is written.
+          chunks.remove(chunk.id);
+          chunk.applied.completeExceptionally(
+              new IllegalStateException("the high watermark came before the chunk's rows"));
+          return null;
+        }
+        List<Long> missed = chunk.missedBeforeLow();
+        if (!missed.isEmpty()) {
+          chunks.remove(chunk.id);
+          chunk.applied.completeExceptionally(new CommittedUnseen(missed));
+          return null;
+        }
+        chunk.version = version;
+        return chunk;
+      }
+      default -> {
+        // not a watermark of this version of cachesync
+      }
+    }
+    return null;
+  }
+
+  /**
+   * A chunk's snapshot missed transactions the stream decoded before its low watermark: they had
+   * committed, but were not visible yet. The chunk is read again once they are.
+   */
+  static final class CommittedUnseen extends Exception {
+    private final List<Long> xids;
+
+    CommittedUnseen(List<Long> xids) {
+      super(
+          "its snapshot missed transactions "
+              + xids
+              + " that committed before its low watermark but were not visible yet");
+      this.xids = List.copyOf(xids);
+    }
+
+    /** The transactions' ids as the snapshot gave them (64-bit). */
+    List<Long> xids() {
+      return xids;
+    }
+  }
+
+  /**
+   * What became of a chunk's rows.
+   *
+   * @param loaded put in the stream
+   * @param dropped left out because the stream changed their key inside the window
+   */
+  record Applied(int loaded, int dropped) {}
+
+  /**
+   * One chunk: its rows, once read, and the keys the stream changed inside its window. The window's
+   * fields are the stream thread's; the rows are handed over through a future before the high
+   * watermark is written.
+   */
+  final class Chunk {
+    private final long id;
+    private final TableMapping table;
+    private final CompletableFuture<List<Row>> rows = new CompletableFuture<>();
+    private volatile List<Long> unseen = List.of();
+    private long lowMark;
+
+    /** Completed once a batch holding the chunk's rows that were put in the stream is applied. */
+    final CompletableFuture<Applied> applied = new CompletableFuture<>();
+
+    private final Set<String> changedKeys = new HashSet<>();
+    private volatile boolean open;
+    private boolean closed;
+    private boolean truncated;
+    private Version version;
+
+    private Chunk(long id, TableMapping table) {
+      this.id = id;
+      this.table = table;
+    }
+
+    TableMapping table() {
+      return table;
+    }
+
+    /** The low watermark's content. */
+    String low() {
+      return runId + " " + id + " low";
+    }
+
+    /** The high watermark's content. */
+    String high() {
+      return runId + " " + id + " high";
+    }
+
+    /** How many rows the chunk read. */
+    int rowsRead() {
+      return rows.join().size();
+    }
+
+    /**
+     * Hands the chunk's rows to the stream; called before the high watermark is written.
+     *
+     * @param missed the transactions the chunk's snapshot did not see: its in-progress list and the
+     *     ids at or past its {@code xmax} (64-bit ids)
+     */
+    void read(List<Row> read, List<Long> missed) {
+      unseen = List.copyOf(missed);
+      rows.complete(read);
+    }
+
+    /** The transactions the snapshot missed that the stream decoded before the low watermark. */
+    private List<Long> missedBeforeLow() {
+      List<Long> missed = new ArrayList<>();
+      for (long xid : unseen) {
+        Long at = decoded.get(xid & 0xFFFF_FFFFL);
+        if (at != null && at <= lowMark) {
+          missed.add(xid);
+        }
+      }
+      return missed;
+    }
+
+    private void observe(ChangeEvent event) {
+      if (event.kind() == ChangeEvent.Kind.TRUNCATE) {
+        truncated = true;
+        return;
+      }
+      addKey(event.before());
+      addKey(event.after());
+    }
+
+    private void addKey(Row row) {
+      if (row.columns().isEmpty()) {
+        return;
+      }
+      try {
+        changedKeys.add(table.key().render(row));
+      } catch (KeyRenderException e) {
+        // no key: nothing of the chunk can be this row's
+      }
+    }
+
+    /**
+     * The chunk's rows the window did not see change, as load rows at the high watermark's version
+     * (stream's thread, after the high watermark).
+     */
+    List<ChangeEvent> events() {
+      List<Row> read = rows.join();
+      List<ChangeEvent> events = new ArrayList<>(truncated ? 0 : read.size());
+      if (truncated) {
+        return events;
+      }
+      for (Row row : read) {
+        String key;
+        try {
+          key = table.key().render(row);
+        } catch (KeyRenderException e) {
+          key = null; // the planner refuses the row and says why
+        }
+        if (key == null || !changedKeys.contains(key)) {
+          events.add(
+              new ChangeEvent(table.table(), ChangeEvent.Kind.SNAPSHOT, Row.EMPTY, row, version));
+        }
+      }
+      return events;
+    }
+  }
+}

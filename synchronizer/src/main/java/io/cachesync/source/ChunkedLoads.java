@@ -1,0 +1,511 @@
+package io.cachesync.source;
+
+import io.cachesync.ServerUnreachableException;
+import io.cachesync.job.JdbcRowEncoder;
+import io.cachesync.model.DisplayText;
+import io.cachesync.model.Mapping;
+import io.cachesync.model.Row;
+import io.cachesync.model.TableId;
+import io.cachesync.model.TableMapping;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Loads the existing rows of tables while the stream runs (resync, tables added to the mapping):
+ * cachesync's own watermark chunks ({@link ChunkWindows}), one request at a time, on a thread of
+ * its own.
+ *
+ * <p>Each table is read in chunks of heap pages ({@code ctid} ranges, a TID range scan), each
+ * between its low and high watermark, on one connection in autocommit, so that every statement sees
+ * what committed before it. Up to {@link #IN_FLIGHT} chunks are read ahead of the stream: the next
+ * chunk is read while the stream applies the last one. A chunk's rows are counted once Redis
+ * acknowledged them.
+ *
+ * <p>Before PostgreSQL 14, whose {@code pgoutput} does not send logical decoding messages and which
+ * reads a {@code ctid} range with a full scan, requests go to Debezium's incremental snapshot
+ * instead (the {@code fallback}).
+ */
+final class ChunkedLoads implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ChunkedLoads.class);
+
+  /**
+   * Rows a chunk aims at by default; a chunk is a whole number of pages, so it holds about as many.
+   * The property {@code cachesync.resyncChunkRows} is for the tests, which race many small chunks.
+   */
+  static final int CHUNK_ROWS = 2048;
+
+  /** Chunks read and not yet applied, at most: memory is about this many chunks of rows. */
+  private static final int IN_FLIGHT = 4;
+
+  /** Pages per chunk when the table's statistics give no density (never analyzed). */
+  private static final int ROWS_PER_PAGE_UNKNOWN = 60;
+
+  private static final long RETRY_MILLIS = 1000;
+
+  private final PostgresConnector postgres;
+  private final Map<TableId, TableMapping> tables = new java.util.HashMap<>();
+  private final ChunkWindows windows;
+  private final LoadRequest.Listener listener;
+  private final Consumer<LoadRequest> fallback;
+  private final BlockingQueue<LoadRequest> requests = new LinkedBlockingQueue<>();
+  private final CountDownLatch stopping = new CountDownLatch(1);
+  private final Thread thread;
+  private volatile Connection connection;
+  private Boolean supported;
+  private final int chunkRows = Integer.getInteger("cachesync.resyncChunkRows", CHUNK_ROWS);
+
+  /**
+   * @param fallback takes the requests this server cannot serve (before PostgreSQL 14)
+   */
+  ChunkedLoads(
+      String name,
+      PostgresConnector postgres,
+      Mapping mapping,
+      ChunkWindows windows,
+      LoadRequest.Listener listener,
+      Consumer<LoadRequest> fallback) {
+    this.postgres = postgres;
+    mapping.tables().forEach(table -> tables.put(table.table(), table));
+    this.windows = windows;
+    this.listener = listener;
+    this.fallback = fallback;
+    this.thread = new Thread(this::run, "cachesync-resync-" + name);
+    thread.setDaemon(true);
+  }
+
+  /** Queues a request; it runs once those before it are done. */
+  void submit(LoadRequest request) {
+    requests.add(request);
+  }
+
+  void start() {
+    thread.start();
+  }
+
+  /** Stops after the current statement; a request not done stays taken for the next daemon. */
+  @Override
+  public void close() {
+    stopping.countDown();
+    windows.abandonAll(new InterruptedException("the stream stopped"));
+    thread.interrupt();
+    try {
+      thread.join(TimeUnit.SECONDS.toMillis(10));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    closeConnection();
+  }
+
+  private boolean stopped() {
+    return stopping.getCount() == 0;
+  }
+
+  private void run() {
+    try {
+      while (!stopped()) {
+        LoadRequest request = requests.poll(1, TimeUnit.SECONDS);
+        if (request != null) {
+          runRequest(request);
+        }
+      }
+    } catch (InterruptedException e) {
+      // stopping
+    } catch (RuntimeException e) {
+      LOG.error(
+          "Loading stopped on an unexpected error; the requests taken are run again by the next"
+              + " daemon to start",
+          e);
+    } finally {
+      closeConnection();
+    }
+  }
+
+  private void runRequest(LoadRequest request) throws InterruptedException {
+    if (!supported()) {
+      fallback.accept(request);
+      return;
+    }
+    LOG.info(
+        "Load {}: loading the existing rows of {} (watermark chunks)",
+        request.id(),
+        request.tables());
+    listener.started(request);
+    long started = System.nanoTime();
+    Map<TableId, Long> rows = new TreeMap<>(Comparator.comparing(TableId::toString));
+    request.tables().forEach(table -> rows.put(table, 0L));
+    Deque<Sent> inFlight = new ArrayDeque<>();
+    Tally tally = new Tally();
+    for (TableId table : rows.keySet()) {
+      TableMapping mapping = tables.get(table);
+      if (mapping == null) {
+        LOG.warn("Load {}: {} is not in the mapping any more; skipped", request.id(), table);
+        continue;
+      }
+      long pages = 0;
+      long pagesPerChunk = 0;
+      for (long from = 0; ; from += pagesPerChunk) {
+        if (from >= pages) {
+          // Sized again at the end: the table may have grown; the last chunk has no end.
+          long[] size = size(mapping);
+          pages = size[0];
+          pagesPerChunk = size[1];
+        }
+        boolean last = pagesPerChunk == 0 || from + pagesPerChunk >= pages;
+        Chunk range = new Chunk(mapping, from, last ? -1 : from + pagesPerChunk);
+        inFlight.add(send(request, range));
+        while (inFlight.size() >= IN_FLIGHT) {
+          applied(request, inFlight.poll(), rows, tally);
+        }
+        if (last) {
+          break;
+        }
+      }
+    }
+    while (!inFlight.isEmpty()) {
+      applied(request, inFlight.poll(), rows, tally);
+    }
+    double seconds = (System.nanoTime() - started) / 1e9;
+    long total = rows.values().stream().mapToLong(Long::longValue).sum();
+    LOG.info(
+        "Load {} of {} done: {} rows in {} s ({} rows/s), {} chunks, {} rows left to the stream"
+            + " that changed them inside their window",
+        request.id(),
+        request.tables(),
+        rows,
+        String.format("%.1f", seconds),
+        seconds > 0 ? Math.round(total / seconds) : total,
+        tally.chunks,
+        tally.dropped);
+    listener.completed(request, Map.copyOf(rows));
+  }
+
+  /** Chunks applied, and rows they left to the stream. */
+  private static final class Tally {
+    private long chunks;
+    private long dropped;
+  }
+
+  /** A chunk sent: its window, and the range to read again should it fail. */
+  private record Sent(Chunk range, ChunkWindows.Chunk window) {}
+
+  /** A part of a table: the rows whose ctid lies in [from, to) pages; to < 0 for no end. */
+  private record Chunk(TableMapping table, long from, long to) {
+    String sql() {
+      String select = "SELECT * FROM " + SqlIdentifier.quoted(table.table());
+      if (from == 0 && to < 0) {
+        return select;
+      }
+      String where = " WHERE ctid >= '(" + from + ",0)'::tid";
+      return select + where + (to < 0 ? "" : " AND ctid < '(" + to + ",0)'::tid");
+    }
+  }
+
+  /** Waits until Redis acknowledged a chunk's rows; reads it again if its window failed. */
+  private void applied(LoadRequest request, Sent sent, Map<TableId, Long> rows, Tally tally)
+      throws InterruptedException {
+    while (true) {
+      try {
+        ChunkWindows.Applied applied = sent.window().applied.get(1, TimeUnit.SECONDS);
+        windows.forget(sent.window());
+        rows.merge(sent.range().table().table(), (long) applied.loaded(), Long::sum);
+        tally.chunks++;
+        tally.dropped += applied.dropped();
+        listener.progress(request, Map.copyOf(rows));
+        return;
+      } catch (TimeoutException e) {
+        if (stopped()) {
+          throw new InterruptedException("stopping");
+        }
+      } catch (ExecutionException e) {
+        windows.forget(sent.window());
+        if (stopped()) {
+          throw new InterruptedException("stopping");
+        }
+        if (e.getCause() instanceof ChunkWindows.CommittedUnseen unseen) {
+          LOG.info(
+              "Load {}: a chunk of {} is read again: {}",
+              request.id(),
+              sent.range().table().table(),
+              unseen.getMessage());
+          awaitVisible(unseen.xids());
+          sent = send(request, sent.range());
+          continue;
+        }
+        LOG.warn(
+            "Load {}: a chunk of {} failed ({}); reading it again",
+            request.id(),
+            sent.range().table().table(),
+            e.getCause().getMessage());
+        sent = send(request, sent.range());
+      }
+    }
+  }
+
+  /**
+   * Writes the low watermark, reads the chunk, hands its rows over and writes the high watermark;
+   * retries on a lost connection until it is done or the loads stop.
+   */
+  private Sent send(LoadRequest request, Chunk range) throws InterruptedException {
+    while (true) {
+      ChunkWindows.Chunk window = windows.register(range.table());
+      try {
+        Connection c = connection();
+        watermark(c, window.low());
+        read(c, range, window);
+        watermark(c, window.high());
+        return new Sent(range, window);
+      } catch (SQLException | ServerUnreachableException e) {
+        windows.forget(window);
+        closeConnection();
+        if (stopped()) {
+          throw new InterruptedException("stopping");
+        }
+        boolean transient_ =
+            e instanceof ServerUnreachableException
+                || PostgresConnector.unavailable((SQLException) e);
+        long retry = transient_ ? RETRY_MILLIS : 10 * RETRY_MILLIS;
+        String message = DisplayText.of(String.valueOf(e.getMessage()));
+        if (transient_) {
+          LOG.warn(
+              "Load {}: reading a chunk of {} failed ({}); trying again in {} ms",
+              request.id(),
+              range.table().table(),
+              message,
+              retry);
+        } else {
+          // The load waits rather than skip rows: the cause must be fixed (a grant, the table).
+          LOG.error(
+              "Load {}: cannot read {} ({}); the load waits until the cause is fixed, trying"
+                  + " again in {} ms",
+              request.id(),
+              range.table().table(),
+              message,
+              retry);
+        }
+        if (stopping.await(retry, TimeUnit.MILLISECONDS)) {
+          throw new InterruptedException("stopping");
+        }
+      }
+    }
+  }
+
+  /**
+   * Reads a chunk, and the transactions its snapshot does not see, and hands both to its window.
+   *
+   * <p>PostgreSQL makes a transaction visible a moment after it writes its commit record (under
+   * synchronous replication, only once a standby confirmed it), so a snapshot taken after the low
+   * watermark committed may miss a transaction committed before it. That transaction streams before
+   * the window opens, so nothing would drop the chunk's older copy of its rows. The window checks
+   * the snapshot's missed transactions against those the stream decoded before the low watermark
+   * ({@link ChunkWindows.CommittedUnseen}), and the chunk is read again once they are visible.
+   */
+  private void read(Connection c, Chunk range, ChunkWindows.Chunk window) throws SQLException {
+    c.setAutoCommit(false);
+    c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+    try {
+      List<Long> unseen = new ArrayList<>();
+      // The transaction's first statement takes its snapshot; the chunk is read in the same.
+      try (Statement statement = c.createStatement();
+          ResultSet xids = statement.executeQuery(UNSEEN)) {
+        while (xids.next()) {
+          unseen.add(Long.parseLong(xids.getString(1)));
+        }
+      }
+      List<Row> read = new ArrayList<>();
+      try (PreparedStatement statement = c.prepareStatement(range.sql());
+          ResultSet result = statement.executeQuery()) {
+        JdbcRowEncoder.Columns columns = JdbcRowEncoder.columns(result);
+        while (result.next()) {
+          read.add(columns.encode(result));
+        }
+      }
+      c.commit();
+      window.read(read, unseen);
+    } finally {
+      if (!c.isClosed()) {
+        if (!c.getAutoCommit()) {
+          c.rollback();
+        }
+        c.setAutoCommit(true);
+        c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+      }
+    }
+  }
+
+  /**
+   * The transactions the transaction's snapshot does not see: those in its in-progress list and
+   * those at or past its {@code xmax}. The latter are all below the id this statement then assigns
+   * to its own transaction, and were all in progress when the snapshot was taken (a transaction
+   * that ended would have moved {@code xmax} past it), so there are about as many as there were
+   * sessions in a transaction.
+   */
+  private static final String UNSEEN =
+      "SELECT pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot())::text"
+          + " UNION ALL"
+          + " SELECT g::text FROM pg_catalog.generate_series("
+          + "   pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint,"
+          + "   pg_catalog.pg_current_xact_id()::text::bigint - 1) AS g";
+
+  /** Waits until every one of {@code xids} is visible to a new snapshot. */
+  private void awaitVisible(List<Long> xids) throws InterruptedException {
+    long since = System.nanoTime();
+    long told = since;
+    while (true) {
+      try (PreparedStatement statement =
+          connection()
+              .prepareStatement(
+                  "SELECT count(*) FROM pg_catalog.unnest(?::text[]) AS x"
+                      + " WHERE NOT pg_catalog.pg_visible_in_snapshot(x::xid8,"
+                      + " pg_catalog.pg_current_snapshot())")) {
+        statement.setArray(
+            1,
+            statement
+                .getConnection()
+                .createArrayOf("text", xids.stream().map(String::valueOf).toArray()));
+        try (ResultSet count = statement.executeQuery()) {
+          count.next();
+          if (count.getLong(1) == 0) {
+            return;
+          }
+        }
+      } catch (SQLException | ServerUnreachableException e) {
+        closeConnection();
+        LOG.warn(
+            "Could not check transactions {} ({}); trying again in {} ms",
+            xids,
+            DisplayText.of(String.valueOf(e.getMessage())),
+            RETRY_MILLIS);
+        if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+          throw new InterruptedException("stopping");
+        }
+        continue;
+      }
+      if (System.nanoTime() - told > TimeUnit.SECONDS.toNanos(10)) {
+        told = System.nanoTime();
+        LOG.warn(
+            "Transactions {} committed {} s ago and are still not visible (a synchronous standby"
+                + " that does not answer?); the load waits for them",
+            xids,
+            TimeUnit.NANOSECONDS.toSeconds(told - since));
+      }
+      // A poll of PostgreSQL's state: committed transactions become visible within moments.
+      if (stopping.await(1, TimeUnit.MILLISECONDS)) {
+        throw new InterruptedException("stopping");
+      }
+    }
+  }
+
+  /** Writes a watermark into the WAL: a transactional message, committed on its own. */
+  private void watermark(Connection c, String content) throws SQLException {
+    try (PreparedStatement statement =
+        c.prepareStatement("SELECT pg_catalog.pg_logical_emit_message(true, ?, ?)")) {
+      statement.setString(1, windows.prefix());
+      statement.setString(2, content);
+      statement.execute();
+    }
+  }
+
+  /**
+   * The table's size in pages now and the pages per chunk: the pages that hold {@link #CHUNK_ROWS}
+   * rows at the density of the table's statistics. {@code {pages, 0}} for a relation that is not a
+   * plain table (read whole).
+   */
+  private long[] size(TableMapping table) throws InterruptedException {
+    while (true) {
+      try (PreparedStatement statement =
+          connection()
+              .prepareStatement(
+                  "SELECT c.relkind, pg_catalog.pg_relation_size(c.oid)"
+                      + " / pg_catalog.current_setting('block_size')::bigint,"
+                      + " c.reltuples, c.relpages"
+                      + " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(?)")) {
+        statement.setString(1, SqlIdentifier.quoted(table.table()));
+        try (ResultSet row = statement.executeQuery()) {
+          if (!row.next() || !"r".equals(row.getString(1))) {
+            return new long[] {0, 0};
+          }
+          long pages = row.getLong(2);
+          double tuples = row.getDouble(3);
+          long statPages = row.getLong(4);
+          double density = tuples > 0 && statPages > 0 ? tuples / statPages : ROWS_PER_PAGE_UNKNOWN;
+          long perChunk = Math.max(1, Math.round(chunkRows / Math.max(1.0, density)));
+          return new long[] {pages, perChunk};
+        }
+      } catch (SQLException | ServerUnreachableException e) {
+        closeConnection();
+        LOG.warn(
+            "Could not read the size of {} ({}); trying again in {} ms",
+            table.table(),
+            DisplayText.of(String.valueOf(e.getMessage())),
+            RETRY_MILLIS);
+        if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+          throw new InterruptedException("stopping");
+        }
+      }
+    }
+  }
+
+  /** Whether the server sends logical decoding messages to a pgoutput slot (14 and later). */
+  private boolean supported() throws InterruptedException {
+    while (supported == null) {
+      try (Statement statement = connection().createStatement();
+          ResultSet version = statement.executeQuery("SHOW server_version_num")) {
+        version.next();
+        supported = Integer.parseInt(version.getString(1)) >= 140000;
+        if (!supported) {
+          LOG.info(
+              "PostgreSQL before 14 sends no logical decoding messages: loads run through"
+                  + " Debezium's incremental snapshot");
+        }
+      } catch (SQLException | ServerUnreachableException e) {
+        closeConnection();
+        LOG.warn(
+            "Could not read PostgreSQL's version ({}); trying again in {} ms",
+            DisplayText.of(String.valueOf(e.getMessage())),
+            RETRY_MILLIS);
+        if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+          throw new InterruptedException("stopping");
+        }
+      }
+    }
+    return supported;
+  }
+
+  private Connection connection() throws SQLException, ServerUnreachableException {
+    if (connection == null) {
+      connection = postgres.open("resync");
+      connection.setAutoCommit(true);
+    }
+    return connection;
+  }
+
+  private void closeConnection() {
+    if (connection != null) {
+      try {
+        connection.close();
+      } catch (SQLException e) {
+        LOG.debug("Closing the load's connection failed: {}", e.getMessage());
+      }
+      connection = null;
+    }
+  }
+}
