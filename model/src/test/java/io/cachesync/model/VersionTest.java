@@ -22,6 +22,21 @@ class VersionTest {
   }
 
   @Test
+  void text_ofAnyVersion_isBothNumbersInSixteenHexDigits_andParsesBack() {
+    Random random = new Random(7);
+    for (int i = 0; i < 10_000; i++) {
+      long commit = i % 3 == 0 ? random.nextLong() : random.nextInt() & 0xFFFFFFFFL;
+      long lsn = i % 5 == 0 ? -1L : random.nextLong() >>> random.nextInt(64);
+      Version version = new Version(commit, lsn);
+      String expected =
+          String.format("%16s", Long.toHexString(commit)).replace(' ', '0')
+              + String.format("%16s", Long.toHexString(lsn)).replace(' ', '0');
+      assertThat(version.text()).isEqualTo(expected);
+      assertThat(Version.parse(version.text())).isEqualTo(version);
+    }
+  }
+
+  @Test
   void snapshot_isAboveEarlierCommitsAndBelowLaterChanges() {
     Version snapshot = Version.snapshot(0x5000);
 

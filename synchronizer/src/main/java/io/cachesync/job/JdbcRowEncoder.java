@@ -113,7 +113,10 @@ public final class JdbcRowEncoder {
       case "numeric" -> ValueEncoder.numeric(text);
       case "money" -> ValueEncoder.money(text);
       case "bool" -> new ColumnValue.Bool(rows.getBoolean(i));
-      case "timestamptz" -> ValueEncoder.utcTimestamp(rows.getTimestamp(i));
+      case "timestamptz" -> {
+        ColumnValue fast = ValueEncoder.utcTimestampText(text);
+        yield fast != null ? fast : ValueEncoder.utcTimestamp(rows.getTimestamp(i));
+      }
       case "timestamp" -> ValueEncoder.localTimestamp(text);
       case "date" -> ValueEncoder.date(rows.getObject(i, java.time.LocalDate.class));
       case "time" -> ValueEncoder.time(text);

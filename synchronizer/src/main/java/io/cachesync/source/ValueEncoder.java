@@ -132,6 +132,57 @@ public final class ValueEncoder {
     return ColumnValue.text(MICROS_UTC.format(value.atOffset(ZoneOffset.UTC)));
   }
 
+  /**
+   * timestamptz from PostgreSQL's text of it in a session whose time zone is UTC ({@code 2026-12-06
+   * 05:57:12.5+00}), or null when the text has another form (another offset, a year past 9999, BC,
+   * infinity): then {@link #utcTimestamp(Timestamp)} is the way. Parsing into a {@link Timestamp}
+   * and formatting it again was half the cost of reading a row of narrow columns.
+   */
+  public static ColumnValue utcTimestampText(String text) {
+    int length = text.length();
+    if (length < 22
+        || length > 29
+        || text.charAt(length - 3) != '+'
+        || text.charAt(length - 2) != '0'
+        || text.charAt(length - 1) != '0'
+        || text.charAt(4) != '-'
+        || text.charAt(7) != '-'
+        || text.charAt(10) != ' '
+        || text.charAt(13) != ':'
+        || text.charAt(16) != ':') {
+      return null;
+    }
+    int fractionEnd = length - 3;
+    if (fractionEnd != 19 && (text.charAt(19) != '.' || fractionEnd == 20)) {
+      return null;
+    }
+    char[] out = new char[27];
+    for (int i = 0; i < 19; i++) {
+      char c = text.charAt(i);
+      boolean digit = c >= '0' && c <= '9';
+      if (i == 4 || i == 7 || i == 13 || i == 16) {
+        out[i] = c;
+      } else if (i == 10) {
+        out[i] = 'T';
+      } else if (!digit) {
+        return null;
+      } else {
+        out[i] = c;
+      }
+    }
+    out[19] = '.';
+    for (int i = 0; i < 6; i++) {
+      int at = 20 + i;
+      char c = at < fractionEnd ? text.charAt(at) : '0';
+      if (c < '0' || c > '9') {
+        return null;
+      }
+      out[20 + i] = c;
+    }
+    out[26] = 'Z';
+    return ColumnValue.text(new String(out));
+  }
+
   /** timestamptz from PgJDBC. */
   public static ColumnValue utcTimestamp(Timestamp value) {
     if (value.getTime() == INFINITY) {

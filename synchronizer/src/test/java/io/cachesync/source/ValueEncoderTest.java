@@ -14,6 +14,49 @@ import org.postgresql.util.PGInterval;
 class ValueEncoderTest {
 
   @Test
+  void timestamptzText_inUtc_isWrittenAsTheParsedValueWouldBe() {
+    java.util.Random random = new java.util.Random(42);
+    java.time.format.DateTimeFormatter postgres =
+        java.time.format.DateTimeFormatter.ofPattern("uuuu-MM-dd HH:mm:ss");
+    for (int i = 0; i < 20_000; i++) {
+      // Years 1 to 9999, any microsecond; PostgreSQL prints the fraction without trailing zeros.
+      long seconds = -62_135_596_800L + (long) (random.nextDouble() * 315_537_897_599L);
+      int micros = random.nextInt(4) == 0 ? 0 : random.nextInt(1_000_000);
+      if (random.nextInt(4) == 0) {
+        micros = micros / 1000 * 1000;
+      }
+      java.time.Instant instant = java.time.Instant.ofEpochSecond(seconds, micros * 1000L);
+      String fraction =
+          micros == 0 ? "" : ("." + String.format("%06d", micros)).replaceAll("0+$", "");
+      String text = postgres.format(instant.atOffset(java.time.ZoneOffset.UTC)) + fraction + "+00";
+      assertThat(ValueEncoder.utcTimestampText(text))
+          .as(text)
+          .isEqualTo(ValueEncoder.utcTimestamp(instant));
+    }
+  }
+
+  @Test
+  void timestamptzText_inOtherForms_isLeftToTheParser() {
+    for (String text :
+        new String[] {
+          "2026-12-06 05:57:12+01",
+          "2026-12-06 05:57:12.5+05:30",
+          "2026-12-06 05:57:12-00",
+          "0044-03-15 12:00:00+00 BC",
+          "10000-01-01 00:00:00+00",
+          "infinity",
+          "-infinity",
+          "2026-12-06 05:57:12.+00",
+          "2026-12-06 05:57:1x+00",
+          "2026-12-06T05:57:12+00x"
+        }) {
+      assertThat(ValueEncoder.utcTimestampText(text)).as(text).isNull();
+    }
+    assertThat(ValueEncoder.utcTimestampText("0999-01-02 03:04:05.000007+00"))
+        .isEqualTo(ColumnValue.text("0999-01-02T03:04:05.000007Z"));
+  }
+
+  @Test
   void interval_everyPart_isWrittenAsDebeziumsIsoText() throws Exception {
     assertThat(ValueEncoder.interval(new PGInterval("1 year 2 mons 3 days 04:05:06.789")))
         .isEqualTo(ColumnValue.text("P1Y2M3DT4H5M6.789S"));
