@@ -2,6 +2,7 @@ package io.cachesync;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.load.BulkChunkWriter;
 import io.cachesync.load.InitialLoad;
 import io.cachesync.metrics.Phase;
 import io.cachesync.metrics.SyncMetrics;
@@ -95,6 +96,7 @@ public final class Daemon implements AutoCloseable {
   private final WriterLease lease;
   private final Synchronizer synchronizer;
   private final DebeziumChangeSource source;
+  private final BulkChunkWriter chunkWriter;
   private final Housekeeper housekeeper;
   private final SyncMetrics metrics;
 
@@ -174,6 +176,17 @@ public final class Daemon implements AutoCloseable {
             roleLost -> roleLost(roleLost.getMessage()),
             // Nobody can read the metrics without the endpoint: the hot path does not count.
             configuration.settings().http().enabled() ? metrics : SyncListener.NONE);
+    this.chunkWriter =
+        new BulkChunkWriter(
+            configuration.settings(),
+            lease.owner(),
+            epoch,
+            writer.maxValueBytes(),
+            configuration.mapping(),
+            synchronizer,
+            this::roleLost,
+            this::stateLost,
+            metrics::rowsLoaded);
     this.source =
         new DebeziumChangeSource(
             configuration,
@@ -188,7 +201,8 @@ public final class Daemon implements AutoCloseable {
                         + " it resumes from what Redis holds, or loads every mapped table again"),
             synchronizer,
             resumedFrom,
-            new LoadListener());
+            new LoadListener(),
+            chunkWriter);
     this.housekeeper =
         new Housekeeper(
             configuration,
@@ -809,6 +823,7 @@ public final class Daemon implements AutoCloseable {
             "The batch in flight was not applied within {} s; giving it up, it is replayed on the next start",
             GRACE_SECONDS);
         synchronizer.stop();
+        chunkWriter.stop();
         closed.get(GRACE_SECONDS, TimeUnit.SECONDS);
       }
     } catch (InterruptedException e) {
@@ -897,6 +912,7 @@ public final class Daemon implements AutoCloseable {
   private void closeConnections() {
     metrics.loadsAbandoned();
     housekeeper.close();
+    chunkWriter.close();
     writer.close();
     lease.close();
     stateStore.close();

@@ -18,13 +18,16 @@ import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,8 +56,14 @@ final class ChunkedLoads implements AutoCloseable {
    */
   static final int CHUNK_ROWS = 2048;
 
-  /** Chunks read and not yet applied, at most: memory is about this many chunks of rows. */
-  private static final int IN_FLIGHT = 4;
+  /** Chunks a reader has read and not yet seen applied, at most. */
+  private static final int IN_FLIGHT = 3;
+
+  /**
+   * Readers of one request, each on its own connection. Memory is about {@code READERS x IN_FLIGHT}
+   * chunks of rows.
+   */
+  private static final int READERS = 2;
 
   /** Pages per chunk when the table's statistics give no density (never analyzed). */
   private static final int ROWS_PER_PAGE_UNKNOWN = 60;
@@ -69,7 +78,10 @@ final class ChunkedLoads implements AutoCloseable {
   private final BlockingQueue<LoadRequest> requests = new LinkedBlockingQueue<>();
   private final CountDownLatch stopping = new CountDownLatch(1);
   private final Thread thread;
-  private volatile Connection connection;
+
+  /** The runner's own reader: sizes, the server's version, and one share of the chunks. */
+  private final Reader main = new Reader();
+
   private Boolean supported;
   private final int chunkRows = Integer.getInteger("cachesync.resyncChunkRows", CHUNK_ROWS);
 
@@ -112,7 +124,6 @@ final class ChunkedLoads implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    closeConnection();
   }
 
   private boolean stopped() {
@@ -135,55 +146,80 @@ final class ChunkedLoads implements AutoCloseable {
               + " daemon to start",
           e);
     } finally {
-      closeConnection();
+      main.close();
     }
   }
 
   private void runRequest(LoadRequest request) throws InterruptedException {
-    if (!supported()) {
+    if (!main.supported()) {
       fallback.accept(request);
       return;
     }
     LOG.info(
-        "Load {}: loading the existing rows of {} (watermark chunks)",
+        "Load {}: loading the existing rows of {} (watermark chunks, {} readers)",
         request.id(),
-        request.tables());
+        request.tables(),
+        READERS);
     listener.started(request);
     long started = System.nanoTime();
-    Map<TableId, Long> rows = new TreeMap<>(Comparator.comparing(TableId::toString));
-    request.tables().forEach(table -> rows.put(table, 0L));
-    Deque<Sent> inFlight = new ArrayDeque<>();
-    Tally tally = new Tally();
-    for (TableId table : rows.keySet()) {
+    Progress progress = new Progress(request);
+    Queue<Chunk> ranges = new ConcurrentLinkedQueue<>();
+    for (TableId table : progress.rows.keySet()) {
       TableMapping mapping = tables.get(table);
       if (mapping == null) {
         LOG.warn("Load {}: {} is not in the mapping any more; skipped", request.id(), table);
         continue;
       }
-      long pages = 0;
-      long pagesPerChunk = 0;
-      for (long from = 0; ; from += pagesPerChunk) {
-        if (from >= pages) {
-          // Sized again at the end: the table may have grown; the last chunk has no end.
-          long[] size = size(mapping);
-          pages = size[0];
-          pagesPerChunk = size[1];
-        }
-        boolean last = pagesPerChunk == 0 || from + pagesPerChunk >= pages;
-        Chunk range = new Chunk(mapping, from, last ? -1 : from + pagesPerChunk);
-        inFlight.add(send(request, range));
-        while (inFlight.size() >= IN_FLIGHT) {
-          applied(request, inFlight.poll(), rows, tally);
-        }
-        if (last) {
-          break;
-        }
+      long[] size = main.size(mapping);
+      long pages = size[0];
+      long perChunk = size[1];
+      long from = 0;
+      while (perChunk > 0 && from + perChunk < pages) {
+        ranges.add(new Chunk(mapping, from, from + perChunk, perChunk));
+        from += perChunk;
+      }
+      // The last chunk has no end: rows the table gains meanwhile are read too.
+      ranges.add(new Chunk(mapping, from, -1, perChunk));
+    }
+    AtomicReference<RuntimeException> failure = new AtomicReference<>();
+    List<Thread> helpers = new ArrayList<>();
+    List<Reader> helperReaders = new ArrayList<>();
+    for (int i = 1; i < READERS; i++) {
+      Reader reader = new Reader();
+      helperReaders.add(reader);
+      Thread helper =
+          new Thread(
+              () -> {
+                try {
+                  reader.readAll(request, ranges, progress);
+                } catch (InterruptedException e) {
+                  // stopping
+                } catch (RuntimeException e) {
+                  failure.compareAndSet(null, e);
+                } finally {
+                  reader.close();
+                }
+              },
+              thread.getName() + "-" + (i + 1));
+      helper.setDaemon(true);
+      helpers.add(helper);
+      helper.start();
+    }
+    try {
+      main.readAll(request, ranges, progress);
+    } finally {
+      for (Thread helper : helpers) {
+        helper.join();
       }
     }
-    while (!inFlight.isEmpty()) {
-      applied(request, inFlight.poll(), rows, tally);
+    if (failure.get() != null) {
+      throw failure.get();
+    }
+    if (stopped()) {
+      throw new InterruptedException("stopping");
     }
     double seconds = (System.nanoTime() - started) / 1e9;
+    Map<TableId, Long> rows = progress.rows();
     long total = rows.values().stream().mapToLong(Long::longValue).sum();
     LOG.info(
         "Load {} of {} done: {} rows in {} s ({} rows/s), {} chunks, {} rows left to the stream"
@@ -193,22 +229,44 @@ final class ChunkedLoads implements AutoCloseable {
         rows,
         String.format("%.1f", seconds),
         seconds > 0 ? Math.round(total / seconds) : total,
-        tally.chunks,
-        tally.dropped);
-    listener.completed(request, Map.copyOf(rows));
+        progress.chunks,
+        progress.dropped);
+    listener.completed(request, rows);
   }
 
-  /** Chunks applied, and rows they left to the stream. */
-  private static final class Tally {
+  /** A request's rows applied so far, per table, shared by its readers. */
+  private final class Progress {
+    private final LoadRequest request;
+    private final Map<TableId, Long> rows = new TreeMap<>(Comparator.comparing(TableId::toString));
     private long chunks;
     private long dropped;
+
+    Progress(LoadRequest request) {
+      this.request = request;
+      request.tables().forEach(table -> rows.put(table, 0L));
+    }
+
+    synchronized void applied(TableId table, ChunkWindows.Applied applied) {
+      rows.merge(table, (long) applied.loaded(), Long::sum);
+      chunks++;
+      dropped += applied.dropped();
+      listener.progress(request, Map.copyOf(rows));
+    }
+
+    synchronized Map<TableId, Long> rows() {
+      return Map.copyOf(rows);
+    }
   }
 
   /** A chunk sent: its window, and the range to read again should it fail. */
   private record Sent(Chunk range, ChunkWindows.Chunk window) {}
 
-  /** A part of a table: the rows whose ctid lies in [from, to) pages; to < 0 for no end. */
-  private record Chunk(TableMapping table, long from, long to) {
+  /**
+   * A part of a table: the rows whose ctid lies in [from, to) pages; to < 0 for no end.
+   *
+   * @param perChunk the pages of a chunk of this table (0: the table is read whole)
+   */
+  private record Chunk(TableMapping table, long from, long to, long perChunk) {
     String sql() {
       String select = "SELECT * FROM " + SqlIdentifier.quoted(table.table());
       if (from == 0 && to < 0) {
@@ -219,293 +277,345 @@ final class ChunkedLoads implements AutoCloseable {
     }
   }
 
-  /** Waits until Redis acknowledged a chunk's rows; reads it again if its window failed. */
-  private void applied(LoadRequest request, Sent sent, Map<TableId, Long> rows, Tally tally)
-      throws InterruptedException {
-    while (true) {
-      try {
-        ChunkWindows.Applied applied = sent.window().applied.get(1, TimeUnit.SECONDS);
-        windows.forget(sent.window());
-        rows.merge(sent.range().table().table(), (long) applied.loaded(), Long::sum);
-        tally.chunks++;
-        tally.dropped += applied.dropped();
-        listener.progress(request, Map.copyOf(rows));
-        return;
-      } catch (TimeoutException e) {
-        if (stopped()) {
-          throw new InterruptedException("stopping");
-        }
-      } catch (ExecutionException e) {
-        windows.forget(sent.window());
-        if (stopped()) {
-          throw new InterruptedException("stopping");
-        }
-        if (e.getCause() instanceof ChunkWindows.CommittedUnseen unseen) {
-          LOG.info(
-              "Load {}: a chunk of {} is read again: {}",
-              request.id(),
-              sent.range().table().table(),
-              unseen.getMessage());
-          awaitVisible(unseen.xids());
-          sent = send(request, sent.range());
-          continue;
-        }
-        LOG.warn(
-            "Load {}: a chunk of {} failed ({}); reading it again",
-            request.id(),
-            sent.range().table().table(),
-            e.getCause().getMessage());
-        sent = send(request, sent.range());
-      }
-    }
-  }
-
   /**
-   * Writes the low watermark, reads the chunk, hands its rows over and writes the high watermark;
-   * retries on a lost connection until it is done or the loads stop.
+   * One connection reading chunks: each reader writes its chunks' watermarks and reads their rows
+   * on its own connection, so the windows of two readers' chunks overlap. That is safe: a chunk's
+   * rows are filtered by its own window only, and the chunks of one table hold different pages.
    */
-  private Sent send(LoadRequest request, Chunk range) throws InterruptedException {
-    while (true) {
-      ChunkWindows.Chunk window = windows.register(range.table());
-      try {
-        Connection c = connection();
-        watermark(c, window.low());
-        read(c, range, window);
-        watermark(c, window.high());
-        return new Sent(range, window);
-      } catch (SQLException | ServerUnreachableException e) {
-        windows.forget(window);
-        closeConnection();
-        if (stopped()) {
-          throw new InterruptedException("stopping");
-        }
-        boolean transient_ =
-            e instanceof ServerUnreachableException
-                || PostgresConnector.unavailable((SQLException) e);
-        long retry = transient_ ? RETRY_MILLIS : 10 * RETRY_MILLIS;
-        String message = DisplayText.of(String.valueOf(e.getMessage()));
-        if (transient_) {
-          LOG.warn(
-              "Load {}: reading a chunk of {} failed ({}); trying again in {} ms",
-              request.id(),
-              range.table().table(),
-              message,
-              retry);
-        } else {
-          // The load waits rather than skip rows: the cause must be fixed (a grant, the table).
-          LOG.error(
-              "Load {}: cannot read {} ({}); the load waits until the cause is fixed, trying"
-                  + " again in {} ms",
-              request.id(),
-              range.table().table(),
-              message,
-              retry);
-        }
-        if (stopping.await(retry, TimeUnit.MILLISECONDS)) {
-          throw new InterruptedException("stopping");
-        }
-      }
-    }
-  }
+  private final class Reader implements AutoCloseable {
+    private Connection connection;
 
-  /**
-   * Reads a chunk, and the transactions its snapshot does not see, and hands both to its window.
-   *
-   * <p>PostgreSQL makes a transaction visible a moment after it writes its commit record (under
-   * synchronous replication, only once a standby confirmed it), so a snapshot taken after the low
-   * watermark committed may miss a transaction committed before it. That transaction streams before
-   * the window opens, so nothing would drop the chunk's older copy of its rows. The window checks
-   * the snapshot's missed transactions against those the stream decoded before the low watermark
-   * ({@link ChunkWindows.CommittedUnseen}), and the chunk is read again once they are visible.
-   */
-  private void read(Connection c, Chunk range, ChunkWindows.Chunk window) throws SQLException {
-    c.setAutoCommit(false);
-    c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-    try {
-      List<Long> unseen = new ArrayList<>();
-      // The transaction's first statement takes its snapshot; the chunk is read in the same.
-      try (Statement statement = c.createStatement();
-          ResultSet xids = statement.executeQuery(UNSEEN)) {
-        while (xids.next()) {
-          unseen.add(Long.parseLong(xids.getString(1)));
+    /**
+     * Reads chunks from {@code ranges} until none is left, with {@link #IN_FLIGHT} of its own read
+     * ahead of the stream, and waits for the last of them.
+     */
+    void readAll(LoadRequest request, Queue<Chunk> ranges, Progress progress)
+        throws InterruptedException {
+      Deque<Sent> inFlight = new ArrayDeque<>();
+      Chunk range;
+      while (!stopped() && (range = ranges.poll()) != null) {
+        inFlight.add(send(request, bounded(range, ranges)));
+        while (inFlight.size() >= IN_FLIGHT) {
+          applied(request, inFlight.poll(), progress);
         }
       }
-      List<Row> read = new ArrayList<>();
-      try (PreparedStatement statement = c.prepareStatement(range.sql());
-          ResultSet result = statement.executeQuery()) {
-        JdbcRowEncoder.Columns columns = JdbcRowEncoder.columns(result);
-        while (result.next()) {
-          read.add(columns.encode(result));
-        }
+      while (!inFlight.isEmpty()) {
+        applied(request, inFlight.poll(), progress);
       }
-      c.commit();
-      window.read(read, unseen);
-    } finally {
-      if (!c.isClosed()) {
-        if (!c.getAutoCommit()) {
-          c.rollback();
-        }
-        c.setAutoCommit(true);
-        c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
-      }
-    }
-  }
-
-  /**
-   * The transactions the transaction's snapshot does not see: those in its in-progress list and
-   * those at or past its {@code xmax}. The latter are all below the id this statement then assigns
-   * to its own transaction, and were all in progress when the snapshot was taken (a transaction
-   * that ended would have moved {@code xmax} past it), so there are about as many as there were
-   * sessions in a transaction.
-   */
-  private static final String UNSEEN =
-      "SELECT pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot())::text"
-          + " UNION ALL"
-          + " SELECT g::text FROM pg_catalog.generate_series("
-          + "   pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint,"
-          + "   pg_catalog.pg_current_xact_id()::text::bigint - 1) AS g";
-
-  /** Waits until every one of {@code xids} is visible to a new snapshot. */
-  private void awaitVisible(List<Long> xids) throws InterruptedException {
-    long since = System.nanoTime();
-    long told = since;
-    while (true) {
-      try (PreparedStatement statement =
-          connection()
-              .prepareStatement(
-                  "SELECT count(*) FROM pg_catalog.unnest(?::text[]) AS x"
-                      + " WHERE NOT pg_catalog.pg_visible_in_snapshot(x::xid8,"
-                      + " pg_catalog.pg_current_snapshot())")) {
-        statement.setArray(
-            1,
-            statement
-                .getConnection()
-                .createArrayOf("text", xids.stream().map(String::valueOf).toArray()));
-        try (ResultSet count = statement.executeQuery()) {
-          count.next();
-          if (count.getLong(1) == 0) {
-            return;
-          }
-        }
-      } catch (SQLException | ServerUnreachableException e) {
-        closeConnection();
-        LOG.warn(
-            "Could not check transactions {} ({}); trying again in {} ms",
-            xids,
-            DisplayText.of(String.valueOf(e.getMessage())),
-            RETRY_MILLIS);
-        if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
-          throw new InterruptedException("stopping");
-        }
-        continue;
-      }
-      if (System.nanoTime() - told > TimeUnit.SECONDS.toNanos(10)) {
-        told = System.nanoTime();
-        LOG.warn(
-            "Transactions {} committed {} s ago and are still not visible (a synchronous standby"
-                + " that does not answer?); the load waits for them",
-            xids,
-            TimeUnit.NANOSECONDS.toSeconds(told - since));
-      }
-      // A poll of PostgreSQL's state: committed transactions become visible within moments.
-      if (stopping.await(1, TimeUnit.MILLISECONDS)) {
+      if (stopped()) {
         throw new InterruptedException("stopping");
       }
     }
-  }
 
-  /** Writes a watermark into the WAL: a transactional message, committed on its own. */
-  private void watermark(Connection c, String content) throws SQLException {
-    try (PreparedStatement statement =
-        c.prepareStatement("SELECT pg_catalog.pg_logical_emit_message(true, ?, ?)")) {
-      statement.setString(1, windows.prefix());
-      statement.setString(2, content);
-      statement.execute();
+    /**
+     * The last chunk of a table, which has no end, bounded to one chunk's pages when the table has
+     * grown past them since it was sized; the rest goes back to the queue, again without end.
+     */
+    private Chunk bounded(Chunk range, Queue<Chunk> ranges) throws InterruptedException {
+      if (range.to() >= 0 || range.perChunk() == 0) {
+        return range;
+      }
+      long pages = size(range.table())[0];
+      if (range.from() + range.perChunk() >= pages) {
+        return range;
+      }
+      long to = range.from() + range.perChunk();
+      ranges.add(new Chunk(range.table(), to, -1, range.perChunk()));
+      return new Chunk(range.table(), range.from(), to, range.perChunk());
     }
-  }
 
-  /**
-   * The table's size in pages now and the pages per chunk: the pages that hold {@link #CHUNK_ROWS}
-   * rows at the density of the table's statistics. {@code {pages, 0}} for a relation that is not a
-   * plain table (read whole).
-   */
-  private long[] size(TableMapping table) throws InterruptedException {
-    while (true) {
-      try (PreparedStatement statement =
-          connection()
-              .prepareStatement(
-                  "SELECT c.relkind, pg_catalog.pg_relation_size(c.oid)"
-                      + " / pg_catalog.current_setting('block_size')::bigint,"
-                      + " c.reltuples, c.relpages"
-                      + " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(?)")) {
-        statement.setString(1, SqlIdentifier.quoted(table.table()));
-        try (ResultSet row = statement.executeQuery()) {
-          if (!row.next() || !"r".equals(row.getString(1))) {
-            return new long[] {0, 0};
+    /** Waits until Redis acknowledged a chunk's rows; reads it again if its window failed. */
+    private void applied(LoadRequest request, Sent sent, Progress progress)
+        throws InterruptedException {
+      while (true) {
+        try {
+          ChunkWindows.Applied applied = sent.window().applied.get(1, TimeUnit.SECONDS);
+          windows.forget(sent.window());
+          progress.applied(sent.range().table().table(), applied);
+          return;
+        } catch (TimeoutException e) {
+          if (stopped()) {
+            throw new InterruptedException("stopping");
           }
-          long pages = row.getLong(2);
-          double tuples = row.getDouble(3);
-          long statPages = row.getLong(4);
-          double density = tuples > 0 && statPages > 0 ? tuples / statPages : ROWS_PER_PAGE_UNKNOWN;
-          long perChunk = Math.max(1, Math.round(chunkRows / Math.max(1.0, density)));
-          return new long[] {pages, perChunk};
-        }
-      } catch (SQLException | ServerUnreachableException e) {
-        closeConnection();
-        LOG.warn(
-            "Could not read the size of {} ({}); trying again in {} ms",
-            table.table(),
-            DisplayText.of(String.valueOf(e.getMessage())),
-            RETRY_MILLIS);
-        if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
-          throw new InterruptedException("stopping");
-        }
-      }
-    }
-  }
-
-  /** Whether the server sends logical decoding messages to a pgoutput slot (14 and later). */
-  private boolean supported() throws InterruptedException {
-    while (supported == null) {
-      try (Statement statement = connection().createStatement();
-          ResultSet version = statement.executeQuery("SHOW server_version_num")) {
-        version.next();
-        supported = Integer.parseInt(version.getString(1)) >= 140000;
-        if (!supported) {
-          LOG.info(
-              "PostgreSQL before 14 sends no logical decoding messages: loads run through"
-                  + " Debezium's incremental snapshot");
-        }
-      } catch (SQLException | ServerUnreachableException e) {
-        closeConnection();
-        LOG.warn(
-            "Could not read PostgreSQL's version ({}); trying again in {} ms",
-            DisplayText.of(String.valueOf(e.getMessage())),
-            RETRY_MILLIS);
-        if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
-          throw new InterruptedException("stopping");
+        } catch (ExecutionException e) {
+          windows.forget(sent.window());
+          if (stopped()) {
+            throw new InterruptedException("stopping");
+          }
+          if (e.getCause() instanceof ChunkWindows.CommittedUnseen unseen) {
+            LOG.info(
+                "Load {}: a chunk of {} is read again: {}",
+                request.id(),
+                sent.range().table().table(),
+                unseen.getMessage());
+            awaitVisible(unseen.xids());
+            sent = send(request, sent.range());
+            continue;
+          }
+          LOG.warn(
+              "Load {}: a chunk of {} failed ({}); reading it again",
+              request.id(),
+              sent.range().table().table(),
+              e.getCause().getMessage());
+          sent = send(request, sent.range());
         }
       }
     }
-    return supported;
-  }
 
-  private Connection connection() throws SQLException, ServerUnreachableException {
-    if (connection == null) {
-      connection = postgres.open("resync");
-      connection.setAutoCommit(true);
+    /**
+     * Writes the low watermark, reads the chunk, hands its rows over and writes the high watermark;
+     * retries on a lost connection until it is done or the loads stop.
+     */
+    private Sent send(LoadRequest request, Chunk range) throws InterruptedException {
+      while (true) {
+        ChunkWindows.Chunk window = windows.register(range.table());
+        try {
+          Connection c = connection();
+          watermark(c, window.low());
+          read(c, range, window);
+          watermark(c, window.high());
+          return new Sent(range, window);
+        } catch (SQLException | ServerUnreachableException e) {
+          windows.forget(window);
+          closeConnection();
+          if (stopped()) {
+            throw new InterruptedException("stopping");
+          }
+          boolean transient_ =
+              e instanceof ServerUnreachableException
+                  || PostgresConnector.unavailable((SQLException) e);
+          long retry = transient_ ? RETRY_MILLIS : 10 * RETRY_MILLIS;
+          String message = DisplayText.of(String.valueOf(e.getMessage()));
+          if (transient_) {
+            LOG.warn(
+                "Load {}: reading a chunk of {} failed ({}); trying again in {} ms",
+                request.id(),
+                range.table().table(),
+                message,
+                retry);
+          } else {
+            // The load waits rather than skip rows: the cause must be fixed (a grant, the table).
+            LOG.error(
+                "Load {}: cannot read {} ({}); the load waits until the cause is fixed, trying"
+                    + " again in {} ms",
+                request.id(),
+                range.table().table(),
+                message,
+                retry);
+          }
+          if (stopping.await(retry, TimeUnit.MILLISECONDS)) {
+            throw new InterruptedException("stopping");
+          }
+        }
+      }
     }
-    return connection;
-  }
 
-  private void closeConnection() {
-    if (connection != null) {
+    /**
+     * Reads a chunk, and the transactions its snapshot does not see, and hands both to its window.
+     *
+     * <p>PostgreSQL makes a transaction visible a moment after it writes its commit record (under
+     * synchronous replication, only once a standby confirmed it), so a snapshot taken after the low
+     * watermark committed may miss a transaction committed before it. That transaction streams
+     * before the window opens, so nothing would drop the chunk's older copy of its rows. The window
+     * checks the snapshot's missed transactions against those the stream decoded before the low
+     * watermark ({@link ChunkWindows.CommittedUnseen}), and the chunk is read again once they are
+     * visible.
+     */
+    private void read(Connection c, Chunk range, ChunkWindows.Chunk window) throws SQLException {
+      c.setAutoCommit(false);
+      c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
       try {
-        connection.close();
-      } catch (SQLException e) {
-        LOG.debug("Closing the load's connection failed: {}", e.getMessage());
+        List<Long> unseen = new ArrayList<>();
+        // The transaction's first statement takes its snapshot; the chunk is read in the same.
+        try (Statement statement = c.createStatement();
+            ResultSet xids = statement.executeQuery(UNSEEN)) {
+          while (xids.next()) {
+            unseen.add(Long.parseLong(xids.getString(1)));
+          }
+        }
+        List<Row> read = new ArrayList<>();
+        try (PreparedStatement statement = c.prepareStatement(range.sql());
+            ResultSet result = statement.executeQuery()) {
+          JdbcRowEncoder.Columns columns = JdbcRowEncoder.columns(result);
+          while (result.next()) {
+            read.add(columns.encode(result));
+          }
+        }
+        c.commit();
+        window.read(read, unseen);
+      } finally {
+        if (!c.isClosed()) {
+          if (!c.getAutoCommit()) {
+            c.rollback();
+          }
+          c.setAutoCommit(true);
+          c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+        }
       }
-      connection = null;
+    }
+
+    /**
+     * The transactions the transaction's snapshot does not see: those in its in-progress list and
+     * those at or past its {@code xmax}. The latter are all below the id this statement then
+     * assigns to its own transaction, and were all in progress when the snapshot was taken (a
+     * transaction that ended would have moved {@code xmax} past it), so there are about as many as
+     * there were sessions in a transaction.
+     */
+    private static final String UNSEEN =
+        "SELECT pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot())::text"
+            + " UNION ALL"
+            + " SELECT g::text FROM pg_catalog.generate_series("
+            + "   pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint,"
+            + "   pg_catalog.pg_current_xact_id()::text::bigint - 1) AS g";
+
+    /** Waits until every one of {@code xids} is visible to a new snapshot. */
+    private void awaitVisible(List<Long> xids) throws InterruptedException {
+      long since = System.nanoTime();
+      long told = since;
+      while (true) {
+        try (PreparedStatement statement =
+            connection()
+                .prepareStatement(
+                    "SELECT count(*) FROM pg_catalog.unnest(?::text[]) AS x"
+                        + " WHERE NOT pg_catalog.pg_visible_in_snapshot(x::xid8,"
+                        + " pg_catalog.pg_current_snapshot())")) {
+          statement.setArray(
+              1,
+              statement
+                  .getConnection()
+                  .createArrayOf("text", xids.stream().map(String::valueOf).toArray()));
+          try (ResultSet count = statement.executeQuery()) {
+            count.next();
+            if (count.getLong(1) == 0) {
+              return;
+            }
+          }
+        } catch (SQLException | ServerUnreachableException e) {
+          closeConnection();
+          LOG.warn(
+              "Could not check transactions {} ({}); trying again in {} ms",
+              xids,
+              DisplayText.of(String.valueOf(e.getMessage())),
+              RETRY_MILLIS);
+          if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+            throw new InterruptedException("stopping");
+          }
+          continue;
+        }
+        if (System.nanoTime() - told > TimeUnit.SECONDS.toNanos(10)) {
+          told = System.nanoTime();
+          LOG.warn(
+              "Transactions {} committed {} s ago and are still not visible (a synchronous standby"
+                  + " that does not answer?); the load waits for them",
+              xids,
+              TimeUnit.NANOSECONDS.toSeconds(told - since));
+        }
+        // A poll of PostgreSQL's state: committed transactions become visible within moments.
+        if (stopping.await(1, TimeUnit.MILLISECONDS)) {
+          throw new InterruptedException("stopping");
+        }
+      }
+    }
+
+    /** Writes a watermark into the WAL: a transactional message, committed on its own. */
+    private void watermark(Connection c, String content) throws SQLException {
+      try (PreparedStatement statement =
+          c.prepareStatement("SELECT pg_catalog.pg_logical_emit_message(true, ?, ?)")) {
+        statement.setString(1, windows.prefix());
+        statement.setString(2, content);
+        statement.execute();
+      }
+    }
+
+    /**
+     * The table's size in pages now and the pages per chunk: the pages that hold {@link
+     * #CHUNK_ROWS} rows at the density of the table's statistics. {@code {pages, 0}} for a relation
+     * that is not a plain table (read whole).
+     */
+    private long[] size(TableMapping table) throws InterruptedException {
+      while (true) {
+        try (PreparedStatement statement =
+            connection()
+                .prepareStatement(
+                    "SELECT c.relkind, pg_catalog.pg_relation_size(c.oid)"
+                        + " / pg_catalog.current_setting('block_size')::bigint,"
+                        + " c.reltuples, c.relpages"
+                        + " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(?)")) {
+          statement.setString(1, SqlIdentifier.quoted(table.table()));
+          try (ResultSet row = statement.executeQuery()) {
+            if (!row.next() || !"r".equals(row.getString(1))) {
+              return new long[] {0, 0};
+            }
+            long pages = row.getLong(2);
+            double tuples = row.getDouble(3);
+            long statPages = row.getLong(4);
+            double density =
+                tuples > 0 && statPages > 0 ? tuples / statPages : ROWS_PER_PAGE_UNKNOWN;
+            long perChunk = Math.max(1, Math.round(chunkRows / Math.max(1.0, density)));
+            return new long[] {pages, perChunk};
+          }
+        } catch (SQLException | ServerUnreachableException e) {
+          closeConnection();
+          LOG.warn(
+              "Could not read the size of {} ({}); trying again in {} ms",
+              table.table(),
+              DisplayText.of(String.valueOf(e.getMessage())),
+              RETRY_MILLIS);
+          if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+            throw new InterruptedException("stopping");
+          }
+        }
+      }
+    }
+
+    /** Whether the server sends logical decoding messages to a pgoutput slot (14 and later). */
+    private boolean supported() throws InterruptedException {
+      while (supported == null) {
+        try (Statement statement = connection().createStatement();
+            ResultSet version = statement.executeQuery("SHOW server_version_num")) {
+          version.next();
+          supported = Integer.parseInt(version.getString(1)) >= 140000;
+          if (!supported) {
+            LOG.info(
+                "PostgreSQL before 14 sends no logical decoding messages: loads run through"
+                    + " Debezium's incremental snapshot");
+          }
+        } catch (SQLException | ServerUnreachableException e) {
+          closeConnection();
+          LOG.warn(
+              "Could not read PostgreSQL's version ({}); trying again in {} ms",
+              DisplayText.of(String.valueOf(e.getMessage())),
+              RETRY_MILLIS);
+          if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+            throw new InterruptedException("stopping");
+          }
+        }
+      }
+      return supported;
+    }
+
+    private Connection connection() throws SQLException, ServerUnreachableException {
+      if (connection == null) {
+        connection = postgres.open("resync");
+        connection.setAutoCommit(true);
+      }
+      return connection;
+    }
+
+    private void closeConnection() {
+      if (connection != null) {
+        try {
+          connection.close();
+        } catch (SQLException e) {
+          LOG.debug("Closing the load's connection failed: {}", e.getMessage());
+        }
+        connection = null;
+      }
+    }
+
+    @Override
+    public void close() {
+      closeConnection();
     }
   }
 }

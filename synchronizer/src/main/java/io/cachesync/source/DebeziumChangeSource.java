@@ -55,12 +55,10 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private final Queue<LoadRequest> pendingLoads = new ConcurrentLinkedQueue<>();
   private final ChunkWindows windows;
   private final ChunkedLoads chunkedLoads;
+  private final ChunkRowWriter chunkRows;
 
   /** The id of the last change's transaction; Debezium's thread only. */
   private long lastTransaction = -1;
-
-  /** Rows of a load put in one batch at most, as Debezium's own batches. */
-  private static final int LOAD_SLICE = 1024;
 
   /** The load being run by Debezium, and its rows so far; touched by Debezium's thread only. */
   private LoadRequest runningLoad;
@@ -69,15 +67,16 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private final Map<TableId, Long> initialRows = new java.util.concurrent.ConcurrentHashMap<>();
   private final InitialLoadWatch initialLoad = new InitialLoadWatch();
 
-  /**
-   * @param loadListener hears how the load requests (tables added to the mapping, resync) go
-   */
   /** How long closing waits for the batch in hand. */
   private static final Duration BATCH_GRACE = Duration.ofSeconds(4);
 
   private final ReentrantLock batchLock = new ReentrantLock();
   private volatile boolean closing;
 
+  /**
+   * @param loadListener hears how the load requests (tables added to the mapping, resync) go
+   * @param chunkRows writes the rows of a load's chunk at its high watermark
+   */
   public DebeziumChangeSource(
       Configuration configuration,
       StateStore state,
@@ -85,7 +84,9 @@ public final class DebeziumChangeSource implements AutoCloseable {
       Runnable onStateLost,
       ChangeSink sink,
       Optional<Version> resumedFrom,
-      LoadRequest.Listener loadListener) {
+      LoadRequest.Listener loadListener,
+      ChunkRowWriter chunkRows) {
+    this.chunkRows = chunkRows;
     this.name = configuration.settings().name();
     this.notificationTopic = topicPrefix(configuration.settings()) + ".notifications";
     this.decoder = new RecordDecoder(resumedFrom);
@@ -206,12 +207,13 @@ public final class DebeziumChangeSource implements AutoCloseable {
             flush(batch, idlePosition);
             batch.clear();
             List<ChangeEvent> rows = chunk.events();
-            for (int from = 0; from < rows.size(); from += LOAD_SLICE) {
-              sink.accept(
-                  rows.subList(from, Math.min(rows.size(), from + LOAD_SLICE)), position.get());
+            try {
+              chunkRows.write(rows, position.get());
+              chunk.applied.complete(
+                  new ChunkWindows.Applied(rows.size(), chunk.rowsRead() - rows.size()));
+            } catch (ChunkRowWriter.ChunkLostException e) {
+              chunk.applied.completeExceptionally(e);
             }
-            chunk.applied.complete(
-                new ChunkWindows.Applied(rows.size(), chunk.rowsRead() - rows.size()));
           }
         }
       }
