@@ -1,6 +1,7 @@
 package io.cachesync.source;
 
 import io.cachesync.model.ChangeEvent;
+import io.cachesync.model.ColumnValue;
 import io.cachesync.model.KeyRenderException;
 import io.cachesync.model.Row;
 import io.cachesync.model.TableMapping;
@@ -47,22 +48,25 @@ final class ChunkWindows {
   private final Map<Long, Chunk> chunks = new ConcurrentHashMap<>();
 
   /**
-   * The transactions the stream decoded lately (their 32-bit ids), each with its place along the
-   * stream: a chunk's high watermark looks up which of the transactions its snapshot missed were
-   * decoded before its low watermark. Stream's thread only.
+   * The transactions the stream decoded (their 32-bit ids), each with its place along the stream,
+   * in a slot of its own id modulo {@link #DECODED_SLOTS}: a chunk's high watermark looks up which
+   * of the transactions its snapshot missed were decoded before its low watermark. A transaction is
+   * forgotten only once one whose id is {@code DECODED_SLOTS} higher is decoded. Stream's thread
+   * only. (3 MB of arrays rather than a map: no entry per transaction, no eviction by count.)
    */
-  private final Map<Long, Long> decoded =
-      new java.util.LinkedHashMap<>() {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Long> eldest) {
-          return size() > DECODED_REMEMBERED;
-        }
-      };
+  static final int DECODED_SLOTS = 1 << 18;
 
-  /** How many decoded transactions are remembered. */
-  static final int DECODED_REMEMBERED = 16_384;
-
+  private final int[] decodedIds = new int[DECODED_SLOTS];
+  private final long[] decodedAt = new long[DECODED_SLOTS];
   private long decodedCount;
+
+  /**
+   * Transactions in progress when this daemon's loads began (32-bit ids): one of them may have
+   * committed, and been decoded by the daemon before this one, while still not visible. A chunk
+   * whose snapshot missed one this daemon has not decoded is read again once it is visible, or once
+   * it proved to be still running ({@link #cleared}).
+   */
+  private final Set<Integer> suspects = ConcurrentHashMap.newKeySet();
 
   ChunkWindows(String name) {
     this.prefix = prefix(name);
@@ -95,8 +99,30 @@ final class ChunkWindows {
 
   /** Notes a transaction the stream decoded a change of (stream's thread). */
   void decoded(long xid) {
+    int id = (int) xid;
+    int slot = id & (DECODED_SLOTS - 1);
     // The first time counts: a replay after a reconnect decodes it again, later along.
-    decoded.putIfAbsent(xid & 0xFFFF_FFFFL, ++decodedCount);
+    if (decodedIds[slot] != id || decodedAt[slot] == 0) {
+      decodedIds[slot] = id;
+      decodedAt[slot] = ++decodedCount;
+    }
+  }
+
+  /** Where along the stream the transaction was first decoded; 0 when it was not. */
+  private long decodedAt(long xid) {
+    int id = (int) xid;
+    int slot = id & (DECODED_SLOTS - 1);
+    return decodedIds[slot] == id ? decodedAt[slot] : 0;
+  }
+
+  /** Records the transactions in progress as this daemon's loads begin (see {@link #suspects}). */
+  void suspect(List<Long> xids) {
+    xids.forEach(xid -> suspects.add((int) (long) xid));
+  }
+
+  /** Transactions that stayed in progress long after they were suspected: running, not stuck. */
+  void cleared(List<Long> xids) {
+    xids.forEach(xid -> suspects.remove((int) (long) xid));
   }
 
   /** Whether some window is open: only then must the stream's changes be observed. */
@@ -149,6 +175,7 @@ final class ChunkWindows {
       case "low" -> {
         if (!chunk.open) {
           chunk.lowMark = decodedCount;
+          chunk.lowVersion = version;
         }
         chunk.open = true; // a replay reopens it and keeps the keys seen so far
       }
@@ -157,18 +184,26 @@ final class ChunkWindows {
           return null; // a replay: the chunk's rows were put in the stream already
         }
         chunk.closed = true;
+        boolean opened = chunk.open;
         chunk.open = false;
-        if (!chunk.rows.isDone()) {
-          // Cannot happen: the rows are handed over before the high watermark is written.
+        if (!chunk.rows.isDone() || !opened || chunk.unsure != null) {
+          // The first two cannot happen: the rows are handed over before the high watermark is
+          // written, after the low one.
           chunks.remove(chunk.id);
           chunk.applied.completeExceptionally(
-              new IllegalStateException("the high watermark came before the chunk's rows"));
+              new IllegalStateException(
+                  !opened
+                      ? "its high watermark came without its low one"
+                      : !chunk.rows.isDone()
+                          ? "its high watermark came before its rows"
+                          : chunk.unsure));
           return null;
         }
-        List<Long> missed = chunk.missedBeforeLow();
-        if (!missed.isEmpty()) {
+        List<Long> missed = chunk.missedBeforeLow(true);
+        List<Long> suspected = chunk.missedBeforeLow(false);
+        if (!missed.isEmpty() || !suspected.isEmpty()) {
           chunks.remove(chunk.id);
-          chunk.applied.completeExceptionally(new CommittedUnseen(missed));
+          chunk.applied.completeExceptionally(new CommittedUnseen(missed, suspected));
           return null;
         }
         chunk.version = version;
@@ -186,19 +221,35 @@ final class ChunkWindows {
    * committed, but were not visible yet. The chunk is read again once they are.
    */
   static final class CommittedUnseen extends Exception {
-    private final List<Long> xids;
+    private static final long serialVersionUID = 1L;
+    private final List<Long> decoded;
+    private final List<Long> suspected;
 
-    CommittedUnseen(List<Long> xids) {
+    CommittedUnseen(List<Long> decoded, List<Long> suspected) {
       super(
-          "its snapshot missed transactions "
-              + xids
-              + " that committed before its low watermark but were not visible yet");
-      this.xids = List.copyOf(xids);
+          "its snapshot missed "
+              + (decoded.isEmpty()
+                  ? ""
+                  : "transactions " + decoded + " that committed before its low watermark")
+              + (decoded.isEmpty() || suspected.isEmpty() ? "" : ", and ")
+              + (suspected.isEmpty()
+                  ? ""
+                  : "transactions "
+                      + suspected
+                      + " in progress since before this daemon's loads began, which may have"
+                      + " committed already"));
+      this.decoded = List.copyOf(decoded);
+      this.suspected = List.copyOf(suspected);
     }
 
-    /** The transactions' ids as the snapshot gave them (64-bit). */
-    List<Long> xids() {
-      return xids;
+    /** Committed before the low watermark (the stream decoded them): visible within moments. */
+    List<Long> decoded() {
+      return decoded;
+    }
+
+    /** Perhaps committed, perhaps still running; 64-bit ids as the snapshot gave them. */
+    List<Long> suspected() {
+      return suspected;
     }
   }
 
@@ -221,6 +272,10 @@ final class ChunkWindows {
     private final CompletableFuture<List<Row>> rows = new CompletableFuture<>();
     private volatile List<Long> unseen = List.of();
     private long lowMark;
+    private Version lowVersion = Version.ZERO;
+
+    /** Why the window cannot tell which rows changed, if it cannot. */
+    private String unsure;
 
     /** Completed once a batch holding the chunk's rows that were put in the stream is applied. */
     final CompletableFuture<Applied> applied = new CompletableFuture<>();
@@ -266,12 +321,15 @@ final class ChunkWindows {
       rows.complete(read);
     }
 
-    /** The transactions the snapshot missed that the stream decoded before the low watermark. */
-    private List<Long> missedBeforeLow() {
+    /**
+     * The transactions the snapshot missed that the stream decoded before the low watermark, or
+     * that an earlier daemon may have decoded (suspects this daemon has not decoded).
+     */
+    private List<Long> missedBeforeLow(boolean decodedOnes) {
       List<Long> missed = new ArrayList<>();
       for (long xid : unseen) {
-        Long at = decoded.get(xid & 0xFFFF_FFFFL);
-        if (at != null && at <= lowMark) {
+        long at = decodedAt(xid);
+        if (decodedOnes ? at != 0 && at <= lowMark : at == 0 && suspects.contains((int) xid)) {
           missed.add(xid);
         }
       }
@@ -279,6 +337,9 @@ final class ChunkWindows {
     }
 
     private void observe(ChangeEvent event) {
+      if (event.version().compareTo(lowVersion) <= 0) {
+        return; // replayed after a reconnect, from before the window: not inside it
+      }
       if (event.kind() == ChangeEvent.Kind.TRUNCATE) {
         truncated = true;
         return;
@@ -294,7 +355,15 @@ final class ChunkWindows {
       try {
         changedKeys.add(table.key().render(row));
       } catch (KeyRenderException e) {
-        // no key: nothing of the chunk can be this row's
+        // A key column the change does not carry (an unchanged TOASTed value): which row changed
+        // is unknown, so the chunk is read again. Any other key that cannot be rendered belongs to
+        // a row that is never cached, in the chunk or out of it.
+        boolean keyUnknown =
+            table.key().columns().stream()
+                .anyMatch(column -> row.get(column).orElse(null) instanceof ColumnValue.Unchanged);
+        if (keyUnknown && unsure == null) {
+          unsure = "a change inside its window does not carry its key (" + e.getMessage() + ")";
+        }
       }
     }
 

@@ -20,11 +20,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.TreeMap;
-import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
@@ -70,12 +70,21 @@ final class ChunkedLoads implements AutoCloseable {
 
   private static final long RETRY_MILLIS = 1000;
 
+  private static final long REQUEST_RETRY_SECONDS = 5;
+
+  /**
+   * How long a chunk waits for transactions that were in progress when this daemon's loads began
+   * and that its snapshot missed: one committed before (decoded by an earlier daemon) becomes
+   * visible within moments; one still running after this is taken for running.
+   */
+  private static final long SUSPECT_WAIT_MILLIS = 30_000;
+
   private final PostgresConnector postgres;
   private final Map<TableId, TableMapping> tables = new java.util.HashMap<>();
   private final ChunkWindows windows;
   private final LoadRequest.Listener listener;
   private final Consumer<LoadRequest> fallback;
-  private final BlockingQueue<LoadRequest> requests = new LinkedBlockingQueue<>();
+  private final BlockingDeque<LoadRequest> requests = new LinkedBlockingDeque<>();
   private final CountDownLatch stopping = new CountDownLatch(1);
   private final Thread thread;
 
@@ -83,6 +92,10 @@ final class ChunkedLoads implements AutoCloseable {
   private final Reader main = new Reader();
 
   private Boolean supported;
+
+  /** Whether the transactions in progress as the first load began were noted (runner's thread). */
+  private boolean suspected;
+
   private final int chunkRows = Integer.getInteger("cachesync.resyncChunkRows", CHUNK_ROWS);
 
   /**
@@ -134,17 +147,28 @@ final class ChunkedLoads implements AutoCloseable {
     try {
       while (!stopped()) {
         LoadRequest request = requests.poll(1, TimeUnit.SECONDS);
-        if (request != null) {
+        if (request == null) {
+          continue;
+        }
+        try {
           runRequest(request);
+        } catch (RuntimeException e) {
+          // Redis or PostgreSQL failed under the progress records (Redis restarting, say): the
+          // request runs again from its start, before those queued after it.
+          requests.addFirst(request);
+          LOG.error(
+              "Load {} failed ({}); it runs again from its start in {} s",
+              request.id(),
+              DisplayText.of(String.valueOf(e.getMessage())),
+              REQUEST_RETRY_SECONDS,
+              e);
+          if (stopping.await(REQUEST_RETRY_SECONDS, TimeUnit.SECONDS)) {
+            return;
+          }
         }
       }
     } catch (InterruptedException e) {
       // stopping
-    } catch (RuntimeException e) {
-      LOG.error(
-          "Loading stopped on an unexpected error; the requests taken are run again by the next"
-              + " daemon to start",
-          e);
     } finally {
       main.close();
     }
@@ -154,6 +178,10 @@ final class ChunkedLoads implements AutoCloseable {
     if (!main.supported()) {
       fallback.accept(request);
       return;
+    }
+    if (!suspected) {
+      windows.suspect(main.inProgress());
+      suspected = true;
     }
     LOG.info(
         "Load {}: loading the existing rows of {} (watermark chunks, {} readers)",
@@ -348,7 +376,19 @@ final class ChunkedLoads implements AutoCloseable {
                 request.id(),
                 sent.range().table().table(),
                 unseen.getMessage());
-            awaitVisible(unseen.xids());
+            awaitVisible(unseen.decoded(), 0);
+            List<Long> running = awaitVisible(unseen.suspected(), SUSPECT_WAIT_MILLIS);
+            if (!running.isEmpty()) {
+              // A committed transaction becomes visible within moments (or when its synchronous
+              // standby answers); these are still running, and this daemon decodes their commit.
+              LOG.info(
+                  "Load {}: transactions {} are still running after {} s: their commit is yet to"
+                      + " come",
+                  request.id(),
+                  running,
+                  SUSPECT_WAIT_MILLIS / 1000);
+              windows.cleared(running);
+            }
             sent = send(request, sent.range());
             continue;
           }
@@ -441,7 +481,9 @@ final class ChunkedLoads implements AutoCloseable {
             read.add(columns.encode(result));
           }
         }
-        c.commit();
+        // Rolled back, not committed: the transaction has an id (see UNSEEN), and its commit would
+        // be written and, under synchronous replication, wait for a standby.
+        c.rollback();
         window.read(read, unseen);
       } finally {
         if (!c.isClosed()) {
@@ -468,15 +510,23 @@ final class ChunkedLoads implements AutoCloseable {
             + "   pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint,"
             + "   pg_catalog.pg_current_xact_id()::text::bigint - 1) AS g";
 
-    /** Waits until every one of {@code xids} is visible to a new snapshot. */
-    private void awaitVisible(List<Long> xids) throws InterruptedException {
+    /**
+     * Waits until every one of {@code xids} is visible to a new snapshot, or {@code boundMillis}
+     * passed (0: no bound); returns those still not visible.
+     */
+    private List<Long> awaitVisible(List<Long> xids, long boundMillis) throws InterruptedException {
+      if (xids.isEmpty()) {
+        return xids;
+      }
       long since = System.nanoTime();
       long told = since;
+      long pause = 1;
       while (true) {
+        List<Long> invisible = new ArrayList<>();
         try (PreparedStatement statement =
             connection()
                 .prepareStatement(
-                    "SELECT count(*) FROM pg_catalog.unnest(?::text[]) AS x"
+                    "SELECT x FROM pg_catalog.unnest(?::text[]) AS x"
                         + " WHERE NOT pg_catalog.pg_visible_in_snapshot(x::xid8,"
                         + " pg_catalog.pg_current_snapshot())")) {
           statement.setArray(
@@ -484,10 +534,9 @@ final class ChunkedLoads implements AutoCloseable {
               statement
                   .getConnection()
                   .createArrayOf("text", xids.stream().map(String::valueOf).toArray()));
-          try (ResultSet count = statement.executeQuery()) {
-            count.next();
-            if (count.getLong(1) == 0) {
-              return;
+          try (ResultSet rows = statement.executeQuery()) {
+            while (rows.next()) {
+              invisible.add(Long.parseLong(rows.getString(1)));
             }
           }
         } catch (SQLException | ServerUnreachableException e) {
@@ -502,18 +551,26 @@ final class ChunkedLoads implements AutoCloseable {
           }
           continue;
         }
-        if (System.nanoTime() - told > TimeUnit.SECONDS.toNanos(10)) {
+        if (invisible.isEmpty()) {
+          return invisible;
+        }
+        long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - since);
+        if (boundMillis > 0 && waited >= boundMillis) {
+          return invisible;
+        }
+        if (boundMillis == 0 && System.nanoTime() - told > TimeUnit.SECONDS.toNanos(30)) {
           told = System.nanoTime();
           LOG.warn(
               "Transactions {} committed {} s ago and are still not visible (a synchronous standby"
                   + " that does not answer?); the load waits for them",
-              xids,
-              TimeUnit.NANOSECONDS.toSeconds(told - since));
+              invisible,
+              waited / 1000);
         }
         // A poll of PostgreSQL's state: committed transactions become visible within moments.
-        if (stopping.await(1, TimeUnit.MILLISECONDS)) {
+        if (stopping.await(pause, TimeUnit.MILLISECONDS)) {
           throw new InterruptedException("stopping");
         }
+        pause = Math.min(100, pause * 2);
       }
     }
 
@@ -532,6 +589,36 @@ final class ChunkedLoads implements AutoCloseable {
      * #CHUNK_ROWS} rows at the density of the table's statistics. {@code {pages, 0}} for a relation
      * that is not a plain table (read whole).
      */
+    /** The transactions in progress now (as a snapshot misses them), 64-bit ids. */
+    List<Long> inProgress() throws InterruptedException {
+      while (true) {
+        try {
+          Connection c = connection();
+          c.setAutoCommit(false);
+          try (Statement statement = c.createStatement();
+              ResultSet xids = statement.executeQuery(UNSEEN)) {
+            List<Long> running = new ArrayList<>();
+            while (xids.next()) {
+              running.add(Long.parseLong(xids.getString(1)));
+            }
+            return running;
+          } finally {
+            c.rollback();
+            c.setAutoCommit(true);
+          }
+        } catch (SQLException | ServerUnreachableException e) {
+          closeConnection();
+          LOG.warn(
+              "Could not list the transactions in progress ({}); trying again in {} ms",
+              DisplayText.of(String.valueOf(e.getMessage())),
+              RETRY_MILLIS);
+          if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+            throw new InterruptedException("stopping");
+          }
+        }
+      }
+    }
+
     private long[] size(TableMapping table) throws InterruptedException {
       while (true) {
         try (PreparedStatement statement =

@@ -49,6 +49,19 @@ class ResyncVisibilityIT {
 
   @Test
   void resync_waitsForATransactionCommittedButNotYetVisible() throws Exception {
+    resyncWhileATransactionIsHeld(false);
+  }
+
+  /**
+   * The same, with the daemon restarted after it streamed the held transaction: the new daemon
+   * never decodes it, and must still not trust a snapshot that misses it.
+   */
+  @Test
+  void resync_byADaemonStartedAfterTheHeldTransactionStreamed_waitsForItToo() throws Exception {
+    resyncWhileATransactionIsHeld(true);
+  }
+
+  private void resyncWhileATransactionIsHeld(boolean restart) throws Exception {
     harness.sql(
         "CREATE TABLE items (id int PRIMARY KEY, value int)",
         "INSERT INTO items SELECT i, 0 FROM generate_series(1, 100) i");
@@ -65,6 +78,25 @@ class ResyncVisibilityIT {
         .atMost(Duration.ofSeconds(30))
         .until(() -> "999".equals(harness.redis.redis().hget("item:1", "value")));
     assertThat(scalar("SELECT value FROM items WHERE id = 1")).isEqualTo("0");
+    if (restart) {
+      // A change after the held one, confirmed to PostgreSQL: the next daemon streams from past
+      // both, so it never sees the held transaction.
+      harness.sql("INSERT INTO items VALUES (101, 0)");
+      String after = scalar("SELECT pg_current_wal_lsn()::text");
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  "t"
+                      .equals(
+                          scalar(
+                              "SELECT bool_and(confirmed_flush_lsn >= '"
+                                  + after
+                                  + "'::pg_lsn) FROM pg_replication_slots WHERE database ="
+                                  + " current_database()")));
+      harness.stopDaemon();
+      harness.start(MAPPING);
+    }
 
     CompletableFuture<CommandRun> resync =
         CompletableFuture.supplyAsync(
@@ -85,7 +117,7 @@ class ResyncVisibilityIT {
 
     harness.sql("ALTER SYSTEM SET synchronous_standby_names = ''", "SELECT pg_reload_conf()");
     waitingForStandby.get();
-    CommandRun done = resync.get();
+    CommandRun done = resync.get(120, java.util.concurrent.TimeUnit.SECONDS);
     assertThat(done.exitCode()).as(done.output()).isEqualTo(ExitCode.OK);
 
     assertThat(harness.redis.redis().hget("item:1", "value")).isEqualTo("999");

@@ -126,7 +126,10 @@ class ChunkWindowsTest {
         .havingCause()
         .isInstanceOfSatisfying(
             ChunkWindows.CommittedUnseen.class,
-            e -> assertThat(e.xids()).containsExactly(committing));
+            e -> {
+              assertThat(e.decoded()).containsExactly(committing);
+              assertThat(e.suspected()).isEmpty();
+            });
   }
 
   @Test
@@ -139,6 +142,86 @@ class ChunkWindowsTest {
 
     assertThat(message(chunk.high(), HIGH)).isSameAs(chunk);
     assertThat(chunk.applied).isNotDone();
+  }
+
+  @Test
+  void aTransactionInProgressWhenLoadsBeganThatNoOneHereDecoded_isSuspectedUntilCleared() {
+    windows.suspect(List.of(500L, 501L));
+    windows.decoded(501); // decoded by this daemon after all: the windows know where
+    ChunkWindows.Chunk chunk = windows.register(MAPPING);
+    message(chunk.low(), LOW);
+    chunk.read(List.of(row(1)), List.of(500L, 501L, 502L));
+
+    assertThat(message(chunk.high(), HIGH)).isNull();
+    assertThat(chunk.applied)
+        .failsWithin(java.time.Duration.ZERO)
+        .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .havingCause()
+        .isInstanceOfSatisfying(
+            ChunkWindows.CommittedUnseen.class,
+            e -> {
+              assertThat(e.suspected()).containsExactly(500L);
+              assertThat(e.decoded()).containsExactly(501L);
+            });
+
+    windows.cleared(List.of(500L));
+    ChunkWindows.Chunk again = windows.register(MAPPING);
+    windows.decoded(700);
+    message(again.low(), LOW);
+    again.read(List.of(row(1)), List.of(500L, 502L));
+    assertThat(message(again.high(), HIGH)).isSameAs(again);
+  }
+
+  @Test
+  void aTransactionIsForgottenOnlyWhenOneManyIdsLaterTakesItsSlot() {
+    windows.decoded(900);
+    windows.decoded(900 + ChunkWindows.DECODED_SLOTS - 1);
+    ChunkWindows.Chunk kept = windows.register(MAPPING);
+    message(kept.low(), LOW);
+    kept.read(List.of(row(1)), List.of(900L));
+    assertThat(message(kept.high(), HIGH)).as("still remembered").isNull();
+
+    windows.decoded(900 + ChunkWindows.DECODED_SLOTS);
+    ChunkWindows.Chunk forgotten = windows.register(MAPPING);
+    message(forgotten.low(), LOW);
+    forgotten.read(List.of(row(1)), List.of(900L));
+    assertThat(message(forgotten.high(), HIGH)).isSameAs(forgotten);
+  }
+
+  @Test
+  void changesReplayedFromBeforeTheLowWatermark_dropNothing() {
+    ChunkWindows.Chunk chunk = windows.register(MAPPING);
+    message(chunk.low(), LOW);
+    // Debezium reconnected and streams again from before the window.
+    windows.observe(new ChangeEvent(ITEMS, Kind.DELETE, row(1), Row.EMPTY, new Version(100, 150)));
+    windows.observe(new ChangeEvent(ITEMS, Kind.TRUNCATE, Row.EMPTY, Row.EMPTY, LOW));
+    chunk.read(List.of(row(1), row(2)), List.of());
+
+    assertThat(message(chunk.high(), HIGH).events()).hasSize(2);
+  }
+
+  @Test
+  void aHighWatermarkWithoutItsLowOne_failsTheChunk() {
+    ChunkWindows.Chunk chunk = windows.register(MAPPING);
+    chunk.read(List.of(row(1)), List.of());
+
+    assertThat(message(chunk.high(), HIGH)).isNull();
+    assertThat(chunk.applied).isCompletedExceptionally();
+  }
+
+  @Test
+  void aChangeThatDoesNotCarryItsKey_failsTheChunk() {
+    ChunkWindows.Chunk chunk = windows.register(MAPPING);
+    message(chunk.low(), LOW);
+    windows.observe(
+        change(
+            Kind.UPDATE,
+            Row.EMPTY,
+            new Row(Map.of("id", ColumnValue.UNCHANGED, "value", ColumnValue.text("v")))));
+    chunk.read(List.of(row(1)), List.of());
+
+    assertThat(message(chunk.high(), HIGH)).isNull();
+    assertThat(chunk.applied).isCompletedExceptionally();
   }
 
   @Test
