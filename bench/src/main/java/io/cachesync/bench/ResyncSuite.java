@@ -107,10 +107,11 @@ final class ResyncSuite {
         "W6: cachesync resync %,.0f rows/s (%.1f s with JVM start and preflight)",
         loaded.rate(), resync.took().toMillis() / 1000.0);
 
-    Drain streaming = resyncWhileStreaming();
+    StreamingResync streaming = resyncWhileStreaming();
     progress.say(
-        "W6: cachesync resync while a daemon streams %,.0f rows/s (watermark chunks)",
-        streaming.rate());
+        "W6: cachesync resync while a daemon streams: the load %,.0f rows/s (watermark chunks),"
+            + " the job with its orphan sweep %,.0f rows/s",
+        streaming.load().rate(), streaming.job().rate());
 
     Snapshot alone = snapshot(ReferenceProcess.DEBEZIUM_ALONE, "bench_snapshot_alone", rows);
     progress.say("W6: Debezium alone %,.0f rows/s", alone.drain().rate());
@@ -140,16 +141,22 @@ final class ResyncSuite {
         notes(naive, streaming, loaded, alone));
   }
 
-  private List<String> notes(Snapshot naive, Drain streaming, Drain loaded, Snapshot alone) {
+  private List<String> notes(
+      Snapshot naive, StreamingResync streaming, Drain loaded, Snapshot alone) {
     List<String> notes = new java.util.ArrayList<>();
     notes.add(
         String.format(
-            "W6: a second resync of the same rows while the daemon streams (watermark chunks merged"
-                + " into the stream): %,.0f rows/s, %.2fx the first (no daemon: the initial load),"
-                + " %.2fx Debezium alone's snapshot",
-            streaming.rate(),
-            streaming.rate() / loaded.rate(),
-            streaming.rate() / alone.drain().rate()));
+            "W6: a second resync of the same rows, handed to a daemon that streams (watermark"
+                + " chunks merged into the stream, the daemon's own count from its log): %,.0f"
+                + " rows/s, %.2fx the first (no daemon: the initial load), %.2fx Debezium alone's"
+                + " snapshot; the job, with its sweep for orphan keys over the %,d keys Redis then"
+                + " holds: %.1f s (%,.0f rows/s)",
+            streaming.load().rate(),
+            streaming.load().rate() / loaded.rate(),
+            streaming.load().rate() / alone.drain().rate(),
+            streaming.job().changes(),
+            streaming.job().took().toMillis() / 1000.0,
+            streaming.job().rate()));
     if (naive.segment().budgetRanOut()) {
       notes.add(
           String.format(
@@ -161,10 +168,19 @@ final class ResyncSuite {
   }
 
   /**
+   * A resync handed to a daemon: the daemon's load (from its log line {@code Load ... done: ...
+   * rows in S s}) and the whole job, whose orphan sweep reads every key.
+   */
+  private record StreamingResync(Drain load, Drain job) {}
+
+  private static final Pattern LOAD_DONE =
+      Pattern.compile("Load \\S+ of \\[[^\\]]*\\] done: \\{[^}]*\\} rows in ([0-9.]+) s");
+
+  /**
    * A second {@code cachesync resync} of the table, handed to a daemon that streams: its chunks go
    * through the stream. The daemon resumes from what the first resync left in Redis.
    */
-  private Drain resyncWhileStreaming() throws Exception {
+  private StreamingResync resyncWhileStreaming() throws Exception {
     try (DaemonRun daemon = cachesync.run(config, "w6-daemon.log")) {
       org.awaitility.Awaitility.await("the W6 daemon streaming")
           .atMost(plan.timeout())
@@ -181,14 +197,20 @@ final class ResyncSuite {
                 + ":\n"
                 + resync.output());
       }
-      Drain drain =
+      Drain job =
           summary(resync.output())
               .orElseThrow(
                   () ->
                       new IllegalStateException(
                           "no summary in resync's output:\n" + resync.output()));
+      String log = daemon.log();
       daemon.stop();
-      return drain;
+      Matcher done = LOAD_DONE.matcher(log);
+      if (!done.find()) {
+        throw new IllegalStateException("no load in the daemon's log:\n" + daemon.tail());
+      }
+      Duration took = Duration.ofMillis(Math.round(Double.parseDouble(done.group(1)) * 1000));
+      return new StreamingResync(new Drain(job.changes(), took), job);
     }
   }
 

@@ -122,6 +122,15 @@ public final class DaemonRun implements AutoCloseable {
     }
   }
 
+  /** The daemon's whole log so far. */
+  public String log() {
+    try {
+      return Files.readString(log);
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
   /** The last lines of the daemon's log, for error messages. */
   public String tail() {
     try {
