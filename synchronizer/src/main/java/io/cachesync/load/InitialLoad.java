@@ -179,12 +179,7 @@ public final class InitialLoad {
   /** A part of a table: the rows whose ctid lies in [from, to) pages; to < 0 for no end. */
   record Range(TableMapping table, long from, long to) {
     String sql() {
-      String select = "SELECT * FROM " + SqlIdentifier.quoted(table.table());
-      if (from == 0 && to < 0) {
-        return select;
-      }
-      String where = " WHERE ctid >= '(" + from + ",0)'::tid";
-      return select + where + (to < 0 ? "" : " AND ctid < '(" + to + ",0)'::tid");
+      return SqlIdentifier.pageRangeQuery(table.table(), from, to);
     }
   }
 

@@ -296,12 +296,7 @@ final class ChunkedLoads implements AutoCloseable {
    */
   private record Chunk(TableMapping table, long from, long to, long perChunk) {
     String sql() {
-      String select = "SELECT * FROM " + SqlIdentifier.quoted(table.table());
-      if (from == 0 && to < 0) {
-        return select;
-      }
-      String where = " WHERE ctid >= '(" + from + ",0)'::tid";
-      return select + where + (to < 0 ? "" : " AND ctid < '(" + to + ",0)'::tid");
+      return SqlIdentifier.pageRangeQuery(table.table(), from, to);
     }
   }
 

@@ -40,4 +40,17 @@ public final class SqlIdentifier {
   public static String quoted(TableId table) {
     return quoted(table.schema()) + "." + quoted(table.table());
   }
+
+  /**
+   * Every column of the rows of {@code table} whose ctid lies in pages [from, to); {@code to < 0}
+   * for no end. PostgreSQL 14 and later read such a range with a TID range scan.
+   */
+  public static String pageRangeQuery(TableId table, long from, long to) {
+    String select = "SELECT * FROM " + quoted(table);
+    if (from == 0 && to < 0) {
+      return select;
+    }
+    String where = " WHERE ctid >= '(" + from + ",0)'::tid";
+    return select + where + (to < 0 ? "" : " AND ctid < '(" + to + ",0)'::tid");
+  }
 }

@@ -54,15 +54,14 @@ class ResyncRaceIT {
 
   @Test
   void resync_whileAWriterHammersTheSameRows_endsConsistent() throws Exception {
-    CommandRun verify =
-        race(
-            () -> {
-              CommandRun resync =
-                  CommandRun.of(
-                      "resync", "--config", harness.config(MAPPING).toString(), "--quiet");
-              assertThat(resync.exitCode()).as(resync.output()).isEqualTo(ExitCode.OK);
-            });
+    CommandRun verify = race(this::resync);
     assertThat(verify.exitCode()).as(verify.output()).isEqualTo(ExitCode.OK);
+  }
+
+  private void resync() {
+    CommandRun resync =
+        CommandRun.of("resync", "--config", harness.config(MAPPING).toString(), "--quiet");
+    assertThat(resync.exitCode()).as(resync.output()).isEqualTo(ExitCode.OK);
   }
 
   /**
@@ -77,14 +76,7 @@ class ResyncRaceIT {
     loads.addAppender(log);
     System.setProperty("cachesync.resyncChunkRows", "1");
     try {
-      CommandRun verify =
-          race(
-              () -> {
-                CommandRun resync =
-                    CommandRun.of(
-                        "resync", "--config", harness.config(MAPPING).toString(), "--quiet");
-                assertThat(resync.exitCode()).as(resync.output()).isEqualTo(ExitCode.OK);
-              });
+      CommandRun verify = race(this::resync);
       assertThat(verify.exitCode()).as(verify.output()).isEqualTo(ExitCode.OK);
     } finally {
       System.clearProperty("cachesync.resyncChunkRows");
