@@ -31,14 +31,15 @@ import org.slf4j.LoggerFactory;
 /**
  * Reloads tables from PostgreSQL into Redis and removes their orphan keys.
  *
- * <p>The rows are loaded by the daemon, through Debezium's incremental snapshot (DBLog): chunks
- * read between watermarks and merged into the stream, where a chunk row whose key changed inside
- * the window is dropped in favour of the streamed change. That is what makes a resync safe while
- * the stream runs: writing rows directly, even with versioned compare-and-set, could not tell a key
- * absent because the stream just deleted its row from a key never cached, and would resurrect the
- * row. The job queues its request in Redis for the running daemon; when none runs, it runs one in
- * this process until the load is done. Debezium keeps the snapshot's progress in its offsets, so a
- * resync stopped halfway is finished by the next daemon to run.
+ * <p>The rows are loaded by the daemon, in chunks read between watermarks and merged into the
+ * stream (DBLog, {@code source.ChunkedLoads}; Debezium's incremental snapshot before PostgreSQL
+ * 14), where a chunk row whose key changed inside the window is dropped in favour of the streamed
+ * change. That is what makes a resync safe while the stream runs: writing rows directly, even with
+ * versioned compare-and-set, could not tell a key absent because the stream just deleted its row
+ * from a key never cached, and would resurrect the row. The job queues its request in Redis for the
+ * running daemon; when none runs, it runs one in this process until the load is done. A request
+ * taken by a daemon that stopped halfway is queued again, and run from its start, by the next
+ * daemon to run.
  */
 public final class Resync {
   private static final Logger LOG = LoggerFactory.getLogger(Resync.class);

@@ -7,9 +7,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A request to load the existing rows of tables through an incremental snapshot: chunks read
- * between watermarks and merged into the stream (Netflix's DBLog), so that a loaded row never
- * overwrites a newer change and a row deleted meanwhile is never resurrected.
+ * A request to load the existing rows of tables in chunks read between watermarks and merged into
+ * the stream (Netflix's DBLog, {@link ChunkedLoads}), so that a loaded row never overwrites a newer
+ * change and a row deleted meanwhile is never resurrected.
  *
  * @param id names the request in logs and in the progress stored in Redis
  */
