@@ -92,17 +92,8 @@ final class ResyncSuite {
     Drain copy = copy(rows);
     progress.say("W6: PostgreSQL COPY %,.0f rows/s", copy.rate());
 
-    CachesyncJar.Outcome resync = cachesync.resync(config, plan.timeout());
-    if (resync.exitCode() != 0) {
-      throw new IllegalStateException(
-          "cachesync resync exited with " + resync.exitCode() + ":\n" + resync.output());
-    }
-    Drain loaded =
-        summary(resync.output())
-            .orElseThrow(
-                () ->
-                    new IllegalStateException(
-                        "no summary in resync's output:\n" + resync.output()));
+    CachesyncJar.Outcome resync = resync("");
+    Drain loaded = summaryOf(resync);
     progress.say(
         "W6: cachesync resync %,.0f rows/s (%.1f s with JVM start and preflight)",
         loaded.rate(), resync.took().toMillis() / 1000.0);
@@ -189,20 +180,7 @@ final class ResyncSuite {
       if (!daemon.alive()) {
         throw new IllegalStateException("the W6 daemon stopped:\n" + daemon.tail());
       }
-      CachesyncJar.Outcome resync = cachesync.resync(config, plan.timeout());
-      if (resync.exitCode() != 0) {
-        throw new IllegalStateException(
-            "cachesync resync (daemon streaming) exited with "
-                + resync.exitCode()
-                + ":\n"
-                + resync.output());
-      }
-      Drain job =
-          summary(resync.output())
-              .orElseThrow(
-                  () ->
-                      new IllegalStateException(
-                          "no summary in resync's output:\n" + resync.output()));
+      Drain job = summaryOf(resync(" (daemon streaming)"));
       String log = daemon.log();
       daemon.stop();
       Matcher done = LOAD_DONE.matcher(log);
@@ -212,6 +190,28 @@ final class ResyncSuite {
       Duration took = Duration.ofMillis(Math.round(Double.parseDouble(done.group(1)) * 1000));
       return new StreamingResync(new Drain(job.changes(), took), job);
     }
+  }
+
+  /** Runs {@code cachesync resync} to its end; throws when it failed. */
+  private CachesyncJar.Outcome resync(String what) throws Exception {
+    CachesyncJar.Outcome resync = cachesync.resync(config, plan.timeout());
+    if (resync.exitCode() != 0) {
+      throw new IllegalStateException(
+          "cachesync resync"
+              + what
+              + " exited with "
+              + resync.exitCode()
+              + ":\n"
+              + resync.output());
+    }
+    return resync;
+  }
+
+  /** The rows and seconds a resync printed; throws when it printed none. */
+  private static Drain summaryOf(CachesyncJar.Outcome resync) {
+    return summary(resync.output())
+        .orElseThrow(
+            () -> new IllegalStateException("no summary in resync's output:\n" + resync.output()));
   }
 
   /** The configuration of W6, for the correctness check. */

@@ -535,15 +535,7 @@ final class ChunkedLoads implements AutoCloseable {
             }
           }
         } catch (SQLException | ServerUnreachableException e) {
-          closeConnection();
-          LOG.warn(
-              "Could not check transactions {} ({}); trying again in {} ms",
-              xids,
-              DisplayText.of(String.valueOf(e.getMessage())),
-              RETRY_MILLIS);
-          if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
-            throw new InterruptedException("stopping");
-          }
+          retryLater("Could not check transactions " + xids, e);
           continue;
         }
         if (invisible.isEmpty()) {
@@ -602,14 +594,7 @@ final class ChunkedLoads implements AutoCloseable {
             c.setAutoCommit(true);
           }
         } catch (SQLException | ServerUnreachableException e) {
-          closeConnection();
-          LOG.warn(
-              "Could not list the transactions in progress ({}); trying again in {} ms",
-              DisplayText.of(String.valueOf(e.getMessage())),
-              RETRY_MILLIS);
-          if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
-            throw new InterruptedException("stopping");
-          }
+          retryLater("Could not list the transactions in progress", e);
         }
       }
     }
@@ -637,15 +622,7 @@ final class ChunkedLoads implements AutoCloseable {
             return new long[] {pages, perChunk};
           }
         } catch (SQLException | ServerUnreachableException e) {
-          closeConnection();
-          LOG.warn(
-              "Could not read the size of {} ({}); trying again in {} ms",
-              table.table(),
-              DisplayText.of(String.valueOf(e.getMessage())),
-              RETRY_MILLIS);
-          if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
-            throw new InterruptedException("stopping");
-          }
+          retryLater("Could not read the size of " + table.table(), e);
         }
       }
     }
@@ -663,17 +640,28 @@ final class ChunkedLoads implements AutoCloseable {
                     + " Debezium's incremental snapshot");
           }
         } catch (SQLException | ServerUnreachableException e) {
-          closeConnection();
-          LOG.warn(
-              "Could not read PostgreSQL's version ({}); trying again in {} ms",
-              DisplayText.of(String.valueOf(e.getMessage())),
-              RETRY_MILLIS);
-          if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
-            throw new InterruptedException("stopping");
-          }
+          retryLater("Could not read PostgreSQL's version", e);
         }
       }
       return supported;
+    }
+
+    /**
+     * Lets go of a connection that failed, says what could not be done, and waits {@link
+     * #RETRY_MILLIS} before the caller tries again.
+     *
+     * @throws InterruptedException when the loads stop meanwhile
+     */
+    private void retryLater(String what, Exception e) throws InterruptedException {
+      closeConnection();
+      LOG.warn(
+          "{} ({}); trying again in {} ms",
+          what,
+          DisplayText.of(String.valueOf(e.getMessage())),
+          RETRY_MILLIS);
+      if (stopping.await(RETRY_MILLIS, TimeUnit.MILLISECONDS)) {
+        throw new InterruptedException("stopping");
+      }
     }
 
     private Connection connection() throws SQLException, ServerUnreachableException {
