@@ -113,12 +113,9 @@ public final class JdbcRowEncoder {
       case "numeric" -> ValueEncoder.numeric(text);
       case "money" -> ValueEncoder.money(text);
       case "bool" -> new ColumnValue.Bool(rows.getBoolean(i));
-      case "timestamptz" -> {
-        ColumnValue fast = ValueEncoder.utcTimestampText(text);
-        yield fast != null ? fast : ValueEncoder.utcTimestamp(rows.getTimestamp(i));
-      }
+      case "timestamptz" -> ValueEncoder.utcTimestamp(text);
       case "timestamp" -> ValueEncoder.localTimestamp(text);
-      case "date" -> ValueEncoder.date(rows.getObject(i, java.time.LocalDate.class));
+      case "date" -> ValueEncoder.date(text);
       case "time" -> ValueEncoder.time(text);
       case "timetz" -> ValueEncoder.zonedTime(rows.getObject(i, OffsetTime.class));
       case "interval" -> ValueEncoder.interval((PGInterval) rows.getObject(i));

@@ -10,6 +10,7 @@ import java.sql.Timestamp;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
 import java.time.OffsetTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -77,6 +78,21 @@ public final class ValueEncoder {
               .append(DateTimeFormatter.ISO_LOCAL_TIME)
               .toFormatter(Locale.ROOT));
 
+  /**
+   * PostgreSQL's text of a timestamptz (DateStyle ISO) in any session time zone: the offset as
+   * {@code +00}, {@code +05:30} or, for a zone's local mean time, {@code +00:09:21}; the era after
+   * it for BC timestamps. "Z" is only the parser's text for a zero offset, which PostgreSQL never
+   * writes: with "+00" there, the parser would take the "+00" of "+00:09:21" for a whole offset.
+   */
+  private static final DateTimeFormatter POSTGRES_TIMESTAMPTZ =
+      withOptionalEra(
+          new DateTimeFormatterBuilder()
+              .append(YEAR_OF_ERA_MONTH_DAY)
+              .appendLiteral(' ')
+              .append(DateTimeFormatter.ISO_LOCAL_TIME)
+              .appendOffset("+HH:mm:ss", "Z")
+              .toFormatter(Locale.ROOT));
+
   private static DateTimeFormatter withOptionalEra(DateTimeFormatter formatter) {
     return new DateTimeFormatterBuilder()
         .append(formatter)
@@ -133,12 +149,30 @@ public final class ValueEncoder {
   }
 
   /**
+   * timestamptz from PostgreSQL's text of it, in any session time zone and any era ({@code
+   * 2026-12-06 05:57:12.5+00}, {@code 0044-03-15 12:00:00+00 BC}, {@code 1500-06-01
+   * 00:09:21+00:09:21}, {@code infinity}): read as text, not through PgJDBC's {@link Timestamp},
+   * which counts days before 1582-10-15 in the Julian calendar and so moves them from the proleptic
+   * Gregorian dates the stream writes.
+   */
+  public static ColumnValue utcTimestamp(String text) {
+    ColumnValue fast = utcTimestampText(text);
+    if (fast != null) {
+      return fast;
+    }
+    if (text.equals("infinity") || text.equals("-infinity")) {
+      return ColumnValue.text(text);
+    }
+    return utcTimestamp(OffsetDateTime.parse(text, POSTGRES_TIMESTAMPTZ).toInstant());
+  }
+
+  /**
    * timestamptz from PostgreSQL's text of it in a session whose time zone is UTC ({@code 2026-12-06
    * 05:57:12.5+00}), or null when the text has another form (another offset, a year past 9999, BC,
-   * infinity): then {@link #utcTimestamp(Timestamp)} is the way. Parsing into a {@link Timestamp}
-   * and formatting it again was half the cost of reading a row of narrow columns.
+   * infinity): then {@link #utcTimestamp(String)} parses it. Parsing with java.time and formatting
+   * again was half the cost of reading a row of narrow columns.
    */
-  public static ColumnValue utcTimestampText(String text) {
+  static ColumnValue utcTimestampText(String text) {
     int length = text.length();
     if (length < 22
         || length > 29
@@ -181,17 +215,6 @@ public final class ValueEncoder {
     }
     out[26] = 'Z';
     return ColumnValue.text(new String(out));
-  }
-
-  /** timestamptz from PgJDBC. */
-  public static ColumnValue utcTimestamp(Timestamp value) {
-    if (value.getTime() == INFINITY) {
-      return ColumnValue.text("infinity");
-    }
-    if (value.getTime() == MINUS_INFINITY) {
-      return ColumnValue.text("-infinity");
-    }
-    return utcTimestamp(value.toInstant());
   }
 
   /** time: {@code HH:mm:ss.SSSSSS}. */
@@ -357,10 +380,11 @@ public final class ValueEncoder {
   /**
    * The element types whose arrays are read from PostgreSQL's text of the array rather than from
    * PgJDBC's element objects: PgJDBC reads NaN and Infinity of a numeric[] as errors, times to the
-   * millisecond, and timestamps and dates in the JVM's zone.
+   * millisecond, timestamps and dates in the JVM's zone, and timestamptz before 1582-10-15 in the
+   * Julian calendar.
    */
   public static final java.util.Set<String> TEXT_ELEMENT_TYPES =
-      java.util.Set.of("numeric", "time", "timetz", "timestamp", "date");
+      java.util.Set.of("numeric", "time", "timetz", "timestamp", "timestamptz", "date");
 
   /**
    * An array of one of {@link #TEXT_ELEMENT_TYPES} from PostgreSQL's text of it ({@code
@@ -397,6 +421,7 @@ public final class ValueEncoder {
       case "time" -> time(text);
       case "timetz" -> zonedTime(OffsetTime.parse(text, TIMETZ));
       case "timestamp" -> localTimestamp(text);
+      case "timestamptz" -> utcTimestamp(text);
       case "date" -> date(text);
       case "numeric" -> numeric(text);
       default -> ColumnValue.text(text);
@@ -425,7 +450,6 @@ public final class ValueEncoder {
       return ColumnValue.NULL;
     }
     return switch (type) {
-      case "timestamptz" -> utcTimestamp((Timestamp) element);
       case "float4" -> real(((Number) element).floatValue());
       case "float8" -> doublePrecision(((Number) element).doubleValue());
       case "json", "jsonb" -> new ColumnValue.Json(element.toString());

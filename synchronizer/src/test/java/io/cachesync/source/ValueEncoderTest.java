@@ -57,6 +57,27 @@ class ValueEncoderTest {
   }
 
   @Test
+  void timestamptzText_anyOffsetEraAndYear_isTheProlepticInstantInUtc() {
+    Map<String, String> cached = new LinkedHashMap<>();
+    cached.put("2026-12-06 05:57:12.5+05:30", "2026-12-06T00:27:12.500000Z");
+    cached.put("2026-12-06 05:57:12-01", "2026-12-06T06:57:12.000000Z");
+    cached.put("0044-03-15 12:00:00+00 BC", "-0043-03-15T12:00:00.000000Z");
+    cached.put("0001-12-31 23:30:00-01 BC", "0001-01-01T00:30:00.000000Z");
+    // Before 1582-10-15, where PgJDBC's Timestamp counts in the Julian calendar, and an offset with
+    // seconds (Paris's local mean time, as a session in Europe/Paris prints 1500).
+    cached.put("1500-06-01 00:09:21+00:09:21", "1500-06-01T00:00:00.000000Z");
+    cached.put("1582-10-10 12:00:00.000001+00", "1582-10-10T12:00:00.000001Z");
+    cached.put("12345-06-07 08:09:10+00", "+12345-06-07T08:09:10.000000Z");
+    cached.put("infinity", "infinity");
+    cached.put("-infinity", "-infinity");
+    for (Map.Entry<String, String> entry : cached.entrySet()) {
+      assertThat(ValueEncoder.utcTimestamp(entry.getKey()))
+          .as(entry.getKey())
+          .isEqualTo(ColumnValue.text(entry.getValue()));
+    }
+  }
+
+  @Test
   void interval_everyPart_isWrittenAsDebeziumsIsoText() throws Exception {
     assertThat(ValueEncoder.interval(new PGInterval("1 year 2 mons 3 days 04:05:06.789")))
         .isEqualTo(ColumnValue.text("P1Y2M3DT4H5M6.789S"));
