@@ -8,7 +8,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +28,7 @@ import java.util.function.Consumer;
  * exists when a row found renders exactly that key.
  */
 public final class OrphanSweeper {
-  static final int PAGE = 500;
+  static final int PAGE = 1000;
 
   private final Connection postgres;
   private final LettuceCacheInspector redis;
@@ -41,7 +40,8 @@ public final class OrphanSweeper {
 
   /**
    * Calls {@code orphans} with each page's orphan keys and the version each was seen at ('' when
-   * the value has none).
+   * the value has none): the versions a guarded eviction ({@link LettuceCacheInspector#evict})
+   * deletes by.
    */
   public void find(TableMapping table, Consumer<Map<String, String>> orphans) {
     find(table, Long.MAX_VALUE, orphans);
@@ -54,47 +54,44 @@ public final class OrphanSweeper {
    * @return how many keys under the prefix were looked at
    */
   public long find(TableMapping table, long limit, Consumer<Map<String, String>> orphans) {
-    return sweep(table, limit, PAGE, true, orphans);
+    return sweep(table, limit, true, orphans);
   }
 
   /**
    * The same keys as {@link #find(TableMapping, long, Consumer)} finds, for a report (verify):
-   * nothing is deleted on what it answers, so no version has to be read before the row is looked
-   * up, and only the keys that may be orphans (no row, or not a key of the template) are asked
-   * theirs. On a consistent cache that is none, which halves what Redis does per key.
+   * nothing is deleted on what it answers, so a key whose row was missing is not looked up again
+   * after its version was read.
    *
    * @return how many keys under the prefix were looked at
    */
   public long report(TableMapping table, long limit, Consumer<Map<String, String>> orphans) {
-    return sweep(table, limit, 2 * PAGE, false, orphans);
+    return sweep(table, limit, false, orphans);
   }
 
   /**
-   * @param guarded read each key's version before its row is looked up, so that a guarded eviction
-   *     by that version never deletes what the stream wrote for a row inserted since (resync)
+   * Each page's keys are looked up in PostgreSQL; only the keys that may be orphans (no row, or not
+   * a key of the template) are asked their version, which on a consistent cache is none.
+   *
+   * @param guarded look the keys without a row up once more after their version was read, so that a
+   *     guarded eviction by that version never deletes what the stream wrote for a row inserted
+   *     since (resync): the stream's write of a row committed after that second lookup carries a
+   *     newer version, and one committed before it is seen by it
    */
   private long sweep(
-      TableMapping table,
-      long limit,
-      int page,
-      boolean guarded,
-      Consumer<Map<String, String>> orphans) {
+      TableMapping table, long limit, boolean guarded, Consumer<Map<String, String>> orphans) {
     List<String> columns = List.copyOf(table.key().columns());
     Map<String, String> types = columnTypes(table, columns);
     long[] seen = {0};
     redis.scanWhile(
         table.key().prefixGlob(),
-        page,
+        PAGE,
         scanned -> {
           List<String> keys =
               scanned.size() > limit - seen[0]
                   ? scanned.subList(0, (int) (limit - seen[0]))
                   : scanned;
           seen[0] += keys.size();
-          Map<String, String> found =
-              guarded
-                  ? guardedPage(table, columns, types, keys)
-                  : reportPage(table, columns, types, keys);
+          Map<String, String> found = page(table, columns, types, keys, guarded);
           if (!found.isEmpty()) {
             orphans.accept(found);
           }
@@ -103,39 +100,12 @@ public final class OrphanSweeper {
     return seen[0];
   }
 
-  private Map<String, String> guardedPage(
-      TableMapping table, List<String> columns, Map<String, String> types, List<String> keys) {
-    List<String> versions = redis.versions(keys);
-    Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
-    Set<String> written = new HashSet<>();
-    for (int i = 0; i < keys.size(); i++) {
-      String key = keys.get(i);
-      if (versions.get(i).equals("-")) {
-        continue; // gone since the SCAN
-      }
-      Optional<Map<String, String>> values = table.key().match(key);
-      if (values.isPresent()) {
-        candidates.put(key, values.get());
-      } else if (!versions.get(i).isEmpty()) {
-        // Not a key of the template, but written by cachesync (it carries a version): a
-        // key of an earlier template of the table, or one an older release wrote for a
-        // value render now refuses. No row is cached under it any more.
-        written.add(key);
-      }
-    }
-    Set<String> existing = existing(table, columns, types, candidates);
-    Map<String, String> found = new LinkedHashMap<>();
-    for (int i = 0; i < keys.size(); i++) {
-      String key = keys.get(i);
-      if (written.contains(key) || (candidates.containsKey(key) && !existing.contains(key))) {
-        found.put(key, versions.get(i));
-      }
-    }
-    return found;
-  }
-
-  private Map<String, String> reportPage(
-      TableMapping table, List<String> columns, Map<String, String> types, List<String> keys) {
+  private Map<String, String> page(
+      TableMapping table,
+      List<String> columns,
+      Map<String, String> types,
+      List<String> keys,
+      boolean guarded) {
     Map<String, Map<String, String>> candidates = new LinkedHashMap<>();
     for (String key : keys) {
       table.key().match(key).ifPresent(values -> candidates.put(key, values));
@@ -150,14 +120,25 @@ public final class OrphanSweeper {
       return found;
     }
     List<String> versions = redis.versions(suspects);
+    Map<String, Map<String, String>> rowless = new LinkedHashMap<>();
     for (int i = 0; i < suspects.size(); i++) {
       String key = suspects.get(i);
       String version = versions.get(i);
-      // Gone since the SCAN, or a key of another template that cachesync did not write: neither
-      // is an orphan (see guardedPage).
-      if (!version.equals("-") && (candidates.containsKey(key) || !version.isEmpty())) {
+      if (version.equals("-")) {
+        continue; // gone since the SCAN
+      }
+      if (candidates.containsKey(key)) {
+        found.put(key, version);
+        rowless.put(key, candidates.get(key));
+      } else if (!version.isEmpty()) {
+        // Not a key of the template, but written by cachesync (it carries a version): a key of an
+        // earlier template of the table, or one an older release wrote for a value render now
+        // refuses. No row is cached under it any more. Without a version it is the application's.
         found.put(key, version);
       }
+    }
+    if (guarded) {
+      found.keySet().removeAll(existing(table, columns, types, rowless));
     }
     return found;
   }
@@ -223,6 +204,13 @@ public final class OrphanSweeper {
     return existing;
   }
 
+  /**
+   * One statement per batch, whatever its size: each key column's values are bound as one text
+   * array, so that PostgreSQL parses and plans the same statement for every batch. A single key
+   * column is matched with {@code = ANY}, which the B-tree index probes in sorted order; several
+   * are joined to the arrays unnested side by side (a parameterized index scan per key). A list of
+   * one {@code (?, ?)} tuple per key took twice as long to plan as to run.
+   */
   private Map<String, io.cachesync.model.Row> lookUp(
       TableMapping table,
       List<String> columns,
@@ -230,28 +218,44 @@ public final class OrphanSweeper {
       Map<String, Map<String, String>> candidates,
       boolean wholeRows)
       throws SQLException {
-    String tuple =
-        "(" + String.join(", ", columns.stream().map(c -> parameter(types.get(c))).toList()) + ")";
     String select =
-        wholeRows ? "*" : String.join(", ", columns.stream().map(OrphanSweeper::quote).toList());
-    String sql =
-        "SELECT "
-            + select
-            + " FROM "
-            + quote(table.table().schema())
-            + "."
-            + quote(table.table().table())
-            + " WHERE ("
-            + String.join(", ", columns.stream().map(OrphanSweeper::quote).toList())
-            + ") IN ("
-            + String.join(", ", java.util.Collections.nCopies(candidates.size(), tuple))
-            + ")";
+        wholeRows ? "t.*" : String.join(", ", columns.stream().map(c -> "t." + quote(c)).toList());
+    String from = " FROM " + quote(table.table().schema()) + "." + quote(table.table().table());
+    String sql;
+    if (columns.size() == 1) {
+      sql =
+          "SELECT "
+              + select
+              + from
+              + " t WHERE t."
+              + quote(columns.get(0))
+              + " = ANY("
+              + arrayParameter(types.get(columns.get(0)))
+              + ")";
+    } else {
+      List<String> aliases = new java.util.ArrayList<>();
+      List<String> joins = new java.util.ArrayList<>();
+      for (int i = 0; i < columns.size(); i++) {
+        aliases.add("k" + i);
+        joins.add(
+            "t." + quote(columns.get(i)) + " = " + value("k.k" + i, types.get(columns.get(i))));
+      }
+      sql =
+          "SELECT "
+              + select
+              + from
+              + " t JOIN unnest("
+              + String.join(", ", java.util.Collections.nCopies(columns.size(), "?::text[]"))
+              + ") AS k("
+              + String.join(", ", aliases)
+              + ") ON "
+              + String.join(" AND ", joins);
+    }
     try (PreparedStatement statement = postgres.prepareStatement(sql)) {
-      int parameter = 1;
-      for (Map<String, String> values : candidates.values()) {
-        for (String column : columns) {
-          statement.setString(parameter++, values.get(column));
-        }
+      for (int i = 0; i < columns.size(); i++) {
+        String column = columns.get(i);
+        Object[] values = candidates.values().stream().map(v -> v.get(column)).toArray();
+        statement.setArray(i + 1, postgres.createArrayOf("text", values));
       }
       Map<String, io.cachesync.model.Row> existing = new HashMap<>();
       try (ResultSet rows = statement.executeQuery()) {
@@ -265,6 +269,18 @@ public final class OrphanSweeper {
       }
       return existing;
     }
+  }
+
+  /** A text array parameter of a key column's values, as an array of the column's type. */
+  private static String arrayParameter(String type) {
+    return type.equals("bytea")
+        ? "ARRAY(SELECT decode(v, 'base64') FROM unnest(?::text[]) v)"
+        : "?::text[]::" + type + "[]";
+  }
+
+  /** A key column's value, from its text, as the column's type (see {@link #parameter}). */
+  private static String value(String text, String type) {
+    return type.equals("bytea") ? "decode(" + text + ", 'base64')" : text + "::" + type;
   }
 
   /** The key a row is cached under, rendered as every writer renders it; empty when it has none. */

@@ -74,14 +74,20 @@ public final class LettuceCacheInspector implements AutoCloseable {
    */
   public void scanWhile(String glob, int count, java.util.function.Predicate<List<String>> page) {
     ScanArgs match = ScanArgs.Builder.matches(glob).limit(count);
-    ScanCursor cursor = ScanCursor.INITIAL;
-    do {
-      KeyScanCursor<String> keys = connection.sync().scan(cursor, match);
+    KeyScanCursor<String> keys = connection.sync().scan(ScanCursor.INITIAL, match);
+    while (true) {
+      // The next page is asked for before this one is handled, so that its round trip overlaps
+      // the handling (a lookup in PostgreSQL) instead of following it.
+      RedisFuture<KeyScanCursor<String>> next =
+          keys.isFinished() ? null : connection.async().scan(keys, match);
       if (!keys.getKeys().isEmpty() && !page.test(keys.getKeys())) {
         return;
       }
-      cursor = keys;
-    } while (!cursor.isFinished());
+      if (next == null) {
+        return;
+      }
+      keys = await(next);
+    }
   }
 
   /**
@@ -97,6 +103,12 @@ public final class LettuceCacheInspector implements AutoCloseable {
     return connection
         .sync()
         .evalsha(versionScript, ScriptOutputType.MULTI, keys.toArray(String[]::new));
+  }
+
+  /** Redis's reply, waited for as long as a command may take (the connection's timeout). */
+  private <T> T await(RedisFuture<T> reply) {
+    return io.lettuce.core.LettuceFutures.awaitOrCancel(
+        reply, connection.getTimeout().toNanos(), TimeUnit.NANOSECONDS);
   }
 
   /** The number of keys in the database (DBSIZE). */
