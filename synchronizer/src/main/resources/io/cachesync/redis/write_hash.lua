@@ -14,6 +14,40 @@
 -- nothing written).
 local args = {cmsgpack.unpack(ARGV[1])}
 
+-- An update of a cached hash in place, its unchanged columns kept where they are: reading a kept
+-- (often large) value into the script and writing it back cost more than the rest of the row.
+-- The result is the hash the rewrite would leave: __v, the kept fields and the m fields, nothing
+-- else (a column that became NULL, a field no column has), and the ttl's expiry or none.
+local function update(key, ttl, n, m, a)
+  for i = 1, n do
+    if redis.call('HEXISTS', key, args[a + 3 + i]) == 0 then
+      redis.call('DEL', key)
+      return 'evicted'
+    end
+  end
+  redis.call('HSET', key, '__v', args[a], unpack(args, a + 4 + n, a + 3 + n + 2 * m))
+  if redis.call('HLEN', key) > 1 + n + m then
+    local wanted = {__v = true}
+    for i = a + 4, a + 3 + n do
+      wanted[args[i]] = true
+    end
+    for i = a + 4 + n, a + 3 + n + 2 * m, 2 do
+      wanted[args[i]] = true
+    end
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+      if not wanted[field] then
+        redis.call('HDEL', key, field)
+      end
+    end
+  end
+  if ttl ~= '0' then
+    redis.call('EXPIRE', key, ttl)
+  else
+    redis.call('PERSIST', key)
+  end
+  return 'written'
+end
+
 local function write(key, source, a)
   local version, ttl, n, m = args[a], args[a + 1], tonumber(args[a + 2]), tonumber(args[a + 3])
   local kind = redis.call('TYPE', key).ok
@@ -37,6 +71,9 @@ local function write(key, source, a)
       redis.call('EXPIRE', key, ttl)
     end
     return 'written'
+  end
+  if kind == 'hash' and source == key then
+    return update(key, ttl, n, m, a)
   end
   local fields = {'__v', version}
   local sourceKind = kind

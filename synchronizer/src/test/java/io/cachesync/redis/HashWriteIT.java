@@ -69,6 +69,48 @@ class HashWriteIT {
   }
 
   @Test
+  void update_withAnUnchangedColumn_keepsItAndTakesTheTtlAsked() {
+    writer.apply(
+        List.of(doc("doc:1", Map.of("id", number(1), "body", text("long body")), FIRST, HOUR)),
+        FIRST,
+        Version.ZERO);
+    redis.redis().hset("doc:1", "written_by_hand", "x");
+
+    write(Map.of("id", number(1), "title", text("t"), "body", ColumnValue.UNCHANGED), SECOND);
+
+    assertThat(redis.redis().ttl("doc:1")).as("no TTL").isEqualTo(-1);
+    assertThat(redis.redis().hgetall("doc:1"))
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of("__v", SECOND.text(), "id", "1", "title", "t", "body", "long body"));
+
+    writer.apply(
+        List.of(
+            doc(
+                "doc:1",
+                Map.of("id", number(1), "title", text("u"), "body", ColumnValue.UNCHANGED),
+                new Version(0x300, 0x30),
+                HOUR)),
+        new Version(0x300, 0x30),
+        SECOND);
+
+    assertThat(redis.redis().ttl("doc:1")).as("the mapping's TTL").isPositive();
+    assertThat(redis.redis().hgetall("doc:1"))
+        .containsEntry("title", "u")
+        .containsEntry("body", "long body");
+  }
+
+  @Test
+  void update_withAnUnchangedColumnAtAnOlderVersion_changesNothing() {
+    write(Map.of("id", number(1), "title", text("new"), "body", text("long body")), SECOND);
+
+    write(Map.of("id", number(1), "title", text("old"), "body", ColumnValue.UNCHANGED), FIRST);
+
+    assertThat(redis.redis().hgetall("doc:1"))
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of("__v", SECOND.text(), "id", "1", "title", "new", "body", "long body"));
+  }
+
+  @Test
   void update_unchangedColumnNotCached_evicts() {
     write(Map.of("id", number(1), "title", text("draft")), FIRST);
 
