@@ -186,6 +186,7 @@ public final class OrphanSweeper {
     } catch (SQLException e) {
       // A value that is not of the column's type (a key no row can have) fails the whole batch:
       // look the keys up one by one.
+      refusedValue(table, e);
       rollback();
       for (Map.Entry<String, Map<String, String>> candidate : candidates.entrySet()) {
         try {
@@ -197,11 +198,26 @@ public final class OrphanSweeper {
                   Map.of(candidate.getKey(), candidate.getValue()),
                   wholeRows));
         } catch (SQLException notOfTheType) {
+          refusedValue(table, notOfTheType);
           rollback();
         }
       }
     }
     return existing;
+  }
+
+  /**
+   * Returns when PostgreSQL refused a key's value (a data exception, SQLSTATE class 22, or a
+   * domain's CHECK, 23514): a key no row can have. Throws for any other failure (a timeout, a lost
+   * connection, a revoked grant), which must not be taken for a missing row: the keys would be
+   * evicted, or reported as orphans, while their rows exist.
+   */
+  private static void refusedValue(TableMapping table, SQLException e) {
+    String state = e.getSQLState();
+    if (state == null || !(state.startsWith("22") || state.equals("23514"))) {
+      throw new IllegalStateException(
+          "cannot look up the keys of " + table.table() + " in PostgreSQL: " + e.getMessage(), e);
+    }
   }
 
   /**
@@ -325,6 +341,7 @@ public final class OrphanSweeper {
         return rows.next() ? Optional.of(JdbcRowEncoder.encode(rows)) : Optional.empty();
       }
     } catch (SQLException e) {
+      refusedValue(table, e);
       rollback();
       return Optional.empty();
     }

@@ -58,7 +58,15 @@ final class ScriptTrial {
   private void run(String name, String digest, String key, String version) {
     CommandArgs<String, String> arguments = new CommandArgs<>(StringCodec.UTF8).add(digest);
     switch (name) {
-      case "write_hash", "load_hash" -> {
+      case "write_hash" -> {
+        // The row written, then updated in place keeping "field" (an unchanged TOAST column),
+        // dropping "extra" and its TTL: every command of both paths runs.
+        HashRowCall row = new HashRowCall();
+        row.add(key, key, version, "60", List.of(), List.of("field", "value", "extra", "x"));
+        row.add(key, key, version, "0", List.of("field"), List.of("other", "y"));
+        arguments.add(row.keys().length).addKeys(row.keys()).add(row.packedValues());
+      }
+      case "load_hash" -> {
         HashRowCall row = new HashRowCall();
         row.add(key, key, version, "60", List.of(), List.of("field", "value"));
         arguments.add(2).addKeys(row.keys()).add(row.packedValues());

@@ -1,6 +1,7 @@
 package io.cachesync.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.config.ConfigurationLoader;
@@ -98,17 +99,55 @@ class OrphanSweeperIT {
   }
 
   @Test
-  void report_consistentKeysAndOrphans_areTheSameAsTheGuardedSweepFinds() throws Exception {
+  void report_andFind_findTheSameOrphansWithTheVersionsTheyHold() throws Exception {
+    harness.redis.redis().hset("user:9000", Map.of("__v", OLD));
+    harness.redis.redis().hset("user:0042", Map.of("__v", NEW));
+    harness.redis.redis().set("user:notanumber", "the application's: no version");
+    try (Connection connection = harness.postgres.connect(harness.database);
+        LettuceCacheInspector redis =
+            LettuceCacheInspector.connect(configuration.settings().redis())) {
+      OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
+      Map<String, String> reported = new LinkedHashMap<>();
+      Map<String, String> found = new LinkedHashMap<>();
+
+      long keys = sweeper.report(users(), Long.MAX_VALUE, reported::putAll);
+      sweeper.find(users(), found::putAll);
+
+      assertThat(keys).isEqualTo(2503);
+      // user:0042 matches the template, but row 42 renders user:42; user:notanumber matches it
+      // too, and is the table's whatever it holds.
+      assertThat(reported)
+          .containsOnly(
+              Map.entry("user:9000", OLD),
+              Map.entry("user:0042", NEW),
+              Map.entry("user:notanumber", ""));
+      assertThat(found).isEqualTo(reported);
+    }
+  }
+
+  @Test
+  void find_lookupFailsForAnotherReasonThanTheKeysValue_failsInsteadOfTakingRowsForMissing()
+      throws Exception {
     harness.redis.redis().hset("user:9000", Map.of("__v", OLD));
     try (Connection connection = harness.postgres.connect(harness.database);
         LettuceCacheInspector redis =
             LettuceCacheInspector.connect(configuration.settings().redis())) {
-      Map<String, String> reported = new LinkedHashMap<>();
-      long keys =
-          new OrphanSweeper(connection, redis).report(users(), Long.MAX_VALUE, reported::putAll);
+      Map<String, String> found = new LinkedHashMap<>();
+      // Every lookup of keys fails as a statement timeout fails it (SQLSTATE 57014).
+      Connection slow =
+          afterEachQuery(
+              connection,
+              values -> {
+                if (!values.isEmpty()) {
+                  throw new java.sql.SQLException(
+                      "ERROR: canceling statement due to statement timeout", "57014");
+                }
+              });
 
-      assertThat(keys).isEqualTo(2501);
-      assertThat(reported).containsOnlyKeys("user:9000");
+      assertThatThrownBy(() -> new OrphanSweeper(slow, redis).find(users(), found::putAll))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("cannot look up the keys of public.users");
+      assertThat(found).isEmpty();
     }
   }
 
