@@ -270,7 +270,9 @@ public final class OrphanSweeper {
     try (PreparedStatement statement = postgres.prepareStatement(sql)) {
       for (int i = 0; i < columns.size(); i++) {
         String column = columns.get(i);
-        Object[] values = candidates.values().stream().map(v -> v.get(column)).toArray();
+        String type = types.get(column);
+        Object[] values =
+            candidates.values().stream().map(v -> postgresText(type, v.get(column))).toArray();
         statement.setArray(i + 1, postgres.createArrayOf("text", values));
       }
       Map<String, io.cachesync.model.Row> existing = new HashMap<>();
@@ -335,7 +337,8 @@ public final class OrphanSweeper {
                 columns.stream().map(c -> quote(c) + " = " + parameter(types.get(c))).toList());
     try (PreparedStatement statement = postgres.prepareStatement(sql)) {
       for (int i = 0; i < columns.size(); i++) {
-        statement.setString(i + 1, keyValues.get(columns.get(i)));
+        String column = columns.get(i);
+        statement.setString(i + 1, postgresText(types.get(column), keyValues.get(column)));
       }
       try (ResultSet rows = statement.executeQuery()) {
         return rows.next() ? Optional.of(JdbcRowEncoder.encode(rows)) : Optional.empty();
@@ -357,12 +360,46 @@ public final class OrphanSweeper {
     return type.equals("bytea") ? "decode(?, 'base64')" : "?::" + type;
   }
 
+  /**
+   * A key column's value as PostgreSQL reads it, from its text in the key. Dates and timestamps are
+   * cached with ISO-8601's years (README, value encoding), which PostgreSQL does not read before
+   * year 1 or after 9999: {@code -0043-03-15} (44 BC) is given as {@code 0044-03-15 BC}, {@code
+   * 0000-01-01} as {@code 0001-01-01 BC}, {@code +12345-06-07} as {@code 12345-06-07}.
+   */
+  static String postgresText(String type, String text) {
+    boolean dated = type.equals("date") || type.startsWith("timestamp");
+    if (!dated || text.isEmpty()) {
+      return text;
+    }
+    if (text.charAt(0) == '+') {
+      return text.substring(1);
+    }
+    boolean negative = text.charAt(0) == '-';
+    int yearEnd = text.indexOf('-', 1);
+    if (yearEnd < 0 || !(negative || text.startsWith("0000-"))) {
+      return text;
+    }
+    try {
+      long isoYear = Long.parseLong(text.substring(0, yearEnd));
+      return String.format(java.util.Locale.ROOT, "%04d", 1 - isoYear)
+          + text.substring(yearEnd)
+          + " BC";
+    } catch (NumberFormatException notAYear) {
+      return text; // PostgreSQL refuses it: a key no row can have
+    }
+  }
+
   private Map<String, String> columnTypes(TableMapping table, List<String> columns) {
     Map<String, String> types = new LinkedHashMap<>();
     try (PreparedStatement statement =
         postgres.prepareStatement(
             // A domain over bytea is looked up as bytea, decoded from base64 like it.
+            // A domain over a date or timestamp as its base type too, so that its values are
+            // read from the key as the base type's (postgresText).
             "SELECT a.attname, CASE WHEN b.typname = 'bytea' THEN 'bytea'"
+                + " WHEN b.typname IN ('date', 'timestamp', 'timestamptz')"
+                + "   THEN format_type(b.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod"
+                + "     ELSE a.atttypmod END)"
                 + " ELSE format_type(a.atttypid, a.atttypmod) END FROM pg_attribute a"
                 + " JOIN pg_type t ON t.oid = a.atttypid"
                 + " JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype"

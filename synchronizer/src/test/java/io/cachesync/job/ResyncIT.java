@@ -161,11 +161,19 @@ class ResyncIT {
   }
 
   @Test
-  void resync_keyOnATimestamp_keepsTheKeysOfExistingRows() {
+  void resync_keyOnATimestampOrADate_keepsTheKeysOfExistingRows() {
     harness.sql(
         "CREATE TABLE readings (at timestamptz PRIMARY KEY, value int)",
-        "INSERT INTO readings VALUES ('2026-11-25 19:24:35.80404+00', 1), ('2026-11-26 00:00:00+00', 2)");
-    String readings = "tables:\n  - table: public.readings\n    key: \"reading:{at}\"\n";
+        "INSERT INTO readings VALUES ('2026-11-25 19:24:35.80404+00', 1), ('2026-11-26 00:00:00+00', 2),"
+            + " ('0044-03-15 12:00:00+00 BC', 3), ('12345-06-07 08:09:10+00', 4)",
+        "CREATE DOMAIN day AS date CHECK (VALUE IS NOT NULL)",
+        "CREATE TABLE days (d day PRIMARY KEY, value int)",
+        "INSERT INTO days VALUES ('0044-03-15 BC', 1), ('0001-12-31 BC', 2), ('12345-06-07', 3),"
+            + " ('2026-11-25', 4)");
+    String readings =
+        "tables:\n  - table: public.readings\n    key: \"reading:{at}\"\n"
+            + "  - table: public.days\n    key: \"day:{d}\"\n";
+    harness.redis.redis().hset("day:-0045-01-01", Map.of("__v", "0".repeat(32)));
     harness.redis.redis().hset("reading:2020-01-01T00:00:00.000000Z", Map.of("value", "0"));
 
     CommandRun run =
@@ -175,7 +183,14 @@ class ResyncIT {
     assertThat(harness.redis.keys("reading:*"))
         .as("a key is the row's when the row renders it, whatever PostgreSQL's own text form")
         .containsExactlyInAnyOrder(
-            "reading:2026-11-25T19:24:35.804040Z", "reading:2026-11-26T00:00:00.000000Z");
+            "reading:2026-11-25T19:24:35.804040Z",
+            "reading:2026-11-26T00:00:00.000000Z",
+            "reading:-0043-03-15T12:00:00.000000Z",
+            "reading:+12345-06-07T08:09:10.000000Z");
+    assertThat(harness.redis.keys("day:*"))
+        .as("dates before year 1 and after 9999, in a domain, are read back from their keys")
+        .containsExactlyInAnyOrder(
+            "day:-0043-03-15", "day:0000-12-31", "day:+12345-06-07", "day:2026-11-25");
   }
 
   @Test

@@ -160,7 +160,9 @@ class VerifyEncodingIT {
               "[\"-0043-03-15T12:00:00.000000Z\",\"1500-06-01T08:00:00.500000Z\",null]")
           .containsEntry(
               "ancient_locals", "[\"-0043-03-15T12:00:00.000000\",\"1500-06-01T10:00:00.500000\"]")
-          .containsEntry("ancient_days", "[\"-0043-03-15\",\"1500-06-01\"]");
+          .containsEntry("ancient_days", "[\"-0043-03-15\",\"1500-06-01\"]")
+          .containsEntry("far_at", "+12345-06-07T08:09:10.000000Z")
+          .containsEntry("far_day", "+12345-06-07");
     }
     for (String key : new String[] {"h:2", "h:12"}) {
       assertThat(harness.redis.hash(key))
@@ -172,7 +174,9 @@ class VerifyEncodingIT {
               "ancient_stamps",
               "[\"1500-06-01T10:00:00.000000Z\",\"+12345-06-07T08:09:10.000000Z\"]")
           .containsEntry("ancient_locals", "[\"+12345-06-07T08:09:10.000000\"]")
-          .containsEntry("ancient_days", "[\"1582-10-04\",\"+12345-06-07\"]");
+          .containsEntry("ancient_days", "[\"1582-10-04\",\"+12345-06-07\"]")
+          .containsEntry("far_at", "0000-12-31T23:59:59.999999Z")
+          .containsEntry("far_day", "0000-01-01");
     }
   }
 
