@@ -212,6 +212,8 @@ final class AclProbe {
     probes.put("hgetall", r -> r.hgetall(hash));
     probes.put("hkeys", r -> r.hkeys(hash));
     probes.put("hmget", r -> r.hmget(hash, "f"));
+    probes.put("hexists", r -> r.hexists(hash, "f"));
+    probes.put("hlen", r -> r.hlen(hash));
     // An odd number of field arguments: refused after the ACL check, so nothing is written.
     probes.put("hset", r -> x(r, CommandType.HSET, args().addKey(hash).add("f").add("v").add("g")));
     probes.put("hsetnx", r -> r.hsetnx(hash, "f", "v"));

@@ -122,8 +122,10 @@ public record RedisRights(
           new Command("getrange", "the version at the head of a json value"),
           new Command("hget", "a hash's version; the stored position"),
           new Command("hgetall", "verify reads hashes; status and state read theirs"),
-          new Command("hkeys", "a hash updated in place keeping unchanged columns; status"),
+          new Command("hkeys", "fields to remove from a hash updated in place; status"),
           new Command("hmget", "keeps unchanged TOASTed fields of a hash"),
+          new Command("hexists", "checks a hash updated in place holds its unchanged fields"),
+          new Command("hlen", "checks a hash updated in place holds no other field"),
           new Command("hset", "hash values; the position, offsets and resync status"),
           new Command("hsetnx", "the state's epoch"),
           new Command(

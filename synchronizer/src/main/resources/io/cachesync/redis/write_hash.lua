@@ -17,29 +17,30 @@ local args = {cmsgpack.unpack(ARGV[1])}
 -- An update of a cached hash in place, its unchanged columns kept where they are: reading a kept
 -- (often large) value into the script and writing it back cost more than the rest of the row.
 -- The result is the hash the rewrite would leave: __v, the kept fields and the m fields, nothing
--- else (a column that became NULL, a field no column has), and the ttl's expiry or none. Only
--- commands the writer's other paths run too (HKEYS, HSET, HDEL, EXPIRE, PERSIST), so a Redis user
--- with the rights cachesync documents can run it.
+-- else (a column that became NULL, a field no column has), and the ttl's expiry or none. HEXISTS
+-- and HLEN rather than HKEYS: listing the fields of every updated row into the script cost Redis
+-- as much as the rewrite it replaces (a warm drain of W2's wide updates, Redis CPU per 100,000:
+-- 4.3 s rewriting, 4.2 s with HKEYS, 2.9 s with these).
 local function update(key, ttl, n, m, a)
-  local present = {}
-  for _, field in ipairs(redis.call('HKEYS', key)) do
-    present[field] = true
-  end
-  local wanted = {__v = true}
-  for i = a + 4, a + 3 + n do
-    if not present[args[i]] then
+  for i = 1, n do
+    if redis.call('HEXISTS', key, args[a + 3 + i]) == 0 then
       redis.call('DEL', key)
       return 'evicted'
     end
-    wanted[args[i]] = true
-  end
-  for i = a + 4 + n, a + 3 + n + 2 * m, 2 do
-    wanted[args[i]] = true
   end
   redis.call('HSET', key, '__v', args[a], unpack(args, a + 4 + n, a + 3 + n + 2 * m))
-  for field in pairs(present) do
-    if not wanted[field] then
-      redis.call('HDEL', key, field)
+  if redis.call('HLEN', key) > 1 + n + m then
+    local wanted = {__v = true}
+    for i = a + 4, a + 3 + n do
+      wanted[args[i]] = true
+    end
+    for i = a + 4 + n, a + 3 + n + 2 * m, 2 do
+      wanted[args[i]] = true
+    end
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+      if not wanted[field] then
+        redis.call('HDEL', key, field)
+      end
     end
   end
   if ttl ~= '0' then
