@@ -296,7 +296,12 @@ public final class OrphanSweeper {
         : "?::text[]::" + type + "[]";
   }
 
-  /** A key column's value, from its text, as the column's type (see {@link #parameter}). */
+  /**
+   * A key column's value, from its text, as the lookup reads it: cast to the column's type, so that
+   * the table's index is used. A bytea value is cached in base64, which a cast would read as escape
+   * format. The preflight allows as key columns only types whose text in the key is one this reads
+   * back (see PostgresPreflight's key types).
+   */
   private static String value(String text, String type) {
     return type.equals("bytea") ? "decode(" + text + ", 'base64')" : text + "::" + type;
   }
@@ -308,56 +313,6 @@ public final class OrphanSweeper {
     } catch (KeyRenderException unrenderable) {
       return Optional.empty();
     }
-  }
-
-  /**
-   * The row cached under {@code key}, read fresh: the row its key columns select, when it renders
-   * exactly that key; empty when there is none, or the key is not one of the table's.
-   */
-  Optional<io.cachesync.model.Row> row(TableMapping table, String key) {
-    Optional<Map<String, String>> keyValues = table.key().match(key);
-    if (keyValues.isEmpty()) {
-      return Optional.empty();
-    }
-    return row(table, keyValues.get())
-        .filter(row -> renderedKey(table, row).filter(key::equals).isPresent());
-  }
-
-  private Optional<io.cachesync.model.Row> row(TableMapping table, Map<String, String> keyValues) {
-    List<String> columns = List.copyOf(table.key().columns());
-    Map<String, String> types = columnTypes(table, columns);
-    String sql =
-        "SELECT * FROM "
-            + quote(table.table().schema())
-            + "."
-            + quote(table.table().table())
-            + " WHERE "
-            + String.join(
-                " AND ",
-                columns.stream().map(c -> quote(c) + " = " + parameter(types.get(c))).toList());
-    try (PreparedStatement statement = postgres.prepareStatement(sql)) {
-      for (int i = 0; i < columns.size(); i++) {
-        String column = columns.get(i);
-        statement.setString(i + 1, postgresText(types.get(column), keyValues.get(column)));
-      }
-      try (ResultSet rows = statement.executeQuery()) {
-        return rows.next() ? Optional.of(JdbcRowEncoder.encode(rows)) : Optional.empty();
-      }
-    } catch (SQLException e) {
-      refusedValue(table, e);
-      rollback();
-      return Optional.empty();
-    }
-  }
-
-  /**
-   * A key column's value as the lookup reads it from its text in the key: cast to the column's
-   * type, so that the table's index is used. A bytea value is cached in base64, which a cast would
-   * read as escape format. The preflight allows as key columns only types whose text in the key is
-   * one this reads back (see PostgresPreflight's key types).
-   */
-  private static String parameter(String type) {
-    return type.equals("bytea") ? "decode(?, 'base64')" : "?::" + type;
   }
 
   /**
