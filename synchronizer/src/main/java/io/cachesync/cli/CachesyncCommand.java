@@ -7,6 +7,8 @@ import io.cachesync.source.PostgresConnector;
 import io.cachesync.source.TlsNotOfferedException;
 import java.io.PrintWriter;
 import java.sql.SQLException;
+import java.time.ZoneOffset;
+import java.util.TimeZone;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -46,6 +48,7 @@ public final class CachesyncCommand {
   boolean verbose;
 
   public static void main(String[] args) {
+    useUtcSessions();
     LogFormat format;
     try {
       format = LogFormat.fromEnvironment();
@@ -61,6 +64,20 @@ public final class CachesyncCommand {
       commandLine.setErr(new PrintWriter(new LoggedLines(log()), true));
     }
     System.exit(commandLine.execute(args));
+  }
+
+  /**
+   * Makes every PostgreSQL session cachesync opens, the replication stream's included, run in UTC.
+   * PostgreSQL prints some values in the session's time zone (the bounds of {@code tstzrange} and
+   * {@code tstzmultirange}, a {@code timestamptz} inside a composite value, arrays of these), and
+   * PgJDBC sets every session's zone to the JVM's when it connects, in the startup packet, where a
+   * {@code -c TimeZone} option cannot override it. Debezium opens the replication connection, so
+   * cachesync cannot set the zone there after connecting either. Without this, a daemon on a host
+   * in one zone caches text that {@code verify} run from another zone reports as stale. The log
+   * prints its times in UTC already.
+   */
+  static void useUtcSessions() {
+    TimeZone.setDefault(TimeZone.getTimeZone(ZoneOffset.UTC));
   }
 
   /** The command line with its error handling, for {@link #main} and tests. */

@@ -7,6 +7,7 @@ import io.cachesync.model.JsonText;
 import io.cachesync.model.Row;
 import io.cachesync.model.TableId;
 import io.cachesync.model.Version;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
@@ -255,7 +256,9 @@ final class RecordDecoder {
             : new ColumnValue.Json((String) value);
       case UnchangedToastConverter.ARRAY:
         return converted((String) value, ColumnValue.Json::new);
-      case UnchangedToastConverter.BITS:
+      case UnchangedToastConverter.BITS,
+      UnchangedToastConverter.BYTES,
+      UnchangedToastConverter.TEXT:
         return converted((String) value, ColumnValue::text);
       default:
         break;
@@ -279,7 +282,7 @@ final class RecordDecoder {
         }
         yield ColumnValue.text(text);
       }
-      case BYTES -> bytes(value);
+      case BYTES -> unknownType(value);
       // The placeholder string in place of a list: Debezium's form for an array type it has no
       // list form for, should one reach here (UnchangedToastConverter takes those it knows).
       case ARRAY ->
@@ -365,10 +368,13 @@ final class RecordDecoder {
     return parameters != null && "NUMERIC".equals(parameters.get(SOURCE_TYPE));
   }
 
-  private static ColumnValue bytes(Object value) {
-    if (ToastPlaceholder.isBytes(value)) {
-      return ColumnValue.UNCHANGED;
-    }
+  /**
+   * A type Debezium does not know (include.unknown.datatypes): a multirange, a composite type,
+   * {@code tsquery}, {@code pg_lsn}, {@code xid}, a reg* type, an extension's type. Debezium gives
+   * the UTF-8 bytes of PostgreSQL's text; bytea, the one type it gives as bytes of its own, goes
+   * through {@link UnchangedToastConverter}.
+   */
+  private static ColumnValue unknownType(Object value) {
     byte[] bytes;
     if (value instanceof java.nio.ByteBuffer buffer) {
       java.nio.ByteBuffer copy = buffer.duplicate();
@@ -377,7 +383,8 @@ final class RecordDecoder {
     } else {
       bytes = (byte[]) value;
     }
-    return ValueEncoder.bytes(bytes);
+    String text = new String(bytes, StandardCharsets.UTF_8);
+    return ToastPlaceholder.isText(text) ? ColumnValue.UNCHANGED : ColumnValue.text(text);
   }
 
   private static ColumnValue array(Schema schema, List<?> values) {

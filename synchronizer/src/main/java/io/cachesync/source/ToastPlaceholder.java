@@ -15,8 +15,9 @@ import java.util.UUID;
  * UnchangedToastedReplicationMessageColumn in debezium-connector-postgres):
  *
  * <ul>
- *   <li>bytea (binary.handling.mode=bytes): the placeholder's UTF-8 bytes. (In base64 mode Debezium
- *       gives NULL, which cannot be told from a real NULL: cachesync uses bytes mode.)
+ *   <li>a type Debezium does not know (include.unknown.datatypes), and bytea in bytes mode: the
+ *       placeholder's UTF-8 bytes. (In base64 mode Debezium gives a bytea NULL, which cannot be
+ *       told from a real NULL.)
  *   <li>other scalar columns (text, varchar, xml, numeric, tsvector, ...): the placeholder {@link
  *       #TEXT} as a string; json and jsonb: the same string in a Json field;
  *   <li>text[], varchar[], char[], json[], jsonb[]: a one-element list holding that string;
@@ -28,14 +29,13 @@ import java.util.UUID;
  *       real NULL.
  * </ul>
  *
- * Every array and bit string column goes through {@link UnchangedToastConverter}, which sees
- * Debezium's unchanged marker for each type and writes the placeholder string: the list forms above
- * are recognised only should an array reach Debezium's own conversion.
+ * Every array, bit string and bytea column goes through {@link UnchangedToastConverter}, which sees
+ * Debezium's unchanged marker for each type and writes the placeholder string: the list and bytes
+ * forms above are recognised only should such a column reach Debezium's own conversion.
  *
  * <p>Domains take the form of their base type. The placeholder holds a NUL character, which no
  * PostgreSQL text, json, jsonb or hstore value can hold: a real value of those types cannot be
- * taken for it. The bytea form is the exception: a bytea whose bytes are exactly the placeholder's
- * 28 UTF-8 bytes is taken for an unchanged value (README, value encoding).
+ * taken for it.
  */
 final class ToastPlaceholder {
   /** The placeholder cachesync sets as Debezium's unavailable.value.placeholder. */

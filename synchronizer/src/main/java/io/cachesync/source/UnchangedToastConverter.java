@@ -8,6 +8,7 @@ import java.sql.SQLException;
 import java.sql.Types;
 import java.util.Locale;
 import java.util.Properties;
+import java.util.Set;
 import org.apache.kafka.connect.data.SchemaBuilder;
 import org.postgresql.util.PGobject;
 
@@ -41,10 +42,28 @@ public final class UnchangedToastConverter
    */
   static final String UNENCODABLE = "__cachesync_unencodable\u0000";
 
+  /** The schema name of a bytea column this converter writes: base64 of its bytes. */
+  static final String BYTES = "io.cachesync.Bytes";
+
+  /**
+   * The schema name of a column this converter writes as PostgreSQL's text: geometric types and the
+   * vector types, which Debezium would give as Java's text of their numbers, as a struct, or as an
+   * empty list.
+   */
+  static final String TEXT = "io.cachesync.Text";
+
   /** PostgreSQL's OIDs of bit and bit varying; a domain's column carries its base type's OID. */
   private static final int BIT_OID = 1560;
 
   private static final int VARBIT_OID = 1562;
+
+  private static final int BYTEA_OID = 17;
+
+  /**
+   * point, lseg, path, box, polygon, line, circle, int2vector, oidvector: the types Debezium knows
+   * but converts into another form than PostgreSQL's text.
+   */
+  private static final Set<Integer> TEXT_OIDS = Set.of(600, 601, 602, 603, 604, 628, 718, 22, 30);
 
   @Override
   public void configure(Properties properties) {}
@@ -52,7 +71,13 @@ public final class UnchangedToastConverter
   @Override
   public void converterFor(
       RelationalColumn column, ConverterRegistration<SchemaBuilder> registration) {
-    if (column.jdbcType() == Types.ARRAY) {
+    if (TEXT_OIDS.contains(column.nativeType())) {
+      registration.register(
+          SchemaBuilder.string().optional().name(TEXT), UnchangedToastConverter::text);
+    } else if (column.nativeType() == BYTEA_OID) {
+      registration.register(
+          SchemaBuilder.string().optional().name(BYTES), UnchangedToastConverter::bytes);
+    } else if (column.jdbcType() == Types.ARRAY) {
       registration.register(
           SchemaBuilder.string().optional().name(ARRAY), UnchangedToastConverter::array);
     } else if (isBitString(column)) {
@@ -89,6 +114,38 @@ public final class UnchangedToastConverter
           + ", not a java.sql.Array";
     } catch (SQLException | RuntimeException e) {
       return UNENCODABLE + "cannot encode an array value: " + e;
+    }
+  }
+
+  /** bytea, domains over it: base64, as {@link ValueEncoder#bytes}. */
+  private static Object bytes(Object value) {
+    if (value == null) {
+      return null;
+    }
+    if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
+      return ToastPlaceholder.TEXT;
+    }
+    if (value instanceof byte[] bytes) {
+      return ValueEncoder.bytes(bytes).fieldText().orElseThrow();
+    }
+    return UNENCODABLE
+        + "a bytea column's value is a "
+        + value.getClass().getName()
+        + ", not a byte[]";
+  }
+
+  /** A geometric or vector value as PostgreSQL prints it, as {@link ValueEncoder#text} does. */
+  private static Object text(Object value) {
+    if (value == null) {
+      return null;
+    }
+    if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
+      return ToastPlaceholder.TEXT;
+    }
+    try {
+      return ValueEncoder.text(value);
+    } catch (RuntimeException e) {
+      return UNENCODABLE + "cannot encode a value of a geometric or vector type: " + e;
     }
   }
 

@@ -23,6 +23,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.postgresql.PGStatement;
 import org.postgresql.util.PGInterval;
 import org.postgresql.util.PGobject;
@@ -276,6 +277,31 @@ public final class ValueEncoder {
     return new ColumnValue.Number(Double.toString(value));
   }
 
+  /**
+   * PostgreSQL's text of a value its driver gives as an object: a geometric value by its text with
+   * every number as PostgreSQL prints it (PgJDBC's {@code PGpoint}, {@code PGbox}... print them as
+   * Java does, {@code (1.0,1.0E15)} where PostgreSQL prints {@code (1,1e+15)}), any other {@code
+   * PGobject} by its text, an array of a vector type ({@code int2vector}, {@code oidvector}) by the
+   * text it was read from.
+   */
+  public static String text(Object value) {
+    if (value instanceof PGobject object) {
+      String text = object.getValue();
+      return text != null && object.getClass().getPackageName().equals("org.postgresql.geometric")
+          ? JAVA_DOUBLE.matcher(text).replaceAll(number -> postgresDouble(number.group()))
+          : text;
+    }
+    return value.toString();
+  }
+
+  /** A number as Java's Double.toString prints it, in PgJDBC's text of a geometric value. */
+  private static final Pattern JAVA_DOUBLE =
+      Pattern.compile("-?(?:Infinity|NaN|[0-9]+\\.[0-9]+(?:E-?[0-9]+)?)");
+
+  private static String postgresDouble(String javaText) {
+    return PostgresFloat8.text(Double.parseDouble(javaText));
+  }
+
   /** bytea: base64. */
   public static ColumnValue bytes(byte[] value) {
     return ColumnValue.text(Base64.getEncoder().encodeToString(value));
@@ -465,7 +491,7 @@ public final class ValueEncoder {
           yield new ColumnValue.Number(number.toString());
         }
         if (element instanceof PGobject object) {
-          yield ColumnValue.text(object.getValue());
+          yield ColumnValue.text(text(object));
         }
         yield ColumnValue.text(element.toString());
       }

@@ -8,6 +8,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TimeZone;
 import org.junit.jupiter.api.Test;
+import org.postgresql.geometric.PGbox;
+import org.postgresql.geometric.PGcircle;
+import org.postgresql.geometric.PGpath;
+import org.postgresql.geometric.PGpoint;
 import org.postgresql.util.PGInterval;
 
 /** The forms ValueEncoder writes from JDBC values, which must equal Debezium's. */
@@ -173,5 +177,15 @@ class ValueEncoderTest {
     } finally {
       TimeZone.setDefault(zone);
     }
+  }
+
+  @Test
+  void text_geometricValues_printTheirNumbersAsPostgresDoes() throws Exception {
+    assertThat(ValueEncoder.text(new PGpoint(1, 2.5))).isEqualTo("(1,2.5)");
+    assertThat(ValueEncoder.text(new PGbox("(1e20,-0.1),(-0.0,1E-5)")))
+        .isEqualTo("(1e+20,-0.1),(-0,1e-05)");
+    assertThat(ValueEncoder.text(new PGcircle(0, Double.NaN, Double.POSITIVE_INFINITY)))
+        .isEqualTo("<(0,NaN),Infinity>");
+    assertThat(ValueEncoder.text(new PGpath("[(0,0),(1.5,1)]"))).isEqualTo("[(0,0),(1.5,1)]");
   }
 }

@@ -19,7 +19,9 @@ public final class AllTypesTable {
           "CREATE DOMAIN positive AS int CHECK (VALUE > 0)",
           "CREATE DOMAIN flag_bits AS varbit(16)",
           "CREATE DOMAIN nibble AS bit(4)",
-          "CREATE DOMAIN int_list AS int[]");
+          "CREATE DOMAIN int_list AS int[]",
+          "CREATE DOMAIN blob AS bytea",
+          "CREATE TYPE stamped AS (label text, at timestamptz)");
 
   /** The column definitions, after {@code id bigint PRIMARY KEY}. */
   public static final String COLUMNS =
@@ -97,7 +99,23 @@ public final class AllTypesTable {
           "ancient_locals timestamp[]",
           "ancient_days date[]",
           "far_at timestamptz",
-          "far_day date");
+          "far_day date",
+          // Types Debezium does not know, knows in another form than PostgreSQL's text, or gives
+          // as bytes: cached as PostgreSQL prints them in a UTC session.
+          "periods_set tstzmultirange",
+          "ints_set int4multirange",
+          "stamped stamped",
+          "stamped_list stamped[]",
+          "spot point",
+          "spots point[]",
+          "area box",
+          "round circle",
+          "query tsquery",
+          "position pg_lsn",
+          "vector int2vector",
+          "blob blob",
+          "tx xid",
+          "relation regclass");
 
   /**
    * Rows {@code first} (ordinary values), {@code first + 1} (extremes) and {@code first + 2}
@@ -134,7 +152,11 @@ public final class AllTypesTable {
         + " '0044-03-15 12:00:00+00 BC', '0044-03-15 12:00:00 BC', '0044-03-15 BC',"
         + " '{\"0044-03-15 12:00:00+00 BC\",\"1500-06-01 10:00:00.5+02\",NULL}',"
         + " '{\"0044-03-15 12:00:00 BC\",\"1500-06-01 10:00:00.5\"}', '{0044-03-15 BC,1500-06-01}',"
-        + " '12345-06-07 08:09:10+00', '12345-06-07'),"
+        + " '12345-06-07 08:09:10+00', '12345-06-07',"
+        + " '{[2026-01-01 05:30+05:30,2026-01-02 00:00+00)}', '{[1,3),[5,7)}',"
+        + " ROW('due', '2026-10-25 01:30+00')::stamped, ARRAY[ROW('a \"b\"', NULL)::stamped],"
+        + " '(1,2.5)', ARRAY['(1,2.5)'::point, '(1e20,-0.1)'], '(1,1),(0,0)', '<(0,0),1e20>',"
+        + " 'fat & rat', '16/B374D848', '1 2', '\\x00ff', '42', 'pg_class'),"
         + "("
         + (first + 1)
         + ", 0, -2147483648, -9223372036854775808, 'NaN', '-Infinity', -0.0001, 'NaN',"
@@ -149,7 +171,10 @@ public final class AllTypesTable {
         + " '1582-10-10 12:00:00.000001+00', '1582-10-10 12:00:00.000001', '1582-10-10',"
         + " '{\"1500-06-01 10:00:00+00\",\"12345-06-07 08:09:10+00\"}',"
         + " '{\"12345-06-07 08:09:10\"}', '{1582-10-04,12345-06-07}',"
-        + " '0001-12-31 23:59:59.999999+00 BC', '0001-01-01 BC'),"
+        + " '0001-12-31 23:59:59.999999+00 BC', '0001-01-01 BC',"
+        + " '{}', '{}', ROW(NULL, NULL)::stamped, '{}', '(NaN,-Infinity)', '{}',"
+        + " '(-0.000001,1e-300),(-1e300,-2)', '<(1.5,-2.5),0>', '', '0/0', '', '\\x', '0',"
+        + " 'pg_type'),"
         + "("
         + (first + 2)
         + ", NULL".repeat(COLUMNS.split(", ").length)

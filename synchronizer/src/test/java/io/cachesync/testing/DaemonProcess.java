@@ -48,10 +48,23 @@ public final class DaemonProcess implements AutoCloseable {
     return new DaemonProcess(command, environment);
   }
 
+  /**
+   * Another {@code cachesync} command than {@code run} in its own JVM, e.g. {@code verify} with JVM
+   * options of its own; {@link #awaitExit} and {@link #log} give its outcome.
+   */
+  public static DaemonProcess command(List<String> jvmOptions, String... arguments) {
+    return new DaemonProcess(jarCommand(jvmOptions, arguments), Map.of());
+  }
+
   private static List<String> jarCommand(Path config, List<String> jvmOptions) {
+    return jarCommand(jvmOptions, "run", "--config", config.toString());
+  }
+
+  private static List<String> jarCommand(List<String> jvmOptions, String... arguments) {
     List<String> command = new ArrayList<>(List.of("java", "-Xmx256m"));
     command.addAll(jvmOptions);
-    command.addAll(List.of("-jar", JAR.toString(), "run", "--config", config.toString()));
+    command.addAll(List.of("-jar", JAR.toString()));
+    command.addAll(List.of(arguments));
     return command;
   }
 
