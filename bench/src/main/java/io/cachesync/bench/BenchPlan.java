@@ -165,11 +165,14 @@ public record BenchPlan(
 
   /**
    * How many changes the lag measurement of {@code workload} may offer in all (the relative rate
-   * counted at {@link #HIGHEST_RELATIVE_LAG_RATE}); 0 when none.
+   * counted at {@link #HIGHEST_RELATIVE_LAG_RATE}), to cachesync and, when the run measures warm
+   * catch-up, to Debezium alone; 0 when none.
    */
   public long lagChanges(String workload) {
+    int consumers = warmWorkloads.isEmpty() ? 1 : 2;
     return lagWorkloads.contains(workload)
-        ? (lagRates.stream().mapToLong(Integer::longValue).sum() + HIGHEST_RELATIVE_LAG_RATE)
+        ? consumers
+            * (lagRates.stream().mapToLong(Integer::longValue).sum() + HIGHEST_RELATIVE_LAG_RATE)
             * lagPerRate.toSeconds()
         : 0;
   }

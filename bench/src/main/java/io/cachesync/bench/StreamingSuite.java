@@ -216,7 +216,8 @@ final class StreamingSuite implements AutoCloseable {
                 ReferenceProcess.DEBEZIUM_ALONE,
                 config,
                 DEBEZIUM_SLOT,
-                lastColdMarker + warmWorkloads.size(),
+                // Until closed: after the warm backlogs it takes the lag measurement's load too.
+                -1,
                 plan.timeout(),
                 logs.resolve("debezium-alone.log"));
         ReferenceProcess naiveProcess =
@@ -387,10 +388,10 @@ final class StreamingSuite implements AutoCloseable {
       say("cachesync", backlogs, drains);
       sayWalSenders("cachesync", SLOT);
       Map<String, WarmDrain> warm = new HashMap<>();
+      Optional<ReferenceProcess> aloneForLag = Optional.empty();
       if (!warmWorkloads.isEmpty()) {
         warm = warm(warmWorkloads, daemon, aloneProcess, notes);
-        aloneProcess.close();
-        watch.drop(DEBEZIUM_SLOT, Duration.ofSeconds(30));
+        aloneForLag = Optional.of(aloneProcess);
       }
       Map<String, List<LagResult>> lags = new HashMap<>();
       for (int i = 0; i < backlogs.size(); i++) {
@@ -400,8 +401,14 @@ final class StreamingSuite implements AutoCloseable {
               Optional.ofNullable(warm.get(workload.id()))
                   .map(w -> w.cachesync().rate())
                   .orElse(drains.get(i).rate());
-          lags.put(workload.id(), lag(workload.id(), workload.lag().get(), drainRate, notes));
+          lags.put(
+              workload.id(),
+              lag(workload.id(), workload.lag().get(), drainRate, daemon, aloneForLag, notes));
         }
+      }
+      if (aloneForLag.isPresent()) {
+        aloneProcess.close();
+        watch.drop(DEBEZIUM_SLOT, Duration.ofSeconds(30));
       }
       daemon.stop();
       watch.awaitInactive(SLOT, Duration.ofSeconds(30));
@@ -491,7 +498,13 @@ final class StreamingSuite implements AutoCloseable {
    * drainRate}, cachesync's catch-up rate of the workload on this machine in this run.
    */
   private List<LagResult> lag(
-      String id, LagOperation operation, double drainRate, List<String> notes) throws Exception {
+      String id,
+      LagOperation operation,
+      double drainRate,
+      DaemonRun daemon,
+      Optional<ReferenceProcess> alone,
+      List<String> notes)
+      throws Exception {
     LagProbe probe =
         new LagProbe(lettuce, () -> servers.postgres.connect(database), Clock.systemUTC());
     List<Integer> rates = new ArrayList<>(plan.lagRates());
@@ -511,6 +524,10 @@ final class StreamingSuite implements AutoCloseable {
                 (double) operation.capacity() * operation.changesPerRun() / rate));
       }
       LagResult result = probe.measure(operation, rate, plan.lagPerRate());
+      if (alone.isPresent()) {
+        result =
+            result.withDebeziumAlone(debeziumAloneLag(probe, operation, rate, daemon, alone.get()));
+      }
       results.add(result);
       progress.say(
           "%s: lag at %,d/s%s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%,.0f/s achieved)",
@@ -531,6 +548,45 @@ final class StreamingSuite implements AutoCloseable {
       }
     }
     return results;
+  }
+
+  /**
+   * The same load offered to Debezium alone, with the daemon held still ({@code SIGSTOP}) so that
+   * each runs alone on the machine with the writers, as cachesync's own measurement did with
+   * Debezium alone held still; then the daemon is resumed and catches up before the next rate.
+   */
+  private LagResult.ReferenceLag debeziumAloneLag(
+      LagProbe probe, LagOperation operation, int rate, DaemonRun daemon, ReferenceProcess alone)
+      throws Exception {
+    daemon.pause();
+    alone.resume();
+    // First the changes it was held still over (cachesync's own measurement), so that the segment
+    // measured holds the offered load only.
+    awaitSegment(alone, marker.bump());
+    double achieved = probe.offerOnly(operation, rate, plan.lagPerRate());
+    long closing = marker.bump();
+    ReferenceProcess.Segment segment = awaitSegment(alone, closing);
+    alone.pause();
+    daemon.resume();
+    awaitMarker(closing, daemon);
+    ReferenceProcess.ReceiptLag lag = segment.lag();
+    LagResult.ReferenceLag result =
+        new LagResult.ReferenceLag(
+            lag.p50Micros() / 1000.0, lag.p99Micros() / 1000.0, lag.maxMicros() / 1000.0, achieved);
+    progress.say(
+        "  Debezium alone at %,d/s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%,.0f/s achieved)",
+        rate, result.p50Millis(), result.p99Millis(), result.maxMillis(), achieved);
+    return result;
+  }
+
+  private ReferenceProcess.Segment awaitSegment(ReferenceProcess consumer, long marker)
+      throws Exception {
+    ReferenceProcess.Segment segment = consumer.awaitSegment(plan.timeout());
+    if (segment.marker() != marker) {
+      throw new IllegalStateException(
+          "Debezium alone ended a lag segment at marker " + segment.marker() + ", not " + marker);
+    }
+    return segment;
   }
 
   private void say(String consumer, List<Backlog> backlogs, List<Drain> drains) {

@@ -496,14 +496,14 @@ public final class DebeziumChangeSource implements AutoCloseable {
 
     // Exact text forms (README, value encoding).
     p.setProperty("decimal.handling.mode", "string");
-    // bytes, not base64: in base64 mode Debezium 3.6 turns an unchanged TOASTed bytea into NULL,
-    // which cannot be told from a real NULL; in bytes mode it gives the placeholder's bytes
-    // (ToastPlaceholder). The decoder writes base64 itself.
+    // bytea goes through UnchangedToastConverter; in bytes mode a type Debezium does not know
+    // arrives as the bytes of PostgreSQL's text, which RecordDecoder takes as text.
     p.setProperty("binary.handling.mode", "bytes");
     // The source type in each field's schema parameters: numeric's special values (RecordDecoder).
     p.setProperty("column.propagate.source.type", ".*");
-    // Every array and bit string (domains over them too): Debezium would send most of them as NULL
-    // when unchanged and TOASTed, and garbles arrays of more than one dimension
+    // Every array, bit string and bytea, the geometric and vector types (domains over them too):
+    // Debezium would send most arrays and bit strings as NULL when unchanged and TOASTed, garbles
+    // arrays of more than one dimension, and gives geometric values in its own forms
     // (UnchangedToastConverter).
     p.setProperty("converters", "cachesync_arrays");
     p.setProperty("cachesync_arrays.type", UnchangedToastConverter.class.getName());

@@ -37,13 +37,6 @@ class CommandErrorLogTest {
     StringWriter err = new StringWriter();
     PrintWriter mine = new PrintWriter(err, true);
     commandLine.setErr(mine);
-    System.out.println(
-        "DEBUGB mine="
-            + System.identityHashCode(mine)
-            + " got="
-            + System.identityHashCode(commandLine.getErr())
-            + " sub="
-            + System.identityHashCode(commandLine.getSubcommands().get("fail").getErr()));
     ByteArrayOutputStream stderr = new ByteArrayOutputStream();
     PrintStream original = System.err;
     System.setErr(new PrintStream(stderr, true, StandardCharsets.UTF_8));

@@ -13,6 +13,8 @@ import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +22,7 @@ import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
 import org.apache.kafka.connect.data.Struct;
 import org.apache.kafka.connect.source.SourceRecord;
 
@@ -42,15 +45,18 @@ import org.apache.kafka.connect.source.SourceRecord;
  * segment:
  *
  * <pre>
- * segment marker=M changes=C written=W start=S first=F lastWrite=L end=E
+ * segment marker=M changes=C written=W start=S first=F lastWrite=L end=E lag50=P lag99=Q lagMax=X
  * </pre>
  *
  * with {@link System#nanoTime()} values of this JVM: S the segment's start (the first change, or
  * the engine's start for a snapshot, or the previous marker), F its first change, L the end of the
- * last Redis write, E the marker's processing. With {@code --write-budget-seconds=B} the naive
- * consumer writes for B seconds from the segment's first change and then only counts the segment's
- * other changes (a snapshot stops there): its rate is then W / (L - F). After the last segment it
- * waits for its standard input to close.
+ * last Redis write, E the marker's processing; P, Q and X the median, 99th percentile and maximum,
+ * in microseconds, of each change's lag: the moment the consumer received it on the machine's wall
+ * clock minus its transaction's commit time (the {@code ts_us} of its source block, from the WAL's
+ * commit record), what the benchmark's lag probe measures for cachesync up to Redis. With {@code
+ * --write-budget-seconds=B} the naive consumer writes for B seconds from the segment's first change
+ * and then only counts the segment's other changes (a snapshot stops there): its rate is then W /
+ * (L - F). After the last segment it waits for its standard input to close.
  */
 public final class ReferenceConsumer {
   static final String DEBEZIUM_ALONE = "debezium-alone";
@@ -84,6 +90,7 @@ public final class ReferenceConsumer {
   private long changes;
   private long written;
   private long lastWrite;
+  private final Histogram lags = new Histogram(TimeUnit.MINUTES.toMicros(10), 3);
 
   private ReferenceConsumer(
       PrintStream out,
@@ -193,7 +200,7 @@ public final class ReferenceConsumer {
         if (record.topic().endsWith(MARKER_TABLE)) {
           marker(value.getStruct("after").getInt64("n"));
         } else {
-          change(record);
+          change(record, value);
         }
       }
       committer.markProcessed(event);
@@ -201,8 +208,16 @@ public final class ReferenceConsumer {
     committer.markBatchFinished();
   }
 
-  private void change(SourceRecord record) {
+  private void change(SourceRecord record, Struct value) {
     long now = System.nanoTime();
+    Struct source = value.getStruct("source");
+    if (source != null) {
+      long received = ChronoUnit.MICROS.between(Instant.EPOCH, Instant.now());
+      Long committed = source.getInt64("ts_us");
+      long lag =
+          Math.max(0, received - (committed != null ? committed : source.getInt64("ts_ms") * 1000));
+      lags.recordValue(Math.min(lag, lags.getHighestTrackableValue()));
+    }
     if (start == 0) {
       start = now;
     }
@@ -230,15 +245,20 @@ public final class ReferenceConsumer {
   private void endSegment(long marker) {
     long end = System.nanoTime();
     out.printf(
-        "segment marker=%d changes=%d written=%d start=%d first=%d lastWrite=%d end=%d%n",
+        "segment marker=%d changes=%d written=%d start=%d first=%d lastWrite=%d end=%d"
+            + " lag50=%d lag99=%d lagMax=%d%n",
         marker,
         changes,
         written,
         start == 0 ? end : start,
         first == 0 ? end : first,
         lastWrite,
-        end);
+        end,
+        lags.getValueAtPercentile(50),
+        lags.getValueAtPercentile(99),
+        lags.getMaxValue());
     out.flush();
+    lags.reset();
     start = end;
     first = 0;
     changes = 0;

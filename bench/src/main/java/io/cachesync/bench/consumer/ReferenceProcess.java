@@ -27,7 +27,8 @@ public final class ReferenceProcess implements AutoCloseable {
   private static final Pattern SEGMENT =
       Pattern.compile(
           "segment marker=(-?\\d+) changes=(\\d+) written=(\\d+) start=(-?\\d+)"
-              + " first=(-?\\d+) lastWrite=(-?\\d+) end=(-?\\d+)");
+              + " first=(-?\\d+) lastWrite=(-?\\d+) end=(-?\\d+)"
+              + " lag50=(\\d+) lag99=(\\d+) lagMax=(\\d+)");
 
   /**
    * One segment of the backlog as the consumer went through it; times are {@link System#nanoTime()}
@@ -35,6 +36,7 @@ public final class ReferenceProcess implements AutoCloseable {
    *
    * @param written the changes written to Redis (naive only; fewer than {@code changes} when the
    *     write budget ran out)
+   * @param lag the lag of the segment's changes, from their commit to the consumer
    */
   public record Segment(
       long marker,
@@ -44,7 +46,8 @@ public final class ReferenceProcess implements AutoCloseable {
       long first,
       long lastWrite,
       long end,
-      boolean writes) {
+      boolean writes,
+      ReceiptLag lag) {
 
     /**
      * The segment's drain: all of {@code changes} over start to end, or when the naive consumer ran
@@ -68,9 +71,15 @@ public final class ReferenceProcess implements AutoCloseable {
 
     /** This segment, started at {@code start} ({@link System#nanoTime()}) instead. */
     public Segment startingAt(long start) {
-      return new Segment(marker, changes, written, start, first, lastWrite, end, writes);
+      return new Segment(marker, changes, written, start, first, lastWrite, end, writes, lag);
     }
   }
+
+  /**
+   * The lag of a segment's changes, from their commit (the WAL's commit record) to the consumer's
+   * receipt, in microseconds.
+   */
+  public record ReceiptLag(long p50Micros, long p99Micros, long maxMicros) {}
 
   private final String kind;
   private final Process process;
@@ -205,7 +214,7 @@ public final class ReferenceProcess implements AutoCloseable {
         Matcher segment = SEGMENT.matcher(line);
         if (segment.matches()) {
           List<Long> values = new ArrayList<>();
-          for (int group = 1; group <= 7; group++) {
+          for (int group = 1; group <= 10; group++) {
             values.add(Long.parseLong(segment.group(group)));
           }
           return new Segment(
@@ -216,7 +225,8 @@ public final class ReferenceProcess implements AutoCloseable {
               values.get(4),
               values.get(5),
               values.get(6),
-              NAIVE.equals(kind));
+              NAIVE.equals(kind),
+              new ReceiptLag(values.get(7), values.get(8), values.get(9)));
         }
         if (line.startsWith("failed")) {
           throw new IllegalStateException(kind + " consumer " + line + " (log: " + log + ")");

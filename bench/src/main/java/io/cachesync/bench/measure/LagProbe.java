@@ -98,6 +98,39 @@ public final class LagProbe {
       long total,
       Notifications notifications)
       throws InterruptedException, SQLException {
+    Writes writes = write(operation, runsPerSecond, total);
+    notifications.awaitCount(writes.changes().size(), SETTLE);
+    Lags lags;
+    try (Connection connection = connections.open()) {
+      lags = notifications.pair(commitsByKey(connection, writes.changes()));
+    }
+    return new LagResult(
+        rate, writes.achieved(), lags.micros(), lags.missing(), writes.maxBehindMillis());
+  }
+
+  /**
+   * Offers {@code rate} row changes per second for {@code duration} as {@link #measure} does, but
+   * watches nothing: for a consumer that measures the lag itself (Debezium alone). Returns the rate
+   * achieved.
+   */
+  public double offerOnly(LagOperation operation, int rate, Duration duration)
+      throws InterruptedException, SQLException {
+    double runsPerSecond = (double) rate / operation.changesPerRun();
+    long total = Math.min(operation.capacity(), Math.round(runsPerSecond * duration.toSeconds()));
+    return write(operation, runsPerSecond, total).achieved();
+  }
+
+  /**
+   * What the writers did.
+   *
+   * @param achieved row changes per second, from the first scheduled start to the last commit
+   * @param maxBehindMillis how late a change started compared with its schedule, at worst
+   */
+  private record Writes(
+      List<LagOperation.Change> changes, double achieved, double maxBehindMillis) {}
+
+  private Writes write(LagOperation operation, double runsPerSecond, long total)
+      throws InterruptedException, SQLException {
     List<Connection> open = new ArrayList<>();
     ExecutorService writers = Executors.newFixedThreadPool(WRITERS);
     try {
@@ -134,9 +167,7 @@ public final class LagProbe {
         writer.get();
       }
       double achieved = total * operation.changesPerRun() / ((lastCommit.get() - start) / 1e9);
-      notifications.awaitCount(changes.size(), SETTLE);
-      Lags lags = notifications.pair(commitsByKey(open.get(0), changes));
-      return new LagResult(rate, achieved, lags.micros(), lags.missing(), maxBehind.get() / 1e6);
+      return new Writes(List.copyOf(changes), achieved, maxBehind.get() / 1e6);
     } catch (ExecutionException e) {
       throw new IllegalStateException("the lag writer failed: " + e.getCause().getMessage(), e);
     } finally {

@@ -1,5 +1,6 @@
 package io.cachesync.bench.measure;
 
+import java.util.Optional;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -12,13 +13,37 @@ import org.HdrHistogram.Histogram;
  *     commit time in its WAL commit record, in microseconds
  * @param missing changes whose notification never came (within 30 s after the last commit)
  * @param maxBehindMillis how late the writer started a change compared with its schedule, at worst
+ * @param debeziumAlone the same rate offered to Debezium alone, when measured
  */
 public record LagResult(
     int offeredPerSecond,
     double achievedPerSecond,
     Histogram lagMicros,
     long missing,
-    double maxBehindMillis) {
+    double maxBehindMillis,
+    Optional<ReferenceLag> debeziumAlone) {
+
+  public LagResult(
+      int offeredPerSecond,
+      double achievedPerSecond,
+      Histogram lagMicros,
+      long missing,
+      double maxBehindMillis) {
+    this(
+        offeredPerSecond, achievedPerSecond, lagMicros, missing, maxBehindMillis, Optional.empty());
+  }
+
+  /**
+   * Debezium alone's lag at the same offered rate: from each change's commit (its WAL commit
+   * record) to the consumer's receipt, in milliseconds.
+   */
+  public record ReferenceLag(
+      double p50Millis, double p99Millis, double maxMillis, double achievedPerSecond) {}
+
+  public LagResult withDebeziumAlone(ReferenceLag lag) {
+    return new LagResult(
+        offeredPerSecond, achievedPerSecond, lagMicros, missing, maxBehindMillis, Optional.of(lag));
+  }
 
   public double percentileMillis(double percentile) {
     return lagMicros.getValueAtPercentile(percentile) / 1000.0;

@@ -150,6 +150,25 @@ public final class ResultTable {
           results,
           r ->
               lag(r, index, l -> count(l.offeredPerSecond()) + "/" + count(l.achievedPerSecond())));
+      if (results.stream()
+          .anyMatch(
+              r -> index < r.lags().size() && r.lags().get(index).debeziumAlone().isPresent())) {
+        row(
+            "    Debezium alone, to receipt",
+            results,
+            r ->
+                lag(
+                    r,
+                    index,
+                    l ->
+                        l.debeziumAlone()
+                            .map(
+                                a ->
+                                    String.format(
+                                        "%s/%s/%s",
+                                        ms(a.p50Millis()), ms(a.p99Millis()), ms(a.maxMillis())))
+                            .orElse("-")));
+      }
     }
     out.println("memory, MiB: peak RSS / peak heap used");
     row("  cachesync (W6: the resync job)", results, r -> memory(r.cachesyncMemory()));
@@ -385,7 +404,10 @@ public final class ResultTable {
             + " transaction, the moment Redis's keyspace notification of its key reached the"
             + " benchmark minus the commit time in the transaction's WAL commit record"
             + " (track_commit_timestamp), both on the machine's wall clock, in an HdrHistogram."
-            + " Above what the daemon can take, lag grows for as long as the load lasts.");
+            + " Above what the daemon can take, lag grows for as long as the load lasts."
+            + " Debezium alone (full run): the same rate offered with the daemon held still"
+            + " (SIGSTOP), from each change's commit time (ts_us of its source block) to its"
+            + " consumer's receipt, so without any Redis write: what Debezium's own path costs.");
     lines.add(
         "- memory: the process while it drained the workload (W6: the whole job, or the whole"
             + " reference process; W7: the daemon from its slot's creation to the last row); RSS"
