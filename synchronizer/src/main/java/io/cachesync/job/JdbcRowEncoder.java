@@ -126,6 +126,10 @@ public final class JdbcRowEncoder {
       case "bit" ->
           text.length() == 1 ? new ColumnValue.Bool(text.equals("1")) : ValueEncoder.bits(text);
       case "varbit" -> ValueEncoder.bits(text);
+      // From the driver's object: once a statement runs prepared, PgJDBC reads point and box in
+      // binary, and their getString is then Java's text of the doubles, not PostgreSQL's.
+      case "point", "lseg", "path", "box", "polygon", "line", "circle" ->
+          ColumnValue.text(ValueEncoder.text(rows.getObject(i)));
       default -> {
         if (!type.startsWith("_")) {
           yield ColumnValue.text(text);

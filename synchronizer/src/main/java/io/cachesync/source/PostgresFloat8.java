@@ -65,20 +65,51 @@ final class PostgresFloat8 {
     BigDecimal exact = new BigDecimal(value);
     BigDecimal below = halfway(exact, Math.nextDown(value));
     BigDecimal above = halfway(exact, Math.nextUp(value));
-    for (int precision = 1; precision <= 17; precision++) {
-      // Next to a power of two the doubles below are closer together than those above, so the
-      // nearest decimal of this length can miss while one on the other side reads back.
-      for (RoundingMode mode :
-          new RoundingMode[] {RoundingMode.HALF_EVEN, RoundingMode.UP, RoundingMode.DOWN}) {
-        BigDecimal candidate = exact.round(new MathContext(precision, mode));
-        if (candidate.doubleValue() == value
-            && candidate.compareTo(below) != 0
-            && candidate.compareTo(above) != 0) {
-          return candidate.stripTrailingZeros();
-        }
+    // Java's text of the double reads back as it, so the shortest has at most its digits; a length
+    // that works, works one digit longer too: search the lengths in between by halves.
+    int low = 1;
+    int javas =
+        Math.min(17, new BigDecimal(Double.toString(value)).stripTrailingZeros().precision());
+    int high = javas;
+    BigDecimal found = null;
+    while (low <= high) {
+      int precision = (low + high) >>> 1;
+      BigDecimal candidate = readingBack(value, exact, below, above, precision);
+      if (candidate != null) {
+        found = candidate;
+        high = precision - 1;
+      } else {
+        low = precision + 1;
       }
     }
-    return exact.round(new MathContext(17, RoundingMode.HALF_EVEN)).stripTrailingZeros();
+    // Java's text itself can be a halfway point, which does not count.
+    for (int precision = javas + 1; found == null && precision <= 17; precision++) {
+      found = readingBack(value, exact, below, above, precision);
+    }
+    if (found == null) {
+      found = exact.round(new MathContext(17, RoundingMode.HALF_EVEN));
+    }
+    return found.stripTrailingZeros();
+  }
+
+  /**
+   * The decimal of {@code precision} significant digits nearest the exact value that reads back as
+   * {@code value}, not counting the halfway points; null when none does. Next to a power of two the
+   * doubles below are closer together than those above, so the nearest decimal of a length can miss
+   * while one on the other side reads back.
+   */
+  private static BigDecimal readingBack(
+      double value, BigDecimal exact, BigDecimal below, BigDecimal above, int precision) {
+    for (RoundingMode mode :
+        new RoundingMode[] {RoundingMode.HALF_EVEN, RoundingMode.UP, RoundingMode.DOWN}) {
+      BigDecimal candidate = exact.round(new MathContext(precision, mode));
+      if (candidate.doubleValue() == value
+          && candidate.compareTo(below) != 0
+          && candidate.compareTo(above) != 0) {
+        return candidate;
+      }
+    }
+    return null;
   }
 
   private static BigDecimal halfway(BigDecimal exact, double neighbour) {

@@ -375,16 +375,18 @@ final class RecordDecoder {
    * through {@link UnchangedToastConverter}.
    */
   private static ColumnValue unknownType(Object value) {
-    byte[] bytes;
+    String text = new String(bytesOf(value), StandardCharsets.UTF_8);
+    return ToastPlaceholder.isText(text) ? ColumnValue.UNCHANGED : ColumnValue.text(text);
+  }
+
+  private static byte[] bytesOf(Object value) {
     if (value instanceof java.nio.ByteBuffer buffer) {
       java.nio.ByteBuffer copy = buffer.duplicate();
-      bytes = new byte[copy.remaining()];
+      byte[] bytes = new byte[copy.remaining()];
       copy.get(bytes);
-    } else {
-      bytes = (byte[]) value;
+      return bytes;
     }
-    String text = new String(bytes, StandardCharsets.UTF_8);
-    return ToastPlaceholder.isText(text) ? ColumnValue.UNCHANGED : ColumnValue.text(text);
+    return (byte[]) value;
   }
 
   private static ColumnValue array(Schema schema, List<?> values) {
@@ -430,7 +432,12 @@ final class RecordDecoder {
   }
 
   private static String jsonOf(Schema schema, Object value) {
-    ColumnValue column = column(schema, value);
+    // Bytes inside a struct, an array or a map (PostGIS's wkb) are binary: base64. Only a column's
+    // own bytes are the text of a type Debezium does not know.
+    ColumnValue column =
+        schema.type() == Schema.Type.BYTES && schema.name() == null && value != null
+            ? ValueEncoder.bytes(bytesOf(value))
+            : column(schema, value);
     return column instanceof ColumnValue.Unchanged ? "null" : column.jsonText();
   }
 

@@ -13,15 +13,19 @@ import org.apache.kafka.connect.data.SchemaBuilder;
 import org.postgresql.util.PGobject;
 
 /**
- * Debezium custom converter for every array column (domains over arrays too) and for bit strings of
- * more than one bit (domains over them too). Debezium's own conversion cannot be used for them: it
- * sends an unchanged TOASTed value of most array types and of bit strings as NULL, which under
- * REPLICA IDENTITY DEFAULT cannot be told from a column set to NULL, and it cannot convert an array
- * of more than one dimension. The converter gets the value before Debezium's own conversion (an
- * unchanged TOASTed value as one of Debezium's markers, whatever the type): it writes an unchanged
- * value as {@link ToastPlaceholder#TEXT}, and a real one in its cached form, written by {@link
- * ValueEncoder} (the encoder verify uses), in a string field named {@link #ARRAY} or {@link #BITS},
- * which {@link RecordDecoder} takes as JSON or as text.
+ * Debezium custom converter for every array column (domains over arrays too), for bit strings of
+ * more than one bit, bytea, the geometric types and {@code int2vector}/{@code oidvector} (domains
+ * over them too). Debezium's own conversion cannot be used for them: it sends an unchanged TOASTed
+ * value of most array types and of bit strings as NULL, which under REPLICA IDENTITY DEFAULT cannot
+ * be told from a column set to NULL; it cannot convert an array of more than one dimension; it
+ * gives a point as a struct, the other geometric types with Java's text of their numbers and a
+ * vector as an empty list; and with bytea converted here, every bytes value Debezium still gives is
+ * the text of a type it does not know ({@link RecordDecoder}). The converter gets the value before
+ * Debezium's own conversion (an unchanged TOASTed value as one of Debezium's markers, whatever the
+ * type): it writes an unchanged value as {@link ToastPlaceholder#TEXT}, and a real one in its
+ * cached form, written by {@link ValueEncoder} (the encoder verify uses), in a string field named
+ * {@link #ARRAY}, {@link #BITS}, {@link #BYTES} or {@link #TEXT}, which {@link RecordDecoder} takes
+ * as JSON or as text.
  *
  * <p>It never throws: Debezium would log the exception and send NULL, caching a real value as
  * absent. A value it cannot encode is written as {@link #UNENCODABLE} followed by the reason, which

@@ -23,16 +23,22 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.postgresql.PGStatement;
+import org.postgresql.geometric.PGbox;
+import org.postgresql.geometric.PGcircle;
+import org.postgresql.geometric.PGline;
+import org.postgresql.geometric.PGlseg;
+import org.postgresql.geometric.PGpath;
+import org.postgresql.geometric.PGpoint;
+import org.postgresql.geometric.PGpolygon;
 import org.postgresql.util.PGInterval;
 import org.postgresql.util.PGobject;
 
 /**
  * The cached form of each PostgreSQL type (README, value encoding), one method per type, shared by
  * every path that produces a cached value: the stream ({@link RecordDecoder}, from Debezium's
- * records, and {@link UnchangedToastConverter}, for every array and bit string) and the JDBC
- * readers (verify and the orphan sweep, {@code job.JdbcRowEncoder}).
+ * records, and {@link UnchangedToastConverter}, for arrays, bit strings, bytea, geometric and
+ * vector types) and the JDBC readers (verify and the orphan sweep, {@code job.JdbcRowEncoder}).
  *
  * <p>The design: each path turns its input into the plain Java value of the type (an {@link
  * Instant}, a {@link LocalDateTime}, a {@code byte[]}, a {@link java.sql.Array}...) and calls the
@@ -278,28 +284,56 @@ public final class ValueEncoder {
   }
 
   /**
-   * PostgreSQL's text of a value its driver gives as an object: a geometric value by its text with
-   * every number as PostgreSQL prints it (PgJDBC's {@code PGpoint}, {@code PGbox}... print them as
-   * Java does, {@code (1.0,1.0E15)} where PostgreSQL prints {@code (1,1e+15)}), any other {@code
-   * PGobject} by its text, an array of a vector type ({@code int2vector}, {@code oidvector}) by the
-   * text it was read from.
+   * PostgreSQL's text of a value its driver gives as an object: a geometric value printed from its
+   * numbers as PostgreSQL prints them ({@code (1,2.5)}, where PgJDBC's {@code PGpoint} prints
+   * Java's {@code (1.0,2.5)}; from the doubles themselves, since before JDK 19 Java's text of a
+   * double does not always read back as the same double), any other {@code PGobject} by its text,
+   * an array of a vector type ({@code int2vector}, {@code oidvector}) by the text it was read from.
    */
   public static String text(Object value) {
+    if (value instanceof PGpoint point) {
+      return point(point);
+    }
+    if (value instanceof PGbox box) {
+      return point(box.point[0]) + "," + point(box.point[1]);
+    }
+    if (value instanceof PGlseg segment) {
+      return "[" + point(segment.point[0]) + "," + point(segment.point[1]) + "]";
+    }
+    if (value instanceof PGline line) {
+      return "{"
+          + PostgresFloat8.text(line.a)
+          + ","
+          + PostgresFloat8.text(line.b)
+          + ","
+          + PostgresFloat8.text(line.c)
+          + "}";
+    }
+    if (value instanceof PGpath path) {
+      return (path.open ? "[" : "(") + points(path.points) + (path.open ? "]" : ")");
+    }
+    if (value instanceof PGpolygon polygon) {
+      return "(" + points(polygon.points) + ")";
+    }
+    if (value instanceof PGcircle circle) {
+      return "<" + point(circle.center) + "," + PostgresFloat8.text(circle.radius) + ">";
+    }
     if (value instanceof PGobject object) {
-      String text = object.getValue();
-      return text != null && object.getClass().getPackageName().equals("org.postgresql.geometric")
-          ? JAVA_DOUBLE.matcher(text).replaceAll(number -> postgresDouble(number.group()))
-          : text;
+      return object.getValue();
     }
     return value.toString();
   }
 
-  /** A number as Java's Double.toString prints it, in PgJDBC's text of a geometric value. */
-  private static final Pattern JAVA_DOUBLE =
-      Pattern.compile("-?(?:Infinity|NaN|[0-9]+\\.[0-9]+(?:E-?[0-9]+)?)");
+  private static String point(PGpoint point) {
+    return "(" + PostgresFloat8.text(point.x) + "," + PostgresFloat8.text(point.y) + ")";
+  }
 
-  private static String postgresDouble(String javaText) {
-    return PostgresFloat8.text(Double.parseDouble(javaText));
+  private static String points(PGpoint[] points) {
+    StringBuilder text = new StringBuilder(points.length * 8);
+    for (int i = 0; i < points.length; i++) {
+      text.append(i == 0 ? "" : ",").append(point(points[i]));
+    }
+    return text.toString();
   }
 
   /** bytea: base64. */

@@ -4,9 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.cachesync.cli.ExitCode;
+import io.cachesync.model.ColumnValue;
 import io.cachesync.testing.AllTypesTable;
 import io.cachesync.testing.CommandRun;
 import io.cachesync.testing.SyncHarness;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -277,6 +281,31 @@ class VerifyEncodingIT {
           .as(key)
           .containsEntry("gap_at", "2026-10-25T02:30:00.000000")
           .containsEntry("bounded_decimals", "[\"0\"]");
+    }
+  }
+
+  /**
+   * Once a statement has run prepared (PgJDBC's prepareThreshold, 5 runs), PgJDBC reads point and
+   * box in binary: the JDBC readers must still write PostgreSQL's text, as the stream does (the
+   * orphan sweep's rechecks run one statement per batch on one connection).
+   */
+  @Test
+  void jdbcRowEncoder_statementRunPrepared_writesGeometricValuesAsPostgresPrintsThem()
+      throws Exception {
+    try (Connection connection = harness.postgres.connect(harness.database);
+        PreparedStatement select =
+            connection.prepareStatement("SELECT spot, area, round FROM hashes WHERE id = ?")) {
+      for (int run = 1; run <= 8; run++) {
+        select.setLong(1, 1);
+        try (ResultSet rows = select.executeQuery()) {
+          assertThat(rows.next()).isTrue();
+          assertThat(JdbcRowEncoder.columns(rows).encode(rows).columns())
+              .as("run " + run)
+              .containsEntry("spot", ColumnValue.text("(1,2.5)"))
+              .containsEntry("area", ColumnValue.text("(1,1),(0,0)"))
+              .containsEntry("round", ColumnValue.text("<(0,0),1e+20>"));
+        }
+      }
     }
   }
 }

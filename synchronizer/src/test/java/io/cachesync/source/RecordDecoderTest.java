@@ -80,4 +80,31 @@ class RecordDecoderTest {
     assertThat(RecordDecoder.column(schema, ToastPlaceholder.TEXT))
         .isEqualTo(io.cachesync.model.ColumnValue.UNCHANGED);
   }
+
+  @Test
+  void column_bytesOfATypeDebeziumDoesNotKnow_areItsText() {
+    assertThat(
+            RecordDecoder.column(
+                Schema.OPTIONAL_BYTES_SCHEMA,
+                "{[1,3),[5,7)}".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+        .isEqualTo(io.cachesync.model.ColumnValue.text("{[1,3),[5,7)}"));
+  }
+
+  @Test
+  void column_bytesInsideAStruct_areBase64() {
+    // As Debezium gives a PostGIS geometry: WKB, which is binary, and an SRID.
+    Schema geometry =
+        org.apache.kafka.connect.data.SchemaBuilder.struct()
+            .field("wkb", Schema.BYTES_SCHEMA)
+            .field("srid", Schema.OPTIONAL_INT32_SCHEMA)
+            .optional()
+            .build();
+    org.apache.kafka.connect.data.Struct value =
+        new org.apache.kafka.connect.data.Struct(geometry)
+            .put("wkb", new byte[] {1, (byte) 0xff})
+            .put("srid", 4326);
+
+    assertThat(RecordDecoder.column(geometry, value).jsonText())
+        .isEqualTo("{\"wkb\":\"Af8=\",\"srid\":4326}");
+  }
 }

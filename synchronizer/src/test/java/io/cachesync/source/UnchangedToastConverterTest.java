@@ -97,4 +97,38 @@ class UnchangedToastConverterTest {
         .startsWith(UnchangedToastConverter.UNENCODABLE)
         .contains("java.lang.Integer");
   }
+
+  @Test
+  void converterFor_domainOverBytea_isTakenAsBytesAndItsUnchangedMarkerIsThePlaceholder() {
+    Registration registration =
+        registered(new Column("blob", Types.BINARY, 17, OptionalInt.empty()));
+
+    assertThat(registration.schema.name()).isEqualTo(UnchangedToastConverter.BYTES);
+    assertThat(registration.converter.convert(new byte[] {0, (byte) 0xff})).isEqualTo("AP8=");
+    assertThat(
+            registration.converter.convert(
+                io.debezium.connector.postgresql.UnchangedToastedReplicationMessageColumn
+                    .UNCHANGED_TOAST_VALUE))
+        .isEqualTo(ToastPlaceholder.TEXT);
+  }
+
+  @Test
+  void converterFor_vectorTypes_areTextNotArrays() {
+    // int2vector is an array type for PgJDBC; as an array its text "1 2" would read as empty.
+    Registration registration =
+        registered(new Column("int2vector", Types.ARRAY, 22, OptionalInt.empty()));
+
+    assertThat(registration.schema.name()).isEqualTo(UnchangedToastConverter.TEXT);
+    assertThat(registration.converter.convert("1 2")).isEqualTo("1 2");
+  }
+
+  @Test
+  void converterFor_point_isPostgresText() {
+    Registration registration =
+        registered(new Column("point", Types.OTHER, 600, OptionalInt.empty()));
+
+    assertThat(registration.schema.name()).isEqualTo(UnchangedToastConverter.TEXT);
+    assertThat(registration.converter.convert(new org.postgresql.geometric.PGpoint(1, 2.5)))
+        .isEqualTo("(1,2.5)");
+  }
 }

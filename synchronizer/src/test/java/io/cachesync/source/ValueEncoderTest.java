@@ -187,5 +187,8 @@ class ValueEncoderTest {
     assertThat(ValueEncoder.text(new PGcircle(0, Double.NaN, Double.POSITIVE_INFINITY)))
         .isEqualTo("<(0,NaN),Infinity>");
     assertThat(ValueEncoder.text(new PGpath("[(0,0),(1.5,1)]"))).isEqualTo("[(0,0),(1.5,1)]");
+    // Java 17 prints this double as 1.10592E26, which reads back as the next double up.
+    assertThat(ValueEncoder.text(new PGpoint(1.1059199999999999e26, 0)))
+        .isEqualTo("(1.1059199999999999e+26,0)");
   }
 }
