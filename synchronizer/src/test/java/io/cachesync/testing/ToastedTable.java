@@ -18,7 +18,9 @@ public final class ToastedTable {
           "CREATE DOMAIN long_text AS text",
           "CREATE DOMAIN int_list AS int[]",
           "CREATE DOMAIN document AS jsonb",
-          "CREATE DOMAIN flag_bits AS varbit");
+          "CREATE DOMAIN flag_bits AS varbit",
+          "CREATE DOMAIN blob AS bytea",
+          "CREATE TYPE labelled AS (label text, n int)");
 
   /** Each toastable column: its name, type and a value of several kilobytes. */
   public static final List<String[]> COLUMNS =
@@ -103,7 +105,25 @@ public final class ToastedTable {
           column(
               "words_vector",
               "tsvector",
-              "(SELECT string_agg(md5(i::text), ' ') FROM generate_series(1, 200) i)::tsvector"));
+              "(SELECT string_agg(md5(i::text), ' ') FROM generate_series(1, 200) i)::tsvector"),
+          // Through cachesync's converter (bytea, geometric) or as the text of a type Debezium
+          // does not know (multirange, composite).
+          column("wrapped_raw", "blob", "decode(repeat(md5('w'), 200), 'hex')"),
+          column(
+              "shape",
+              "polygon",
+              "(SELECT ('(' || string_agg('(' || i || ',' || i * 2 || ')', ',') || ')')::polygon"
+                  + " FROM generate_series(1, 300) i)"),
+          column(
+              "route",
+              "path",
+              "(SELECT ('[' || string_agg('(' || i || ',' || i / 3.0 || ')', ',') || ']')::path"
+                  + " FROM generate_series(1, 300) i)"),
+          column(
+              "spans",
+              "int4multirange",
+              "(SELECT range_agg(int4range(i * 3, i * 3 + 1)) FROM generate_series(1, 600) i)"),
+          column("labelled", "labelled", "ROW(repeat('l', 5000), 1)::labelled"));
 
   private static String[] column(String name, String type, String value) {
     return new String[] {name, type, value};
