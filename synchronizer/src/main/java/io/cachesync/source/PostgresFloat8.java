@@ -59,14 +59,16 @@ final class PostgresFloat8 {
    * zeros; of two such decimals, the one nearer the exact value. A decimal exactly halfway to the
    * next double does not count, though Java reads it back as {@code value}: PostgreSQL prints the
    * double nearest 10^23 as {@code 9.999999999999999e+22}, not {@code 1e+23} (checked against
-   * PostgreSQL 15 on 9,000 doubles).
+   * PostgreSQL 15 on 12,000 doubles).
    */
   private static BigDecimal shortest(double value) {
     BigDecimal exact = new BigDecimal(value);
     BigDecimal below = halfway(exact, Math.nextDown(value));
     BigDecimal above = halfway(exact, Math.nextUp(value));
-    // Java's text of the double reads back as it, so the shortest has at most its digits; a length
-    // that works, works one digit longer too: search the lengths in between by halves.
+    // The shortest rarely has more digits than Java's text of the double (in JDK 17 that text is
+    // not always the shortest, and in rare cases reads back as a neighbour). A length that works
+    // works one digit longer too: the lengths up to Java's are searched by halves, the longer ones
+    // one by one should none of those work.
     int low = 1;
     int javas =
         Math.min(17, new BigDecimal(Double.toString(value)).stripTrailingZeros().precision());
@@ -82,7 +84,6 @@ final class PostgresFloat8 {
         low = precision + 1;
       }
     }
-    // Java's text itself can be a halfway point, which does not count.
     for (int precision = javas + 1; found == null && precision <= 17; precision++) {
       found = readingBack(value, exact, below, above, precision);
     }
