@@ -73,6 +73,10 @@ public final class DebeziumChangeSource implements AutoCloseable {
   private final ReentrantLock batchLock = new ReentrantLock();
   private volatile boolean closing;
 
+  /** Counted down as {@link #closing} is set: ends an engine start that waits for Redis. */
+  private final java.util.concurrent.CountDownLatch closingLatch =
+      new java.util.concurrent.CountDownLatch(1);
+
   /**
    * @param loadListener hears how the load requests (tables added to the mapping, resync) go
    * @param chunkRows writes the rows of a load's chunk at its high watermark
@@ -109,7 +113,8 @@ public final class DebeziumChangeSource implements AutoCloseable {
     this.storeId = name + "-" + java.util.UUID.randomUUID();
     RedisOffsetBackingStore.register(
         storeId,
-        new RedisOffsetBackingStore.Registration(state, epoch, sink::acknowledged, onStateLost));
+        new RedisOffsetBackingStore.Registration(
+            state, epoch, sink::acknowledged, onStateLost, closingLatch));
     Properties properties = properties(configuration);
     properties.setProperty(RedisOffsetBackingStore.STORE_PROPERTY, storeId);
     this.engine =
@@ -365,6 +370,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
       // would be given up although Redis may hold it. Let the batch in hand finish first; the
       // engine then commits its offsets as it stops.
       closing = true;
+      closingLatch.countDown();
       chunkedLoads.close();
       if (batchLock.tryLock(BATCH_GRACE.toSeconds(), TimeUnit.SECONDS)) {
         batchLock.unlock();

@@ -4,16 +4,22 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cachesync.model.Version;
 import io.cachesync.state.StateStore;
+import io.lettuce.core.RedisException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.kafka.connect.runtime.WorkerConfig;
 import org.apache.kafka.connect.storage.MemoryOffsetBackingStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Keeps Debezium's offsets in the synchronizer's {@link StateStore} in Redis. Debezium creates this
@@ -29,6 +35,7 @@ public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
   /** The engine property naming the registered store. */
   public static final String STORE_PROPERTY = "cachesync.state.store";
 
+  private static final Logger LOG = LoggerFactory.getLogger(RedisOffsetBackingStore.class);
   private static final Map<String, Registration> STORES = new ConcurrentHashMap<>();
   private static final Base64.Encoder ENCODER = Base64.getEncoder();
   private static final Base64.Decoder DECODER = Base64.getDecoder();
@@ -36,9 +43,29 @@ public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
 
   private Registration registration;
 
-  /** Where one engine's offsets go, and whom to tell when the state they belong to is gone. */
+  /** Created by Debezium, by name; {@link #configure} finds its registration. */
+  public RedisOffsetBackingStore() {}
+
+  /** A store with its registration given, for tests. */
+  RedisOffsetBackingStore(Registration registration) {
+    this.registration = registration;
+  }
+
+  /** The first wait before reading the stored offsets again, doubled up to {@link #MAX_WAIT}. */
+  private static final Duration FIRST_WAIT = Duration.ofMillis(100);
+
+  private static final Duration MAX_WAIT = Duration.ofSeconds(5);
+
+  /**
+   * Where one engine's offsets go, whom to tell when the state they belong to is gone, and what
+   * says the engine is being closed (a start waiting for Redis then gives up).
+   */
   record Registration(
-      StateStore store, String epoch, Supplier<Version> acknowledged, Runnable onStateLost) {}
+      StateStore store,
+      String epoch,
+      Supplier<Version> acknowledged,
+      Runnable onStateLost,
+      CountDownLatch closing) {}
 
   static void register(String name, Registration registration) {
     STORES.put(name, registration);
@@ -58,10 +85,51 @@ public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
     }
   }
 
+  /**
+   * Reads the stored offsets, waiting for Redis while it cannot be reached, as the rest of the
+   * daemon does: a Redis restart or failover while the engine starts would otherwise fail the
+   * engine, and the daemon with it. Once Redis answers again, a state whose epoch changed meanwhile
+   * (Redis came back empty) is reported lost, which reloads every table.
+   */
   @Override
   public synchronized void start() {
     super.start();
-    for (Map.Entry<String, String> entry : registration.store().offsets().entrySet()) {
+    Map<String, String> offsets;
+    Duration wait = FIRST_WAIT;
+    boolean waited = false;
+    while (true) {
+      try {
+        offsets = registration.store().offsets();
+        break;
+      } catch (RedisException e) {
+        LOG.warn(
+            "Could not read the stored position from Redis ({}); trying again in {} ms",
+            e.getMessage(),
+            wait.toMillis());
+        waited = true;
+        try {
+          if (registration.closing().await(wait.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new IllegalStateException("stopped while waiting for Redis to start streaming");
+          }
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while waiting for Redis", interrupted);
+        }
+        wait = wait.multipliedBy(2).compareTo(MAX_WAIT) > 0 ? MAX_WAIT : wait.multipliedBy(2);
+      }
+    }
+    if (waited) {
+      LOG.info("Read the stored position from Redis again");
+      try {
+        if (!registration.store().epoch().equals(java.util.Optional.of(registration.epoch()))) {
+          registration.onStateLost().run();
+        }
+      } catch (RedisException e) {
+        // Gone again: the first save of offsets and the housekeeper check the epoch too.
+        LOG.warn("Could not check the state's epoch in Redis ({})", e.getMessage());
+      }
+    }
+    for (Map.Entry<String, String> entry : offsets.entrySet()) {
       data.put(
           ByteBuffer.wrap(DECODER.decode(entry.getKey())),
           ByteBuffer.wrap(DECODER.decode(entry.getValue())));

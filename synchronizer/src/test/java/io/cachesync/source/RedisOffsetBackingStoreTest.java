@@ -1,78 +1,108 @@
 package io.cachesync.source;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cachesync.model.Version;
+import io.cachesync.state.StateStore;
+import io.lettuce.core.RedisConnectionException;
+import java.lang.reflect.Proxy;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.Base64;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** Reading the offsets Debezium's PostgreSQL connector stores (as it serializes them in 3.6). */
+/** The engine's start waits for Redis instead of failing when Redis cannot be reached. */
 class RedisOffsetBackingStoreTest {
-  private static final String PARTITION = encode("[\"cachesync\",{\"server\":\"cachesync\"}]");
+  private static final String KEY = "a2V5"; // base64 of "key"
+  private static final String VALUE = "dmFs"; // base64 of "val"
 
-  private static String encode(String json) {
-    return Base64.getEncoder().encodeToString(json.getBytes(StandardCharsets.UTF_8));
-  }
-
-  private static Map<String, String> offsets(String json) {
-    return Map.of(PARTITION, encode(json));
-  }
-
-  @Test
-  void initialLoadInterrupted_whileTheSnapshotRuns_isTrue() {
-    assertThat(
-            RedisOffsetBackingStore.initialLoadInterrupted(
-                offsets(
-                    "{\"last_snapshot_record\":false,\"lsn\":23456,\"txId\":750,"
-                        + "\"ts_usec\":1764100000000000,\"snapshot\":\"INITIAL\","
-                        + "\"snapshot_completed\":false}")))
-        .isTrue();
-  }
-
-  @Test
-  void initialLoadInterrupted_onTheLoadsLastRecord_isTrue() {
-    // Debezium marks the load complete only after its last record: it would read the tables again.
-    assertThat(
-            RedisOffsetBackingStore.initialLoadInterrupted(
-                offsets(
-                    "{\"last_snapshot_record\":true,\"lsn\":23456,\"snapshot\":\"INITIAL\","
-                        + "\"snapshot_completed\":false}")))
-        .isTrue();
+  /** A state store whose offsets() fails {@code failures} times, then answers. */
+  private static StateStore failing(int failures, AtomicInteger calls, String epoch) {
+    return (StateStore)
+        Proxy.newProxyInstance(
+            StateStore.class.getClassLoader(),
+            new Class<?>[] {StateStore.class},
+            (proxy, method, arguments) ->
+                switch (method.getName()) {
+                  case "offsets" -> {
+                    if (calls.incrementAndGet() <= failures) {
+                      throw new RedisConnectionException("Connection refused");
+                    }
+                    yield Map.of(KEY, VALUE);
+                  }
+                  case "epoch" -> Optional.of(epoch);
+                  default -> throw new UnsupportedOperationException(method.getName());
+                });
   }
 
   @Test
-  void initialLoadInterrupted_whileStreaming_isFalse() {
-    assertThat(
-            RedisOffsetBackingStore.initialLoadInterrupted(
-                offsets(
-                    "{\"lsn_proc\":23500,\"messageType\":\"UPDATE\",\"lsn_commit\":23400,"
-                        + "\"lsn\":23500,\"txId\":751,\"ts_usec\":1764100000000001}")))
-        .isFalse();
+  void start_redisUnreachableTwice_waitsAndReadsTheStoredOffsets() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    AtomicInteger lost = new AtomicInteger();
+    RedisOffsetBackingStore store =
+        new RedisOffsetBackingStore(
+            new RedisOffsetBackingStore.Registration(
+                failing(2, calls, "e1"),
+                "e1",
+                () -> Version.ZERO,
+                lost::incrementAndGet,
+                new CountDownLatch(1)));
+    try {
+      store.start();
+
+      ByteBuffer key = ByteBuffer.wrap("key".getBytes(StandardCharsets.UTF_8));
+      assertThat(store.get(List.of(key)).get())
+          .containsEntry(key, ByteBuffer.wrap("val".getBytes(StandardCharsets.UTF_8)));
+      assertThat(calls).hasValue(3);
+      assertThat(lost).hasValue(0);
+    } finally {
+      store.stop();
+    }
   }
 
   @Test
-  void initialLoadInterrupted_afterTheLoadCompleted_isFalse() {
-    assertThat(
-            RedisOffsetBackingStore.initialLoadInterrupted(
-                offsets(
-                    "{\"lsn\":23456,\"snapshot\":\"INITIAL\",\"last_snapshot_record\":true,"
-                        + "\"snapshot_completed\":true}")))
-        .isFalse();
+  void start_redisBackWithAnotherEpoch_reportsTheStateLost() {
+    AtomicInteger lost = new AtomicInteger();
+    RedisOffsetBackingStore store =
+        new RedisOffsetBackingStore(
+            new RedisOffsetBackingStore.Registration(
+                failing(1, new AtomicInteger(), "new"),
+                "old",
+                () -> Version.ZERO,
+                lost::incrementAndGet,
+                new CountDownLatch(1)));
+    try {
+      store.start();
+
+      assertThat(lost).hasValue(1);
+    } finally {
+      store.stop();
+    }
   }
 
   @Test
-  void readers_ignoreWhatIsNotAnOffset() {
-    Map<String, String> state = Map.of("__epoch", "not base64 json!", PARTITION, encode("[1,2"));
-    assertThat(RedisOffsetBackingStore.initialLoadInterrupted(state)).isFalse();
-    assertThat(RedisOffsetBackingStore.furthestLsn(state)).isZero();
-  }
-
-  @Test
-  void furthestLsn_isTheGreatestPositionNamed() {
-    assertThat(
-            RedisOffsetBackingStore.furthestLsn(
-                offsets("{\"lsn_proc\":23500,\"lsn_commit\":23400,\"lsn\":23450}")))
-        .isEqualTo(23500);
+  void start_closedWhileWaitingForRedis_givesUp() {
+    CountDownLatch closing = new CountDownLatch(1);
+    closing.countDown();
+    RedisOffsetBackingStore store =
+        new RedisOffsetBackingStore(
+            new RedisOffsetBackingStore.Registration(
+                failing(Integer.MAX_VALUE, new AtomicInteger(), "e1"),
+                "e1",
+                () -> Version.ZERO,
+                () -> {},
+                closing));
+    try {
+      assertThatThrownBy(store::start)
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("stopped while waiting for Redis");
+    } finally {
+      store.stop();
+    }
   }
 }

@@ -61,6 +61,13 @@ class RedisOutageIT {
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> "0".equals(harness.redis.redis().hget("counter:1", "value")));
+    // The initial load's rows reach Redis before Debezium's engine streams: wait for a streamed
+    // change, so that the outage hits the stream's batches (an outage while the engine starts is
+    // waited out before any batch, RedisOffsetBackingStoreTest).
+    harness.sql("UPDATE counters SET value = -1 WHERE id = 1");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "-1".equals(harness.redis.redis().hget("counter:1", "value")));
 
     harness.redisServer.pause();
     long beforeWrites = currentLsn();
