@@ -9,6 +9,7 @@ import java.sql.Types;
 import java.util.Locale;
 import java.util.Properties;
 import java.util.Set;
+import java.util.function.Function;
 import org.apache.kafka.connect.data.SchemaBuilder;
 import org.postgresql.util.PGobject;
 
@@ -76,18 +77,35 @@ public final class UnchangedToastConverter
   public void converterFor(
       RelationalColumn column, ConverterRegistration<SchemaBuilder> registration) {
     if (TEXT_OIDS.contains(column.nativeType())) {
-      registration.register(
-          SchemaBuilder.string().optional().name(TEXT), UnchangedToastConverter::text);
+      register(registration, TEXT, UnchangedToastConverter::text);
     } else if (column.nativeType() == BYTEA_OID) {
-      registration.register(
-          SchemaBuilder.string().optional().name(BYTES), UnchangedToastConverter::bytes);
+      register(registration, BYTES, UnchangedToastConverter::bytes);
     } else if (column.jdbcType() == Types.ARRAY) {
-      registration.register(
-          SchemaBuilder.string().optional().name(ARRAY), UnchangedToastConverter::array);
+      register(registration, ARRAY, UnchangedToastConverter::array);
     } else if (isBitString(column)) {
-      registration.register(
-          SchemaBuilder.string().optional().name(BITS), UnchangedToastConverter::bits);
+      register(registration, BITS, UnchangedToastConverter::bits);
     }
+  }
+
+  /**
+   * Registers a string field named {@code name} whose value is NULL for NULL, the placeholder for
+   * Debezium's unchanged marker, and {@code cached} of any other value.
+   */
+  private static void register(
+      ConverterRegistration<SchemaBuilder> registration,
+      String name,
+      Function<Object, Object> cached) {
+    registration.register(
+        SchemaBuilder.string().optional().name(name),
+        value -> {
+          if (value == null) {
+            return null;
+          }
+          if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
+            return ToastPlaceholder.TEXT;
+          }
+          return cached.apply(value);
+        });
   }
 
   /**
@@ -102,12 +120,6 @@ public final class UnchangedToastConverter
   }
 
   private static Object array(Object value) {
-    if (value == null) {
-      return null;
-    }
-    if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
-      return ToastPlaceholder.TEXT;
-    }
     try {
       if (value instanceof Array array) {
         return ValueEncoder.array(array).jsonText();
@@ -123,12 +135,6 @@ public final class UnchangedToastConverter
 
   /** bytea, domains over it: base64, as {@link ValueEncoder#bytes}. */
   private static Object bytes(Object value) {
-    if (value == null) {
-      return null;
-    }
-    if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
-      return ToastPlaceholder.TEXT;
-    }
     if (value instanceof byte[] bytes) {
       return ValueEncoder.bytes(bytes).fieldText().orElseThrow();
     }
@@ -140,12 +146,6 @@ public final class UnchangedToastConverter
 
   /** A geometric or vector value as PostgreSQL prints it, as {@link ValueEncoder#text} does. */
   private static Object text(Object value) {
-    if (value == null) {
-      return null;
-    }
-    if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
-      return ToastPlaceholder.TEXT;
-    }
     try {
       return ValueEncoder.text(value);
     } catch (RuntimeException e) {
@@ -154,12 +154,6 @@ public final class UnchangedToastConverter
   }
 
   private static Object bits(Object value) {
-    if (value == null) {
-      return null;
-    }
-    if (UnchangedToastedReplicationMessageColumn.isUnchangedToastedValue(value)) {
-      return ToastPlaceholder.TEXT;
-    }
     try {
       String text = value instanceof PGobject object ? object.getValue() : value.toString();
       return ValueEncoder.bits(text).fieldText().orElseThrow();
