@@ -1,5 +1,6 @@
 package io.cachesync.cli;
 
+import io.cachesync.Backoff;
 import io.cachesync.Daemon;
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.SlotMonitor;
@@ -98,7 +99,8 @@ final class RunCommand implements Callable<Integer> {
             new Thread(daemon::stop, "cachesync-stop").start();
           }
         });
-    Backoff backoff = new Backoff();
+    // Between attempts to start: 1 s doubling to 30 s.
+    Backoff backoff = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(30));
     boolean standingBy = false;
     boolean preflightPassed = false;
     boolean started = false;
@@ -193,22 +195,5 @@ final class RunCommand implements Callable<Integer> {
 
   private static String message(Exception e) {
     return e instanceof ServerUnreachableException ? e.getMessage() : e.toString();
-  }
-
-  /** Capped exponential backoff between attempts to start: 1 s doubling to 30 s. */
-  private static final class Backoff {
-    private static final Duration FIRST = Duration.ofSeconds(1);
-    private static final Duration MAX = Duration.ofSeconds(30);
-    private Duration next = FIRST;
-
-    Duration next() {
-      Duration delay = next;
-      next = next.multipliedBy(2).compareTo(MAX) > 0 ? MAX : next.multipliedBy(2);
-      return delay;
-    }
-
-    void reset() {
-      next = FIRST;
-    }
   }
 }

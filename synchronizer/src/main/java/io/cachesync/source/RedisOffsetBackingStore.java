@@ -2,6 +2,7 @@ package io.cachesync.source;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cachesync.Backoff;
 import io.cachesync.model.Version;
 import io.cachesync.state.StateStore;
 import io.lettuce.core.RedisException;
@@ -95,13 +96,14 @@ public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
   public synchronized void start() {
     super.start();
     Map<String, String> offsets;
-    Duration wait = FIRST_WAIT;
+    Backoff backoff = new Backoff(FIRST_WAIT, MAX_WAIT);
     boolean waited = false;
     while (true) {
       try {
         offsets = registration.store().offsets();
         break;
       } catch (RedisException e) {
+        Duration wait = backoff.next();
         LOG.warn(
             "Could not read the stored position from Redis ({}); trying again in {} ms",
             e.getMessage(),
@@ -115,7 +117,6 @@ public final class RedisOffsetBackingStore extends MemoryOffsetBackingStore {
           Thread.currentThread().interrupt();
           throw new IllegalStateException("interrupted while waiting for Redis", interrupted);
         }
-        wait = wait.multipliedBy(2).compareTo(MAX_WAIT) > 0 ? MAX_WAIT : wait.multipliedBy(2);
       }
     }
     if (waited) {

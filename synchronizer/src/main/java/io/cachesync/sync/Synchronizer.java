@@ -1,5 +1,6 @@
 package io.cachesync.sync;
 
+import io.cachesync.Backoff;
 import io.cachesync.model.CacheOperation;
 import io.cachesync.model.ChangeEvent;
 import io.cachesync.model.ChangePlanner;
@@ -216,7 +217,7 @@ public final class Synchronizer implements ChangeSink {
   private BatchOutcome applyWithRetries(
       List<CacheOperation> operations, Version batchPosition, Version acknowledged)
       throws InterruptedException {
-    Duration delay = FIRST_RETRY;
+    Backoff backoff = new Backoff(FIRST_RETRY, MAX_RETRY);
     int attempt = 0;
     List<CacheOperation> remaining = operations;
     Version held = acknowledged;
@@ -246,6 +247,7 @@ public final class Synchronizer implements ChangeSink {
         }
         attempt++;
         retries.incrementAndGet();
+        Duration delay = backoff.next();
         RedisUnavailableException failure = e;
         tell(() -> listener.retrying(failure));
         MDC.put("lsn", Version.lsnText(batchPosition.lsn()));
@@ -259,7 +261,6 @@ public final class Synchronizer implements ChangeSink {
         if (stopping.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
           throw new InterruptedException("stopping before Redis took the batch");
         }
-        delay = delay.multipliedBy(2).compareTo(MAX_RETRY) > 0 ? MAX_RETRY : delay.multipliedBy(2);
       }
     }
   }
