@@ -10,8 +10,11 @@ import java.util.TimeZone;
 import org.junit.jupiter.api.Test;
 import org.postgresql.geometric.PGbox;
 import org.postgresql.geometric.PGcircle;
+import org.postgresql.geometric.PGline;
+import org.postgresql.geometric.PGlseg;
 import org.postgresql.geometric.PGpath;
 import org.postgresql.geometric.PGpoint;
+import org.postgresql.geometric.PGpolygon;
 import org.postgresql.util.PGInterval;
 
 /** The forms ValueEncoder writes from JDBC values, which must equal Debezium's. */
@@ -187,6 +190,11 @@ class ValueEncoderTest {
     assertThat(ValueEncoder.text(new PGcircle(0, Double.NaN, Double.POSITIVE_INFINITY)))
         .isEqualTo("<(0,NaN),Infinity>");
     assertThat(ValueEncoder.text(new PGpath("[(0,0),(1.5,1)]"))).isEqualTo("[(0,0),(1.5,1)]");
+    assertThat(ValueEncoder.text(new PGpath("((0,0),(1.5,1))"))).isEqualTo("((0,0),(1.5,1))");
+    assertThat(ValueEncoder.text(new PGpolygon("((0,0),(1,1),(1,0))")))
+        .isEqualTo("((0,0),(1,1),(1,0))");
+    assertThat(ValueEncoder.text(new PGline(1, 2, 3.5))).isEqualTo("{1,2,3.5}");
+    assertThat(ValueEncoder.text(new PGlseg(0, 0, 1e20, -0.5))).isEqualTo("[(0,0),(1e+20,-0.5)]");
     // Java 17 prints this double as 1.10592E26, which reads back as the next double up.
     assertThat(ValueEncoder.text(new PGpoint(1.1059199999999999e26, 0)))
         .isEqualTo("(1.1059199999999999e+26,0)");
