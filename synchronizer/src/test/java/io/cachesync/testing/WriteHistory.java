@@ -1,5 +1,6 @@
 package io.cachesync.testing;
 
+import io.lettuce.core.ScriptOutputType;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -12,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,6 +35,28 @@ import java.util.regex.Pattern;
  * <p>It follows a Redis restart by connecting again; writes in that gap are not seen.
  */
 public final class WriteHistory implements AutoCloseable {
+  private static final String HOLDS = "write-history-holds-";
+
+  /** Every key's version: a hash's {@code __v}, a JSON value's leading {@code __v}. */
+  private static final String HOLDINGS_SCRIPT =
+      """
+      local out = {}
+      for _, key in ipairs(redis.call('KEYS', '*')) do
+        local kind = redis.call('TYPE', key)['ok']
+        local version = nil
+        if kind == 'hash' then
+          version = redis.call('HGET', key, '__v')
+        elseif kind == 'string' then
+          version = string.match(redis.call('GET', key), '^{"__v":"(%x+)"')
+        end
+        if version then
+          out[#out + 1] = key
+          out[#out + 1] = version
+        end
+      end
+      return out
+      """;
+
   private static final Pattern LINE = Pattern.compile("^(\\d+\\.\\d+) \\[\\d+ ([^\\]]+)\\] (.*)$");
   private static final Pattern JSON_VERSION =
       Pattern.compile("^\\{\\\\\"__v\\\\\":\\\\\"([0-9a-f]{32})");
@@ -57,6 +81,16 @@ public final class WriteHistory implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicReference<Throwable> unreadable =
       new java.util.concurrent.atomic.AtomicReference<>();
   private final Map<String, String> highest = new HashMap<>();
+
+  private long holdingsRead;
+
+  /**
+   * What {@link #readHoldingsLater} read, by the marker its script call carries in the monitor's
+   * output.
+   */
+  private final Map<String, CompletableFuture<Map<String, String>>> holdings =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   private final List<Regression> regressions = new ArrayList<>();
 
   /** Clients that sent MULTI and have not yet sent EXEC or DISCARD. */
@@ -114,6 +148,10 @@ public final class WriteHistory implements AutoCloseable {
         }
         connection.connect(new InetSocketAddress(server.host(), server.port()), 1_000);
         connections.incrementAndGet();
+        // What happened while the monitor was away is not in its output: a restart, or a
+        // failover. Sentinel closes every client of a server it promotes or demotes (CLIENT KILL
+        // TYPE normal, a monitor too), and a monitor does not show REPLICAOF (an admin command).
+        forgetAll();
         OutputStream out = connection.getOutputStream();
         // Redis drops a client whose unread output passes its class's limit: a monitor falling
         // behind a busy server would be cut off, and miss writes until it connects again.
@@ -122,6 +160,7 @@ public final class WriteHistory implements AutoCloseable {
                     + "\r\nMONITOR\r\n")
                 .getBytes(StandardCharsets.US_ASCII));
         out.flush();
+        readHoldingsLater();
         BufferedReader in =
             new BufferedReader(
                 new InputStreamReader(connection.getInputStream(), StandardCharsets.UTF_8));
@@ -154,6 +193,13 @@ public final class WriteHistory implements AutoCloseable {
           }
           if (!lua && command.equals("ECHO") && words.size() >= 2) {
             lastEcho = words.get(1);
+            continue;
+          }
+          if (!lua
+              && command.equals("EVAL")
+              && words.size() == 4
+              && words.get(3).startsWith(HOLDS)) {
+            holds(words.get(3));
             continue;
           }
           if (lua && (command.equals("HSET") || command.equals("SET"))) {
@@ -288,6 +334,66 @@ public final class WriteHistory implements AutoCloseable {
     if (before == null || version.compareTo(before) > 0) {
       highest.put(key, version);
     }
+  }
+
+  /**
+   * Reads, in one script call, every key's version the server holds, on another thread; the monitor
+   * applies it where that call appears in its output (see {@link #holds}). From a reconnect until
+   * then, writes are judged only against the writes after it, and keys an eviction removed are
+   * known again only once written: the price of not knowing what the server held meanwhile (a
+   * failover may lose writes: Redis's asynchronous replication, which cachesync does not promise).
+   */
+  private void readHoldingsLater() {
+    String marker = HOLDS + System.nanoTime();
+    CompletableFuture<Map<String, String>> read = new CompletableFuture<>();
+    holdings.put(marker, read);
+    CompletableFuture.runAsync(
+        () -> {
+          try (RedisProbe probe = new RedisProbe(server)) {
+            List<String> reply =
+                probe.redis().eval(HOLDINGS_SCRIPT, ScriptOutputType.MULTI, new String[0], marker);
+            Map<String, String> versions = new HashMap<>();
+            for (int i = 0; i + 1 < reply.size(); i += 2) {
+              versions.put(reply.get(i), reply.get(i + 1));
+            }
+            read.complete(versions);
+          } catch (RuntimeException e) {
+            // Not read (the server is going away again): the history goes on without it.
+            holdings.remove(marker);
+            read.completeExceptionally(e);
+          }
+        });
+  }
+
+  private synchronized void forgetAll() {
+    highest.clear();
+  }
+
+  /** At the script call of {@link #readHoldingsLater} in the monitor's output: what it read. */
+  private void holds(String marker) {
+    CompletableFuture<Map<String, String>> versions = holdings.remove(marker);
+    if (versions == null) {
+      return; // not this history's call, or one that failed
+    }
+    Map<String, String> held;
+    try {
+      held = versions.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      return; // the reply was lost: the history goes on without it
+    }
+    synchronized (this) {
+      highest.clear();
+      highest.putAll(held);
+      holdingsRead++;
+    }
+  }
+
+  /** How often the history read what the server holds (after each connect). */
+  public synchronized long holdingsRead() {
+    return holdingsRead;
   }
 
   /** The SHA1 Redis names a script by, as EVALSHA calls show it. */

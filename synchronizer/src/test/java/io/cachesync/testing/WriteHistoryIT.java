@@ -108,6 +108,43 @@ class WriteHistoryIT {
   }
 
   /**
+   * A failover replaces what the promoted server held with what it replicated: a write above that,
+   * though below what the server was written while it was master before, is no regression readers
+   * could see; one below what it holds once promoted still is. Sentinel closes every client of the
+   * server it promotes, the monitor too: the history connects again, forgets what it saw, and reads
+   * what the server holds.
+   */
+  @Test
+  void afterAPromotion_writesAreJudgedAgainstWhatTheServerHolds() {
+    String v4 = version(4);
+    redis.hset("k", "__v", v4);
+    awaitSeen();
+    long read = history.holdingsRead();
+    try (RedisServer master = TestServers.redis();
+        RedisProbe masterProbe = new RedisProbe(master)) {
+      masterProbe.redis().hset("k", "__v", V2);
+      redis.replicaof(master.host(), master.port());
+      await("the watched server to hold what it replicated")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> V2.equals(redis.hget("k", "__v")));
+      redis.replicaofNoOne();
+      redis.clientKill(io.lettuce.core.KillArgs.Builder.typeNormal()); // as Sentinel does
+    }
+    await("the history to read what the promoted server holds")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> history.holdingsRead() > read);
+
+    // Below what the server holds (V2): a regression only what it holds can show.
+    redis.hset("k", "__v", V1);
+    // Above it, below what it was written before (V4): none.
+    redis.hset("k", "__v", V3);
+    awaitSeen();
+    assertThat(history.regressions())
+        .extracting(WriteHistory.Regression::key, WriteHistory.Regression::written)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("k", V1));
+  }
+
+  /**
    * Waits until the monitor saw everything sent so far: it prints commands in the order Redis ran
    * them, so a marker written last is seen last.
    */
