@@ -7,6 +7,7 @@ import io.cachesync.sync.RedisUnavailableException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
@@ -214,25 +215,32 @@ final class LettuceClients {
   /**
    * Waits until a connection just made takes commands. Lettuce 7.7 now and then returns from
    * connect, after a handshake that authenticated (HELLO with AUTH), with a connection that reports
-   * itself open but rejects its first command as "Currently not connected" (6 of 2,500 connects on
-   * a busy 2-core machine): {@code validate} failed on it, and so could any command-line job. A
-   * PING is sent until it is not rejected; any answer, a refusal too (an ACL without PING), shows
-   * the connection works. Lettuce offers no way to wait for this, and the poll ends by itself: at
-   * the connect timeout, or as soon as the connection is closed.
+   * itself open but rejects its first command as "Currently not connected" without sending it (6 of
+   * 2,500 connects on a busy 2-core machine): {@code validate} failed on it, and so could any
+   * command-line job. DBSIZE is sent until it is not rejected so: it is cheap, and every user
+   * {@code cachesync grants} sets up may run it, so that it leaves nothing in Redis's ACL LOG; a
+   * refusal (a user without it, whom {@code validate} tells) shows the connection works too.
+   * Lettuce offers no way to wait for this. The poll ends by itself: at the connect timeout (plus
+   * one command's timeout for a DBSIZE sent that Redis does not answer), when the connection is
+   * closed, or when the thread is interrupted.
+   *
+   * @throws RedisConnectionException when the connection does not take commands
    */
   static void ready(StatefulRedisConnection<?, ?> connection) {
     long deadline = System.nanoTime() + CONNECT_TIMEOUT.toNanos();
     while (true) {
       try {
-        connection.sync().ping();
+        connection.sync().dbsize();
         return;
       } catch (RedisCommandExecutionException refused) {
         return;
       } catch (RedisException e) {
         if (!String.valueOf(e.getMessage()).startsWith("Currently not connected")
             || !connection.isOpen()
-            || System.nanoTime() > deadline) {
-          throw e;
+            || System.nanoTime() > deadline
+            || Thread.currentThread().isInterrupted()) {
+          throw new RedisConnectionException(
+              "the connection to Redis does not take commands: " + e.getMessage(), e);
         }
         java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
       }

@@ -107,7 +107,9 @@ public record RedisRights(
           new Command("client|list", "finds the writer's earlier connections after a failure"),
           new Command("client|kill", "closes the writer's earlier connections after a failure"),
           new Command("info", "preflight: version, role and eviction policy"),
-          new Command("dbsize", "status and verify: how many keys Redis holds"),
+          new Command(
+              "dbsize",
+              "status and verify: how many keys Redis holds; each connection's first command"),
           new Command("randomkey", "status: samples keys when Redis holds many"),
           new Command("scan", "TRUNCATE, resync, verify and status find a table's keys"),
           new Command("type", "checks a cached value's type"),

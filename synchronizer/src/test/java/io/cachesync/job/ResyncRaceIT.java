@@ -117,9 +117,15 @@ class ResyncRaceIT {
               } catch (SQLException e) {
                 throw new IllegalStateException(e);
               }
-              // Written back once the writer changed and deleted some of the same rows.
+              // Written back once the writer changed and deleted some of the same rows, and the
+              // daemon streamed those changes: written back before, they would be overwritten by
+              // the stream's newer versions (a daemon behind on a busy machine), leaving no drift.
               int before = statements.get();
               await().atMost(Duration.ofSeconds(30)).until(() -> statements.get() > before + 500);
+              harness.sql("INSERT INTO items VALUES (" + (ROWS + 2) + ", 0, 'streamed')");
+              await()
+                  .atMost(Duration.ofSeconds(60))
+                  .until(() -> harness.redis.redis().exists("item:" + (ROWS + 2)) == 1);
               read.forEach(
                   (id, row) ->
                       harness

@@ -1,8 +1,9 @@
 package io.cachesync.testing;
 
-import io.lettuce.core.ScriptOutputType;
+import java.io.BufferedInputStream;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -13,7 +14,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -35,11 +35,11 @@ import java.util.regex.Pattern;
  * <p>It follows a Redis restart by connecting again; writes in that gap are not seen.
  */
 public final class WriteHistory implements AutoCloseable {
-  private static final String HOLDS = "write-history-holds-";
 
   /** Every key's version: a hash's {@code __v}, a JSON value's leading {@code __v}. */
   private static final String HOLDINGS_SCRIPT =
       """
+      local json = '^{"__v":"' .. string.rep('[0-9a-f]', 32) .. '"'
       local out = {}
       for _, key in ipairs(redis.call('KEYS', '*')) do
         local kind = redis.call('TYPE', key)['ok']
@@ -47,7 +47,10 @@ public final class WriteHistory implements AutoCloseable {
         if kind == 'hash' then
           version = redis.call('HGET', key, '__v')
         elseif kind == 'string' then
-          version = string.match(redis.call('GET', key), '^{"__v":"(%x+)"')
+          local head = redis.call('GETRANGE', key, 0, 40)
+          if string.match(head, json) then
+            version = string.sub(head, 9, 40)
+          end
         end
         if version then
           out[#out + 1] = key
@@ -82,14 +85,12 @@ public final class WriteHistory implements AutoCloseable {
       new java.util.concurrent.atomic.AtomicReference<>();
   private final Map<String, String> highest = new HashMap<>();
 
-  private long holdingsRead;
+  /** The server's run id and replication id when the monitor last connected. */
+  private String lastRunId;
 
-  /**
-   * What {@link #readHoldingsLater} read, by the marker its script call carries in the monitor's
-   * output.
-   */
-  private final Map<String, CompletableFuture<Map<String, String>>> holdings =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private String lastReplicationId;
+
+  private long failovers;
 
   private final List<Regression> regressions = new ArrayList<>();
 
@@ -148,22 +149,25 @@ public final class WriteHistory implements AutoCloseable {
         }
         connection.connect(new InetSocketAddress(server.host(), server.port()), 1_000);
         connections.incrementAndGet();
-        // What happened while the monitor was away is not in its output: a restart, or a
-        // failover. Sentinel closes every client of a server it promotes or demotes (CLIENT KILL
-        // TYPE normal, a monitor too), and a monitor does not show REPLICAOF (an admin command).
-        forgetAll();
         OutputStream out = connection.getOutputStream();
+        InputStream replies = new BufferedInputStream(connection.getInputStream());
         // Redis drops a client whose unread output passes its class's limit: a monitor falling
         // behind a busy server would be cut off, and miss writes until it connects again.
-        out.write(
-            ("CONFIG SET client-output-buffer-limit \"normal 0 0 0 replica 0 0 0 pubsub 0 0 0\""
-                    + "\r\nMONITOR\r\n")
-                .getBytes(StandardCharsets.US_ASCII));
-        out.flush();
-        readHoldingsLater();
+        send(
+            out,
+            "CONFIG SET client-output-buffer-limit \"normal 0 0 0 replica 0 0 0 pubsub 0 0 0\"\r\n"
+                + "INFO server replication\r\n");
+        Resp.reply(replies);
+        if (failedOver(Resp.reply(replies))) {
+          // Pipelined with MONITOR: Redis runs them back to back, so what the script reads is
+          // exactly what the server held when the monitor's output begins.
+          send(out, Resp.encode("EVAL", HOLDINGS_SCRIPT, "0") + "MONITOR\r\n");
+          holds(Resp.reply(replies));
+        } else {
+          send(out, "MONITOR\r\n");
+        }
         BufferedReader in =
-            new BufferedReader(
-                new InputStreamReader(connection.getInputStream(), StandardCharsets.UTF_8));
+            new BufferedReader(new InputStreamReader(replies, StandardCharsets.UTF_8));
         String line;
         String evictKey = null;
         String evictVersion = null;
@@ -193,13 +197,6 @@ public final class WriteHistory implements AutoCloseable {
           }
           if (!lua && command.equals("ECHO") && words.size() >= 2) {
             lastEcho = words.get(1);
-            continue;
-          }
-          if (!lua
-              && command.equals("EVAL")
-              && words.size() == 4
-              && words.get(3).startsWith(HOLDS)) {
-            holds(words.get(3));
             continue;
           }
           if (lua && (command.equals("HSET") || command.equals("SET"))) {
@@ -337,63 +334,67 @@ public final class WriteHistory implements AutoCloseable {
   }
 
   /**
-   * Reads, in one script call, every key's version the server holds, on another thread; the monitor
-   * applies it where that call appears in its output (see {@link #holds}). From a reconnect until
-   * then, writes are judged only against the writes after it, and keys an eviction removed are
-   * known again only once written: the price of not knowing what the server held meanwhile (a
-   * failover may lose writes: Redis's asynchronous replication, which cachesync does not promise).
+   * Whether the server's data was replaced by replication since the monitor's last connection: the
+   * same server (its run id) with another replication id, as after a failover promoted or demoted
+   * it. Sentinel then closes every client of the server (CLIENT KILL TYPE normal, a monitor too),
+   * which is when this is asked; a monitor does not show REPLICAOF (an admin command). A restart
+   * (another run id) keeps what was seen: after a restart empty, a write below it is still one
+   * readers could see go back.
    */
-  private void readHoldingsLater() {
-    String marker = HOLDS + System.nanoTime();
-    CompletableFuture<Map<String, String>> read = new CompletableFuture<>();
-    holdings.put(marker, read);
-    CompletableFuture.runAsync(
-        () -> {
-          try (RedisProbe probe = new RedisProbe(server)) {
-            List<String> reply =
-                probe.redis().eval(HOLDINGS_SCRIPT, ScriptOutputType.MULTI, new String[0], marker);
-            Map<String, String> versions = new HashMap<>();
-            for (int i = 0; i + 1 < reply.size(); i += 2) {
-              versions.put(reply.get(i), reply.get(i + 1));
-            }
-            read.complete(versions);
-          } catch (RuntimeException e) {
-            // Not read (the server is going away again): the history goes on without it.
-            holdings.remove(marker);
-            read.completeExceptionally(e);
-          }
-        });
-  }
-
-  private synchronized void forgetAll() {
-    highest.clear();
-  }
-
-  /** At the script call of {@link #readHoldingsLater} in the monitor's output: what it read. */
-  private void holds(String marker) {
-    CompletableFuture<Map<String, String>> versions = holdings.remove(marker);
-    if (versions == null) {
-      return; // not this history's call, or one that failed
+  private boolean failedOver(Object info) {
+    Map<String, String> fields = new HashMap<>();
+    if (info instanceof byte[] bytes) {
+      for (String line : new String(bytes, StandardCharsets.UTF_8).split("\r\n")) {
+        int colon = line.indexOf(':');
+        if (colon > 0) {
+          fields.put(line.substring(0, colon), line.substring(colon + 1));
+        }
+      }
     }
-    Map<String, String> held;
-    try {
-      held = versions.get(30, java.util.concurrent.TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return;
-    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-      return; // the reply was lost: the history goes on without it
+    String runId = fields.get("run_id");
+    String replicationId = fields.get("master_replid");
+    boolean failedOver =
+        runId != null
+            && runId.equals(lastRunId)
+            && replicationId != null
+            && !replicationId.equals(lastReplicationId);
+    lastRunId = runId;
+    lastReplicationId = replicationId;
+    return failedOver;
+  }
+
+  /**
+   * Replaces what was seen by what the server holds ({@link #HOLDINGS_SCRIPT}'s reply, key and
+   * version in turn): the promoted server holds what it replicated, and a write above that, though
+   * below what the server was written when it was master before, is no regression readers could
+   * see. A key a replicated eviction removed is known again only once written: the price of not
+   * knowing what a failover lost (Redis's asynchronous replication, which cachesync does not
+   * promise). A reply that is not the script's (the server still loading) leaves nothing known.
+   */
+  private void holds(Object reply) {
+    Map<String, String> held = new HashMap<>();
+    if (reply instanceof List<?> values) {
+      for (int i = 0; i + 1 < values.size(); i += 2) {
+        if (values.get(i) instanceof byte[] key && values.get(i + 1) instanceof byte[] version) {
+          held.put(Resp.repr(key), new String(version, StandardCharsets.US_ASCII));
+        }
+      }
     }
     synchronized (this) {
       highest.clear();
       highest.putAll(held);
-      holdingsRead++;
+      failovers++;
     }
   }
 
-  /** How often the history read what the server holds (after each connect). */
-  public synchronized long holdingsRead() {
-    return holdingsRead;
+  /** How often the history found the server failed over, and went on from what it held. */
+  public synchronized long failoversSeen() {
+    return failovers;
+  }
+
+  private static void send(OutputStream out, String commands) throws IOException {
+    out.write(commands.getBytes(StandardCharsets.UTF_8));
+    out.flush();
   }
 
   /** The SHA1 Redis names a script by, as EVALSHA calls show it. */

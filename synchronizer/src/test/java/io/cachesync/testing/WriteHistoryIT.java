@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -111,37 +112,78 @@ class WriteHistoryIT {
    * A failover replaces what the promoted server held with what it replicated: a write above that,
    * though below what the server was written while it was master before, is no regression readers
    * could see; one below what it holds once promoted still is. Sentinel closes every client of the
-   * server it promotes, the monitor too: the history connects again, forgets what it saw, and reads
-   * what the server holds.
+   * server it promotes, the monitor too: the history connects again, finds the same server with
+   * another replication id, and goes on from what the server holds (hashes, JSON strings, and keys
+   * MONITOR prints escaped).
    */
   @Test
   void afterAPromotion_writesAreJudgedAgainstWhatTheServerHolds() {
     String v4 = version(4);
-    redis.hset("k", "__v", v4);
+    String odd = "k\u00e9\"\\";
+    for (String key : List.of("k", odd)) {
+      redis.hset(key, "__v", v4);
+    }
+    redis.set("j", json(v4));
     awaitSeen();
-    long read = history.holdingsRead();
+    long failovers = history.failoversSeen();
     try (RedisServer master = TestServers.redis();
         RedisProbe masterProbe = new RedisProbe(master)) {
-      masterProbe.redis().hset("k", "__v", V2);
+      for (String key : List.of("k", odd)) {
+        masterProbe.redis().hset(key, "__v", V2);
+      }
+      masterProbe.redis().set("j", json(V2));
       redis.replicaof(master.host(), master.port());
       await("the watched server to hold what it replicated")
           .atMost(Duration.ofSeconds(30))
-          .until(() -> V2.equals(redis.hget("k", "__v")));
+          .until(() -> V2.equals(redis.hget(odd, "__v")) && json(V2).equals(redis.get("j")));
       redis.replicaofNoOne();
       redis.clientKill(io.lettuce.core.KillArgs.Builder.typeNormal()); // as Sentinel does
     }
-    await("the history to read what the promoted server holds")
+    await("the history to find the server failed over")
         .atMost(Duration.ofSeconds(10))
-        .until(() -> history.holdingsRead() > read);
+        .until(() -> history.failoversSeen() > failovers);
 
-    // Below what the server holds (V2): a regression only what it holds can show.
-    redis.hset("k", "__v", V1);
+    // Below what the server holds (V2): regressions only what it holds can show.
+    for (String key : List.of("k", odd)) {
+      redis.hset(key, "__v", V1);
+    }
+    redis.set("j", json(V1));
     // Above it, below what it was written before (V4): none.
-    redis.hset("k", "__v", V3);
+    for (String key : List.of("k", odd)) {
+      redis.hset(key, "__v", V3);
+    }
+    redis.set("j", json(V3));
+    awaitSeen();
+    assertThat(history.regressions())
+        .extracting(WriteHistory.Regression::written)
+        .containsExactly(V1, V1, V1);
+  }
+
+  /** A restart empty is no failover: a write below what readers saw before it still counts. */
+  @Test
+  void afterARestartEmpty_aWriteBelowWhatWasSeenIsARegression() {
+    redis.hset("k", "__v", V2);
+    awaitSeen();
+    long reconnects = history.reconnects();
+    server.restartEmpty();
+    await("the monitor watching again")
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              redis.hset("probe", "__v", V3);
+              return history.reconnects() > reconnects
+                  && history.highestVersion("probe").orElse("").equals(V3);
+            });
+    redis.hset("k", "__v", V1);
     awaitSeen();
     assertThat(history.regressions())
         .extracting(WriteHistory.Regression::key, WriteHistory.Regression::written)
         .containsExactly(org.assertj.core.groups.Tuple.tuple("k", V1));
+    assertThat(history.failoversSeen()).isZero();
+  }
+
+  private static String json(String version) {
+    return "{\"__v\":\"" + version + "\",\"x\":1}";
   }
 
   /**
