@@ -7,7 +7,6 @@ import io.cachesync.sync.RedisUnavailableException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
-import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
@@ -224,7 +223,8 @@ final class LettuceClients {
    * one command's timeout for a DBSIZE sent that Redis does not answer), when the connection is
    * closed, or when the thread is interrupted.
    *
-   * @throws RedisConnectionException when the connection does not take commands
+   * @throws RedisException as the first command on the connection would have: it does not take
+   *     commands
    */
   static void ready(StatefulRedisConnection<?, ?> connection) {
     long deadline = System.nanoTime() + CONNECT_TIMEOUT.toNanos();
@@ -239,8 +239,7 @@ final class LettuceClients {
             || !connection.isOpen()
             || System.nanoTime() > deadline
             || Thread.currentThread().isInterrupted()) {
-          throw new RedisConnectionException(
-              "the connection to Redis does not take commands: " + e.getMessage(), e);
+          throw e;
         }
         java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
       }

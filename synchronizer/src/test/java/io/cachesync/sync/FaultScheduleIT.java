@@ -130,9 +130,10 @@ class FaultScheduleIT {
 
   /**
    * The same behind Sentinel, with failovers of the master in the schedule. Each server's writes
-   * are watched while it is master (a replica's monitor does not show what it replicates). What a
-   * failover itself may lose is Redis's asynchronous replication, which is not promised (README,
-   * Guarantees); the daemon must notice it and stream it again, so the end state is still checked.
+   * are judged while it is master (a replica's data is what it replicates, and its history judges
+   * nothing; a promoted server's history goes on from what it holds). What a failover itself may
+   * lose is Redis's asynchronous replication, which is not promised (README, Guarantees); the
+   * daemon must notice it and stream it again, so the end state is still checked.
    */
   @Test
   void randomTransactionsUnderFaults_behindSentinel_followFailoversAndConverge() throws Exception {

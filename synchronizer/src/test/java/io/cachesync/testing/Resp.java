@@ -65,8 +65,20 @@ final class Resp {
    */
   static Object reply(InputStream in) throws IOException {
     String line = line(in);
-    char kind = line.isEmpty() ? '?' : line.charAt(0);
+    if (line.isEmpty()) {
+      throw new IOException("an empty reply line");
+    }
+    char kind = line.charAt(0);
     String rest = line.substring(1);
+    try {
+      return reply(in, line, kind, rest);
+    } catch (NumberFormatException e) {
+      throw new IOException("not a RESP reply: " + line, e);
+    }
+  }
+
+  private static Object reply(InputStream in, String line, char kind, String rest)
+      throws IOException {
     switch (kind) {
       case '+':
         return rest;

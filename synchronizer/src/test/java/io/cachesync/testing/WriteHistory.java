@@ -32,7 +32,9 @@ import java.util.regex.Pattern;
  * deleted, and deletes them again. Redis's monitor prints MULTI when it arrives and the queued
  * commands, uninterrupted, when EXEC runs them, followed by the EXEC itself.
  *
- * <p>It follows a Redis restart by connecting again; writes in that gap are not seen.
+ * <p>It follows a Redis restart by connecting again; writes in that gap are not seen. It judges a
+ * server's writes only while the server is master, and after a failover promoted it, against what
+ * it holds rather than what it was written before (see {@link #connected}).
  */
 public final class WriteHistory implements AutoCloseable {
 
@@ -89,6 +91,11 @@ public final class WriteHistory implements AutoCloseable {
   private String lastRunId;
 
   private String lastReplicationId;
+
+  private boolean lastWasMaster;
+
+  /** Whether the server was master when the monitor connected: only then are writes judged. */
+  private boolean judging = true;
 
   private long failovers;
 
@@ -153,19 +160,17 @@ public final class WriteHistory implements AutoCloseable {
         InputStream replies = new BufferedInputStream(connection.getInputStream());
         // Redis drops a client whose unread output passes its class's limit: a monitor falling
         // behind a busy server would be cut off, and miss writes until it connects again.
+        // All pipelined: Redis runs one client's commands back to back, so INFO and what the
+        // script reads describe the server exactly where the monitor's output begins.
         send(
             out,
             "CONFIG SET client-output-buffer-limit \"normal 0 0 0 replica 0 0 0 pubsub 0 0 0\"\r\n"
-                + "INFO server replication\r\n");
+                + "INFO server replication\r\n"
+                + Resp.encode("EVAL", HOLDINGS_SCRIPT, "0")
+                + "MONITOR\r\n");
         Resp.reply(replies);
-        if (failedOver(Resp.reply(replies))) {
-          // Pipelined with MONITOR: Redis runs them back to back, so what the script reads is
-          // exactly what the server held when the monitor's output begins.
-          send(out, Resp.encode("EVAL", HOLDINGS_SCRIPT, "0") + "MONITOR\r\n");
-          holds(Resp.reply(replies));
-        } else {
-          send(out, "MONITOR\r\n");
-        }
+        Object info = Resp.reply(replies);
+        connected(info, Resp.reply(replies));
         BufferedReader in =
             new BufferedReader(new InputStreamReader(replies, StandardCharsets.UTF_8));
         String line;
@@ -320,6 +325,9 @@ public final class WriteHistory implements AutoCloseable {
 
   private synchronized void written(String key, String version, boolean write) {
     writes.incrementAndGet();
+    if (!judging) {
+      return;
+    }
     if (transaction != null) {
       transaction.add(new Effect(key, version, write, at));
       return;
@@ -334,14 +342,21 @@ public final class WriteHistory implements AutoCloseable {
   }
 
   /**
-   * Whether the server's data was replaced by replication since the monitor's last connection: the
-   * same server (its run id) with another replication id, as after a failover promoted or demoted
-   * it. Sentinel then closes every client of the server (CLIENT KILL TYPE normal, a monitor too),
-   * which is when this is asked; a monitor does not show REPLICAOF (an admin command). A restart
-   * (another run id) keeps what was seen: after a restart empty, a write below it is still one
-   * readers could see go back.
+   * Decides, at each connection, what the monitor's output is judged against (INFO's reply, and
+   * {@link #HOLDINGS_SCRIPT}'s: key and version in turn). Only a master's writes are judged: a
+   * replica's data is what it replicates (MONITOR shows the replicated writes, from the master's
+   * address) and a full resync replaces it unseen, so a replica's history knows nothing. A server
+   * that is master now but was a replica, or another master (the same run id with another
+   * replication id), when the monitor last connected was promoted: Sentinel closes every client of
+   * a server it promotes or demotes (CLIENT KILL TYPE normal, a monitor too), and MONITOR does not
+   * show REPLICAOF (an admin command). Its history goes on from what it holds, not from what it was
+   * written when it was master before: a write above that is no regression readers could see, one
+   * below still is. A key a replicated eviction removed is known again only once written: the price
+   * of not knowing what a failover lost (Redis's asynchronous replication, which cachesync does not
+   * promise). A restart (another run id) keeps what was seen: after a restart empty, a write below
+   * it is one readers could see go back. An INFO that cannot be read changes nothing.
    */
-  private boolean failedOver(Object info) {
+  private void connected(Object info, Object holdings) {
     Map<String, String> fields = new HashMap<>();
     if (info instanceof byte[] bytes) {
       for (String line : new String(bytes, StandardCharsets.UTF_8).split("\r\n")) {
@@ -353,41 +368,37 @@ public final class WriteHistory implements AutoCloseable {
     }
     String runId = fields.get("run_id");
     String replicationId = fields.get("master_replid");
-    boolean failedOver =
-        runId != null
+    String role = fields.get("role");
+    if (runId == null || replicationId == null || role == null) {
+      return;
+    }
+    boolean master = role.equals("master");
+    boolean promoted =
+        master
             && runId.equals(lastRunId)
-            && replicationId != null
-            && !replicationId.equals(lastReplicationId);
+            && (!lastWasMaster || !replicationId.equals(lastReplicationId));
+    synchronized (this) {
+      if (!master) {
+        highest.clear();
+      } else if (promoted) {
+        highest.clear();
+        if (holdings instanceof List<?> values) {
+          for (int i = 0; i + 1 < values.size(); i += 2) {
+            if (values.get(i) instanceof byte[] key && values.get(i + 1) instanceof byte[] v) {
+              highest.put(Resp.repr(key), new String(v, StandardCharsets.US_ASCII));
+            }
+          }
+        }
+        failovers++;
+      }
+      judging = master;
+    }
     lastRunId = runId;
     lastReplicationId = replicationId;
-    return failedOver;
+    lastWasMaster = master;
   }
 
-  /**
-   * Replaces what was seen by what the server holds ({@link #HOLDINGS_SCRIPT}'s reply, key and
-   * version in turn): the promoted server holds what it replicated, and a write above that, though
-   * below what the server was written when it was master before, is no regression readers could
-   * see. A key a replicated eviction removed is known again only once written: the price of not
-   * knowing what a failover lost (Redis's asynchronous replication, which cachesync does not
-   * promise). A reply that is not the script's (the server still loading) leaves nothing known.
-   */
-  private void holds(Object reply) {
-    Map<String, String> held = new HashMap<>();
-    if (reply instanceof List<?> values) {
-      for (int i = 0; i + 1 < values.size(); i += 2) {
-        if (values.get(i) instanceof byte[] key && values.get(i + 1) instanceof byte[] version) {
-          held.put(Resp.repr(key), new String(version, StandardCharsets.US_ASCII));
-        }
-      }
-    }
-    synchronized (this) {
-      highest.clear();
-      highest.putAll(held);
-      failovers++;
-    }
-  }
-
-  /** How often the history found the server failed over, and went on from what it held. */
+  /** How often the history found its server promoted, and went on from what it held. */
   public synchronized long failoversSeen() {
     return failovers;
   }

@@ -159,6 +159,45 @@ class WriteHistoryIT {
         .containsExactly(V1, V1, V1);
   }
 
+  /**
+   * A demoted server's data is what it replicates: MONITOR shows the replicated writes, which may
+   * be below what it was written as master (the new master lost them in the failover) and are no
+   * regression of its own. Sentinel closes the monitor when it demotes a server, as here.
+   */
+  @Test
+  void aReplica_replicatedWritesAreNotJudged() {
+    redis.hset("k", "__v", version(4));
+    awaitSeen();
+    long reconnects = history.reconnects();
+    try (RedisServer master = TestServers.redis();
+        RedisProbe masterProbe = new RedisProbe(master)) {
+      masterProbe.redis().hset("k", "__v", V2);
+      redis.replicaof(master.host(), master.port());
+      redis.clientKill(io.lettuce.core.KillArgs.Builder.typeNormal()); // as Sentinel does
+      await("the history watching the replica")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> history.reconnects() > reconnects);
+      await("the replica holding what it replicated")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> V2.equals(redis.hget("k", "__v")));
+      long seen = history.writesSeen();
+      masterProbe.redis().hset("k", "__v", V3);
+      await("the replica's monitor showing the replicated write")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> history.writesSeen() > seen);
+      long failovers = history.failoversSeen();
+      long demoted = history.reconnects();
+      redis.replicaofNoOne();
+      redis.clientKill(io.lettuce.core.KillArgs.Builder.typeNormal()); // as Sentinel does
+      await("the history watching the promoted server")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> history.reconnects() > demoted && history.failoversSeen() > failovers);
+    }
+    awaitSeen();
+    assertThat(history.regressions()).isEmpty();
+    assertThat(history.highestVersion("k")).contains(V3);
+  }
+
   /** A restart empty is no failover: a write below what readers saw before it still counts. */
   @Test
   void afterARestartEmpty_aWriteBelowWhatWasSeenIsARegression() {
