@@ -70,13 +70,7 @@ class ConnectionReadyTest {
     AtomicInteger calls = new AtomicInteger();
     assertThatThrownBy(
             () ->
-                LettuceClients.ready(
-                    connection(
-                        () -> {
-                          calls.incrementAndGet();
-                          throw new RedisException(NOT_CONNECTED);
-                        },
-                        new AtomicBoolean(false))))
+                LettuceClients.ready(connection(rejectedCounting(calls), new AtomicBoolean(false))))
         .hasMessage(NOT_CONNECTED);
     assertThat(calls).hasValue(1);
   }
@@ -89,17 +83,20 @@ class ConnectionReadyTest {
       assertThatThrownBy(
               () ->
                   LettuceClients.ready(
-                      connection(
-                          () -> {
-                            calls.incrementAndGet();
-                            throw new RedisException(NOT_CONNECTED);
-                          },
-                          new AtomicBoolean(true))))
+                      connection(rejectedCounting(calls), new AtomicBoolean(true))))
           .hasMessage(NOT_CONNECTED);
       assertThat(calls).hasValue(1);
     } finally {
       Thread.interrupted(); // clears the flag for the next test
     }
+  }
+
+  /** A DBSIZE that Lettuce always rejects as not connected, counted in {@code calls}. */
+  private static Supplier<Long> rejectedCounting(AtomicInteger calls) {
+    return () -> {
+      calls.incrementAndGet();
+      throw new RedisException(NOT_CONNECTED);
+    };
   }
 
   /** A connection whose DBSIZE does what {@code dbsize} does, open while {@code open} is true. */
