@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cachesync.model.CacheOperation.Write;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -80,5 +82,66 @@ class FrozenColumnsTest {
         new Write(USERS, "user:1", ValueFormat.HASH, source, new Version(1, 2), Optional.empty());
 
     assertThat(write.unchangedColumns()).containsExactly("doc", "bio");
+  }
+
+  private static Row sharedRow(String name, ColumnValue email) {
+    ColumnNames names = ColumnNames.of(List.of("id", "name", "email")).orElseThrow();
+    return names.row(
+        new ColumnValue[] {new ColumnValue.Number("1"), ColumnValue.text(name), email});
+  }
+
+  @Test
+  void rowOfSharedNames_isTheMapItsColumnsMake() {
+    Map<String, ColumnValue> shared = sharedRow("Ada", ColumnValue.NULL).columns();
+
+    assertThat(shared).isEqualTo(columns()).hasSameHashCodeAs(columns());
+    assertThat(shared).hasToString(columns().toString());
+    assertThat(shared.keySet()).containsExactly("id", "name", "email");
+    assertThat(shared.get("name")).isEqualTo(ColumnValue.text("Ada"));
+    assertThat(shared.get("email")).isSameAs(ColumnValue.NULL);
+    assertThat(shared.containsKey("email")).isTrue();
+    assertThat(shared.get("missing")).isNull();
+    assertThat(shared.containsKey("missing")).isFalse();
+    List<String> seen = new ArrayList<>();
+    shared.forEach((column, value) -> seen.add(column + "=" + value.fieldText().orElse("-")));
+    assertThat(seen).containsExactly("id=1", "name=Ada", "email=-");
+    assertThat(new Row(shared).columns()).isSameAs(shared);
+  }
+
+  @Test
+  void rowsOfSharedNames_keepTheirOwnValues() {
+    Row ada = sharedRow("Ada", ColumnValue.NULL);
+    Row grace = sharedRow("Grace", ColumnValue.text("g@example.com"));
+
+    assertThat(ada.columns().get("name")).isEqualTo(ColumnValue.text("Ada"));
+    assertThat(grace.columns().get("name")).isEqualTo(ColumnValue.text("Grace"));
+    assertThat(ada.columns()).isNotEqualTo(grace.columns());
+  }
+
+  @Test
+  void rowOfSharedNames_changed_refuses() {
+    Map<String, ColumnValue> frozen = sharedRow("Ada", ColumnValue.NULL).columns();
+
+    assertThatThrownBy(() -> frozen.put("x", ColumnValue.NULL))
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> frozen.remove("id")).isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> frozen.entrySet().iterator().next().setValue(ColumnValue.NULL))
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> frozen.keySet().clear())
+        .isInstanceOf(UnsupportedOperationException.class);
+  }
+
+  @Test
+  void columnNames_repeated_haveNoSharedForm() {
+    assertThat(ColumnNames.of(List.of("id", "name", "id"))).isEmpty();
+  }
+
+  @Test
+  void columnNames_valuesOfAnotherCount_refuse() {
+    ColumnNames names = ColumnNames.of(List.of("id", "name")).orElseThrow();
+
+    assertThatThrownBy(() -> names.row(new ColumnValue[] {ColumnValue.NULL}))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("1 values for the 2 columns [id, name]");
   }
 }

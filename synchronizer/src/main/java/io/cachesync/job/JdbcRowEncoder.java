@@ -1,5 +1,6 @@
 package io.cachesync.job;
 
+import io.cachesync.model.ColumnNames;
 import io.cachesync.model.ColumnValue;
 import io.cachesync.model.Row;
 import io.cachesync.source.ValueEncoder;
@@ -11,7 +12,9 @@ import java.sql.SQLException;
 import java.time.OffsetTime;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.postgresql.util.PGInterval;
@@ -54,7 +57,7 @@ public final class JdbcRowEncoder {
       names[i] = meta.getColumnName(i + 1);
       types[i] = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i + 1));
     }
-    return new Columns(names, types);
+    return new Columns(names, types, ColumnNames.of(List.of(names)));
   }
 
   /** Encodes the rows of one result, whose columns it was made from. */
@@ -62,13 +65,24 @@ public final class JdbcRowEncoder {
     private final String[] names;
     private final String[] types;
 
-    private Columns(String[] names, String[] types) {
+    /** The names shared by every row; empty when a name repeats (a query, not a table). */
+    private final Optional<ColumnNames> shared;
+
+    private Columns(String[] names, String[] types, Optional<ColumnNames> shared) {
       this.names = names;
       this.types = types;
+      this.shared = shared;
     }
 
     /** The current row of {@code rows}. */
     public Row encode(ResultSet rows) throws SQLException {
+      if (shared.isPresent()) {
+        ColumnValue[] values = new ColumnValue[names.length];
+        for (int i = 0; i < names.length; i++) {
+          values[i] = encodable(rows, i + 1, types[i]);
+        }
+        return shared.get().row(values);
+      }
       Map<String, ColumnValue> columns = new LinkedHashMap<>(names.length * 2);
       for (int i = 0; i < names.length; i++) {
         columns.put(names[i], encodable(rows, i + 1, types[i]));

@@ -2,6 +2,7 @@ package io.cachesync.source;
 
 import io.cachesync.model.ChangeEvent;
 import io.cachesync.model.ChangeEvent.Kind;
+import io.cachesync.model.ColumnNames;
 import io.cachesync.model.ColumnValue;
 import io.cachesync.model.JsonText;
 import io.cachesync.model.Row;
@@ -15,6 +16,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,6 +53,15 @@ final class RecordDecoder {
    * which cost more than the rest of a narrow row's decoding.
    */
   private final Map<String, Map<String, TableId>> tables = new HashMap<>();
+
+  /**
+   * The column names of each row schema seen, by identity: Debezium keeps one schema object per
+   * table until its columns change, and a schema's own equals compares every field. Forgotten when
+   * {@link #MAX_SCHEMAS} are held, so that a table altered again and again does not grow it.
+   */
+  private final Map<Schema, Optional<ColumnNames>> columnNames = new IdentityHashMap<>();
+
+  private static final int MAX_SCHEMAS = 1024;
 
   /**
    * @param resumedFrom the version stored with the last applied batch, if any
@@ -199,7 +210,7 @@ final class RecordDecoder {
     return closed && (after == ',' || after == ']') ? number : -1;
   }
 
-  private static Row row(Struct value, String name) {
+  private Row row(Struct value, String name) {
     if (value.schema().field(name) == null) {
       return Row.EMPTY;
     }
@@ -207,8 +218,25 @@ final class RecordDecoder {
     return row == null ? Row.EMPTY : row(row);
   }
 
-  private static Row row(Struct row) {
-    List<Field> fields = row.schema().fields();
+  private Row row(Struct row) {
+    Schema schema = row.schema();
+    List<Field> fields = schema.fields();
+    Optional<ColumnNames> names = columnNames.get(schema);
+    if (names == null) {
+      if (columnNames.size() >= MAX_SCHEMAS) {
+        columnNames.clear();
+      }
+      names = ColumnNames.of(fields.stream().map(Field::name).toList());
+      columnNames.put(schema, names);
+    }
+    if (names.isPresent()) {
+      ColumnValue[] values = new ColumnValue[fields.size()];
+      for (int i = 0; i < values.length; i++) {
+        Field field = fields.get(i);
+        values[i] = column(field.schema(), row.get(field));
+      }
+      return names.get().row(values);
+    }
     Map<String, ColumnValue> columns = new LinkedHashMap<>(fields.size() * 4 / 3 + 1);
     for (Field field : fields) {
       columns.put(field.name(), column(field.schema(), row.get(field)));
