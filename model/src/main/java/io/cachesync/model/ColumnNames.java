@@ -37,8 +37,7 @@ public final class ColumnNames {
   /**
    * A row of these columns.
    *
-   * @param values one value per name, in the names' order; the row keeps the array, which the
-   *     caller made for it and does not touch again
+   * @param values one value per name, in the names' order (the row keeps the values, not the array)
    */
   public Row row(ColumnValue[] values) {
     if (values.length != names.length) {

@@ -7,6 +7,8 @@ import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Set;
+import java.util.Spliterator;
+import java.util.Spliterators;
 import java.util.function.BiConsumer;
 
 /**
@@ -104,6 +106,13 @@ final class FrozenColumns extends AbstractMap<String, ColumnValue> {
     @Override
     public int size() {
       return columns.length;
+    }
+
+    @Override
+    public Spliterator<Entry<String, ColumnValue>> spliterator() {
+      return Spliterators.spliterator(
+          columns,
+          Spliterator.ORDERED | Spliterator.DISTINCT | Spliterator.IMMUTABLE | Spliterator.NONNULL);
     }
   }
 }

@@ -84,9 +84,12 @@ class FrozenColumnsTest {
     assertThat(write.unchangedColumns()).containsExactly("doc", "bio");
   }
 
+  /** One set of names, shared by every row the tests make: as a result's rows share theirs. */
+  private static final ColumnNames NAMES =
+      ColumnNames.of(List.of("id", "name", "email")).orElseThrow();
+
   private static Row sharedRow(String name, ColumnValue email) {
-    ColumnNames names = ColumnNames.of(List.of("id", "name", "email")).orElseThrow();
-    return names.row(
+    return NAMES.row(
         new ColumnValue[] {new ColumnValue.Number("1"), ColumnValue.text(name), email});
   }
 
@@ -95,6 +98,11 @@ class FrozenColumnsTest {
     Map<String, ColumnValue> shared = sharedRow("Ada", ColumnValue.NULL).columns();
 
     assertThat(shared).isEqualTo(columns()).hasSameHashCodeAs(columns());
+    assertThat(columns()).isEqualTo(shared);
+    assertThat(shared.get(null)).isNull();
+    assertThat(shared.containsKey(null)).isFalse();
+    assertThat(shared.entrySet().stream().map(Map.Entry::getKey).toList())
+        .containsExactly("id", "name", "email");
     assertThat(shared).hasToString(columns().toString());
     assertThat(shared.keySet()).containsExactly("id", "name", "email");
     assertThat(shared.get("name")).isEqualTo(ColumnValue.text("Ada"));
@@ -114,7 +122,9 @@ class FrozenColumnsTest {
     Row grace = sharedRow("Grace", ColumnValue.text("g@example.com"));
 
     assertThat(ada.columns().get("name")).isEqualTo(ColumnValue.text("Ada"));
+    assertThat(ada.columns().get("email")).isSameAs(ColumnValue.NULL);
     assertThat(grace.columns().get("name")).isEqualTo(ColumnValue.text("Grace"));
+    assertThat(grace.columns().get("email")).isEqualTo(ColumnValue.text("g@example.com"));
     assertThat(ada.columns()).isNotEqualTo(grace.columns());
   }
 

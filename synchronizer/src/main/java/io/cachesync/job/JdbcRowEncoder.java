@@ -10,9 +10,9 @@ import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.time.OffsetTime;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.WeakHashMap;
@@ -57,7 +57,7 @@ public final class JdbcRowEncoder {
       names[i] = meta.getColumnName(i + 1);
       types[i] = baseType(rows.getStatement().getConnection(), meta.getColumnTypeName(i + 1));
     }
-    return new Columns(names, types, ColumnNames.of(List.of(names)));
+    return new Columns(names, types, ColumnNames.of(Arrays.asList(names)));
   }
 
   /** Encodes the rows of one result, whose columns it was made from. */

@@ -16,7 +16,6 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,13 +54,16 @@ final class RecordDecoder {
   private final Map<String, Map<String, TableId>> tables = new HashMap<>();
 
   /**
-   * The column names of each row schema seen, by identity: Debezium keeps one schema object per
-   * table until its columns change, and a schema's own equals compares every field. Forgotten when
-   * {@link #MAX_SCHEMAS} are held, so that a table altered again and again does not grow it.
+   * The column names of the last row schema seen under each schema name (a table's row, or its
+   * key's): Debezium builds a table's schema again on each of pgoutput's RELATION messages (after a
+   * reconnect, or a change to the table), so the names are kept only while the schema object is the
+   * same one, compared by identity (a schema's equals compares every field). One entry per table,
+   * whatever the number of rebuilds.
    */
-  private final Map<Schema, Optional<ColumnNames>> columnNames = new IdentityHashMap<>();
+  private final Map<String, SchemaNames> columnNames = new HashMap<>();
 
-  private static final int MAX_SCHEMAS = 1024;
+  /** A row schema and its column names; empty when a name repeats. */
+  private record SchemaNames(Schema schema, Optional<ColumnNames> names) {}
 
   /**
    * @param resumedFrom the version stored with the last applied batch, if any
@@ -221,14 +223,12 @@ final class RecordDecoder {
   private Row row(Struct row) {
     Schema schema = row.schema();
     List<Field> fields = schema.fields();
-    Optional<ColumnNames> names = columnNames.get(schema);
-    if (names == null) {
-      if (columnNames.size() >= MAX_SCHEMAS) {
-        columnNames.clear();
-      }
-      names = ColumnNames.of(fields.stream().map(Field::name).toList());
-      columnNames.put(schema, names);
+    SchemaNames known = columnNames.get(schema.name());
+    if (known == null || known.schema() != schema) {
+      known = new SchemaNames(schema, ColumnNames.of(fields.stream().map(Field::name).toList()));
+      columnNames.put(schema.name(), known);
     }
+    Optional<ColumnNames> names = known.names();
     if (names.isPresent()) {
       ColumnValue[] values = new ColumnValue[fields.size()];
       for (int i = 0; i < values.length; i++) {

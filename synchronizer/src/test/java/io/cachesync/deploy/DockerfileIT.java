@@ -7,15 +7,17 @@ import io.cachesync.deploy.Dockerfile.Instruction;
 import io.cachesync.deploy.Dockerfile.Stage;
 import java.io.IOException;
 import java.nio.file.FileSystems;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -77,13 +79,26 @@ class DockerfileIT {
     }
     List<Path> sources = new ArrayList<>();
     for (Instruction copy : build.all("COPY")) {
-      try (Stream<Path> files = Files.walk(Repository.ROOT.resolve(copy.words().get(0)))) {
-        files
-            .filter(Files::isRegularFile)
-            .map(Repository.ROOT::relativize)
-            .filter(file -> !file.toString().contains("target/"))
-            .forEach(sources::add);
-      }
+      // Build output is not walked into: another test JVM may be writing and deleting files there.
+      Files.walkFileTree(
+          Repository.ROOT.resolve(copy.words().get(0)),
+          new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(
+                Path directory, BasicFileAttributes attributes) {
+              return directory.getFileName().toString().equals("target")
+                  ? FileVisitResult.SKIP_SUBTREE
+                  : FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attributes) {
+              if (attributes.isRegularFile()) {
+                sources.add(Repository.ROOT.relativize(file));
+              }
+              return FileVisitResult.CONTINUE;
+            }
+          });
     }
 
     assertThat(sources)

@@ -2,10 +2,18 @@ package io.cachesync.source;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cachesync.model.ChangeEvent;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.Row;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.Map;
+import java.util.Optional;
 import org.apache.kafka.connect.data.Schema;
+import org.apache.kafka.connect.data.SchemaBuilder;
+import org.apache.kafka.connect.data.Struct;
+import org.apache.kafka.connect.source.SourceRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -106,5 +114,98 @@ class RecordDecoderTest {
 
     assertThat(RecordDecoder.column(geometry, value).jsonText())
         .isEqualTo("{\"wkb\":\"Af8=\",\"srid\":4326}");
+  }
+
+  private static final Schema SOURCE =
+      SchemaBuilder.struct()
+          .name("io.debezium.connector.postgresql.Source")
+          .field("schema", Schema.STRING_SCHEMA)
+          .field("table", Schema.STRING_SCHEMA)
+          .field("lsn", Schema.OPTIONAL_INT64_SCHEMA)
+          .field("sequence", Schema.OPTIONAL_STRING_SCHEMA)
+          .field("snapshot", Schema.OPTIONAL_STRING_SCHEMA)
+          .field("ts_ms", Schema.OPTIONAL_INT64_SCHEMA)
+          .build();
+
+  /** A users row schema as Debezium builds it, anew for each RELATION message. */
+  private static Schema usersRow(String... optionalTextColumns) {
+    SchemaBuilder row =
+        SchemaBuilder.struct()
+            .name("it.public.users.Value")
+            .optional()
+            .field("id", Schema.INT32_SCHEMA);
+    for (String column : optionalTextColumns) {
+      row.field(column, Schema.OPTIONAL_STRING_SCHEMA);
+    }
+    return row.build();
+  }
+
+  private static Row inserted(RecordDecoder decoder, Schema rowSchema, int id, String text) {
+    Schema envelope =
+        SchemaBuilder.struct()
+            .name("it.public.users.Envelope")
+            .field("before", rowSchema)
+            .field("after", rowSchema)
+            .field("source", SOURCE)
+            .field("op", Schema.STRING_SCHEMA)
+            .build();
+    Struct after = new Struct(rowSchema).put("id", id);
+    rowSchema.fields().stream()
+        .filter(field -> !field.name().equals("id"))
+        .forEach(field -> after.put(field, text + " " + field.name()));
+    Struct value =
+        new Struct(envelope)
+            .put("after", after)
+            .put(
+                "source",
+                new Struct(SOURCE)
+                    .put("schema", "public")
+                    .put("table", "users")
+                    .put("lsn", 100L + id)
+                    .put("sequence", "[\"90\",\"" + (100 + id) + "\"]"))
+            .put("op", "c");
+    ChangeEvent event =
+        decoder
+            .decode(new SourceRecord(Map.of(), Map.of(), "it.public.users", envelope, value))
+            .orElseThrow();
+    return event.after();
+  }
+
+  @Test
+  void rows_ofOneSchema_keepTheirOwnValues() {
+    RecordDecoder decoder = new RecordDecoder(Optional.empty());
+    Schema schema = usersRow("name");
+
+    Row ada = inserted(decoder, schema, 1, "Ada");
+    Row grace = inserted(decoder, schema, 2, "Grace");
+
+    assertThat(ada.columns())
+        .containsExactly(
+            Map.entry("id", new ColumnValue.Number("1")),
+            Map.entry("name", ColumnValue.text("Ada name")));
+    assertThat(grace.columns())
+        .containsExactly(
+            Map.entry("id", new ColumnValue.Number("2")),
+            Map.entry("name", ColumnValue.text("Grace name")));
+  }
+
+  @Test
+  void rows_ofASchemaBuiltAgainUnderTheSameName_takeItsColumns() {
+    RecordDecoder decoder = new RecordDecoder(Optional.empty());
+    Schema before = usersRow("name");
+    Schema widened = usersRow("name", "email");
+
+    Row first = inserted(decoder, before, 1, "Ada");
+    Row second = inserted(decoder, widened, 2, "Grace");
+    Row third = inserted(decoder, usersRow("email"), 3, "Alan");
+    Row fourth = inserted(decoder, before, 4, "Edsger");
+
+    assertThat(first.columns().keySet()).containsExactly("id", "name");
+    assertThat(second.columns().keySet()).containsExactly("id", "name", "email");
+    assertThat(second.columns().get("email")).isEqualTo(ColumnValue.text("Grace email"));
+    assertThat(third.columns().keySet()).containsExactly("id", "email");
+    assertThat(third.columns().get("email")).isEqualTo(ColumnValue.text("Alan email"));
+    assertThat(fourth.columns().keySet()).containsExactly("id", "name");
+    assertThat(fourth.columns().get("name")).isEqualTo(ColumnValue.text("Edsger name"));
   }
 }
