@@ -68,6 +68,7 @@ final class LocalRedis implements RedisServer {
             "--logfile", directory.resolve("redis.log").toString(),
             "--daemonize", "no"));
     command.addAll(arguments);
+    long readyBefore = readyLines();
     try {
       process =
           new ProcessBuilder(command)
@@ -84,7 +85,9 @@ final class LocalRedis implements RedisServer {
           .ignoreExceptions()
           .failFast("redis-server exited", () -> !process.isAlive())
           .until(
-              () -> command("PING"),
+              // Another JVM's server may have taken the port while this one was down: the answer
+              // counts only once this server's own log says it listens.
+              () -> readyLines() > readyBefore ? command("PING") : "",
               reply -> reply.startsWith("+PONG") || reply.startsWith("-NOAUTH"));
     } catch (org.awaitility.core.ConditionTimeoutException
         | org.awaitility.core.TerminalFailureException e) {
@@ -170,6 +173,20 @@ final class LocalRedis implements RedisServer {
     }
     Cleanup.delete(directory);
     Cleanup.unregister(this);
+  }
+
+  /** How many times this server's log says it listens: once per start. */
+  private long readyLines() {
+    Path log = directory.resolve("redis.log");
+    try {
+      return Files.exists(log)
+          ? Files.readAllLines(log).stream()
+              .filter(line -> line.contains("Ready to accept connections"))
+              .count()
+          : 0;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private String log() {
