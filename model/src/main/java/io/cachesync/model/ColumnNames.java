@@ -44,6 +44,10 @@ public final class ColumnNames {
       throw new IllegalArgumentException(
           values.length + " values for the " + names.length + " columns " + List.of(names));
     }
-    return new Row(new FrozenColumns(names, index, values));
+    return new Row(columns(values));
+  }
+
+  FrozenColumns columns(ColumnValue[] values) {
+    return new FrozenColumns(names, index, values);
   }
 }

@@ -2,7 +2,7 @@ package io.cachesync.model;
 
 import java.util.AbstractMap;
 import java.util.AbstractSet;
-import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -38,17 +38,10 @@ final class FrozenColumns extends AbstractMap<String, ColumnValue> {
     if (columns instanceof FrozenColumns frozen) {
       return frozen;
     }
-    String[] names = new String[columns.size()];
-    ColumnValue[] values = new ColumnValue[names.length];
-    Map<String, Integer> index = new HashMap<>(names.length * 4 / 3 + 1);
-    int i = 0;
-    for (Entry<String, ColumnValue> column : columns.entrySet()) {
-      names[i] = column.getKey();
-      values[i] = column.getValue();
-      index.put(names[i], i);
-      i++;
-    }
-    return new FrozenColumns(names, index, values);
+    // A map's keys never repeat, so they always have a shared form.
+    return ColumnNames.of(new ArrayList<>(columns.keySet()))
+        .orElseThrow()
+        .columns(columns.values().toArray(ColumnValue[]::new));
   }
 
   @Override

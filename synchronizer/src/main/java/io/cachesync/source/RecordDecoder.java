@@ -16,7 +16,6 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -62,8 +61,8 @@ final class RecordDecoder {
    */
   private final Map<String, SchemaNames> columnNames = new HashMap<>();
 
-  /** A row schema and its column names; empty when a name repeats. */
-  private record SchemaNames(Schema schema, Optional<ColumnNames> names) {}
+  /** A row schema and its column names (a schema never repeats a field's name). */
+  private record SchemaNames(Schema schema, ColumnNames names) {}
 
   /**
    * @param resumedFrom the version stored with the last applied batch, if any
@@ -225,23 +224,18 @@ final class RecordDecoder {
     List<Field> fields = schema.fields();
     SchemaNames known = columnNames.get(schema.name());
     if (known == null || known.schema() != schema) {
-      known = new SchemaNames(schema, ColumnNames.of(fields.stream().map(Field::name).toList()));
+      // Kafka Connect's SchemaBuilder refuses a second field of the same name.
+      known =
+          new SchemaNames(
+              schema, ColumnNames.of(fields.stream().map(Field::name).toList()).orElseThrow());
       columnNames.put(schema.name(), known);
     }
-    Optional<ColumnNames> names = known.names();
-    if (names.isPresent()) {
-      ColumnValue[] values = new ColumnValue[fields.size()];
-      for (int i = 0; i < values.length; i++) {
-        Field field = fields.get(i);
-        values[i] = column(field.schema(), row.get(field));
-      }
-      return names.get().row(values);
+    ColumnValue[] values = new ColumnValue[fields.size()];
+    for (int i = 0; i < values.length; i++) {
+      Field field = fields.get(i);
+      values[i] = column(field.schema(), row.get(field));
     }
-    Map<String, ColumnValue> columns = new LinkedHashMap<>(fields.size() * 4 / 3 + 1);
-    for (Field field : fields) {
-      columns.put(field.name(), column(field.schema(), row.get(field)));
-    }
-    return new Row(columns);
+    return known.names().row(values);
   }
 
   /** One column in the value encoding of the README. */
