@@ -267,10 +267,14 @@ public final class Daemon implements AutoCloseable {
       // must not run unless this daemon holds the role (see requireRole); a loss once running
       // stops it. While the initial load runs nothing is streamed from the slot, so it fences
       // nothing; nor does it while starting.
+      boolean unfenced = Boolean.getBoolean(LettuceCacheWriter.UNSAFE_NO_LEASE_FENCE);
       lease.keep(
           why -> {
             Daemon started = running.get();
-            if (started != null) {
+            if (unfenced) {
+              LOG.warn(
+                  "{}; writing on regardless ({})", why, LettuceCacheWriter.UNSAFE_NO_LEASE_FENCE);
+            } else if (started != null) {
               started.roleLost(why);
             }
           },

@@ -233,7 +233,9 @@ public final class LettuceCacheWriter implements CacheWriter {
 
   /**
    * For the tests that show what the version guard does alone: with this system property set to
-   * {@code true}, writes are not fenced by the writer's lease ({@link WriterLeaseFence}). Never set
+   * {@code true}, writes are not fenced by the writer's lease ({@link WriterLeaseFence}), and a
+   * daemon whose lease renewal finds another holder writes on instead of stopping (a stale daemon
+   * then meets only the version guard, whatever the order of its retry and its renewal). Never set
    * it in production.
    */
   public static final String UNSAFE_NO_LEASE_FENCE = "cachesync.unsafe.noLeaseFence";

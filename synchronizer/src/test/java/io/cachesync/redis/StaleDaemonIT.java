@@ -168,9 +168,14 @@ class StaleDaemonIT {
     harness.sql("UPDATE items SET value = 2");
     await("B's newer values").atMost(WAIT).until(() -> values().equals(Set.of("2")));
 
+    // Counted, not searched: an earlier attempt above may have logged the line already.
+    int recovered = stale.count("Redis took the batch again");
     redisProxy.restore();
     if (!fenced) {
-      stale.awaitLog("Redis took the batch again", WAIT);
+      await("A's retry of the old batch")
+          .atMost(WAIT)
+          .failFast("A stopped:\n" + stale.tail(), () -> !stale.alive())
+          .until(() -> stale.count("Redis took the batch again") > recovered);
     }
   }
 
