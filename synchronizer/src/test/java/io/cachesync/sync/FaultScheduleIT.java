@@ -318,6 +318,20 @@ class FaultScheduleIT {
         java.nio.file.Files.writeString(kept, daemon.log());
         System.out.println("The daemon's log: " + kept.toAbsolutePath());
         System.out.println("What it decided, last lines:\n" + daemon.decisions(60));
+        if (last.get() != null) {
+          for (RandomizedConsistencyIT.Divergence divergence :
+              last.get().divergences().subList(0, Math.min(5, last.get().divergences().size()))) {
+            System.out.println(
+                "What the monitors saw of "
+                    + divergence.key()
+                    + ", last commands:\n  "
+                    + String.join("\n  ", history.trail(divergence.key()))
+                    + (replicaHistory == null
+                        ? ""
+                        : "\n  on the other server:\n  "
+                            + String.join("\n  ", replicaHistory.trail(divergence.key()))));
+          }
+        }
       }
     }
     assertThat(regressions()).as(summary).isEmpty();

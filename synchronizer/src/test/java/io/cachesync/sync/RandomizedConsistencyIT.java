@@ -250,7 +250,7 @@ class RandomizedConsistencyIT {
   // The comparison, both ways
 
   /** A key whose value in Redis is not its row's projection; only the differing members shown. */
-  private record Divergence(String key, String expected, String actual) {
+  record Divergence(String key, String expected, String actual) {
     @Override
     public String toString() {
       return key + ": expected " + expected + ", actual " + actual;

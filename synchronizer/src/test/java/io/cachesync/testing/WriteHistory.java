@@ -125,6 +125,14 @@ public final class WriteHistory implements AutoCloseable {
   /** The last client that sent a command: the one a script's commands run for. */
   private String lastCaller = "";
 
+  /**
+   * The last commands Redis ran on each key, abbreviated, for a post-mortem of a divergent key
+   * ({@link #trail}): what wrote, evicted or merged it, when, and from which client.
+   */
+  private final Map<String, java.util.ArrayDeque<String>> trails = new HashMap<>();
+
+  private static final int TRAIL = 24;
+
   private final AtomicLong undone = new AtomicLong();
   private final AtomicLong connections = new AtomicLong();
   private final Thread reader;
@@ -194,6 +202,7 @@ public final class WriteHistory implements AutoCloseable {
           if (!lua) {
             lastCaller = client;
           }
+          remember(client, command, words);
           if (WRITE_COMMANDS.contains(command)) {
             writesByClient.computeIfAbsent(lastCaller, c -> new AtomicLong()).incrementAndGet();
           }
@@ -261,6 +270,43 @@ public final class WriteHistory implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** Adds a command to the trail of each key it names (a script's keys, or the first argument). */
+  private void remember(String client, String command, List<String> words) {
+    List<String> keys;
+    if ((command.equals("EVALSHA") || command.equals("EVAL")) && words.size() >= 3) {
+      int count;
+      try {
+        count = Integer.parseInt(words.get(2));
+      } catch (NumberFormatException e) {
+        return;
+      }
+      keys = words.subList(3, Math.min(words.size(), 3 + count));
+    } else if (words.size() >= 2 && !command.equals("ECHO") && !command.equals("INFO")) {
+      keys = words.subList(1, 2);
+    } else {
+      return;
+    }
+    StringBuilder entry = new StringBuilder(at).append(' ').append(client).append(':');
+    for (String word : words.subList(0, Math.min(words.size(), 8))) {
+      entry.append(' ').append(word.length() > 48 ? word.substring(0, 48) + "..." : word);
+    }
+    synchronized (this) {
+      for (String key : keys) {
+        java.util.ArrayDeque<String> trail =
+            trails.computeIfAbsent(key, k -> new java.util.ArrayDeque<>());
+        if (trail.size() == TRAIL) {
+          trail.removeFirst();
+        }
+        trail.addLast(entry.toString());
+      }
+    }
+  }
+
+  /** The last commands Redis ran on a key, oldest first (a script's own commands as "lua"). */
+  public synchronized List<String> trail(String key) {
+    return List.copyOf(trails.getOrDefault(key, new java.util.ArrayDeque<>()));
   }
 
   /**
