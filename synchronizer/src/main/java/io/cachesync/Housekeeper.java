@@ -2,6 +2,7 @@ package io.cachesync;
 
 import io.cachesync.config.Configuration;
 import io.cachesync.job.OrphanSweeper;
+import io.cachesync.job.StreamFence;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.redis.LettuceCacheInspector;
@@ -32,6 +33,13 @@ final class Housekeeper implements AutoCloseable {
 
   /** How long after a failed sweep it is tried again. */
   private static final Duration SWEEP_RETRY = Duration.ofSeconds(30);
+
+  /**
+   * How long the sweep waits for the stream to apply what committed before it found a row gone (see
+   * {@link StreamFence}): a heartbeat's interval and more. Longer, it would hold up the other
+   * upkeep; a stream that far behind is waited for at the next try.
+   */
+  private static final Duration STREAM_WAIT = Duration.ofSeconds(15);
 
   /** How long a close waits for the task in progress. */
   private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
@@ -163,7 +171,10 @@ final class Housekeeper implements AutoCloseable {
       OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
       long[] evicted = {0};
       for (TableMapping table : configuration.mapping().tables()) {
-        sweeper.find(table, found -> evicted[0] += redis.evict(found));
+        sweeper.find(
+            table,
+            new StreamFence(stateStore, STREAM_WAIT),
+            found -> evicted[0] += redis.evict(found));
       }
       LOG.info("Reload done; removed {} keys of rows deleted meanwhile", evicted[0]);
     }

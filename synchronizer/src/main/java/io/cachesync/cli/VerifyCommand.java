@@ -3,6 +3,7 @@ package io.cachesync.cli;
 import io.cachesync.config.Configuration;
 import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.job.Resync;
+import io.cachesync.job.StreamFence;
 import io.cachesync.job.Verifier;
 import io.cachesync.job.Verifier.Drift;
 import io.cachesync.job.Verifier.TableReport;
@@ -22,7 +23,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
@@ -130,8 +130,9 @@ final class VerifyCommand implements Callable<Integer> {
           new Verifier(
               () -> openAnother(postgres), redis, configuration.mapping(), deleteWrongType);
       long start = Verifier.currentLsn(connection);
+      StreamFence stream = new StreamFence(state, IN_FLIGHT);
       Optional<BooleanSupplier> caughtUp =
-          daemonRuns ? Optional.of(() -> awaitPosition(state, start)) : Optional.empty();
+          daemonRuns ? Optional.of(() -> stream.reached(start)) : Optional.empty();
       for (TableMapping table : selected) {
         reports.add(verifier.verify(table, sample, caughtUp));
       }
@@ -146,24 +147,6 @@ final class VerifyCommand implements Callable<Integer> {
     } catch (io.cachesync.ServerUnreachableException e) {
       throw new java.sql.SQLException(e.getMessage(), e);
     }
-  }
-
-  /** Waits until the synchronizer applied the WAL written before {@code lsn}. */
-  private static boolean awaitPosition(StateStore state, long lsn) {
-    long deadline = System.nanoTime() + IN_FLIGHT.toNanos();
-    CountDownLatch never = new CountDownLatch(1);
-    while (System.nanoTime() < deadline) {
-      if (state.position().map(v -> Long.compareUnsigned(v.lsn(), lsn) >= 0).orElse(false)) {
-        return true;
-      }
-      try {
-        never.await(200, TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return false;
-      }
-    }
-    return false;
   }
 
   private void print(PrintWriter out, List<TableReport> reports) {

@@ -30,6 +30,13 @@ import java.util.function.Consumer;
 public final class OrphanSweeper {
   static final int PAGE = 1000;
 
+  /**
+   * How many orphans {@link #find} holds before it waits for the stream and hands them over: each
+   * wait may last until the next heartbeat on an idle database (10 s), and a key with its version
+   * is about 100 bytes.
+   */
+  static final int HELD = 20_000;
+
   private final Connection postgres;
   private final LettuceCacheInspector redis;
 
@@ -39,22 +46,51 @@ public final class OrphanSweeper {
   }
 
   /**
-   * Calls {@code orphans} with each page's orphan keys and the version each was seen at ('' when
-   * the value has none): the versions a guarded eviction ({@link LettuceCacheInspector#evict})
-   * deletes by.
+   * Calls {@code orphans} with the orphan keys found and the version each was seen at ('' when the
+   * value has none): the versions a guarded eviction ({@link LettuceCacheInspector#evict}) deletes
+   * by. They are handed over up to {@link #HELD} at a time, each time once the stream has applied
+   * every change committed before their rows were found missing ({@code stream}): a change still in
+   * flight may need the key (see {@link StreamFence}), and deletes it itself when its row is gone.
+   *
+   * @throws StreamFence.StreamBehindException when the stream did not get there in time
    */
-  public void find(TableMapping table, Consumer<Map<String, String>> orphans) {
-    find(table, Long.MAX_VALUE, orphans);
+  public void find(TableMapping table, StreamFence stream, Consumer<Map<String, String>> orphans) {
+    Map<String, String> held = new LinkedHashMap<>();
+    long[] seenAt = {0};
+    sweep(
+        table,
+        Long.MAX_VALUE,
+        true,
+        found -> {
+          held.putAll(found);
+          seenAt[0] = currentLsn();
+          if (held.size() >= HELD) {
+            handOver(held, seenAt[0], stream, orphans);
+          }
+        });
+    if (!held.isEmpty()) {
+      handOver(held, seenAt[0], stream, orphans);
+    }
   }
 
-  /**
-   * As {@link #find(TableMapping, Consumer)}, for the first {@code limit} keys the SCAN returns
-   * under the table's prefix; the SCAN stops there.
-   *
-   * @return how many keys under the prefix were looked at
-   */
-  public long find(TableMapping table, long limit, Consumer<Map<String, String>> orphans) {
-    return sweep(table, limit, true, orphans);
+  private static void handOver(
+      Map<String, String> held,
+      long seenAt,
+      StreamFence stream,
+      Consumer<Map<String, String>> orphans) {
+    stream.awaitApplied(seenAt);
+    orphans.accept(new LinkedHashMap<>(held));
+    held.clear();
+  }
+
+  /** The WAL position now: past the commit of every change the lookups so far have seen. */
+  private long currentLsn() {
+    try {
+      return Verifier.currentLsn(postgres);
+    } catch (SQLException e) {
+      throw new IllegalStateException(
+          "could not read PostgreSQL's WAL position: " + e.getMessage(), e);
+    }
   }
 
   /**

@@ -46,6 +46,12 @@ public final class Resync {
   private static final Duration POLL = Duration.ofMillis(250);
   private static final Duration LOG_EVERY = Duration.ofSeconds(5);
 
+  /**
+   * How long the orphan sweep after the load waits for the stream to apply what committed before it
+   * found a row gone (see {@link StreamFence}).
+   */
+  private static final Duration STREAM_WAIT = Duration.ofSeconds(60);
+
   /** How long the job waits for the load by default: {@code --timeout}. */
   public static final Duration DEFAULT_TIMEOUT = Duration.ofHours(1);
 
@@ -173,7 +179,19 @@ public final class Resync {
       }
       // When Redis held no key at all as the job began, every key in it now was written by the
       // load or the stream, which evict what they must: there is no orphan to look for.
-      long orphans = redisWasEmpty ? 0 : removeOrphans(connection, redis, tables);
+      long orphans;
+      try {
+        orphans =
+            redisWasEmpty
+                ? 0
+                : removeOrphans(connection, redis, new StreamFence(state, STREAM_WAIT), tables);
+      } catch (StreamFence.StreamBehindException e) {
+        throw new IllegalStateException(
+            "every table was loaded, but the keys of rows deleted meanwhile were not all removed: "
+                + e.getMessage()
+                + "; run cachesync verify --repair once the daemon has caught up",
+            e);
+      }
       return new Result(
           Outcome.DONE, rows, orphans, Duration.ofMillis(clock.millis() - started), "");
     } finally {
@@ -185,12 +203,15 @@ public final class Resync {
 
   /** Removes the keys under each table's prefix whose row does not exist; returns how many. */
   private static long removeOrphans(
-      Connection connection, LettuceCacheInspector redis, List<TableMapping> tables) {
+      Connection connection,
+      LettuceCacheInspector redis,
+      StreamFence stream,
+      List<TableMapping> tables) {
     long orphans = 0;
     OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
     for (TableMapping table : tables) {
       long[] removed = {0};
-      sweeper.find(table, found -> removed[0] += redis.evict(found));
+      sweeper.find(table, stream, found -> removed[0] += redis.evict(found));
       if (removed[0] > 0) {
         LOG.info("Removed {} orphan keys of {}", removed[0], table.table());
       }
