@@ -36,8 +36,8 @@ final class Housekeeper implements AutoCloseable {
 
   /**
    * How long the sweep waits for the stream to apply what committed before it found a row gone (see
-   * {@link StreamFence}): a heartbeat's interval and more. Longer, it would hold up the other
-   * upkeep; a stream that far behind is waited for at the next try.
+   * {@link StreamFence}): a stream that is not behind gets there within a batch. Longer, it would
+   * hold up the other upkeep; a stream that far behind is waited for at the next try.
    */
   private static final Duration STREAM_WAIT = Duration.ofSeconds(15);
 
@@ -59,6 +59,12 @@ final class Housekeeper implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
           });
+
+  /**
+   * The fence the stream must pass before the sweep a reload recorded starts (see {@link
+   * #sweepIfNeeded}); -1 until taken.
+   */
+  private long sweepAfter = -1;
 
   /** When a failed sweep may be tried again ({@link System#nanoTime()}). */
   private long nextSweep = System.nanoTime();
@@ -145,10 +151,25 @@ final class Housekeeper implements AutoCloseable {
     }
     try {
       if (stateStore.sweepNeeded()) {
+        // After a reload the stream is behind: what changed during the load. The sweep starts
+        // once the stream has passed a fence taken now, looked at each second rather than waited
+        // for, so that the other upkeep goes on meanwhile; then its own waits are short.
+        if (sweepAfter < 0) {
+          try (Connection connection =
+              new PostgresConnector(configuration.settings().postgres()).open("orphan sweep")) {
+            sweepAfter = StreamFence.take(connection);
+          }
+          return;
+        }
+        if (!StreamFence.passed(stateStore.position(), sweepAfter)) {
+          return;
+        }
         removeOrphans();
         stateStore.sweepDone();
+        sweepAfter = -1;
       }
     } catch (Exception e) {
+      sweepAfter = -1;
       if (stopping.getAsBoolean()) {
         // Stopping interrupts the poller; the sweep stays recorded in Redis for the next start.
         LOG.info("Stopping before the orphan sweep finished; the next start runs it");
@@ -174,7 +195,10 @@ final class Housekeeper implements AutoCloseable {
         sweeper.find(
             table,
             new StreamFence(stateStore, STREAM_WAIT),
-            found -> evicted[0] += redis.evict(found));
+            (found, fence) ->
+                evicted[0] +=
+                    redis.evictBehindTheStream(
+                        found, configuration.settings().stateKeyPrefix(), fence));
       }
       LOG.info("Reload done; removed {} keys of rows deleted meanwhile", evicted[0]);
     }

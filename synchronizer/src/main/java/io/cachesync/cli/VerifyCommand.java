@@ -129,7 +129,7 @@ final class VerifyCommand implements Callable<Integer> {
       Verifier verifier =
           new Verifier(
               () -> openAnother(postgres), redis, configuration.mapping(), deleteWrongType);
-      long start = Verifier.currentLsn(connection);
+      long start = daemonRuns ? StreamFence.take(connection) : 0;
       StreamFence stream = new StreamFence(state, IN_FLIGHT);
       Optional<BooleanSupplier> caughtUp =
           daemonRuns ? Optional.of(() -> stream.reached(start)) : Optional.empty();

@@ -32,8 +32,8 @@ public final class OrphanSweeper {
 
   /**
    * How many orphans {@link #find} holds before it waits for the stream and hands them over: each
-   * wait may last until the next heartbeat on an idle database (10 s), and a key with its version
-   * is about 100 bytes.
+   * wait lasts until the stream applied a batch past the fence taken (see {@link
+   * StreamFence#take}), and a key with its version is about 100 bytes.
    */
   static final int HELD = 20_000;
 
@@ -45,58 +45,67 @@ public final class OrphanSweeper {
     this.redis = redis;
   }
 
+  /** What a sweep does with the orphans it found. */
+  @FunctionalInterface
+  public interface Orphans {
+    /**
+     * @param found each orphan key with the version it was seen at ('' when the value has none):
+     *     the version a guarded eviction ({@link LettuceCacheInspector#evictBehindTheStream})
+     *     deletes by
+     * @param fence a WAL position the stream has applied (the stored position said so a moment
+     *     ago), past the commit of whatever made their rows go: the eviction checks it again
+     */
+    void accept(Map<String, String> found, long fence);
+  }
+
   /**
-   * Calls {@code orphans} with the orphan keys found and the version each was seen at ('' when the
-   * value has none): the versions a guarded eviction ({@link LettuceCacheInspector#evict}) deletes
-   * by. They are handed over up to {@link #HELD} at a time, each time once the stream has applied
-   * every change committed before their rows were found missing ({@code stream}): a change still in
-   * flight may need the key (see {@link StreamFence}), and deletes it itself when its row is gone.
+   * Hands the orphan keys found to {@code orphans}, up to {@link #HELD} at a time, each time once
+   * the stream has applied every change committed before their rows were found missing ({@code
+   * stream}): a change still in flight may need the key (see {@link StreamFence}), and deletes it
+   * itself when its row is gone.
    *
    * @throws StreamFence.StreamBehindException when the stream did not get there in time
    */
-  public void find(TableMapping table, StreamFence stream, Consumer<Map<String, String>> orphans) {
+  public void find(TableMapping table, StreamFence stream, Orphans orphans) {
     Map<String, String> held = new LinkedHashMap<>();
-    long[] seenAt = {0};
+    long[] fence = {0};
     sweep(
         table,
         Long.MAX_VALUE,
         true,
         found -> {
           held.putAll(found);
-          seenAt[0] = currentLsn();
+          fence[0] = fence();
           if (held.size() >= HELD) {
-            handOver(held, seenAt[0], stream, orphans);
+            handOver(held, fence[0], stream, orphans);
           }
         });
     if (!held.isEmpty()) {
-      handOver(held, seenAt[0], stream, orphans);
+      handOver(held, fence[0], stream, orphans);
     }
   }
 
   private static void handOver(
-      Map<String, String> held,
-      long seenAt,
-      StreamFence stream,
-      Consumer<Map<String, String>> orphans) {
-    stream.awaitApplied(seenAt);
-    orphans.accept(new LinkedHashMap<>(held));
+      Map<String, String> held, long fence, StreamFence stream, Orphans orphans) {
+    stream.awaitApplied(fence);
+    orphans.accept(new LinkedHashMap<>(held), fence);
     held.clear();
   }
 
-  /** The WAL position now: past the commit of every change the lookups so far have seen. */
-  private long currentLsn() {
+  /** A WAL position past the commit of every change the lookups so far have seen. */
+  private long fence() {
     try {
-      return Verifier.currentLsn(postgres);
+      return StreamFence.take(postgres);
     } catch (SQLException e) {
       throw new IllegalStateException(
-          "could not read PostgreSQL's WAL position: " + e.getMessage(), e);
+          "could not mark PostgreSQL's WAL position: " + e.getMessage(), e);
     }
   }
 
   /**
-   * The same keys as {@link #find(TableMapping, long, Consumer)} finds, for a report (verify):
-   * nothing is deleted on what it answers, so a key whose row was missing is not looked up again
-   * after its version was read.
+   * The same keys as {@link #find} finds, among the first {@code limit} keys the SCAN returns under
+   * the table's prefix (the SCAN stops there), for a report (verify): nothing is deleted on what it
+   * answers, so a key whose row was missing is not looked up again after its version was read.
    *
    * @return how many keys under the prefix were looked at
    */

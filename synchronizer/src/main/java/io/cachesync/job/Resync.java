@@ -184,8 +184,22 @@ public final class Resync {
         orphans =
             redisWasEmpty
                 ? 0
-                : removeOrphans(connection, redis, new StreamFence(state, STREAM_WAIT), tables);
+                : removeOrphans(
+                    connection,
+                    redis,
+                    new StreamFence(state, STREAM_WAIT, stop),
+                    settings.stateKeyPrefix(),
+                    tables);
       } catch (StreamFence.StreamBehindException e) {
+        if (stop.getCount() == 0) {
+          return new Result(
+              Outcome.STOPPED,
+              rows,
+              0,
+              took,
+              "every table was loaded; the keys of rows deleted meanwhile were not all removed (run"
+                  + " cachesync verify --repair)");
+        }
         throw new IllegalStateException(
             "every table was loaded, but the keys of rows deleted meanwhile were not all removed: "
                 + e.getMessage()
@@ -206,12 +220,16 @@ public final class Resync {
       Connection connection,
       LettuceCacheInspector redis,
       StreamFence stream,
+      String stateKeyPrefix,
       List<TableMapping> tables) {
     long orphans = 0;
     OrphanSweeper sweeper = new OrphanSweeper(connection, redis);
     for (TableMapping table : tables) {
       long[] removed = {0};
-      sweeper.find(table, stream, found -> removed[0] += redis.evict(found));
+      sweeper.find(
+          table,
+          stream,
+          (found, fence) -> removed[0] += redis.evictBehindTheStream(found, stateKeyPrefix, fence));
       if (removed[0] > 0) {
         LOG.info("Removed {} orphan keys of {}", removed[0], table.table());
       }

@@ -2,6 +2,10 @@ package io.cachesync.job;
 
 import io.cachesync.model.Version;
 import io.cachesync.state.StateStore;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -24,18 +28,49 @@ public final class StreamFence {
 
   private final StateStore state;
   private final Duration atMost;
+  private final CountDownLatch stop;
 
   /**
    * @param state where the synchronizer stores its position
    * @param atMost how long {@link #reached} waits
    */
   public StreamFence(StateStore state, Duration atMost) {
+    this(state, atMost, new CountDownLatch(1));
+  }
+
+  /**
+   * @param stop counted down to stop waiting (a job's Ctrl-C): {@link #reached} answers false at
+   *     once
+   */
+  public StreamFence(StateStore state, Duration atMost, CountDownLatch stop) {
     this.state = state;
     this.atMost = atMost;
+    this.stop = stop;
+  }
+
+  /**
+   * A WAL position past the commit of every change the connection's reads so far have seen, which
+   * the stream reaches within one batch even on an idle database: a logical decoding message that
+   * the synchronizer receives itself, as the read-your-writes fence's (README). On a connection
+   * inside a transaction, where the message would wait for the commit, the WAL's insert position
+   * (reached with the next change or heartbeat).
+   */
+  public static long take(Connection connection) throws SQLException {
+    String position =
+        connection.getAutoCommit()
+            ? "pg_catalog.pg_logical_emit_message(true, 'cachesync_fence', '')"
+            // The insert position, not the write position: with synchronous_commit off a commit is
+            // visible before its record is written.
+            : "pg_catalog.pg_current_wal_insert_lsn()";
+    try (Statement statement = connection.createStatement();
+        ResultSet row = statement.executeQuery("SELECT " + position + " - '0/0'::pg_lsn")) {
+      row.next();
+      return row.getLong(1);
+    }
   }
 
   /** Whether a stored position shows every transaction committed before {@code lsn} applied. */
-  static boolean passed(Optional<Version> position, long lsn) {
+  public static boolean passed(Optional<Version> position, long lsn) {
     return position
         .filter(version -> !version.initialLoad() && !version.equals(Version.ZERO))
         .map(version -> Long.compareUnsigned(version.applied(), lsn) >= 0)
@@ -48,15 +83,15 @@ public final class StreamFence {
    */
   public boolean reached(long lsn) {
     long deadline = System.nanoTime() + atMost.toNanos();
-    // A latch nobody counts down: a timed wait between two reads of the position, not a guess
-    // at when it moves.
-    CountDownLatch never = new CountDownLatch(1);
     while (!passed(state.position(), lsn)) {
       if (System.nanoTime() >= deadline) {
         return false;
       }
       try {
-        never.await(POLL_MILLIS, TimeUnit.MILLISECONDS);
+        // A timed wait between two reads of the position, not a guess at when it moves.
+        if (stop.await(POLL_MILLIS, TimeUnit.MILLISECONDS)) {
+          return false;
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return false;
@@ -71,16 +106,18 @@ public final class StreamFence {
    * @throws StreamBehindException when the position did not pass {@code lsn} in time
    */
   public void awaitApplied(long lsn) {
-    if (!reached(lsn)) {
-      throw new StreamBehindException(
-          "the synchronizer has not applied the WAL up to "
-              + Version.lsnText(lsn)
-              + " within "
-              + atMost.toSeconds()
-              + " s (it stores "
-              + state.position().map(Version::toString).orElse("no position")
-              + ")");
+    if (reached(lsn)) {
+      return;
     }
+    if (stop.getCount() == 0 || Thread.currentThread().isInterrupted()) {
+      throw new StreamBehindException("stopped waiting for the synchronizer");
+    }
+    throw new StreamBehindException(
+        "the synchronizer has not applied the WAL up to "
+            + Version.lsnText(lsn)
+            + " within "
+            + atMost.toSeconds()
+            + " s");
   }
 
   /** The stream did not reach a position in time. */

@@ -7,7 +7,6 @@ import io.cachesync.model.TableMapping;
 import io.cachesync.redis.LettuceCacheInspector;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -117,15 +116,6 @@ public final class Verifier {
     this.redis = redis;
     this.rowCheck = new RowCheck(redis, mapping);
     this.deleteWrongType = deleteWrongType;
-  }
-
-  /** The WAL position now: differences are looked at again once the synchronizer passed it. */
-  public static long currentLsn(Connection connection) throws SQLException {
-    try (Statement statement = connection.createStatement();
-        var row = statement.executeQuery("SELECT pg_current_wal_lsn() - '0/0'")) {
-      row.next();
-      return row.getLong(1);
-    }
   }
 
   /**

@@ -192,6 +192,27 @@ public final class LettuceCacheInspector implements AutoCloseable {
    * @return how many keys were deleted
    */
   public long evict(Map<String, String> seen) {
+    return evict(seen, new String[0]);
+  }
+
+  /**
+   * As {@link #evict(Map)}, for the keys an orphan sweep found: each is deleted only while the
+   * synchronizer's position (the {@code applied} of {@code <stateKeyPrefix>position}) is at or past
+   * {@code fence}, in the same script, so that the stream has applied every change committed before
+   * the keys' rows were found gone (see evict.lua).
+   *
+   * @throws IllegalStateException when the position is before the fence (a failover rolled it
+   *     back): the keys left are for a later sweep
+   */
+  public long evictBehindTheStream(Map<String, String> seen, String stateKeyPrefix, long fence) {
+    String fenceText = String.format(java.util.Locale.ROOT, "%016x", fence);
+    return evict(seen, new String[] {stateKeyPrefix + "position", fenceText});
+  }
+
+  /**
+   * @param fenced empty, or the position key and the fence (see evict.lua)
+   */
+  private long evict(Map<String, String> seen, String[] fenced) {
     List<RedisFuture<String>> results = new ArrayList<>(seen.size());
     var async = connection.async();
     connection.setAutoFlushCommands(false);
@@ -199,17 +220,28 @@ public final class LettuceCacheInspector implements AutoCloseable {
       seen.forEach(
           (key, version) ->
               results.add(
-                  async.evalsha(
-                      evictScript, ScriptOutputType.STATUS, new String[] {key}, version)));
+                  fenced.length == 0
+                      ? async.evalsha(
+                          evictScript, ScriptOutputType.STATUS, new String[] {key}, version)
+                      : async.evalsha(
+                          evictScript,
+                          ScriptOutputType.STATUS,
+                          new String[] {key, fenced[0]},
+                          version,
+                          fenced[1])));
       connection.flushCommands();
     } finally {
       connection.setAutoFlushCommands(true);
     }
     long evicted = 0;
+    long behind = 0;
     for (RedisFuture<String> result : results) {
       try {
-        if ("evicted".equals(result.get(10, TimeUnit.SECONDS))) {
+        String outcome = result.get(10, TimeUnit.SECONDS);
+        if ("evicted".equals(outcome)) {
           evicted++;
+        } else if ("behind".equals(outcome)) {
+          behind++;
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -217,6 +249,15 @@ public final class LettuceCacheInspector implements AutoCloseable {
       } catch (ExecutionException | TimeoutException e) {
         throw new IllegalStateException("Redis did not evict: " + e.getMessage(), e);
       }
+    }
+    if (behind > 0) {
+      throw new IllegalStateException(
+          behind
+              + " orphan keys not removed: the stream's position in Redis ("
+              + fenced[0]
+              + ") is before the WAL position "
+              + fenced[1]
+              + " they wait for (a failover lost batches the stream had applied)");
     }
     return evicted;
   }

@@ -2,13 +2,12 @@ package io.cachesync.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cachesync.testing.ClosedPort;
 import io.cachesync.testing.PostgresServer;
 import io.cachesync.testing.RedisServer;
 import io.cachesync.testing.TestServers;
 import java.io.File;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -64,6 +63,9 @@ class SecretsNeverPrintedIT {
   private static RedisServer lockedRedis;
   private static String database;
 
+  /** Where nothing listens, for the setups that point PostgreSQL or Redis there. */
+  private static ClosedPort closedPort;
+
   @TempDir Path directory;
 
   @BeforeAll
@@ -77,12 +79,14 @@ class SecretsNeverPrintedIT {
         "GRANT SELECT ON users TO " + PostgresServer.PASSWORD_ROLE);
     redis = TestServers.redis("--requirepass", REDIS_PASSWORD);
     lockedRedis = TestServers.redis("--requirepass", "Another-right-pw-5");
+    closedPort = new ClosedPort();
   }
 
   @AfterAll
   static void stopServers() {
     redis.close();
     lockedRedis.close();
+    closedPort.close();
   }
 
   /**
@@ -135,7 +139,7 @@ class SecretsNeverPrintedIT {
   }
 
   private static List<Setup> setups() {
-    int closed = freePort();
+    int closed = closedPort.port();
     String superuser = PostgresServer.SUPERUSER;
     String goodRedis = redisUri(REDIS_PASSWORD, redis.port());
     String pgLiteral = literal(PG_PASSWORD);
@@ -383,13 +387,5 @@ class SecretsNeverPrintedIT {
       process.destroyForcibly();
     }
     return Files.readString(log.toPath());
-  }
-
-  private static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 }

@@ -7,12 +7,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cachesync.config.RedisSettings;
 import io.cachesync.redis.LettuceStateStore;
+import io.cachesync.testing.ClosedPort;
 import io.cachesync.testing.CommandRun;
 import io.cachesync.testing.ConfigFiles;
 import io.cachesync.testing.DaemonProcess;
 import io.cachesync.testing.PostgresServer;
 import io.cachesync.testing.SyncHarness;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -207,51 +207,51 @@ class StatusIT {
   @Test
   @Order(5)
   void status_postgresUnreachable_exitsThreeNamingPostgresAndStillShowsRedis() throws Exception {
-    int closedPort;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      closedPort = socket.getLocalPort();
+    try (ClosedPort closed = new ClosedPort()) {
+      int closedPort = closed.port();
+      Path unreachable =
+          ConfigFiles.write(
+              Files.createTempDirectory("cachesync-status-"),
+              SyncHarness.NAME,
+              "host: 127.0.0.1\nport: "
+                  + closedPort
+                  + "\ndatabase: "
+                  + harness.database
+                  + "\nuser: "
+                  + PostgresServer.SUPERUSER
+                  + "\npassword: s3cret-pg\n",
+              // The default user without a password takes any: the password must not be printed.
+              "redis://default:s3cret-redis@"
+                  + harness.redisServer.host()
+                  + ":"
+                  + harness.redisServer.port(),
+              MAPPING);
+
+      CommandRun run = CommandRun.of("status", "--config", unreachable.toString());
+      CommandRun json = CommandRun.of("status", "--config", unreachable.toString(), "--json");
+
+      assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.UNREACHABLE);
+      assertThat(run.out())
+          .startsWith("cachesync it: UNREACHABLE")
+          .contains("  - PostgreSQL at 127.0.0.1:" + closedPort + "/" + harness.database)
+          .contains(
+              "postgres  127.0.0.1:" + closedPort + "/" + harness.database + ": cannot be read")
+          .contains(
+              "redis     redis://default:****@"
+                  + harness.redisServer.host()
+                  + ":"
+                  + harness.redisServer.port()
+                  + ", ")
+          .containsPattern("public\\.users +user:\\{id\\} +7 keys \\(exact\\)");
+      assertThat(run.output() + json.output()).doesNotContain("s3cret");
+      assertThat(json.exitCode()).isEqualTo(ExitCode.UNREACHABLE);
+      JsonNode parsed = JSON.readTree(json.out());
+      assertThat(parsed.path("verdict").asText()).isEqualTo("unreachable");
+      assertThat(codes(parsed)).startsWith("postgres_unreachable");
+      assertThat(parsed.path("postgres").path("reachable").asBoolean()).isFalse();
+      assertThat(parsed.path("slot").isNull()).isTrue();
+      assertThat(parsed.path("redis").path("reachable").asBoolean()).isTrue();
     }
-    Path unreachable =
-        ConfigFiles.write(
-            Files.createTempDirectory("cachesync-status-"),
-            SyncHarness.NAME,
-            "host: 127.0.0.1\nport: "
-                + closedPort
-                + "\ndatabase: "
-                + harness.database
-                + "\nuser: "
-                + PostgresServer.SUPERUSER
-                + "\npassword: s3cret-pg\n",
-            // The default user without a password takes any: the password must not be printed.
-            "redis://default:s3cret-redis@"
-                + harness.redisServer.host()
-                + ":"
-                + harness.redisServer.port(),
-            MAPPING);
-
-    CommandRun run = CommandRun.of("status", "--config", unreachable.toString());
-    CommandRun json = CommandRun.of("status", "--config", unreachable.toString(), "--json");
-
-    assertThat(run.exitCode()).as(run.output()).isEqualTo(ExitCode.UNREACHABLE);
-    assertThat(run.out())
-        .startsWith("cachesync it: UNREACHABLE")
-        .contains("  - PostgreSQL at 127.0.0.1:" + closedPort + "/" + harness.database)
-        .contains("postgres  127.0.0.1:" + closedPort + "/" + harness.database + ": cannot be read")
-        .contains(
-            "redis     redis://default:****@"
-                + harness.redisServer.host()
-                + ":"
-                + harness.redisServer.port()
-                + ", ")
-        .containsPattern("public\\.users +user:\\{id\\} +7 keys \\(exact\\)");
-    assertThat(run.output() + json.output()).doesNotContain("s3cret");
-    assertThat(json.exitCode()).isEqualTo(ExitCode.UNREACHABLE);
-    JsonNode parsed = JSON.readTree(json.out());
-    assertThat(parsed.path("verdict").asText()).isEqualTo("unreachable");
-    assertThat(codes(parsed)).startsWith("postgres_unreachable");
-    assertThat(parsed.path("postgres").path("reachable").asBoolean()).isFalse();
-    assertThat(parsed.path("slot").isNull()).isTrue();
-    assertThat(parsed.path("redis").path("reachable").asBoolean()).isTrue();
   }
 
   @Test

@@ -127,6 +127,26 @@ class OrphanSweeperIT {
   }
 
   @Test
+  void evictBehindTheStream_deletesOnlyOnceThePositionInRedisPassedTheFence() throws Exception {
+    String prefix = configuration.settings().stateKeyPrefix();
+    harness.redis.redis().hset("user:9000", Map.of("__v", OLD));
+    harness.redis.redis().hset(prefix + "position", Map.of("applied", "00000000000a0000"));
+    try (LettuceCacheInspector redis =
+        LettuceCacheInspector.connect(configuration.settings().redis())) {
+      // A failover lost the batches past 0/A0000: the sweep's fence is not reached there.
+      assertThatThrownBy(
+              () -> redis.evictBehindTheStream(Map.of("user:9000", OLD), prefix, 0xa0001))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("1 orphan keys not removed")
+          .hasMessageContaining("00000000000a0001");
+      assertThat(harness.redis.redis().exists("user:9000")).isOne();
+
+      assertThat(redis.evictBehindTheStream(Map.of("user:9000", OLD), prefix, 0xa0000)).isOne();
+      assertThat(harness.redis.redis().exists("user:9000")).isZero();
+    }
+  }
+
+  @Test
   void report_andFind_findTheSameOrphansWithTheVersionsTheyHold() throws Exception {
     harness.redis.redis().hset("user:9000", Map.of("__v", OLD));
     harness.redis.redis().hset("user:0042", Map.of("__v", NEW));
@@ -139,7 +159,7 @@ class OrphanSweeperIT {
       Map<String, String> found = new LinkedHashMap<>();
 
       long keys = sweeper.report(users(), Long.MAX_VALUE, reported::putAll);
-      sweeper.find(users(), stream(), found::putAll);
+      sweeper.find(users(), stream(), (orphans, fence) -> found.putAll(orphans));
 
       assertThat(keys).isEqualTo(2503);
       // user:0042 matches the template, but row 42 renders user:42; user:notanumber matches it
@@ -173,7 +193,9 @@ class OrphanSweeperIT {
               });
 
       assertThatThrownBy(
-              () -> new OrphanSweeper(slow, redis).find(users(), stream(), found::putAll))
+              () ->
+                  new OrphanSweeper(slow, redis)
+                      .find(users(), stream(), (orphans, fence) -> found.putAll(orphans)))
           .isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("cannot look up the keys of public.users");
       assertThat(found).isEmpty();
@@ -216,7 +238,8 @@ class OrphanSweeperIT {
               });
       Map<String, String> found = new LinkedHashMap<>();
       List<Map<String, String>> pages = new ArrayList<>();
-      new OrphanSweeper(racing, redis).find(table(table), stream(), pages::add);
+      new OrphanSweeper(racing, redis)
+          .find(table(table), stream(), (orphans, fence) -> pages.add(orphans));
       pages.forEach(found::putAll);
       assertThat(lookups.get())
           .as("lookups of the row's key, the first before its insert")

@@ -86,7 +86,7 @@ class SweepBehindTheStreamIT {
     // The stream stops; PostgreSQL moves the row, leaving its body alone.
     postgresProxy.cut();
     harness.sql("UPDATE documents SET id = 68, title = 'moved' WHERE id = 1");
-    long moved = currentLsn();
+    long moved = fence();
 
     AtomicInteger positionReads = new AtomicInteger();
     try (StateStore state =
@@ -104,7 +104,10 @@ class SweepBehindTheStreamIT {
                     .find(
                         configuration.mapping().tables().get(0),
                         new StreamFence(counted, Duration.ofSeconds(90)),
-                        found -> evicted[0] += redis.evict(found));
+                        (found, fence) ->
+                            evicted[0] +=
+                                redis.evictBehindTheStream(
+                                    found, configuration.settings().stateKeyPrefix(), fence));
                 return evicted[0];
               });
       // The sweep has found doc:1 without a row: it either deleted it already (the defect) or
@@ -140,9 +143,10 @@ class SweepBehindTheStreamIT {
     }
   }
 
-  private long currentLsn() throws Exception {
+  /** A fence past the move, which the stream reaches once it applied it. */
+  private long fence() throws Exception {
     try (Connection connection = harness.postgres.connect(harness.database)) {
-      return Verifier.currentLsn(connection);
+      return StreamFence.take(connection);
     }
   }
 

@@ -20,11 +20,12 @@ class LocalPrometheusIT {
   private static final String MISSING_JOB = "nothing-listens";
 
   private static String missingTarget;
+  private static final ClosedPort closedPort = new ClosedPort();
   private static LocalPrometheus prometheus;
 
   @BeforeAll
   static void start() {
-    missingTarget = "127.0.0.1:" + LocalPostgres.freePort();
+    missingTarget = "127.0.0.1:" + closedPort.port();
     prometheus = TestServers.prometheus(Map.of(MISSING_JOB, List.of(missingTarget)));
   }
 
@@ -33,6 +34,7 @@ class LocalPrometheusIT {
     if (prometheus != null) {
       prometheus.close();
     }
+    closedPort.close();
   }
 
   @Test

@@ -239,12 +239,15 @@ public final class WriteHistory implements AutoCloseable {
                     ? 0
                     : words.get(1).equals(hashScriptSha) ? Long.parseLong(words.get(2)) / 2 : 1;
             rowsWritten = 0;
+            // EVALSHA sha numkeys key [position-key] version [fence]: an orphan sweep's eviction
+            // names the position key too.
+            int evictKeys = evictKeyCount(command, words);
             boolean evict =
-                command.equals("EVALSHA")
-                    && words.size() >= 5
+                evictKeys > 0
+                    && words.size() >= 4 + evictKeys
                     && words.get(1).equals(evictScriptSha);
             evictKey = evict ? words.get(3) : null;
-            evictVersion = evict ? words.get(4) : null;
+            evictVersion = evict ? words.get(3 + evictKeys) : null;
           } else if (command.equals("HSET") && words.size() >= 4 && words.get(2).equals("__v")) {
             written(words.get(1), words.get(3), true);
           } else if (command.equals("SET") && words.size() >= 3) {
@@ -269,6 +272,18 @@ public final class WriteHistory implements AutoCloseable {
           return;
         }
       }
+    }
+  }
+
+  /** How many keys an EVALSHA names (its third word); 0 for another command. */
+  private static int evictKeyCount(String command, List<String> words) {
+    if (!command.equals("EVALSHA") || words.size() < 3) {
+      return 0;
+    }
+    try {
+      return Integer.parseInt(words.get(2));
+    } catch (NumberFormatException e) {
+      return 0;
     }
   }
 
