@@ -5,6 +5,7 @@ import io.cachesync.job.OrphanSweeper;
 import io.cachesync.job.StreamFence;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
+import io.cachesync.model.Version;
 import io.cachesync.redis.LettuceCacheInspector;
 import io.cachesync.source.LoadRequest;
 import io.cachesync.source.PostgresConnector;
@@ -65,6 +66,9 @@ final class Housekeeper implements AutoCloseable {
    * #sweepIfNeeded}); -1 until taken.
    */
   private long sweepAfter = -1;
+
+  /** When the sweep's wait for the stream is logged next ({@link System#nanoTime()}). */
+  private long nextWaitingLog = System.nanoTime();
 
   /** When a failed sweep may be tried again ({@link System#nanoTime()}). */
   private long nextSweep = System.nanoTime();
@@ -161,13 +165,20 @@ final class Housekeeper implements AutoCloseable {
           }
           return;
         }
-        if (!StreamFence.passed(stateStore.position(), sweepAfter)) {
+        if (!StreamFence.passed(stateStore.applied(), sweepAfter)) {
+          if (System.nanoTime() >= nextWaitingLog) {
+            nextWaitingLog = System.nanoTime() + SWEEP_RETRY.toNanos();
+            LOG.info(
+                "The sweep after the reload waits for the stream to pass {}: it applied up to {}",
+                Version.lsnText(sweepAfter),
+                stateStore.applied().map(Version::lsnText).orElse("nothing since the load"));
+          }
           return;
         }
         removeOrphans();
         stateStore.sweepDone();
-        sweepAfter = -1;
       }
+      sweepAfter = -1;
     } catch (Exception e) {
       sweepAfter = -1;
       if (stopping.getAsBoolean()) {

@@ -205,6 +205,12 @@ public final class Resync {
                 + e.getMessage()
                 + "; run cachesync verify --repair once the daemon has caught up",
             e);
+      } catch (RuntimeException e) {
+        throw new IllegalStateException(
+            "every table was loaded, but the keys of rows deleted meanwhile were not all removed: "
+                + e.getMessage()
+                + "; run cachesync verify --repair",
+            e);
       }
       return new Result(
           Outcome.DONE, rows, orphans, Duration.ofMillis(clock.millis() - started), "");

@@ -13,9 +13,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Waits until the synchronizer has applied every transaction committed before a WAL position, as
- * the position it stores with each batch shows ({@link Version#applied()}; an initial load's
- * position proves nothing until the stream applied a batch after it). On an idle database the
- * position moves with Debezium's heartbeats, every 10 seconds.
+ * the bound it stores with each batch shows ({@link StateStore#applied()}, from {@link
+ * Version#applied()}; absent until the stream applied a batch after a load). {@link #take} marks
+ * the position to wait for, so that it is reached within a batch even on an idle database.
  *
  * <p>Whoever acts on what PostgreSQL holds now, while the stream may still be behind, waits here
  * first: verify, before it counts a difference as drift, and the orphan sweeps, before they delete
@@ -56,25 +56,33 @@ public final class StreamFence {
    * (reached with the next change or heartbeat).
    */
   public static long take(Connection connection) throws SQLException {
+    boolean message = connection.getAutoCommit();
     String position =
-        connection.getAutoCommit()
+        message
             ? "pg_catalog.pg_logical_emit_message(true, 'cachesync_fence', '')"
             // The insert position, not the write position: with synchronous_commit off a commit is
             // visible before its record is written.
             : "pg_catalog.pg_current_wal_insert_lsn()";
-    try (Statement statement = connection.createStatement();
-        ResultSet row = statement.executeQuery("SELECT " + position + " - '0/0'::pg_lsn")) {
-      row.next();
-      return row.getLong(1);
+    try (Statement statement = connection.createStatement()) {
+      if (message) {
+        // The message's commit must not wait for a synchronous standby that may not answer: the
+        // stream reads it from the primary's WAL.
+        statement.execute("SET synchronous_commit = local");
+      }
+      try (ResultSet row = statement.executeQuery("SELECT " + position + " - '0/0'::pg_lsn")) {
+        row.next();
+        return row.getLong(1);
+      }
     }
   }
 
-  /** Whether a stored position shows every transaction committed before {@code lsn} applied. */
-  public static boolean passed(Optional<Version> position, long lsn) {
-    return position
-        .filter(version -> !version.initialLoad() && !version.equals(Version.ZERO))
-        .map(version -> Long.compareUnsigned(version.applied(), lsn) >= 0)
-        .orElse(false);
+  /**
+   * Whether the stored bound ({@link StateStore#applied()}) shows every transaction committed
+   * before {@code lsn} wholly applied: absent while the cache is loaded, held back while a
+   * TRUNCATE's evictions run, the same field evict.lua checks before an orphan sweep's delete.
+   */
+  public static boolean passed(Optional<Long> applied, long lsn) {
+    return applied.map(bound -> Long.compareUnsigned(bound, lsn) >= 0).orElse(false);
   }
 
   /**
@@ -83,8 +91,8 @@ public final class StreamFence {
    */
   public boolean reached(long lsn) {
     long deadline = System.nanoTime() + atMost.toNanos();
-    while (!passed(state.position(), lsn)) {
-      if (System.nanoTime() >= deadline) {
+    while (!passed(state.applied(), lsn)) {
+      if (System.nanoTime() >= deadline || stop.getCount() == 0) {
         return false;
       }
       try {

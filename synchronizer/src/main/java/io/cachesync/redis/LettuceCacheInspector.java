@@ -192,7 +192,7 @@ public final class LettuceCacheInspector implements AutoCloseable {
    * @return how many keys were deleted
    */
   public long evict(Map<String, String> seen) {
-    return evict(seen, new String[0]);
+    return evict(seen, null, 0);
   }
 
   /**
@@ -205,14 +205,15 @@ public final class LettuceCacheInspector implements AutoCloseable {
    *     back): the keys left are for a later sweep
    */
   public long evictBehindTheStream(Map<String, String> seen, String stateKeyPrefix, long fence) {
-    String fenceText = String.format(java.util.Locale.ROOT, "%016x", fence);
-    return evict(seen, new String[] {stateKeyPrefix + "position", fenceText});
+    return evict(seen, stateKeyPrefix + "position", fence);
   }
 
   /**
-   * @param fenced empty, or the position key and the fence (see evict.lua)
+   * @param positionKey null, or the position hash whose {@code applied} must be at or past {@code
+   *     fence} (see evict.lua)
    */
-  private long evict(Map<String, String> seen, String[] fenced) {
+  private long evict(Map<String, String> seen, String positionKey, long fence) {
+    String fenceText = String.format(java.util.Locale.ROOT, "%016x", fence);
     List<RedisFuture<String>> results = new ArrayList<>(seen.size());
     var async = connection.async();
     connection.setAutoFlushCommands(false);
@@ -220,15 +221,15 @@ public final class LettuceCacheInspector implements AutoCloseable {
       seen.forEach(
           (key, version) ->
               results.add(
-                  fenced.length == 0
+                  positionKey == null
                       ? async.evalsha(
                           evictScript, ScriptOutputType.STATUS, new String[] {key}, version)
                       : async.evalsha(
                           evictScript,
                           ScriptOutputType.STATUS,
-                          new String[] {key, fenced[0]},
+                          new String[] {key, positionKey},
                           version,
-                          fenced[1])));
+                          fenceText)));
       connection.flushCommands();
     } finally {
       connection.setAutoFlushCommands(true);
@@ -253,11 +254,14 @@ public final class LettuceCacheInspector implements AutoCloseable {
     if (behind > 0) {
       throw new IllegalStateException(
           behind
-              + " orphan keys not removed: the stream's position in Redis ("
-              + fenced[0]
-              + ") is before the WAL position "
-              + fenced[1]
-              + " they wait for (a failover lost batches the stream had applied)");
+              + " orphan keys not removed ("
+              + evicted
+              + " were): the position applied in Redis ("
+              + positionKey
+              + " applied) is before "
+              + io.cachesync.model.Version.lsnText(fence)
+              + ", which they wait for (a failover lost batches the stream had applied, or a"
+              + " TRUNCATE's evictions still run)");
     }
     return evicted;
   }

@@ -258,6 +258,12 @@ public final class LettuceStateStore implements StateStore {
   }
 
   @Override
+  public java.util.Optional<Long> applied() {
+    return java.util.Optional.ofNullable(connection.sync().hget(positionKey, "applied"))
+        .map(text -> Long.parseUnsignedLong(text, 16));
+  }
+
+  @Override
   public java.util.Optional<io.cachesync.model.Version> position() {
     return java.util.Optional.ofNullable(connection.sync().hget(positionKey, "version"))
         .map(io.cachesync.model.Version::parse);

@@ -106,6 +106,13 @@ public interface StateStore extends AutoCloseable {
   java.util.Optional<io.cachesync.model.Version> position();
 
   /**
+   * The WAL position up to which every transaction is wholly in Redis (the position hash's {@code
+   * applied}, the read-your-writes bound): the last batch's {@code Version.applied()}, held back
+   * while a TRUNCATE's evictions run; empty while the cache is loaded.
+   */
+  java.util.Optional<Long> applied();
+
+  /**
    * Forgets the offsets, loaded tables and position, and starts the state afresh at {@code epoch}:
    * until offsets are saved under it, the next start reloads everything.
    *

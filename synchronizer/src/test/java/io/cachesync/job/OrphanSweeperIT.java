@@ -80,8 +80,11 @@ class OrphanSweeperIT {
           .redis()
           .hset(
               configuration.settings().stateKeyPrefix() + "position",
-              "version",
-              new Version(Long.MAX_VALUE, Long.MAX_VALUE).text());
+              Map.of(
+                  "version",
+                  new Version(Long.MAX_VALUE, Long.MAX_VALUE).text(),
+                  "applied",
+                  "7fffffffffffffff"));
       state =
           LettuceStateStore.connect(
               configuration.settings().redis(), configuration.settings().stateKeyPrefix());
@@ -137,12 +140,31 @@ class OrphanSweeperIT {
       assertThatThrownBy(
               () -> redis.evictBehindTheStream(Map.of("user:9000", OLD), prefix, 0xa0001))
           .isInstanceOf(IllegalStateException.class)
-          .hasMessageContaining("1 orphan keys not removed")
-          .hasMessageContaining("00000000000a0001");
+          .hasMessageContaining("1 orphan keys not removed (0 were)")
+          .hasMessageContaining("is before 0/A0001");
       assertThat(harness.redis.redis().exists("user:9000")).isOne();
 
       assertThat(redis.evictBehindTheStream(Map.of("user:9000", OLD), prefix, 0xa0000)).isOne();
       assertThat(harness.redis.redis().exists("user:9000")).isZero();
+    }
+  }
+
+  @Test
+  void streamFence_waitsForTheAppliedBound_notTheLastBatchsVersion() {
+    // A TRUNCATE's evictions still run: the last batch's version is past the fence, the bound
+    // every transaction is wholly applied up to is not.
+    String prefix = configuration.settings().stateKeyPrefix();
+    harness
+        .redis
+        .redis()
+        .hset(
+            prefix + "position",
+            Map.of("version", new Version(0xb0000, 0xb0010).text(), "applied", "00000000000a0000"));
+    try (StateStore store = LettuceStateStore.connect(configuration.settings().redis(), prefix)) {
+      assertThat(new StreamFence(store, Duration.ofMillis(300)).reached(0xa0001)).isFalse();
+      assertThat(new StreamFence(store, Duration.ofMillis(300)).reached(0xa0000)).isTrue();
+      harness.redis.redis().hdel(prefix + "position", "applied");
+      assertThat(new StreamFence(store, Duration.ofMillis(300)).reached(0)).as("loading").isFalse();
     }
   }
 

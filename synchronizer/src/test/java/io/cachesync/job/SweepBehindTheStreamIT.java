@@ -88,14 +88,14 @@ class SweepBehindTheStreamIT {
     harness.sql("UPDATE documents SET id = 68, title = 'moved' WHERE id = 1");
     long moved = fence();
 
-    AtomicInteger positionReads = new AtomicInteger();
+    AtomicInteger boundReads = new AtomicInteger();
     try (StateStore state =
             LettuceStateStore.connect(
                 configuration.settings().redis(), configuration.settings().stateKeyPrefix());
         Connection connection = harness.postgres.connect(harness.database);
         LettuceCacheInspector redis =
             LettuceCacheInspector.connect(configuration.settings().redis())) {
-      StateStore counted = countingPositionReads(state, positionReads);
+      StateStore counted = countingBoundReads(state, boundReads);
       CompletableFuture<Long> sweep =
           CompletableFuture.supplyAsync(
               () -> {
@@ -114,7 +114,7 @@ class SweepBehindTheStreamIT {
       // waits for the stream.
       await("the sweep found doc:1 an orphan")
           .atMost(Duration.ofSeconds(30))
-          .until(() -> sweep.isDone() || positionReads.get() > 0);
+          .until(() -> sweep.isDone() || boundReads.get() > 0);
       postgresProxy.restore();
 
       assertThat(new StreamFence(state, Duration.ofSeconds(90)).reached(moved))
@@ -150,14 +150,14 @@ class SweepBehindTheStreamIT {
     }
   }
 
-  /** {@code state}, counting the reads of the stored position (the fence's). */
-  private static StateStore countingPositionReads(StateStore state, AtomicInteger reads) {
+  /** {@code state}, counting the reads of the applied bound (the fence's). */
+  private static StateStore countingBoundReads(StateStore state, AtomicInteger reads) {
     return (StateStore)
         Proxy.newProxyInstance(
             StateStore.class.getClassLoader(),
             new Class<?>[] {StateStore.class},
             (proxy, method, arguments) -> {
-              if (method.getName().equals("position")) {
+              if (method.getName().equals("applied")) {
                 reads.incrementAndGet();
               }
               try {

@@ -278,6 +278,11 @@ class WriterLeaseTest {
     }
 
     @Override
+    public Optional<Long> applied() {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
     public void reset(String epoch, boolean sweep) {
       throw new UnsupportedOperationException();
     }
