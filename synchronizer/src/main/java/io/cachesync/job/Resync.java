@@ -190,8 +190,9 @@ public final class Resync {
                     new StreamFence(state, STREAM_WAIT, stop),
                     settings.stateKeyPrefix(),
                     tables);
-      } catch (StreamFence.StreamBehindException e) {
-        if (stop.getCount() == 0) {
+      } catch (RuntimeException e) {
+        boolean behind = e instanceof StreamFence.StreamBehindException;
+        if (behind && stop.getCount() == 0) {
           return new Result(
               Outcome.STOPPED,
               rows,
@@ -203,13 +204,8 @@ public final class Resync {
         throw new IllegalStateException(
             "every table was loaded, but the keys of rows deleted meanwhile were not all removed: "
                 + e.getMessage()
-                + "; run cachesync verify --repair once the daemon has caught up",
-            e);
-      } catch (RuntimeException e) {
-        throw new IllegalStateException(
-            "every table was loaded, but the keys of rows deleted meanwhile were not all removed: "
-                + e.getMessage()
-                + "; run cachesync verify --repair",
+                + "; run cachesync verify --repair"
+                + (behind ? " once the daemon has caught up" : ""),
             e);
       }
       return new Result(
