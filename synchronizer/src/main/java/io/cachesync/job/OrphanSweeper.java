@@ -68,25 +68,24 @@ public final class OrphanSweeper {
    */
   public void find(TableMapping table, StreamFence stream, Orphans orphans) {
     Map<String, String> held = new LinkedHashMap<>();
-    long[] fence = {0};
     sweep(
         table,
         Long.MAX_VALUE,
         true,
         found -> {
           held.putAll(found);
-          fence[0] = fence();
           if (held.size() >= HELD) {
-            handOver(held, fence[0], stream, orphans);
+            handOver(held, stream, orphans);
           }
         });
     if (!held.isEmpty()) {
-      handOver(held, fence[0], stream, orphans);
+      handOver(held, stream, orphans);
     }
   }
 
-  private static void handOver(
-      Map<String, String> held, long fence, StreamFence stream, Orphans orphans) {
+  /** Takes one fence for the held keys, after all their lookups, and hands them over past it. */
+  private void handOver(Map<String, String> held, StreamFence stream, Orphans orphans) {
+    long fence = fence();
     stream.awaitApplied(fence);
     orphans.accept(new LinkedHashMap<>(held), fence);
     held.clear();
