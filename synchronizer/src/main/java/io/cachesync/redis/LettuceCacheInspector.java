@@ -201,8 +201,8 @@ public final class LettuceCacheInspector implements AutoCloseable {
    * {@code fence}, in the same script, so that the stream has applied every change committed before
    * the keys' rows were found gone (see evict.lua).
    *
-   * @throws IllegalStateException when the position is before the fence (a failover rolled it
-   *     back): the keys left are for a later sweep
+   * @throws IllegalStateException when the position is before the fence (a failover rolled it back,
+   *     or a TRUNCATE's evictions still hold it back): the keys left are for a later sweep
    */
   public long evictBehindTheStream(Map<String, String> seen, String stateKeyPrefix, long fence) {
     return evict(seen, stateKeyPrefix + "position", fence);
