@@ -124,7 +124,29 @@ final class RowCheck {
   private static Sent send(LettuceCacheReader reader, TableMapping table, List<Expectation> batch) {
     List<String> keys = new ArrayList<>(batch.size());
     batch.forEach(expected -> keys.add(expected.key()));
-    return new Sent(batch, reader.send(keys, table.format() == ValueFormat.HASH));
+    if (table.format() != ValueFormat.HASH) {
+      return new Sent(batch, reader.send(keys, false));
+    }
+    List<String[]> fields = new ArrayList<>(batch.size());
+    batch.forEach(expected -> fields.add(storedFields(expected.write())));
+    return new Sent(batch, reader.sendHashes(keys, fields));
+  }
+
+  /**
+   * The fields a write stores, names and texts alternately, in the order the writer stores them: a
+   * column's field when it has a text (a NULL has none), in the row's column order.
+   */
+  private static String[] storedFields(CacheOperation.Write write) {
+    String[] fields = new String[write.values().size() * 2];
+    int n = 0;
+    for (Map.Entry<String, ColumnValue> column : write.values().entrySet()) {
+      Optional<String> text = column.getValue().fieldText();
+      if (text.isPresent()) {
+        fields[n++] = column.getKey();
+        fields[n++] = text.get();
+      }
+    }
+    return n == fields.length ? fields : java.util.Arrays.copyOf(fields, n);
   }
 
   private void compare(Sent sent, Confirmation found) {
@@ -224,6 +246,9 @@ final class RowCheck {
     String key = write.key();
     if (actual.absent()) {
       return Optional.of(new Verifier.Offender(key, Verifier.Drift.MISSING, "no key"));
+    }
+    if (actual.asExpected()) {
+      return Optional.empty(); // read as it should be, field by field in order
     }
     String expectedType = write.format() == ValueFormat.HASH ? "hash" : "string";
     if (!actual.type().equals(expectedType)) {

@@ -6,17 +6,28 @@ import java.util.Objects;
 /**
  * What one key held when it was read as the value of a table's format: a hash's fields, a string's
  * text, nothing, or a value of another type (then {@code type} names it, as TYPE does).
+ *
+ * @param fields a hash's fields as read, not copied (a million keys are read per check): the reader
+ *     hands over maps nothing else holds, and this view does not let them change; only cachesync's
+ *     own {@code __} fields when {@code asExpected}
+ * @param asExpected a hash found to hold exactly the fields it was expected to, in their order, as
+ *     it was read ({@link ExpectedHashOutput}): its other fields were not kept
  */
-public record CachedValue(String type, Map<String, String> fields, String text) {
+public record CachedValue(
+    String type, Map<String, String> fields, String text, boolean asExpected) {
   public static final CachedValue ABSENT = new CachedValue("none", Map.of(), null);
 
-  /**
-   * @param fields a hash's fields as read, not copied (a million keys are read per check): the
-   *     reader hands over maps nothing else holds, and this view does not let them change
-   */
   public CachedValue {
     Objects.requireNonNull(type, "type");
     fields = java.util.Collections.unmodifiableMap(fields);
+  }
+
+  public CachedValue(String type, Map<String, String> fields, String text) {
+    this(type, fields, text, false);
+  }
+
+  static CachedValue asExpected(Map<String, String> own) {
+    return new CachedValue("hash", own, null, true);
   }
 
   static CachedValue hash(Map<String, String> fields) {

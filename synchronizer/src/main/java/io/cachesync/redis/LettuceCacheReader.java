@@ -4,6 +4,9 @@ import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -34,12 +37,21 @@ public final class LettuceCacheReader implements AutoCloseable {
     private final List<RedisFuture<?>> replies;
     private final boolean hash;
 
-    private Batch(List<String> keys, boolean hash) {
+    private Batch(List<String> keys, boolean hash, List<String[]> expected) {
       this.keys = keys;
       this.hash = hash;
       this.replies = new ArrayList<>(keys.size());
-      for (String key : keys) {
-        replies.add(hash ? async.hgetall(key) : async.get(key));
+      for (int i = 0; i < keys.size(); i++) {
+        String key = keys.get(i);
+        if (expected != null) {
+          replies.add(
+              async.dispatch(
+                  CommandType.HGETALL,
+                  new ExpectedHashOutput(ExpectedHashOutput.utf8(expected.get(i))),
+                  new CommandArgs<>(StringCodec.UTF8).addKey(key)));
+        } else {
+          replies.add(hash ? async.hgetall(key) : async.get(key));
+        }
       }
       connection.flushCommands();
     }
@@ -53,9 +65,11 @@ public final class LettuceCacheReader implements AutoCloseable {
         try {
           Object reply = replies.get(i).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
           values.add(
-              hash
-                  ? CachedValue.hash((java.util.Map<String, String>) reply)
-                  : CachedValue.string((String) reply));
+              reply instanceof CachedValue compared
+                  ? compared
+                  : hash
+                      ? CachedValue.hash((java.util.Map<String, String>) reply)
+                      : CachedValue.string((String) reply));
         } catch (ExecutionException e) {
           if (!(e.getCause() instanceof RedisCommandExecutionException refused)
               || refused.getMessage() == null
@@ -89,7 +103,22 @@ public final class LettuceCacheReader implements AutoCloseable {
    * @param keys the keys, which the batch keeps: the caller does not change them afterwards
    */
   public Batch send(List<String> keys, boolean hash) {
-    return new Batch(keys, hash);
+    return new Batch(keys, hash, null);
+  }
+
+  /**
+   * Sends one batch of HGETALL, each reply compared as it arrives with the fields its key should
+   * hold (see {@link ExpectedHashOutput}): a hash that holds them in order is read as {@link
+   * CachedValue#asExpected()}, any other as {@link #send} reads it.
+   *
+   * @param expected for each key, its field names and values alternately, in the order the writer
+   *     stores them
+   */
+  public Batch sendHashes(List<String> keys, List<String[]> expected) {
+    if (keys.size() != expected.size()) {
+      throw new IllegalArgumentException(keys.size() + " keys, " + expected.size() + " hashes");
+    }
+    return new Batch(keys, true, expected);
   }
 
   private static <T> T await(RedisFuture<T> reply) {
