@@ -346,8 +346,8 @@ final class RowCheck {
   }
 
   /**
-   * Whether the text is exactly the one the writer stores for the row, with any version: {@code
-   * {"__v":"<version>"} and then each column's member in the row's order, each as its JSON text
+   * Whether the text is exactly the one the writer stores for the row, with any version of the
+   * writer's form: {@code {"__v":"<32 hex digits>"} and then each column's member in the row's order, each as its JSON text
    * (JsonValueEncoder). That is nearly every value of a consistent cache, and is decided without
    * parsing JSON; any other text is compared member by member, as JSON values.
    */
@@ -355,9 +355,16 @@ final class RowCheck {
     if (!text.startsWith(VERSION_MEMBER)) {
       return false;
     }
-    int versionEnd = text.indexOf('"', VERSION_MEMBER.length());
-    if (versionEnd < 0) {
+    // The writer's version, 32 hex digits: anything else (an escape, a control character) may not
+    // be JSON at all, and is left to the parser.
+    int versionEnd = VERSION_MEMBER.length() + Version.TEXT_LENGTH;
+    if (text.length() <= versionEnd || text.charAt(versionEnd) != '"') {
       return false;
+    }
+    for (int i = VERSION_MEMBER.length(); i < versionEnd; i++) {
+      if (Character.digit(text.charAt(i), 16) < 0) {
+        return false;
+      }
     }
     StringBuilder members = new StringBuilder(text.length() - versionEnd);
     for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {

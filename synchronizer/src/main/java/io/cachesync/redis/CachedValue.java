@@ -19,6 +19,9 @@ public record CachedValue(
 
   public CachedValue {
     Objects.requireNonNull(type, "type");
+    if (asExpected && !type.equals("hash")) {
+      throw new IllegalArgumentException("only a hash is read as expected, not a " + type);
+    }
     fields = java.util.Collections.unmodifiableMap(fields);
   }
 
