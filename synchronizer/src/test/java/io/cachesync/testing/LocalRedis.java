@@ -45,6 +45,37 @@ final class LocalRedis implements RedisServer {
     }
   }
 
+  /**
+   * A server on {@code port} rather than on a free port the system picks ({@link RedisCluster}
+   * needs ports whose cluster bus port, 10000 higher, is free as well). When it does not start
+   * there, e.g. because another process took the port first, it is stopped, its folder removed, and
+   * the {@link IllegalStateException} thrown, so that the caller can try another port.
+   */
+  static LocalRedis createOn(Path executable, List<String> arguments, int port) {
+    LocalRedis server;
+    try {
+      server =
+          new LocalRedis(
+              executable, Files.createTempDirectory("cachesync-redis-"), arguments, null);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    Cleanup.register(server);
+    server.port = port;
+    try {
+      server.start();
+    } catch (RuntimeException e) {
+      server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  /** The folder the server runs in ({@code --dir}): its log and whatever it writes. */
+  Path directory() {
+    return directory;
+  }
+
   private void startOnFreePort() throws IOException {
     LocalPostgres.startOnFreePort(
         free -> {
@@ -55,6 +86,13 @@ final class LocalRedis implements RedisServer {
 
   /** Starts the server (again) on its port, empty. */
   void start() {
+    try {
+      // A server that was ever a replica wrote its full sync to dump.rdb despite --save '', and
+      // would load it: not empty.
+      Files.deleteIfExists(directory.resolve("dump.rdb"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
     List<String> command = new ArrayList<>();
     command.add(executable.toString());
     command.addAll(

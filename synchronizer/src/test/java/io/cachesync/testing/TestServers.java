@@ -94,6 +94,24 @@ public final class TestServers {
   }
 
   /**
+   * A new Redis Cluster of {@code masters} masters (at least 3) with {@code replicasEach} replicas
+   * each, formed and stable (see {@link RedisCluster}). It needs the installed {@code redis-server}
+   * and {@code redis-cli}: there is no container variant, as cluster nodes give clients and each
+   * other the addresses they see themselves at, which only host networking would make reachable
+   * from here.
+   */
+  public static RedisCluster redisCluster(int masters, int replicasEach) {
+    return RedisCluster.start(
+        REDIS_SERVER.orElseThrow(
+            () ->
+                new IllegalStateException(
+                    "no redis-server for the Redis Cluster tests: install redis-server (scripts/test"
+                        + " does it on Debian); a cluster cannot run in Docker here")),
+        masters,
+        replicasEach);
+  }
+
+  /**
    * A new Prometheus server that scrapes itself (job {@code prometheus}) and each job's targets
    * ({@code host:port}) every second.
    */
