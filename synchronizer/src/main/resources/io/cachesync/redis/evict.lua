@@ -11,6 +11,9 @@
 --          merges an unchanged TOASTed column from it). Checked here, with the delete, on the server
 --          that deletes: a master that a failover promoted without those batches refuses
 -- Returns 'evicted', 'stale', 'absent' or 'behind' (not deleted: the position is before the fence).
+-- Versions in the writer's form only, 32 hex digits (see write_hash.lua and write_json.lua).
+local VERSION = '^' .. string.rep('%x', 32) .. '$'
+local VERSION_HEAD = '^{"__v":"(' .. string.rep('%x', 32) .. ')"'
 local key = KEYS[1]
 if KEYS[2] then
   local applied = redis.call('HGET', KEYS[2], 'applied')
@@ -25,8 +28,9 @@ end
 local stored = false
 if kind == 'hash' then
   stored = redis.call('HGET', key, '__v')
+  stored = stored and string.match(stored, VERSION)
 elseif kind == 'string' then
-  stored = string.match(redis.call('GETRANGE', key, 0, 40), '^{"__v":"(%x+)"')
+  stored = string.match(redis.call('GETRANGE', key, 0, 40), VERSION_HEAD)
 end
 if stored and stored > ARGV[1] then
   return 'stale'

@@ -6,6 +6,10 @@
 --       has no unchanged columns
 -- Returns 'written' or 'stale' per pair.
 local args = {cmsgpack.unpack(ARGV[1])}
+-- A stored version counts only in the writer's form, 32 hex digits: a __v some other writer left
+-- (an application's field of that name) would otherwise compare above every version and refuse
+-- each write of the key for good.
+local VERSION = '^' .. string.rep('%x', 32) .. '$'
 local results = {}
 local a = 1
 for i = 1, #KEYS, 2 do
@@ -13,7 +17,7 @@ for i = 1, #KEYS, 2 do
   local n, m = tonumber(args[a + 2]), tonumber(args[a + 3])
   -- pcall: a key of another type answers with an error, and is replaced.
   local stored = redis.pcall('HGET', key, '__v')
-  if type(stored) == 'string' and stored > version then
+  if type(stored) == 'string' and string.match(stored, VERSION) and stored > version then
     results[#results + 1] = 'stale'
   else
     redis.call('DEL', key)

@@ -6,11 +6,14 @@
 -- ARGV[2]  ttl in seconds, '0' for none
 -- ARGV[3]  the JSON value
 -- Returns 'written' or 'stale'.
+-- The version at the head of a value, in the writer's form only (32 hex digits): another head
+-- would otherwise compare above every version and refuse each write of the key for good.
+local VERSION_HEAD = '^{"__v":"(' .. string.rep('%x', 32) .. ')"'
 local key = KEYS[1]
 -- pcall: a key of another type answers with an error, and is replaced.
 local head = redis.pcall('GETRANGE', key, 0, 40)
 if type(head) == 'string' then
-  local stored = string.match(head, '^{"__v":"(%x+)"')
+  local stored = string.match(head, VERSION_HEAD)
   if stored and stored > ARGV[1] then
     return 'stale'
   end

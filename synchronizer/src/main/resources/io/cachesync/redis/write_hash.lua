@@ -14,6 +14,11 @@
 -- nothing written).
 local args = {cmsgpack.unpack(ARGV[1])}
 
+-- A stored version counts only in the writer's form, 32 hex digits: a __v some other writer left
+-- (an application's field of that name) would otherwise compare above every version and refuse
+-- each write of the key for good.
+local VERSION = '^' .. string.rep('%x', 32) .. '$'
+
 -- An update of a cached hash in place, its unchanged columns kept where they are: reading a kept
 -- (often large) value into the script and writing it back cost more than the rest of the row.
 -- The result is the hash the rewrite would leave: __v, the kept fields and the m fields, nothing
@@ -60,7 +65,7 @@ local function write(key, source, a)
   end
   if kind == 'hash' then
     local stored = redis.call('HGET', key, '__v')
-    if stored and stored > version then
+    if stored and string.match(stored, VERSION) and stored > version then
       return 'stale'
     end
   end

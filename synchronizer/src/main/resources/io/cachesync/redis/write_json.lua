@@ -8,6 +8,9 @@
 -- ARGV[4]  '' or, for a value merged with a cached one, the version it was merged from: the
 --          write then applies only if that version is still stored there, and evicts otherwise
 -- Returns 'written', 'stale', 'wrongtype' (the key held another type and was deleted) or 'evicted'.
+-- The version at the head of a value, in the writer's form only (32 hex digits): another head
+-- would otherwise compare above every version and refuse each write of the key for good.
+local VERSION_HEAD = '^{"__v":"(' .. string.rep('%x', 32) .. ')"'
 local key = KEYS[1]
 local kind = redis.call('TYPE', key).ok
 if kind ~= 'none' and kind ~= 'string' then
@@ -16,7 +19,7 @@ if kind ~= 'none' and kind ~= 'string' then
 end
 local stored = false
 if kind == 'string' then
-  stored = string.match(redis.call('GETRANGE', key, 0, 40), '^{"__v":"(%x+)"')
+  stored = string.match(redis.call('GETRANGE', key, 0, 40), VERSION_HEAD)
   if stored and stored > ARGV[1] then
     return 'stale'
   end
@@ -27,7 +30,7 @@ if ARGV[4] ~= '' then
   if source ~= key then
     merged = false
     if redis.call('TYPE', source).ok == 'string' then
-      merged = string.match(redis.call('GETRANGE', source, 0, 40), '^{"__v":"(%x+)"')
+      merged = string.match(redis.call('GETRANGE', source, 0, 40), VERSION_HEAD)
     end
   end
   if merged ~= ARGV[4] then

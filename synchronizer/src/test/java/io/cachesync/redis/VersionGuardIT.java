@@ -245,6 +245,50 @@ class VersionGuardIT {
     }
   }
 
+  /**
+   * A {@code __v} that is not of the writer's form (32 hex digits), which an application may have
+   * written, counts as no version in every script that reads one: compared as a string it would
+   * stand above every version and refuse each write and eviction of the key for good.
+   */
+  @Test
+  void aVersionNotOfTheWritersForm_countsAsNone_inEveryScriptThatReadsOne() throws Exception {
+    Version load = Version.snapshot(0x150);
+    for (String foreign : List.of("zzzz", "ffff", "f".repeat(33), "g" + "f".repeat(31))) {
+      for (ValueFormat format : ValueFormat.values()) {
+        String label = format + " " + foreign;
+        foreign(format, foreign);
+        assertThat(apply(write(format, "streamed", OLD), OLD).written()).as(label).isOne();
+        assertThat(storedVersion(format)).as(label).isEqualTo(OLD.text());
+
+        foreign(format, foreign);
+        assertThat(apply(write(format, "loaded", load), load).written()).as(label).isOne();
+        assertThat(storedVersion(format)).as(label).isEqualTo(load.text());
+
+        foreign(format, foreign);
+        apply(new Evict(USERS, "user:1", OLD), OLD);
+        assertThat(redis.redis().exists("user:1")).as(label).isZero();
+
+        foreign(format, foreign);
+        try (LettuceCacheInspector inspector =
+            LettuceCacheInspector.connect(
+                new io.cachesync.config.RedisSettings(fixture.server.uri()))) {
+          assertThat(inspector.versions(List.of("user:1"))).as(label).containsExactly("");
+          assertThat(inspector.evict(Map.of("user:1", ""))).as(label).isOne();
+        }
+      }
+    }
+  }
+
+  /** The key user:1 as an application might have written it, with {@code __v} = {@code version}. */
+  private static void foreign(ValueFormat format, String version) {
+    redis.redis().flushall();
+    if (format == ValueFormat.HASH) {
+      redis.redis().hset("user:1", Map.of("__v", version, "name", "the application's"));
+    } else {
+      redis.redis().set("user:1", "{\"__v\":\"" + version + "\",\"name\":\"the application's\"}");
+    }
+  }
+
   private static String storedVersion(ValueFormat format) {
     return format == ValueFormat.HASH
         ? redis.redis().hget("user:1", "__v")
