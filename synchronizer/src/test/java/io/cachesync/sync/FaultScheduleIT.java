@@ -263,11 +263,23 @@ class FaultScheduleIT {
         "INSERT INTO users (id, name) VALUES ("
             + RandomizedConsistencyIT.MARKER_ID
             + ", 'marker')");
-    await("the marker row in Redis")
-        .atMost(RandomizedConsistencyIT.CATCH_UP)
-        .failFast("the daemon exited", () -> !daemon.alive())
-        .until(
-            () -> harness.redis.redis().exists("user:" + RandomizedConsistencyIT.MARKER_ID) == 1);
+    try {
+      await("the marker row in Redis")
+          .atMost(RandomizedConsistencyIT.CATCH_UP)
+          .failFast("the daemon exited", () -> !daemon.alive())
+          .until(
+              () -> harness.redis.redis().exists("user:" + RandomizedConsistencyIT.MARKER_ID) == 1);
+    } catch (org.awaitility.core.ConditionTimeoutException
+        | org.awaitility.core.TerminalFailureException e) {
+      throw new AssertionError(
+          "seed="
+              + seed
+              + ": the daemon did not stream the marker row; its notable lines:\n"
+              + daemon.decisions(60)
+              + "\nits last lines:\n"
+              + daemon.tail(),
+          e);
+    }
     AtomicReference<Comparison> last = new AtomicReference<>();
     String summary = "";
     try {

@@ -191,7 +191,6 @@ public final class DaemonProcess implements AutoCloseable {
     return count;
   }
 
-  /** The last lines of the log, for failure messages. */
   /**
    * The log's lines that say what the daemon decided (warnings, errors, TRUNCATEs, reloads), the
    * last {@code count}: a post-mortem's starting point that fits into a test's failure message.
@@ -210,6 +209,7 @@ public final class DaemonProcess implements AutoCloseable {
     return String.join("\n", lines.subList(Math.max(0, lines.size() - count), lines.size()));
   }
 
+  /** The last lines of the log, for failure messages. */
   public String tail() {
     List<String> lines = log().lines().toList();
     return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
