@@ -6,7 +6,6 @@ import io.cachesync.model.CacheOperation;
 import io.cachesync.model.ChangeEvent;
 import io.cachesync.model.ChangePlanner;
 import io.cachesync.model.ColumnValue;
-import io.cachesync.model.JsonText;
 import io.cachesync.model.Mapping;
 import io.cachesync.model.Row;
 import io.cachesync.model.SyncMode;
@@ -38,9 +37,6 @@ import java.util.TreeSet;
  */
 final class RowCheck {
   private static final ObjectMapper JSON = new ObjectMapper();
-
-  /** How every value the writer stores for a json table begins: its version's member. */
-  private static final String VERSION_MEMBER = "{\"__v\":\"";
 
   /** Rows fetched from the cursor per round trip. */
   private static final int FETCH = 2_000;
@@ -132,25 +128,8 @@ final class RowCheck {
       return new Sent(batch, reader.send(keys, false));
     }
     List<String[]> fields = new ArrayList<>(batch.size());
-    batch.forEach(expected -> fields.add(storedFields(expected.write())));
+    batch.forEach(expected -> fields.add(LettuceCacheReader.storedFields(expected.write())));
     return new Sent(batch, reader.sendHashes(keys, fields));
-  }
-
-  /**
-   * The fields a write stores, names and texts alternately, in the order the writer stores them: a
-   * column's field when it has a text (a NULL has none), in the row's column order.
-   */
-  private static String[] storedFields(CacheOperation.Write write) {
-    String[] fields = new String[write.values().size() * 2];
-    int n = 0;
-    for (Map.Entry<String, ColumnValue> column : write.values().entrySet()) {
-      Optional<String> text = column.getValue().fieldText();
-      if (text.isPresent()) {
-        fields[n++] = column.getKey();
-        fields[n++] = text.get();
-      }
-    }
-    return n == fields.length ? fields : java.util.Arrays.copyOf(fields, n);
   }
 
   private void compare(Sent sent, Confirmation found) {
@@ -345,41 +324,9 @@ final class RowCheck {
     return null;
   }
 
-  /**
-   * Whether the text is exactly the one the writer stores for the row, with any version of the
-   * writer's form: {@code {"__v":"<32 hex digits>"} and then each column's member in the row's order, each as its JSON text
-   * (JsonValueEncoder). That is nearly every value of a consistent cache, and is decided without
-   * parsing JSON; any other text is compared member by member, as JSON values.
-   */
-  private static boolean sameJsonText(CacheOperation.Write write, String text) {
-    if (!text.startsWith(VERSION_MEMBER)) {
-      return false;
-    }
-    // The writer's version, 32 hex digits: anything else (an escape, a control character) may not
-    // be JSON at all, and is left to the parser.
-    int versionEnd = VERSION_MEMBER.length() + Version.TEXT_LENGTH;
-    if (text.length() <= versionEnd || text.charAt(versionEnd) != '"') {
-      return false;
-    }
-    for (int i = VERSION_MEMBER.length(); i < versionEnd; i++) {
-      if (Character.digit(text.charAt(i), 16) < 0) {
-        return false;
-      }
-    }
-    StringBuilder members = new StringBuilder(text.length() - versionEnd);
-    for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
-      members.append(',');
-      JsonText.appendQuoted(members, entry.getKey());
-      members.append(':').append(entry.getValue().jsonText());
-    }
-    members.append('}');
-    return text.length() - versionEnd - 1 == members.length()
-        && text.regionMatches(versionEnd + 1, members.toString(), 0, members.length());
-  }
-
   /** The members that differ from the row's, as JSON values; null when the value is not JSON. */
   private static TreeSet<String> differingMembers(CacheOperation.Write write, String text) {
-    if (sameJsonText(write, text)) {
+    if (LettuceCacheReader.writtenJson(write, text)) {
       return new TreeSet<>();
     }
     JsonNode actual;

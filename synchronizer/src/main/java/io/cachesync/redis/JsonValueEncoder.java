@@ -25,6 +25,9 @@ final class JsonValueEncoder {
           .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
           .build();
 
+  /** How every value begins: its version's member, the version's 32 hex digits next. */
+  static final String VERSION_MEMBER = "{\"__v\":\"";
+
   private JsonValueEncoder() {}
 
   /**
@@ -86,7 +89,7 @@ final class JsonValueEncoder {
    */
   static Optional<String> encode(Write write, CachedJson source) {
     StringBuilder json = new StringBuilder(64 + 16 * write.values().size());
-    json.append("{\"__v\":\"").append(write.version().text()).append('"');
+    json.append(VERSION_MEMBER).append(write.version().text()).append('"');
     for (Map.Entry<String, ColumnValue> entry : write.values().entrySet()) {
       String text;
       if (entry.getValue() instanceof ColumnValue.Unchanged) {

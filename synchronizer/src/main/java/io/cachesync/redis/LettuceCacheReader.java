@@ -1,5 +1,7 @@
 package io.cachesync.redis;
 
+import io.cachesync.model.CacheOperation;
+import io.cachesync.model.Version;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -119,6 +121,41 @@ public final class LettuceCacheReader implements AutoCloseable {
       throw new IllegalArgumentException(keys.size() + " keys, " + expected.size() + " hashes");
     }
     return new Batch(keys, true, expected);
+  }
+
+  /**
+   * The fields the writer stores for {@code write}, names and texts alternately, in the order it
+   * stores them ({@link BatchTransaction#hashFields}): what {@link #sendHashes} compares with.
+   */
+  public static String[] storedFields(CacheOperation.Write write) {
+    List<String> fields = new ArrayList<>(2 * write.values().size());
+    BatchTransaction.hashFields(write, Long.MAX_VALUE, fields);
+    return fields.toArray(String[]::new);
+  }
+
+  /**
+   * Whether {@code text} is exactly the JSON value the writer stores for {@code write} ({@link
+   * JsonValueEncoder#encode}), with any version of the writer's form, 32 hex digits: decided
+   * without parsing JSON. A version of another form (an escape, a control character) may leave the
+   * text no JSON at all, and is not taken.
+   */
+  public static boolean writtenJson(CacheOperation.Write write, String text) {
+    String written = JsonValueEncoder.encode(write, null).orElse(null);
+    if (written == null || written.length() != text.length()) {
+      return false;
+    }
+    int version = JsonValueEncoder.VERSION_MEMBER.length();
+    int end = version + Version.TEXT_LENGTH;
+    if (!text.regionMatches(0, written, 0, version)
+        || !text.regionMatches(end, written, end, written.length() - end)) {
+      return false;
+    }
+    for (int i = version; i < end; i++) {
+      if (Character.digit(text.charAt(i), 16) < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static <T> T await(RedisFuture<T> reply) {
