@@ -6,11 +6,11 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A PostgreSQL server run from the installed binaries: {@code initdb} into a temporary folder,
@@ -238,35 +238,24 @@ final class LocalPostgres implements PostgresServer {
       full.addAll(List.of("runuser", "-u", OS_USER, "--"));
     }
     full.addAll(command);
-    try {
-      Path output = Files.createTempFile("cachesync-pg-command-", ".log");
+    ProcessRun run = ProcessRun.of(full, Duration.ofSeconds(120));
+    if (!run.ended()) {
+      throw new IllegalStateException("timed out: " + String.join(" ", full));
+    }
+    if (run.exitCode() != 0) {
+      String log;
       try {
-        Process process =
-            new ProcessBuilder(full)
-                .redirectErrorStream(true)
-                .redirectOutput(output.toFile())
-                .start();
-        if (!process.waitFor(120, TimeUnit.SECONDS)) {
-          process.destroyForcibly();
-          throw new IllegalStateException("timed out: " + String.join(" ", full));
-        }
-        if (process.exitValue() != 0) {
-          throw new IllegalStateException(
-              String.join(" ", full)
-                  + " failed with exit code "
-                  + process.exitValue()
-                  + ":\n"
-                  + Files.readString(output)
-                  + tail(directory.resolve("server.log")));
-        }
-      } finally {
-        Files.deleteIfExists(output);
+        log = tail(directory.resolve("server.log"));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted: " + String.join(" ", full), e);
+      throw new IllegalStateException(
+          String.join(" ", full)
+              + " failed with exit code "
+              + run.exitCode()
+              + ":\n"
+              + run.output()
+              + log);
     }
   }
 

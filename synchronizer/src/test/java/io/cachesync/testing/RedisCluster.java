@@ -24,7 +24,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
@@ -783,35 +782,15 @@ public final class RedisCluster implements AutoCloseable {
   }
 
   private void runCli(List<String> command) {
-    try {
-      Path output = Files.createTempFile("cachesync-redis-cli-", ".log");
-      try {
-        Process process =
-            new ProcessBuilder(command)
-                .redirectErrorStream(true)
-                .redirectOutput(output.toFile())
-                .start();
-        boolean ended = process.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-        if (!ended) {
-          process.destroyForcibly();
-        }
-        lastCli = String.join(" ", command) + "\n" + Files.readString(output);
-        if (!ended || process.exitValue() != 0) {
-          throw new IllegalStateException(
-              (ended ? "failed with exit code " + process.exitValue() : "timed out")
-                  + ": "
-                  + lastCli
-                  + "\n"
-                  + describe());
-        }
-      } finally {
-        Files.deleteIfExists(output);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted: " + String.join(" ", command), e);
+    ProcessRun run = ProcessRun.of(command, TIMEOUT);
+    lastCli = String.join(" ", command) + "\n" + run.output();
+    if (!run.succeeded()) {
+      throw new IllegalStateException(
+          (run.ended() ? "failed with exit code " + run.exitCode() : "timed out")
+              + ": "
+              + lastCli
+              + "\n"
+              + describe());
     }
   }
 
