@@ -63,6 +63,16 @@ class FaultScheduleIT {
 
   private PostgresServer postgres;
   private SyncHarness harness;
+
+  /**
+   * How long the daemon may take to stream the marker row after the last fault. Longer than
+   * RandomizedConsistencyIT's catch-up: after 50 kills the backlog can hold over a hundred
+   * TRUNCATEs, which the daemon applies at about one a second (CI on 2026-12-07: still applying
+   * them, and its position still moving, when 2 minutes ran out). Convergence and regressions are
+   * checked as before once it is there.
+   */
+  private static final java.time.Duration MARKER_WAIT = java.time.Duration.ofMinutes(5);
+
   private TcpProxy postgresProxy;
   private TcpProxy redisProxy;
   private WriteHistory history;
@@ -265,7 +275,7 @@ class FaultScheduleIT {
             + ", 'marker')");
     try {
       await("the marker row in Redis")
-          .atMost(RandomizedConsistencyIT.CATCH_UP)
+          .atMost(MARKER_WAIT)
           .failFast("the daemon exited", () -> !daemon.alive())
           .until(
               () -> harness.redis.redis().exists("user:" + RandomizedConsistencyIT.MARKER_ID) == 1);
