@@ -23,8 +23,15 @@ public record RedisSettings(String uri, int waitReplicas, RedisTlsSettings tls) 
   public static final String DEFAULT_URI = "redis://127.0.0.1:6379";
   public static final int MAX_WAIT_REPLICAS = 100;
   static final List<String> SCHEMES =
-      List.of("redis", "rediss", "redis-sentinel", "rediss-sentinel");
-  private static final List<String> TLS_SCHEMES = List.of("rediss", "rediss-sentinel");
+      List.of(
+          "redis",
+          "rediss",
+          "redis-sentinel",
+          "rediss-sentinel",
+          "redis-cluster",
+          "rediss-cluster");
+  private static final List<String> TLS_SCHEMES =
+      List.of("rediss", "rediss-sentinel", "rediss-cluster");
   private static final String PERCENT_ENCODE_HINT =
       "; percent-encode @ : / # ? % in a password (@ as %40, : as %3A, / as %2F, # as %23,"
           + " ? as %3F, % as %25)";
@@ -64,7 +71,7 @@ public record RedisSettings(String uri, int waitReplicas, RedisTlsSettings tls) 
   /** The problem with a {@code redis.tls} section next to a plain-text URI. */
   static String tlsWithoutTlsUri(String uri) {
     String scheme = scheme(uri);
-    String tlsScheme = scheme.equals("redis-sentinel") ? "rediss-sentinel" : "rediss";
+    String tlsScheme = "rediss" + scheme.substring("redis".length());
     return "redis.uri '"
         + redact(uri)
         + "' does not use TLS; write "
@@ -81,8 +88,97 @@ public record RedisSettings(String uri, int waitReplicas, RedisTlsSettings tls) 
     if (!usesTls()) {
       return "plain text (no TLS)";
     }
-    return (scheme(uri).endsWith("-sentinel") ? "TLS to Sentinel and to the master, " : "TLS, ")
-        + tls.describe();
+    String to =
+        switch (scheme(uri)) {
+          case "rediss-sentinel" -> "TLS to Sentinel and to the master, ";
+          case "rediss-cluster" -> "TLS to every node of the cluster, ";
+          default -> "TLS, ";
+        };
+    return to + tls.describe();
+  }
+
+  /**
+   * Whether the URI names a Redis Cluster: {@code redis-cluster://} or {@code rediss-cluster://}.
+   */
+  public boolean cluster() {
+    return scheme(uri).endsWith("-cluster");
+  }
+
+  /**
+   * The nodes a cluster URI names, as {@code redis://} or {@code rediss://} URIs of one node each,
+   * with the URI's user info and query: the client learns the rest of the cluster from any of them.
+   *
+   * @throws IllegalStateException when the URI does not name a cluster
+   */
+  public List<String> clusterSeeds() {
+    if (!cluster()) {
+      throw new IllegalStateException("not a Redis Cluster URI: " + redactedUri());
+    }
+    ClusterUri parsed = ClusterUri.parse(uri);
+    String scheme = usesTls() ? "rediss" : "redis";
+    return parsed.hosts().stream()
+        .map(host -> scheme + "://" + parsed.userInfo() + host + parsed.query())
+        .toList();
+  }
+
+  /**
+   * A cluster URI's parts: {@code scheme://[userinfo@]host[:port][,host[:port]...][/0][?query]}.
+   *
+   * @param userInfo the user info with its {@code @}, or empty
+   * @param hosts each {@code host:port}, the port 6379 when left out
+   * @param query the query with its {@code ?}, or empty
+   */
+  private record ClusterUri(String userInfo, List<String> hosts, String query) {
+    static ClusterUri parse(String uri) {
+      int start = uri.indexOf("://") + 3;
+      int at = uri.lastIndexOf('@');
+      String userInfo = at >= start ? uri.substring(start, at + 1) : "";
+      String rest = uri.substring(at >= start ? at + 1 : start);
+      int query = rest.indexOf('?');
+      String queryText = query < 0 ? "" : rest.substring(query);
+      rest = query < 0 ? rest : rest.substring(0, query);
+      int slash = rest.indexOf('/');
+      String path = slash < 0 ? "" : rest.substring(slash);
+      rest = slash < 0 ? rest : rest.substring(0, slash);
+      if (!path.isEmpty() && !path.equals("/") && !path.equals("/0")) {
+        throw new IllegalArgumentException(
+            "'"
+                + redact(uri)
+                + "' selects database "
+                + path.substring(1)
+                + "; a Redis Cluster has database 0 only: remove '"
+                + path
+                + "'");
+      }
+      List<String> hosts = new java.util.ArrayList<>();
+      for (String host : rest.split(",", -1)) {
+        hosts.add(hostAndPort(uri, host.trim()));
+      }
+      return new ClusterUri(userInfo, List.copyOf(hosts), queryText);
+    }
+
+    private static String hostAndPort(String uri, String host) {
+      String example = " (e.g. redis-cluster://10.0.0.1:6379,10.0.0.2:6379)";
+      if (host.isEmpty()) {
+        throw new IllegalArgumentException(
+            "'" + redact(uri) + "' has an empty node in its list" + example);
+      }
+      int colon = host.lastIndexOf(':');
+      if (colon < 0 || host.endsWith("]")) {
+        return host + ":6379";
+      }
+      String port = host.substring(colon + 1);
+      try {
+        int number = Integer.parseInt(port);
+        if (number < 1 || number > 65_535 || host.substring(0, colon).isEmpty()) {
+          throw new NumberFormatException();
+        }
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "'" + redact(uri) + "' names node '" + host + "', which is not host:port" + example);
+      }
+      return host;
+    }
   }
 
   private static String scheme(String uri) {
@@ -97,10 +193,15 @@ public record RedisSettings(String uri, int waitReplicas, RedisTlsSettings tls) 
       throw new IllegalArgumentException(
           "'"
               + redact(uri)
-              + "' is not a Redis URI: it starts with redis://, rediss://, redis-sentinel:// or"
-              + " rediss-sentinel:// (e.g. redis://127.0.0.1:6379)");
+              + "' is not a Redis URI: it starts with redis://, rediss://, redis-sentinel://,"
+              + " rediss-sentinel://, redis-cluster:// or rediss-cluster:// (e.g."
+              + " redis://127.0.0.1:6379)");
     }
     checkNoVerifyPeer(uri);
+    if (scheme.endsWith("-cluster")) {
+      ClusterUri.parse(uri);
+      return;
+    }
     if (scheme.endsWith("-sentinel")) {
       int hash = uri.indexOf('#');
       if (hash < 0 || hash == uri.length() - 1) {

@@ -124,4 +124,51 @@ class RedisSettingsTest {
         .hasMessageNotContaining("Kp")
         .hasMessageContaining("@ as %40");
   }
+
+  @Test
+  void clusterSeeds_eachNodeAsAUriOfItsOwn_withTheUserInfoAndQuery() {
+    RedisSettings settings =
+        new RedisSettings("rediss-cluster://app:s3cret@h1:7000,h2,[::1]:7002/0?timeout=5s");
+
+    assertThat(settings.cluster()).isTrue();
+    assertThat(settings.usesTls()).isTrue();
+    assertThat(settings.clusterSeeds())
+        .containsExactly(
+            "rediss://app:s3cret@h1:7000?timeout=5s",
+            "rediss://app:s3cret@h2:6379?timeout=5s",
+            "rediss://app:s3cret@[::1]:7002?timeout=5s");
+    assertThat(new RedisSettings("redis-cluster://h1:7000").clusterSeeds())
+        .containsExactly("redis://h1:7000");
+    assertThat(new RedisSettings("redis://h1:7000").cluster()).isFalse();
+    assertThat(settings.toString()).doesNotContain("s3cret");
+    assertThat(settings.describeTransport()).startsWith("TLS to every node of the cluster, ");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "redis-cluster://:s3cret@h1:7000/1|selects database 1; a Redis Cluster has database 0"
+            + " only: remove '/1'",
+        "redis-cluster://:s3cret@h1:7000,,h2:7001|has an empty node in its list",
+        "redis-cluster://:s3cret@h1:7000,h2:port|names node 'h2:port', which is not host:port",
+        "redis-cluster://:s3cret@h1:70000|names node 'h1:70000', which is not host:port"
+      })
+  void new_badClusterUri_saysWhatIsWrongWithoutThePassword(String uriAndProblem) {
+    String uri = uriAndProblem.substring(0, uriAndProblem.indexOf('|'));
+    String problem = uriAndProblem.substring(uriAndProblem.indexOf('|') + 1);
+
+    assertThatThrownBy(() -> new RedisSettings(uri))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(problem)
+        .hasMessageNotContaining("s3cret");
+  }
+
+  @Test
+  void new_tlsSettingsWithPlainClusterUri_namesTheTlsClusterScheme() {
+    assertThat(RedisSettings.tlsWithoutTlsUri("redis-cluster://h1:7000,h2:7001"))
+        .isEqualTo(
+            "redis.uri 'redis-cluster://h1:7000,h2:7001' does not use TLS; write"
+                + " rediss-cluster://h1:7000,h2:7001 to connect with these settings, or remove"
+                + " redis.tls");
+  }
 }

@@ -49,7 +49,11 @@ class SettingsProblemsTest {
         Arguments.of(
             "bad-redis-uri.yml",
             List.of(
-                "bad-redis-uri.yml:6:3: redis.uri: 'http://user:****@127.0.0.1:6379' is not a Redis URI: it starts with redis://, rediss://, redis-sentinel:// or rediss-sentinel:// (e.g. redis://127.0.0.1:6379)")),
+                "bad-redis-uri.yml:6:3: redis.uri: 'http://user:****@127.0.0.1:6379' is not a Redis URI: it starts with redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster:// (e.g. redis://127.0.0.1:6379)")),
+        Arguments.of(
+            "cluster-not-yet.yml",
+            List.of(
+                "cluster-not-yet.yml:6:3: redis.uri: 'redis-cluster://cachesync:****@10.0.0.1:6379,10.0.0.2:6379' names a Redis Cluster, which this release does not write to yet; point redis.uri at one master (redis://host:6379) or at Sentinel (redis-sentinel://host:26379#master)")),
         Arguments.of(
             "sentinel-without-master.yml",
             List.of(

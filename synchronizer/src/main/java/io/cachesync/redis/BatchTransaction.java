@@ -23,6 +23,7 @@ import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.output.NestedMultiOutput;
+import io.lettuce.core.output.StatusOutput;
 import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
 import java.nio.charset.StandardCharsets;
@@ -238,6 +239,13 @@ final class BatchTransaction {
         throw new CacheRolledBackException(
             acknowledged, storedOutcome.substring("behind:".length()));
       }
+      if (storedOutcome.startsWith("failed:")) {
+        throw new RedisUnavailableException(
+            "a write of the batch failed on the shard, which stored no position; the batch is"
+                + " retried: "
+                + storedOutcome.substring("failed:".length()),
+            null);
+      }
       if (storedOutcome.startsWith("error:")) {
         throw new RedisUnavailableException(
             "Redis did not store the batch's position: " + storedOutcome.substring(7), null);
@@ -439,6 +447,17 @@ final class BatchTransaction {
    */
   private RedisFuture<String> storePosition(
       RedisAsyncCommands<String, String> commands, Version position, Version acknowledged) {
+    if (scripts.shardKey().isPresent()) {
+      // A shard of a cluster: its own position, in its own hash (store_shard_position.lua).
+      return commands.evalsha(
+          scripts.digest("store_shard_position"),
+          ScriptOutputType.STATUS,
+          new String[] {positionKey},
+          acknowledged.text(),
+          position.text(),
+          position.toString(),
+          Instant.now().toString());
+    }
     return commands.evalsha(
         scripts.digest("store_position"),
         ScriptOutputType.STATUS,
@@ -459,17 +478,28 @@ final class BatchTransaction {
   /** Puts the position back to {@code acknowledged} if it still is the batch's. */
   private void restorePosition(Version position, Version acknowledged) {
     RedisFuture<String> restored =
-        pipeline
-            .async()
-            .evalsha(
-                scripts.digest("restore_position"),
-                ScriptOutputType.STATUS,
-                new String[] {positionKey, truncates.key()},
-                position.text(),
-                acknowledged.text(),
-                acknowledged.toString(),
-                Instant.now().toString(),
-                appliedText(acknowledged));
+        scripts.shardKey().isPresent()
+            ? pipeline
+                .async()
+                .evalsha(
+                    scripts.digest("restore_shard_position"),
+                    ScriptOutputType.STATUS,
+                    new String[] {positionKey},
+                    position.text(),
+                    acknowledged.text(),
+                    acknowledged.toString(),
+                    Instant.now().toString())
+            : pipeline
+                .async()
+                .evalsha(
+                    scripts.digest("restore_position"),
+                    ScriptOutputType.STATUS,
+                    new String[] {positionKey, truncates.key()},
+                    position.text(),
+                    acknowledged.text(),
+                    acknowledged.toString(),
+                    Instant.now().toString(),
+                    appliedText(acknowledged));
     pipeline.flushCommands();
     String outcome = LettuceClients.await(restored);
     LOG.info(
@@ -502,13 +532,13 @@ final class BatchTransaction {
       RedisAsyncCommands<String, String> commands, Write write, Map<String, CachedJson> batchJson) {
     String value = JsonValueEncoder.encode(write, null).orElseThrow();
     batchJson.put(write.key(), new CachedJson(write.version().text(), value));
-    return commands.evalsha(
-        scripts.digest("load_json"),
-        ScriptOutputType.STATUS,
-        new String[] {write.key()},
-        write.version().text(),
-        ttl(write),
-        value);
+    return status(
+        commands,
+        scripts
+            .call("load_json", write.key())
+            .add(write.version().text())
+            .add(ttl(write))
+            .add(value));
   }
 
   private static String ttl(Write write) {
@@ -565,11 +595,7 @@ final class BatchTransaction {
         return;
       }
       CommandArgs<String, String> arguments =
-          new CommandArgs<>(StringCodec.UTF8)
-              .add(scripts.digest(script))
-              .add(2L * rows)
-              .addKeys(call.keys())
-              .add(call.packedValues());
+          scripts.call(script, call.keys()).add(call.packedValues());
       RedisFuture<List<Object>> statuses =
           commands.dispatch(
               CommandType.EVALSHA, new NestedMultiOutput<>(StringCodec.UTF8), arguments);
@@ -629,8 +655,13 @@ final class BatchTransaction {
 
   private RedisFuture<String> evict(
       RedisAsyncCommands<String, String> commands, String key, Version version) {
-    return commands.evalsha(
-        scripts.digest("evict"), ScriptOutputType.STATUS, new String[] {key}, version.text());
+    return status(commands, scripts.call("evict", key).add(version.text()));
+  }
+
+  /** Sends a row script's call ({@link WriterScripts#call}) whose reply is a status. */
+  private static RedisFuture<String> status(
+      RedisAsyncCommands<String, String> commands, CommandArgs<String, String> call) {
+    return commands.dispatch(CommandType.EVALSHA, new StatusOutput<>(StringCodec.UTF8), call);
   }
 
   private RedisFuture<String> sendJson(
@@ -655,14 +686,14 @@ final class BatchTransaction {
     }
     String value = encoded.get();
     batchJson.put(write.key(), new CachedJson(write.version().text(), value));
-    return commands.evalsha(
-        scripts.digest("write_json"),
-        ScriptOutputType.STATUS,
-        keys(write),
-        write.version().text(),
-        ttl,
-        value,
-        source == null ? "" : source.version());
+    return status(
+        commands,
+        scripts
+            .call("write_json", keys(write))
+            .add(write.version().text())
+            .add(ttl)
+            .add(value)
+            .add(source == null ? "" : source.version()));
   }
 
   /**
@@ -820,7 +851,7 @@ final class BatchTransaction {
     return VALUE_ERRORS.stream().anyMatch(error::contains);
   }
 
-  private static final List<String> VALUE_ERRORS =
+  static final List<String> VALUE_ERRORS =
       List.of(
           "too many results to unpack",
           "stack overflow",
@@ -834,14 +865,7 @@ final class BatchTransaction {
    * (sent again after these, see {@link #apply}) covers the eviction too.
    */
   private void evictNow(String key, Version version) {
-    RedisFuture<String> evicted =
-        pipeline
-            .async()
-            .evalsha(
-                scripts.digest("evict"),
-                ScriptOutputType.STATUS,
-                new String[] {key},
-                version.text());
+    RedisFuture<String> evicted = evict(pipeline.async(), key, version);
     pipeline.flushCommands();
     LettuceClients.await(evicted);
     evictedAfterExec = true;

@@ -5,9 +5,11 @@ import io.cachesync.sync.BatchOutcome;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
-import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.CommandType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -75,11 +77,10 @@ final class TableEvictor {
         results.add(
             pipeline
                 .async()
-                .evalsha(
-                    scripts.digest("evict"),
-                    ScriptOutputType.STATUS,
-                    new String[] {key},
-                    truncate.version().text()));
+                .dispatch(
+                    CommandType.EVALSHA,
+                    new StatusOutput<>(StringCodec.UTF8),
+                    scripts.call("evict", key).add(truncate.version().text())));
       }
       pipeline.flushCommands();
       for (RedisFuture<String> result : results) {

@@ -1,6 +1,8 @@
 package io.cachesync.redis;
 
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.protocol.CommandArgs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -14,6 +16,12 @@ import org.slf4j.LoggerFactory;
 /**
  * The writer's Lua scripts: read from the resources next to this class, loaded into Redis and
  * called by their SHA1 digest, and loaded again when Redis lost its script cache.
+ *
+ * <p>On one master the row scripts take their keys as KEYS. On a master of a Redis Cluster they are
+ * loaded for a shard ({@link #loadForShard}): Redis refuses a transaction, and a script, whose
+ * declared keys hash to more than one slot, so each row script there declares only the shard's own
+ * key (see {@link ShardScripts}) and takes the rows' keys as arguments; a script run without a
+ * shebang may touch keys of any slot its node serves.
  */
 final class WriterScripts {
   private static final Logger LOG = LoggerFactory.getLogger(WriterScripts.class);
@@ -39,15 +47,51 @@ final class WriterScripts {
   private final RedisCommands<String, String> redis;
   private final Map<String, String> digests = new ConcurrentHashMap<>();
 
-  private WriterScripts(RedisCommands<String, String> redis) {
+  /** The shard key every row script declares, on a cluster's master; null on one master. */
+  private final String shardKey;
+
+  private WriterScripts(RedisCommands<String, String> redis, String shardKey) {
     this.redis = redis;
+    this.shardKey = shardKey;
   }
 
   /** Loads every script through {@code redis}. */
   static WriterScripts load(RedisCommands<String, String> redis) {
-    WriterScripts scripts = new WriterScripts(redis);
+    WriterScripts scripts = new WriterScripts(redis, null);
     scripts.loadAll();
     return scripts;
+  }
+
+  /**
+   * Loads the row scripts and the shard's position scripts through {@code redis}, a master of a
+   * Redis Cluster, for a shard whose key is {@code shardKey} (see {@link ShardScripts}).
+   */
+  static WriterScripts loadForShard(RedisCommands<String, String> redis, String shardKey) {
+    WriterScripts scripts = new WriterScripts(redis, java.util.Objects.requireNonNull(shardKey));
+    scripts.loadAll();
+    return scripts;
+  }
+
+  /** The shard key the row scripts declare; empty on one master. */
+  java.util.Optional<String> shardKey() {
+    return java.util.Optional.ofNullable(shardKey);
+  }
+
+  /**
+   * The start of an EVALSHA of row script {@code name} on {@code keys}: its digest, then its keys
+   * as the script takes them here (KEYS on one master; after the shard key, as arguments, on a
+   * cluster's master). The caller adds the script's own arguments.
+   */
+  CommandArgs<String, String> call(String name, String... keys) {
+    CommandArgs<String, String> arguments = new CommandArgs<>(StringCodec.UTF8).add(digest(name));
+    if (shardKey == null) {
+      return arguments.add(keys.length).addKeys(keys);
+    }
+    arguments.add(1).addKey(shardKey).add(keys.length);
+    for (String key : keys) {
+      arguments.add(key);
+    }
+    return arguments;
   }
 
   /** The digest that EVALSHA calls script {@code name} by. */
@@ -72,8 +116,8 @@ final class WriterScripts {
           "{} is set: the version guard is OFF and older data can overwrite newer data",
           LettuceCacheWriter.UNSAFE_NO_VERSION_GUARD);
     }
-    for (String name : NAMES) {
-      String script = text(name);
+    for (String name : shardKey == null ? NAMES : ShardScripts.NAMES) {
+      String script = shardKey == null ? text(name) : ShardScripts.text(name);
       if (unguarded && GUARDED.contains(name)) {
         String unguardedScript =
             script.replace("stored > ARGV[1]", "false").replace("stored > version", "false");
