@@ -14,10 +14,15 @@ import io.lettuce.core.SslOptions;
 import io.lettuce.core.SslVerifyMode;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -137,6 +142,91 @@ final class LettuceClients {
         clientName);
   }
 
+  /**
+   * A client for a Redis Cluster ({@code redis-cluster://}), from the nodes the URI names: it
+   * learns the rest of the cluster from them, and learns it again at once when a reply shows it
+   * changed (MOVED, ASK, a node gone, a slot not served) and every 10 s besides. Routed commands
+   * follow MOVED and ASK. Connections behave as {@link #reconnecting}'s.
+   */
+  static RedisClusterClient cluster(RedisSettings settings) {
+    List<RedisURI> seeds = new ArrayList<>();
+    for (String seed : settings.clusterSeeds()) {
+      RedisURI uri = RedisURI.create(seed);
+      uri.setTimeout(COMMAND_TIMEOUT);
+      if (settings.usesTls()) {
+        uri.setVerifyPeer(verifyMode(settings.tls().verify()));
+      }
+      seeds.add(uri);
+    }
+    ClusterClientOptions.Builder options =
+        ClusterClientOptions.builder()
+            .topologyRefreshOptions(
+                ClusterTopologyRefreshOptions.builder()
+                    .enablePeriodicRefresh(TOPOLOGY_REFRESH)
+                    .enableAllAdaptiveRefreshTriggers()
+                    .adaptiveRefreshTriggersTimeout(MAX_RECONNECT_DELAY)
+                    .build());
+    options.socketOptions(SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).build());
+    options.timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT));
+    options.autoReconnect(true);
+    options.replayFilter(inFlight -> true);
+    options.disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS);
+    if (settings.usesTls()) {
+      options.sslOptions(sslOptions(settings.tls()));
+    }
+    ClientResources resources =
+        ClientResources.builder()
+            .reconnectDelay(
+                Delay.exponential(
+                    Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
+            .build();
+    try {
+      RedisClusterClient client = new OwnResourcesClusterClient(resources, seeds);
+      client.setOptions(options.build());
+      return client;
+    } catch (RuntimeException e) {
+      resources.shutdown();
+      throw e;
+    }
+  }
+
+  /** How often a cluster client reads the topology again when nothing told it that it changed. */
+  static final Duration TOPOLOGY_REFRESH = Duration.ofSeconds(10);
+
+  /**
+   * A client to one node of a Redis Cluster, as {@link #nonReconnecting} makes for one master: the
+   * URI is a seed's, pointed at {@code host:port}, so it carries the same user, password and TLS.
+   */
+  static RedisClient nonReconnecting(
+      RedisSettings settings, String host, int port, String clientName) {
+    String seed = settings.clusterSeeds().get(0);
+    RedisURI uri = RedisURI.create(seed);
+    uri.setHost(host);
+    uri.setPort(port);
+    RedisClient client =
+        client(
+            settings,
+            uri,
+            options()
+                .autoReconnect(false)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS),
+            clientName);
+    return client;
+  }
+
+  /** A cluster client with resources of its own, shut down with it (see {@link #client}). */
+  private static final class OwnResourcesClusterClient extends RedisClusterClient {
+    OwnResourcesClusterClient(ClientResources resources, List<RedisURI> seeds) {
+      super(resources, seeds);
+    }
+
+    @Override
+    public CompletableFuture<Void> shutdownAsync(long quietPeriod, long timeout, TimeUnit unit) {
+      return super.shutdownAsync(quietPeriod, timeout, unit)
+          .whenComplete((done, error) -> getResources().shutdown(quietPeriod, timeout, unit));
+    }
+  }
+
   /** A client that fails fast instead of reconnecting: for one-shot work such as the preflight. */
   static RedisClient oneShot(RedisSettings settings) {
     return client(settings, options().autoReconnect(false), null);
@@ -157,7 +247,14 @@ final class LettuceClients {
 
   private static RedisClient client(
       RedisSettings settings, ClientOptions.Builder options, String clientName) {
-    RedisURI uri = uri(settings);
+    return client(settings, uri(settings), options, clientName);
+  }
+
+  private static RedisClient client(
+      RedisSettings settings, RedisURI uri, ClientOptions.Builder options, String clientName) {
+    if (settings.usesTls()) {
+      uri.setVerifyPeer(verifyMode(settings.tls().verify()));
+    }
     if (settings.usesTls()) {
       options.sslOptions(sslOptions(settings.tls()));
     }

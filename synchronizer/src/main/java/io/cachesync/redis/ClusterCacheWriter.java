@@ -1,0 +1,450 @@
+package io.cachesync.redis;
+
+import io.cachesync.ServerUnreachableException;
+import io.cachesync.config.RedisSettings;
+import io.cachesync.model.CacheOperation;
+import io.cachesync.model.CacheOperation.Evict;
+import io.cachesync.model.CacheOperation.EvictTable;
+import io.cachesync.model.CacheOperation.Reject;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.DisplayText;
+import io.cachesync.model.Version;
+import io.cachesync.sync.BatchOutcome;
+import io.cachesync.sync.CacheRolledBackException;
+import io.cachesync.sync.CacheWriter;
+import io.cachesync.sync.RedisUnavailableException;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.models.partitions.Partitions;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies cache operations to a Redis Cluster: each batch is split by the master that serves each
+ * key's slot, and each master's part is applied as on one master ({@link BatchTransaction}), in one
+ * MULTI/EXEC of version-guarded scripts that ends with that shard's own position, all masters at
+ * once. Only when every shard acknowledged its part is the batch's position stored in the
+ * synchronizer's position hash, on the master of the state's slot: what the daemon reads and
+ * publishes as the batch's position.
+ *
+ * <p><b>A shard's position</b> lives in the shard key, {@code cachesync:<name>:shard:{tag}}, a hash
+ * whose hash tag puts it in a slot of that shard's master (the master's lowest slot), and is stored
+ * in the same transaction as that master's writes (see {@link ShardScripts}): it replicates with
+ * them, so a replica promoted after a failover holds the writes exactly up to its shard key's
+ * position. A shard holding less than this writer saw it acknowledge lost acknowledged writes, and
+ * the batch fails with {@link CacheRolledBackException}, as on one master.
+ *
+ * <p><b>Topology.</b> A key whose slot moved, or a master gone, fails that master's transaction
+ * (Redis refuses a key the node does not serve, and the failed row keeps the shard's position where
+ * it was); the writer then reads the topology again, and the retry splits the batch anew. Writing
+ * the same batch again is safe: every write is versioned.
+ *
+ * <p><b>Not yet</b> (the design is in docs/design/redis-cluster.md): a TRUNCATE's evictions run
+ * within the batch, on every master, with no background part; a change that moves a row to a key on
+ * another master while an unchanged TOASTed column must be kept evicts the new key (a cache miss)
+ * instead of merging across masters; connections a failed batch left open on Redis's side are not
+ * closed before the retry; a shard key is not moved when its master's lowest slot moves.
+ */
+public final class ClusterCacheWriter implements CacheWriter {
+  private static final Logger LOG = LoggerFactory.getLogger(ClusterCacheWriter.class);
+
+  private final RedisSettings settings;
+  private final RedisClusterClient client;
+  private final StatefulRedisClusterConnection<String, String> routed;
+  private final String positionKey;
+  private final String truncatesKey;
+  private final String appliedChannel;
+  private final String shardKeyPrefix;
+  private final String clientName = "cachesync-writer-" + UUID.randomUUID();
+  private final ExecutorService shardThreads =
+      Executors.newCachedThreadPool(
+          task -> {
+            Thread thread = new Thread(task, "cachesync-shard-writer");
+            thread.setDaemon(true);
+            return thread;
+          });
+
+  /** The masters' shards, by node id. */
+  private final Map<String, Shard> shards = new LinkedHashMap<>();
+
+  /** The position each shard key was last seen to hold, by shard key. */
+  private final Map<String, Version> acknowledgedByShard = new HashMap<>();
+
+  private String storePositionDigest;
+  private boolean refreshNeeded;
+
+  private ClusterCacheWriter(
+      RedisSettings settings,
+      RedisClusterClient client,
+      StatefulRedisClusterConnection<String, String> routed,
+      String stateKeyPrefix,
+      String shardKeyPrefix) {
+    this.settings = settings;
+    this.client = client;
+    this.routed = routed;
+    this.positionKey = stateKeyPrefix + "position";
+    this.truncatesKey = stateKeyPrefix + "truncates";
+    this.appliedChannel = stateKeyPrefix + "applied";
+    this.shardKeyPrefix = shardKeyPrefix;
+  }
+
+  /**
+   * Connects to the cluster the settings name and to each of its masters.
+   *
+   * @param stateKeyPrefix where the synchronizer's own keys live, under one hash tag, e.g. {@code
+   *     {cachesync:shop}:}: its position hash is read and written with others in one script
+   * @param shardKeyPrefix what each shard key starts with, e.g. {@code cachesync:shop:shard:}
+   */
+  public static ClusterCacheWriter connect(
+      RedisSettings settings, String stateKeyPrefix, String shardKeyPrefix)
+      throws ServerUnreachableException {
+    RedisClusterClient client = LettuceClients.cluster(settings);
+    try {
+      ClusterCacheWriter writer =
+          new ClusterCacheWriter(
+              settings, client, client.connect(), stateKeyPrefix, shardKeyPrefix);
+      try {
+        writer.storePositionDigest =
+            writer.routed.sync().scriptLoad(WriterScripts.text("store_position"));
+        writer.useTopology();
+      } catch (RuntimeException e) {
+        writer.close();
+        throw e;
+      }
+      return writer;
+    } catch (RedisConnectionException e) {
+      client.shutdown();
+      throw LettuceClients.connectFailed(settings, e);
+    } catch (RuntimeException e) {
+      client.shutdown();
+      throw e;
+    }
+  }
+
+  /** The shard keys of the masters, by the master's {@code host:port}: for the tests. */
+  Map<String, String> shardKeys() {
+    Map<String, String> keys = new LinkedHashMap<>();
+    shards.values().forEach(shard -> keys.put(shard.host + ":" + shard.port, shard.key));
+    return keys;
+  }
+
+  /**
+   * Opens a shard for each master the client's view of the topology shows serving slots, keeping
+   * those whose master, address and shard key are unchanged and whose connections are open.
+   */
+  private void useTopology() {
+    Map<String, Shard> current = new LinkedHashMap<>();
+    for (RedisClusterNode node : client.getPartitions()) {
+      if (!node.is(RedisClusterNode.NodeFlag.UPSTREAM) || node.getSlots().isEmpty()) {
+        continue;
+      }
+      int lowest = node.getSlots().stream().mapToInt(Integer::intValue).min().orElseThrow();
+      String key = shardKeyPrefix + "{" + SlotTags.tag(lowest) + "}";
+      String host = node.getUri().getHost();
+      int port = node.getUri().getPort();
+      Shard known = shards.remove(node.getNodeId());
+      if (known != null && known.serves(host, port, key)) {
+        current.put(node.getNodeId(), known);
+        continue;
+      }
+      if (known != null) {
+        known.close();
+      }
+      current.put(node.getNodeId(), new Shard(host, port, key));
+    }
+    shards.values().forEach(Shard::close);
+    shards.clear();
+    shards.putAll(current);
+  }
+
+  @Override
+  public BatchOutcome apply(
+      List<CacheOperation> operations, Version position, Version acknowledged) {
+    int done = 0;
+    Version reached = acknowledged;
+    try {
+      if (refreshNeeded) {
+        client.refreshPartitions();
+        useTopology();
+        refreshNeeded = false;
+      }
+      BatchOutcome outcome = BatchOutcome.NONE;
+      List<CacheOperation> segment = new ArrayList<>();
+      for (int i = 0; i < operations.size(); i++) {
+        CacheOperation operation = operations.get(i);
+        if (operation instanceof EvictTable truncate) {
+          // As on one master (LettuceCacheWriter): the part before the TRUNCATE is stored just
+          // below its position, then its evictions run, then its own position is stored.
+          Version before = truncate.version().justBefore();
+          outcome = outcome.plus(applyToShards(segment, before, reached, false));
+          reached = max(reached, before);
+          done = i;
+          for (Shard shard : List.copyOf(shards.values())) {
+            outcome = outcome.plus(shard.evictor().evict(truncate));
+          }
+          applyToShards(List.of(), truncate.version(), reached, true);
+          reached = max(reached, truncate.version());
+          done = i + 1;
+          segment.clear();
+        } else if (!(operation instanceof Reject)) {
+          segment.add(operation);
+        }
+      }
+      return outcome.plus(applyToShards(segment, position, reached, false));
+    } catch (RedisException e) {
+      refreshNeeded = true;
+      throw LettuceClients.unavailable(e).afterApplying(done, reached);
+    } catch (RedisUnavailableException e) {
+      refreshNeeded = true;
+      throw e.afterApplying(done, reached);
+    }
+  }
+
+  /**
+   * Applies {@code operations} on the masters that serve their keys, all at once, each in one
+   * transaction with that shard's position (on every master when {@code everyShard}); then, once
+   * all acknowledged, stores the position in the synchronizer's position hash.
+   */
+  private BatchOutcome applyToShards(
+      List<CacheOperation> operations, Version position, Version acknowledged, boolean everyShard) {
+    Map<Shard, List<CacheOperation>> parts = new LinkedHashMap<>();
+    if (everyShard) {
+      shards.values().forEach(shard -> parts.put(shard, new ArrayList<>()));
+    }
+    Partitions partitions = client.getPartitions();
+    BatchOutcome outcome = BatchOutcome.NONE;
+    for (CacheOperation operation : operations) {
+      Shard shard = shardOf(partitions, key(operation));
+      if (operation instanceof Write write
+          && !write.unchangedColumns().isEmpty()
+          && !write.mergeFrom().equals(write.key())
+          && shardOf(partitions, write.mergeFrom()) != shard) {
+        // The row moved to a key on another master, keeping a TOASTed column only the old key
+        // holds: no script can read both. A cache miss is safe; a value without it is not.
+        String message =
+            write.table()
+                + " key "
+                + DisplayText.of(write.key())
+                + ": the row moved from a key on another Redis master and an unchanged TOAST"
+                + " column could not be kept; evicted";
+        LOG.warn("Could not write {}", message);
+        outcome =
+            outcome.plus(
+                new BatchOutcome(0, 0, 0, List.of(message), List.of(), List.of(operation)));
+        operation = new Evict(write.table(), write.key(), write.version());
+      }
+      parts.computeIfAbsent(shard, s -> new ArrayList<>()).add(operation);
+    }
+    Map<Shard, Future<BatchOutcome>> sent = new LinkedHashMap<>();
+    for (Map.Entry<Shard, List<CacheOperation>> part : parts.entrySet()) {
+      Shard shard = part.getKey();
+      Version shardAcknowledged = acknowledgedByShard.getOrDefault(shard.key, Version.ZERO);
+      sent.put(
+          shard,
+          shardThreads.submit(
+              () -> shard.transaction.apply(part.getValue(), position, shardAcknowledged)));
+    }
+    RuntimeException failure = null;
+    for (Map.Entry<Shard, Future<BatchOutcome>> result : sent.entrySet()) {
+      Shard shard = result.getKey();
+      try {
+        outcome = outcome.plus(result.getValue().get());
+        acknowledgedByShard.merge(shard.key, position, ClusterCacheWriter::max);
+      } catch (ExecutionException e) {
+        RuntimeException cause =
+            e.getCause() instanceof RuntimeException runtime
+                ? runtime
+                : new RedisUnavailableException(String.valueOf(e.getCause()), e.getCause());
+        shard.close();
+        shards.values().remove(shard);
+        // A shard that lost acknowledged writes says more than another's outage.
+        if (failure == null || cause instanceof CacheRolledBackException) {
+          failure = cause;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RedisUnavailableException("interrupted while the masters applied a batch", e);
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    storePosition(position, acknowledged);
+    return outcome;
+  }
+
+  private Shard shardOf(Partitions partitions, String key) {
+    RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(key));
+    Shard shard = node == null ? null : shards.get(node.getNodeId());
+    if (shard == null) {
+      throw new RedisUnavailableException(
+          "no master of the Redis Cluster serves slot "
+              + SlotHash.getSlot(key)
+              + " (of key "
+              + DisplayText.of(key)
+              + ") as this writer last saw the cluster; it reads the topology again and retries",
+          null);
+    }
+    return shard;
+  }
+
+  private static String key(CacheOperation operation) {
+    if (operation instanceof Write write) {
+      return write.key();
+    }
+    if (operation instanceof Evict evict) {
+      return evict.key();
+    }
+    throw new IllegalArgumentException("not a key's operation: " + operation);
+  }
+
+  /** Stores the batch's position in the synchronizer's position hash (store_position.lua). */
+  private void storePosition(Version position, Version acknowledged) {
+    String outcome;
+    try {
+      outcome = callStorePosition(position, acknowledged);
+    } catch (RedisCommandExecutionException e) {
+      if (!String.valueOf(e.getMessage()).startsWith("NOSCRIPT")) {
+        throw e;
+      }
+      storePositionDigest = routed.sync().scriptLoad(WriterScripts.text("store_position"));
+      outcome = callStorePosition(position, acknowledged);
+    }
+    if (outcome.startsWith("behind:")) {
+      throw new CacheRolledBackException(acknowledged, outcome.substring("behind:".length()));
+    }
+  }
+
+  private String callStorePosition(Version position, Version acknowledged) {
+    return routed
+        .sync()
+        .evalsha(
+            storePositionDigest,
+            ScriptOutputType.STATUS,
+            new String[] {positionKey, truncatesKey},
+            acknowledged.text(),
+            position.text(),
+            position.toString(),
+            Instant.now().toString(),
+            position.initialLoad() ? "" : position.appliedText(),
+            appliedChannel);
+  }
+
+  private static Version max(Version a, Version b) {
+    return a.compareTo(b) >= 0 ? a : b;
+  }
+
+  @Override
+  public Optional<Version> position() {
+    try {
+      return Optional.ofNullable(routed.sync().hget(positionKey, "version")).map(Version::parse);
+    } catch (RedisException e) {
+      throw LettuceClients.unavailable(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    shards.values().forEach(Shard::close);
+    shards.clear();
+    shardThreads.shutdownNow();
+    routed.close();
+    client.shutdown();
+  }
+
+  /**
+   * A master and what writes to it: a connection for its transactions, one for reads, its scripts
+   * loaded for its shard key.
+   */
+  private final class Shard implements AutoCloseable {
+    final String host;
+    final int port;
+    final String key;
+    final RedisClient nodeClient;
+    final StatefulRedisConnection<String, String> pipeline;
+    final StatefulRedisConnection<String, String> direct;
+    final WriterScripts scripts;
+    final BatchTransaction transaction;
+
+    Shard(String host, int port, String key) {
+      this.host = host;
+      this.port = port;
+      this.key = key;
+      this.nodeClient = LettuceClients.nonReconnecting(settings, host, port, clientName);
+      try {
+        this.pipeline = nodeClient.connect();
+        this.direct = nodeClient.connect();
+        this.scripts = WriterScripts.loadForShard(direct.sync(), key);
+        pipeline.setAutoFlushCommands(false);
+        WriterLeaseFence unfenced = new WriterLeaseFence(key, null);
+        this.transaction =
+            new BatchTransaction(
+                pipeline,
+                direct.sync(),
+                scripts,
+                key,
+                appliedChannel,
+                maxValueBytes(),
+                new PendingTruncates(shardKeyPrefix, scripts),
+                settings.waitReplicas(),
+                unfenced);
+        Optional.ofNullable(direct.sync().hget(key, "version"))
+            .map(Version::parse)
+            .ifPresent(held -> acknowledgedByShard.merge(key, held, ClusterCacheWriter::max));
+      } catch (RuntimeException e) {
+        nodeClient.shutdown();
+        throw e;
+      }
+    }
+
+    boolean serves(String host, int port, String key) {
+      return this.host.equals(host)
+          && this.port == port
+          && this.key.equals(key)
+          && pipeline.isOpen()
+          && direct.isOpen();
+    }
+
+    TableEvictor evictor() {
+      return new TableEvictor(pipeline, direct.sync(), scripts, new WriterLeaseFence(key, null));
+    }
+
+    /** This master's proto-max-bulk-len, as {@link LettuceCacheWriter#maxValueBytes()} reads it. */
+    private long maxValueBytes() {
+      try {
+        String limit = direct.sync().configGet("proto-max-bulk-len").get("proto-max-bulk-len");
+        if (limit != null) {
+          return Long.parseLong(limit);
+        }
+      } catch (RedisCommandExecutionException | NumberFormatException e) {
+        LOG.info("Could not read proto-max-bulk-len ({}); assuming 512 MB", e.getMessage());
+      }
+      return 512L * 1024 * 1024;
+    }
+
+    @Override
+    public void close() {
+      nodeClient.shutdown();
+    }
+  }
+}

@@ -1,0 +1,336 @@
+package io.cachesync.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.cachesync.config.RedisSettings;
+import io.cachesync.model.CacheOperation;
+import io.cachesync.model.CacheOperation.Evict;
+import io.cachesync.model.CacheOperation.EvictTable;
+import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ColumnValue;
+import io.cachesync.model.KeyTemplate;
+import io.cachesync.model.TableId;
+import io.cachesync.model.ValueFormat;
+import io.cachesync.model.Version;
+import io.cachesync.sync.BatchOutcome;
+import io.cachesync.sync.CacheRolledBackException;
+import io.cachesync.sync.RedisUnavailableException;
+import io.cachesync.testing.RedisCluster;
+import io.cachesync.testing.RedisCluster.Node;
+import io.cachesync.testing.TestServers;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TransactionResult;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.sync.RedisAdvancedClusterCommands;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The writer for a Redis Cluster on a real one (3 masters, a replica each): every key lands on the
+ * master serving its slot, each master's part of a batch stores that shard's position with it, and
+ * the batch's position is stored once every shard acknowledged; a batch survives slots moving
+ * between batches; a master that restarted empty is noticed as a rollback; a TRUNCATE reaches every
+ * master.
+ */
+class ClusterCacheWriterIT {
+  private static final TableId USERS = TableId.parse("public.users");
+  private static final TableId DOCS = TableId.parse("public.docs");
+  private static final String STATE = "{cachesync:t}:";
+  private static final String SHARDS = "cachesync:t:shard:";
+  private static final Version FIRST = new Version(0x100, 0x10);
+  private static final Version SECOND = new Version(0x200, 0x20);
+  private static final Version THIRD = new Version(0x300, 0x30);
+  private static final int ROWS = 600;
+
+  private static RedisCluster cluster;
+  private static RedisClusterClient reader;
+  private static StatefulRedisClusterConnection<String, String> connection;
+  private static RedisAdvancedClusterCommands<String, String> redis;
+
+  private ClusterCacheWriter writer;
+
+  @BeforeAll
+  static void start() {
+    cluster = TestServers.redisCluster(3, 1);
+    reader =
+        RedisClusterClient.create(
+            cluster.seeds().stream().map(seed -> RedisURI.create("redis://" + seed)).toList());
+    connection = reader.connect();
+    redis = connection.sync();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (connection != null) {
+      connection.close();
+      reader.shutdown();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @BeforeEach
+  void connect() throws Exception {
+    cluster.awaitStable();
+    for (Node master : cluster.masters()) {
+      assertThat(cluster.command(master.port(), "FLUSHALL")).isEqualTo("+OK");
+    }
+    reader.refreshPartitions();
+    writer = ClusterCacheWriter.connect(new RedisSettings(cluster.uri()), STATE, SHARDS);
+  }
+
+  @AfterEach
+  void close() {
+    if (writer != null) {
+      writer.close();
+    }
+  }
+
+  @Test
+  void aBatchOverEveryMaster_landsEachKeyOnItsMaster_andStoresEachShardsPosition() {
+    BatchOutcome outcome = writer.apply(rows(FIRST), FIRST, Version.ZERO);
+
+    assertThat(outcome.written()).isEqualTo(ROWS + ROWS / 6);
+    assertRowsHeld(FIRST);
+    assertShardPositions(FIRST);
+    assertThat(writer.position()).contains(FIRST);
+    assertThat(redis.hget(STATE + "position", "applied")).isEqualTo(FIRST.appliedText());
+
+    // An older write is refused per key, an eviction reaches its master, all in one batch.
+    List<CacheOperation> second = new ArrayList<>();
+    second.add(user(7, new Version(0x50, 0x5)));
+    for (int i = 0; i < ROWS; i += 2) {
+      second.add(new Evict(USERS, "user:" + i, SECOND));
+    }
+    BatchOutcome next = writer.apply(second, SECOND, FIRST);
+
+    assertThat(next.stale()).isEqualTo(1);
+    assertThat(next.evicted()).isEqualTo(ROWS / 2);
+    for (int i = 0; i < ROWS; i++) {
+      assertThat(redis.exists("user:" + i)).as("user:" + i).isEqualTo(i % 2 == 0 ? 0L : 1L);
+    }
+    assertThat(redis.hget("user:7", "__v")).isEqualTo(FIRST.text());
+    assertThat(writer.position()).contains(SECOND);
+  }
+
+  @Test
+  void slotsMovedBetweenBatches_theRetriedBatchWritesEachKeyOnItsNewMaster() {
+    writer.apply(rows(FIRST), FIRST, Version.ZERO);
+    List<Node> masters = cluster.masters();
+    cluster.reshard(masters.get(0).port(), masters.get(1).port(), 2_000);
+    reader.refreshPartitions();
+
+    List<Throwable> retried = applyAsTheStreamWould(rows(SECOND), SECOND, FIRST);
+
+    // The first attempt meets the old topology (the source's shard key itself moved: MOVED).
+    assertThat(retried).isNotEmpty().allMatch(RedisUnavailableException.class::isInstance);
+    assertRowsHeld(SECOND);
+    assertShardPositions(SECOND);
+    assertThat(writer.position()).contains(SECOND);
+  }
+
+  @Test
+  void aMasterFailedOverGracefully_theBatchGoesOnOnTheReplicaThatTookOver() {
+    writer.apply(rows(FIRST), FIRST, Version.ZERO);
+    cluster.failover(cluster.masters().get(2).port());
+    reader.refreshPartitions();
+
+    applyAsTheStreamWould(rows(SECOND), SECOND, FIRST);
+
+    assertRowsHeld(SECOND);
+    assertShardPositions(SECOND);
+  }
+
+  @Test
+  void aMasterThatRestartedEmpty_isNoticedAsARollback_notWrittenOver() {
+    writer.apply(rows(FIRST), FIRST, Version.ZERO);
+    cluster.restartMasterEmpty(cluster.masters().get(1).port());
+
+    assertThatThrownBy(() -> applyAsTheStreamWould(rows(SECOND), SECOND, FIRST))
+        .isInstanceOf(CacheRolledBackException.class);
+    // The batch's position is not stored: the daemon repairs the cache before it goes on.
+    assertThat(writer.position()).contains(FIRST);
+  }
+
+  @Test
+  void aTruncate_evictsTheTablesKeysOnEveryMaster_andTheOtherTablesStay() {
+    writer.apply(rows(FIRST), FIRST, Version.ZERO);
+    EvictTable truncate = new EvictTable(USERS, KeyTemplate.parse("user:{id}"), SECOND);
+
+    BatchOutcome outcome = writer.apply(List.of(truncate), SECOND, FIRST);
+
+    assertThat(outcome.evicted()).isEqualTo(ROWS);
+    for (int i = 0; i < ROWS; i++) {
+      assertThat(redis.exists("user:" + i)).as("user:" + i).isZero();
+    }
+    for (int i = 0; i < ROWS / 6; i++) {
+      assertThat(redis.get("doc:" + i)).startsWith("{\"__v\":\"" + FIRST.text() + "\"");
+    }
+    assertShardPositions(SECOND);
+    assertThat(writer.position()).contains(SECOND);
+  }
+
+  /**
+   * Inside a shard's MULTI a failed script does not stop the scripts queued after it: a row of a
+   * slot the node does not serve must leave the shard's position where it was, with no mark left
+   * for the next batch.
+   */
+  @Test
+  void aRowTheNodeDoesNotServe_failsItsShardsPosition_inTheSameTransaction() {
+    Node master = cluster.masters().get(0);
+    int slot = master.slots().get(0).first();
+    String shardKey = SHARDS + "{" + SlotTags.tag(slot) + "}";
+    String local = keyIn(master, true);
+    String foreign = keyIn(master, false);
+    RedisClient client = RedisClient.create("redis://127.0.0.1:" + master.port());
+    try (StatefulRedisConnection<String, String> node = client.connect()) {
+      WriterScripts scripts = WriterScripts.loadForShard(node.sync(), shardKey);
+      RedisAsyncCommands<String, String> async = node.async();
+      async.multi();
+      var first =
+          async.dispatch(
+              io.lettuce.core.protocol.CommandType.EVALSHA,
+              new io.lettuce.core.output.StatusOutput<>(io.lettuce.core.codec.StringCodec.UTF8),
+              scripts
+                  .call("write_json", local)
+                  .add(FIRST.text())
+                  .add("0")
+                  .add("{\"__v\":\"" + FIRST.text() + "\"}")
+                  .add(""));
+      var second =
+          async.dispatch(
+              io.lettuce.core.protocol.CommandType.EVALSHA,
+              new io.lettuce.core.output.StatusOutput<>(io.lettuce.core.codec.StringCodec.UTF8),
+              scripts.call("evict", foreign).add(FIRST.text()));
+      var stored =
+          async.evalsha(
+              scripts.digest("store_shard_position"),
+              ScriptOutputType.STATUS,
+              new String[] {shardKey},
+              Version.ZERO.text(),
+              FIRST.text(),
+              FIRST.toString(),
+              "now");
+      TransactionResult result = node.sync().exec();
+
+      assertThat(result.wasDiscarded()).isFalse();
+      assertThat(result.<String>get(0)).isEqualTo("written");
+      assertThat(String.valueOf((Object) result.get(1))).contains("non local key");
+      assertThat(result.<String>get(2)).startsWith("failed:").contains("non local key");
+      assertThat(node.sync().hgetall(shardKey)).isEmpty();
+      assertThat(first.isDone() && second.isDone() && stored.isDone()).isTrue();
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /** What the stream does with a batch: retry it while Redis is unavailable; the failures seen. */
+  private List<Throwable> applyAsTheStreamWould(
+      List<CacheOperation> batch, Version position, Version acknowledged) {
+    List<Throwable> failures = new ArrayList<>();
+    for (int attempt = 0; ; attempt++) {
+      try {
+        writer.apply(batch, position, acknowledged);
+        return failures;
+      } catch (RedisUnavailableException e) {
+        failures.add(e);
+        if (attempt == 20) {
+          throw e;
+        }
+        cluster.awaitStable();
+      }
+    }
+  }
+
+  private static List<CacheOperation> rows(Version version) {
+    List<CacheOperation> rows = new ArrayList<>();
+    for (int i = 0; i < ROWS; i++) {
+      rows.add(user(i, version));
+    }
+    for (int i = 0; i < ROWS / 6; i++) {
+      Map<String, ColumnValue> values = new LinkedHashMap<>();
+      values.put("id", new ColumnValue.Number(Integer.toString(i)));
+      values.put("body", ColumnValue.text("doc " + i));
+      rows.add(new Write(DOCS, "doc:" + i, ValueFormat.JSON, values, version, Optional.empty()));
+    }
+    return rows;
+  }
+
+  private static Write user(int id, Version version) {
+    Map<String, ColumnValue> values = new LinkedHashMap<>();
+    values.put("id", new ColumnValue.Number(Integer.toString(id)));
+    values.put("name", ColumnValue.text("user " + id + " at " + version.text()));
+    return new Write(USERS, "user:" + id, ValueFormat.HASH, values, version, Optional.empty());
+  }
+
+  private static void assertRowsHeld(Version version) {
+    for (int i = 0; i < ROWS; i++) {
+      assertThat(redis.hgetall("user:" + i))
+          .as("user:" + i)
+          .containsExactlyInAnyOrderEntriesOf(
+              Map.of(
+                  "__v",
+                  version.text(),
+                  "id",
+                  Integer.toString(i),
+                  "name",
+                  "user " + i + " at " + version.text()));
+    }
+    for (int i = 0; i < ROWS / 6; i++) {
+      assertThat(redis.get("doc:" + i))
+          .isEqualTo(
+              "{\"__v\":\"" + version.text() + "\",\"id\":" + i + ",\"body\":\"doc " + i + "\"}");
+    }
+  }
+
+  /** Each master that serves slots holds its shard key, at {@code version}, in a slot it serves. */
+  private void assertShardPositions(Version version) {
+    List<Node> masters = cluster.masters();
+    assertThat(writer.shardKeys()).hasSize(masters.size());
+    for (Map.Entry<String, String> shard : writer.shardKeys().entrySet()) {
+      Node master =
+          masters.stream()
+              .filter(node -> node.address().equals(shard.getKey()))
+              .findFirst()
+              .orElseThrow(() -> new AssertionError("no master " + shard.getKey()));
+      assertThat(master.owns(SlotHash.getSlot(shard.getValue()))).isTrue();
+      RedisClient client = RedisClient.create("redis://" + master.address());
+      try (StatefulRedisConnection<String, String> node = client.connect()) {
+        // Read on the master itself: a cluster client would follow a MOVED elsewhere.
+        Map<String, String> held = node.sync().hgetall(shard.getValue());
+        assertThat(held)
+            .as("shard key %s on %s", shard.getValue(), shard.getKey())
+            .containsEntry("version", version.text())
+            .doesNotContainKey("failed");
+      } finally {
+        client.shutdown();
+      }
+    }
+  }
+
+  /** A key of a slot {@code master} serves ({@code served}) or does not. */
+  private static String keyIn(Node master, boolean served) {
+    for (int i = 0; ; i++) {
+      String key = "probe:" + i;
+      if (master.owns(SlotHash.getSlot(key)) == served) {
+        return key;
+      }
+    }
+  }
+}
