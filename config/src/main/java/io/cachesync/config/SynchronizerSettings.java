@@ -57,8 +57,20 @@ public record SynchronizerSettings(
     return "cachesync_" + name;
   }
 
-  /** The prefix of this synchronizer's own keys in Redis. */
+  /**
+   * The prefix of this synchronizer's own keys in Redis: {@code cachesync:<name>:}; on a Redis
+   * Cluster {@code {cachesync:<name>}:}, a hash tag that puts every one of them in one slot, so
+   * that the scripts and transactions that touch several of them run on one master.
+   */
   public String stateKeyPrefix() {
-    return "cachesync:" + name + ":";
+    return redis.cluster() ? "{cachesync:" + name + "}:" : "cachesync:" + name + ":";
+  }
+
+  /**
+   * On a Redis Cluster, what each shard's key starts with: {@code cachesync:<name>:shard:}, then a
+   * hash tag that puts the key on its shard's master (see the cluster writer).
+   */
+  public String shardKeyPrefix() {
+    return "cachesync:" + name + ":shard:";
   }
 }
