@@ -170,7 +170,10 @@ final class LettuceClients {
     options.timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT));
     options.autoReconnect(true);
     options.replayFilter(inFlight -> true);
-    options.disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS);
+    // Not REJECT_COMMANDS as on one master: the cluster client opens its connection to a node when
+    // a command is first routed there, and rejects that command while the connection is being made.
+    // A command waiting for a connection is bounded by its timeout all the same.
+    options.disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS);
     if (settings.usesTls()) {
       options.sslOptions(sslOptions(settings.tls()));
     }

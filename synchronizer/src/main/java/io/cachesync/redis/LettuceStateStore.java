@@ -6,13 +6,23 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** {@link StateStore} in Redis hashes and sets under the synchronizer's state prefix. */
+/**
+ * {@link StateStore} in Redis hashes and sets under the synchronizer's state prefix. On a Redis
+ * Cluster the prefix is one hash tag ({@code {cachesync:<name>}:}), so every state key lives in one
+ * slot: the scripts that touch several of them are routed to that slot's master like a single-key
+ * command, and what one master did with MULTI is done by a script here on both.
+ */
 public final class LettuceStateStore implements StateStore {
   /**
    * How long the status of a resync is kept once it is done. A request not done yet keeps its
@@ -43,8 +53,37 @@ public final class LettuceStateStore implements StateStore {
   private static final String REQUEUE_RESYNCS = LettuceCacheWriter.resource("requeue_resyncs.lua");
   private static final String TAKE_RESYNC = LettuceCacheWriter.resource("take_resync.lua");
 
-  private final RedisClient client;
-  private final StatefulRedisConnection<String, String> connection;
+  /**
+   * Puts back a resync request a daemon took (KEYS[1] the taken list, KEYS[2] the queue, ARGV[1]
+   * the request's id), in one step.
+   */
+  private static final String RETURN_RESYNC =
+      "redis.call('LREM', KEYS[1], 0, ARGV[1])\n"
+          + "redis.call('LPUSH', KEYS[2], ARGV[1])\n"
+          + "return 1";
+
+  /**
+   * Empties the state for a new epoch (KEYS: offsets, tables, position, sweep; ARGV[1] the epoch,
+   * ARGV[2] the sweep's record or '' for none), in one step.
+   */
+  private static final String RESET =
+      "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])\n"
+          + "redis.call('HSET', KEYS[1], '__epoch', ARGV[1])\n"
+          + "if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2]) end\n"
+          + "return 1";
+
+  /** Closes the client and its connection. */
+  private final AutoCloseable resources;
+
+  /** The commands, on one master or routed by key on a cluster. */
+  private final RedisClusterCommands<String, String> commands;
+
+  /**
+   * WAITs for {@code replicas} replicas (at most {@link LettuceClients#WAIT_REPLICAS}) of the
+   * master that holds the state, on the connection the state was written on; returns how many.
+   */
+  private final java.util.function.IntToLongFunction waitForReplicas;
+
   private final String offsetsKey;
   private final String tablesKey;
   private final String positionKey;
@@ -53,10 +92,48 @@ public final class LettuceStateStore implements StateStore {
   private final int waitReplicas;
 
   private LettuceStateStore(RedisClient client, String stateKeyPrefix, int waitReplicas) {
-    this.client = client;
+    StatefulRedisConnection<String, String> connection = client.connect();
+    this.resources =
+        () -> {
+          connection.close();
+          client.shutdown();
+        };
+    this.commands = connection.sync();
+    this.waitForReplicas =
+        replicas ->
+            connection.sync().waitForReplication(replicas, LettuceClients.WAIT_REPLICAS.toMillis());
     this.waitReplicas = waitReplicas;
-    this.connection = client.connect();
     this.offsetsKey = stateKeyPrefix + "offsets";
+    this.tablesKey = stateKeyPrefix + "tables";
+    this.positionKey = stateKeyPrefix + "position";
+    this.sweepKey = stateKeyPrefix + "sweep";
+    this.prefix = stateKeyPrefix;
+  }
+
+  private LettuceStateStore(RedisClusterClient client, String stateKeyPrefix, int waitReplicas) {
+    StatefulRedisClusterConnection<String, String> connection = client.connect();
+    this.resources =
+        () -> {
+          connection.close();
+          client.shutdown();
+        };
+    this.commands = connection.sync();
+    this.offsetsKey = stateKeyPrefix + "offsets";
+    // WAIT counts what reached the replicas from this connection to the master of the state's
+    // slot: the node connection that routed commands to that slot use.
+    this.waitForReplicas =
+        replicas -> {
+          RedisClusterNode master =
+              client.getPartitions().getPartitionBySlot(SlotHash.getSlot(offsetsKey));
+          if (master == null) {
+            return 0;
+          }
+          return connection
+              .getConnection(master.getNodeId())
+              .sync()
+              .waitForReplication(replicas, LettuceClients.WAIT_REPLICAS.toMillis());
+        };
+    this.waitReplicas = waitReplicas;
     this.tablesKey = stateKeyPrefix + "tables";
     this.positionKey = stateKeyPrefix + "position";
     this.sweepKey = stateKeyPrefix + "sweep";
@@ -72,6 +149,19 @@ public final class LettuceStateStore implements StateStore {
    *     certificate, its message the one line that says why
    */
   public static LettuceStateStore connect(RedisSettings settings, String stateKeyPrefix) {
+    if (settings.cluster()) {
+      RedisClusterClient cluster = LettuceClients.cluster(settings);
+      try {
+        return new LettuceStateStore(cluster, stateKeyPrefix, settings.waitReplicas());
+      } catch (RuntimeException e) {
+        cluster.shutdown();
+        if (e instanceof RedisConnectionException) {
+          throw new RedisConnectionException(
+              LettuceClients.connectFailed(settings, e).getMessage(), e);
+        }
+        throw e;
+      }
+    }
     RedisClient client = LettuceClients.reconnecting(settings);
     try {
       return new LettuceStateStore(client, stateKeyPrefix, settings.waitReplicas());
@@ -89,19 +179,19 @@ public final class LettuceStateStore implements StateStore {
 
   @Override
   public Map<String, String> offsets() {
-    Map<String, String> offsets = new java.util.HashMap<>(connection.sync().hgetall(offsetsKey));
+    Map<String, String> offsets = new java.util.HashMap<>(commands.hgetall(offsetsKey));
     offsets.remove(EPOCH_FIELD);
     return offsets;
   }
 
   @Override
   public java.util.Optional<String> epoch() {
-    return java.util.Optional.ofNullable(connection.sync().hget(offsetsKey, EPOCH_FIELD));
+    return java.util.Optional.ofNullable(commands.hget(offsetsKey, EPOCH_FIELD));
   }
 
   @Override
   public void adoptEpoch(String epoch) {
-    connection.sync().hsetnx(offsetsKey, EPOCH_FIELD, epoch);
+    commands.hsetnx(offsetsKey, EPOCH_FIELD, epoch);
   }
 
   @Override
@@ -116,23 +206,18 @@ public final class LettuceStateStore implements StateStore {
           arguments.add(value);
         });
     Long saved =
-        connection
-            .sync()
-            .eval(
-                SAVE_OFFSETS,
-                ScriptOutputType.INTEGER,
-                new String[] {offsetsKey, positionKey},
-                arguments.toArray(String[]::new));
+        commands.eval(
+            SAVE_OFFSETS,
+            ScriptOutputType.INTEGER,
+            new String[] {offsetsKey, positionKey},
+            arguments.toArray(String[]::new));
     if (saved == null || saved != 1) {
       return false;
     }
     // The slot is confirmed once this returns: with redis.waitReplicas, only after the replicas
     // hold the offsets too, so that a failover to one of them finds where to resume.
     if (waitReplicas > 0) {
-      long replicas =
-          connection
-              .sync()
-              .waitForReplication(waitReplicas, LettuceClients.WAIT_REPLICAS.toMillis());
+      long replicas = waitForReplicas.applyAsLong(waitReplicas);
       LettuceClients.requireReplicas(replicas, waitReplicas, "the offsets");
     }
     return true;
@@ -140,19 +225,18 @@ public final class LettuceStateStore implements StateStore {
 
   @Override
   public Set<String> loadedTables() {
-    return new HashSet<>(connection.sync().smembers(tablesKey));
+    return new HashSet<>(commands.smembers(tablesKey));
   }
 
   @Override
   public void markLoaded(Set<String> tables) {
     if (!tables.isEmpty()) {
-      connection.sync().sadd(tablesKey, tables.toArray(String[]::new));
+      commands.sadd(tablesKey, tables.toArray(String[]::new));
     }
   }
 
   @Override
   public void submitResync(String id, Set<String> tables) {
-    var commands = connection.sync();
     commands.hset(
         prefix + "resync:" + id,
         Map.of("status", "queued", "tables", String.join(",", new java.util.TreeSet<>(tables))));
@@ -163,17 +247,15 @@ public final class LettuceStateStore implements StateStore {
   @Override
   public java.util.Optional<Map.Entry<String, Set<String>>> takeResync(String owner) {
     String id =
-        connection
-            .sync()
-            .eval(
-                TAKE_RESYNC,
-                ScriptOutputType.VALUE,
-                new String[] {prefix + "writer", prefix + "resync:queue", takenKey()},
-                owner);
+        commands.eval(
+            TAKE_RESYNC,
+            ScriptOutputType.VALUE,
+            new String[] {prefix + "writer", prefix + "resync:queue", takenKey()},
+            owner);
     if (id == null) {
       return java.util.Optional.empty();
     }
-    String tables = connection.sync().hget(prefix + "resync:" + id, "tables");
+    String tables = commands.hget(prefix + "resync:" + id, "tables");
     Set<String> names = tables == null || tables.isEmpty() ? Set.of() : Set.of(tables.split(","));
     return java.util.Optional.of(Map.entry(id, names));
   }
@@ -184,36 +266,35 @@ public final class LettuceStateStore implements StateStore {
     fields.put("status", status);
     fields.put("updated", java.time.Instant.now().toString());
     rowsLoaded.forEach((table, rows) -> fields.put("rows:" + table, Long.toString(rows)));
-    connection.sync().hset(prefix + "resync:" + id, fields);
+    commands.hset(prefix + "resync:" + id, fields);
     if ("done".equals(status)) {
-      connection.sync().expire(prefix + "resync:" + id, RESYNC_STATUS_SECONDS);
+      commands.expire(prefix + "resync:" + id, RESYNC_STATUS_SECONDS);
     } else {
-      connection.sync().persist(prefix + "resync:" + id);
+      commands.persist(prefix + "resync:" + id);
     }
   }
 
   @Override
   public void returnResync(String id) {
-    var commands = connection.sync();
-    commands.multi();
-    commands.lrem(takenKey(), 0, id);
-    commands.lpush(prefix + "resync:queue", id);
-    commands.exec();
+    commands.eval(
+        RETURN_RESYNC,
+        ScriptOutputType.INTEGER,
+        new String[] {takenKey(), prefix + "resync:queue"},
+        id);
   }
 
   @Override
   public long requeueTakenResyncs() {
     Long moved =
-        connection
-            .sync()
-            .eval(REQUEUE_RESYNCS, ScriptOutputType.INTEGER, takenKey(), prefix + "resync:queue");
+        commands.eval(
+            REQUEUE_RESYNCS, ScriptOutputType.INTEGER, takenKey(), prefix + "resync:queue");
     return moved == null ? 0 : moved;
   }
 
   @Override
   public void finishResync(String id, Map<String, Long> rowsLoaded) {
     resyncStatus(id, "done", rowsLoaded);
-    connection.sync().lrem(takenKey(), 0, id);
+    commands.lrem(takenKey(), 0, id);
   }
 
   private String takenKey() {
@@ -233,62 +314,57 @@ public final class LettuceStateStore implements StateStore {
   /** hold_writer.lua: owner, TTL in milliseconds, and the dead owner to take over from, if any. */
   private boolean hold(String... arguments) {
     Long held =
-        connection
-            .sync()
-            .eval(
-                HOLD_WRITER, ScriptOutputType.INTEGER, new String[] {prefix + "writer"}, arguments);
+        commands.eval(
+            HOLD_WRITER, ScriptOutputType.INTEGER, new String[] {prefix + "writer"}, arguments);
     return held != null && held == 1;
   }
 
   @Override
   public java.util.Optional<String> writer() {
-    return java.util.Optional.ofNullable(connection.sync().get(prefix + "writer"));
+    return java.util.Optional.ofNullable(commands.get(prefix + "writer"));
   }
 
   @Override
   public void releaseWriter(String owner) {
-    connection
-        .sync()
-        .eval(RELEASE_WRITER, ScriptOutputType.INTEGER, new String[] {prefix + "writer"}, owner);
+    commands.eval(
+        RELEASE_WRITER, ScriptOutputType.INTEGER, new String[] {prefix + "writer"}, owner);
   }
 
   @Override
   public Map<String, String> resync(String id) {
-    return connection.sync().hgetall(prefix + "resync:" + id);
+    return commands.hgetall(prefix + "resync:" + id);
   }
 
   @Override
   public java.util.Optional<Long> applied() {
-    return java.util.Optional.ofNullable(connection.sync().hget(positionKey, "applied"))
+    return java.util.Optional.ofNullable(commands.hget(positionKey, "applied"))
         .map(text -> Long.parseUnsignedLong(text, 16));
   }
 
   @Override
   public java.util.Optional<io.cachesync.model.Version> position() {
-    return java.util.Optional.ofNullable(connection.sync().hget(positionKey, "version"))
+    return java.util.Optional.ofNullable(commands.hget(positionKey, "version"))
         .map(io.cachesync.model.Version::parse);
   }
 
   @Override
   public void reset(String epoch, boolean sweep) {
-    var commands = connection.sync();
-    commands.multi();
-    commands.del(offsetsKey, tablesKey, positionKey, sweepKey);
-    commands.hset(offsetsKey, EPOCH_FIELD, epoch);
-    if (sweep) {
-      commands.set(sweepKey, "after the load begun at " + java.time.Instant.now());
-    }
-    commands.exec();
+    commands.eval(
+        RESET,
+        ScriptOutputType.INTEGER,
+        new String[] {offsetsKey, tablesKey, positionKey, sweepKey},
+        epoch,
+        sweep ? "after the load begun at " + java.time.Instant.now() : "");
   }
 
   @Override
   public boolean sweepNeeded() {
-    return connection.sync().exists(sweepKey) == 1;
+    return commands.exists(sweepKey) == 1;
   }
 
   @Override
   public void sweepDone() {
-    connection.sync().del(sweepKey);
+    commands.del(sweepKey);
   }
 
   // Read-only views for `cachesync status`; the daemon does not use them.
@@ -298,7 +374,7 @@ public final class LettuceStateStore implements StateStore {
    * people), {@code at} (when it was stored) and whatever else the writer records there.
    */
   public Map<String, String> positionFields() {
-    return connection.sync().hgetall(positionKey);
+    return commands.hgetall(positionKey);
   }
 
   /**
@@ -306,7 +382,7 @@ public final class LettuceStateStore implements StateStore {
    * expiry, which only a hand-set key has).
    */
   public java.util.Optional<java.time.Duration> writerTtl() {
-    Long millis = connection.sync().pttl(prefix + "writer");
+    Long millis = commands.pttl(prefix + "writer");
     return millis == null || millis < 0
         ? java.util.Optional.empty()
         : java.util.Optional.of(java.time.Duration.ofMillis(millis));
@@ -314,27 +390,30 @@ public final class LettuceStateStore implements StateStore {
 
   /** How many resync requests wait in the queue for a daemon. */
   public long queuedResyncs() {
-    return connection.sync().llen(prefix + "resync:queue");
+    return commands.llen(prefix + "resync:queue");
   }
 
   /** How many resync requests a daemon took and has not finished. */
   public long takenResyncs() {
-    return connection.sync().llen(takenKey());
+    return commands.llen(takenKey());
   }
 
   /** The tables (schema.table) whose TRUNCATE evictions are recorded as not done yet. */
   public Set<String> pendingTruncates() {
-    return new java.util.TreeSet<>(connection.sync().hkeys(prefix + PendingTruncates.KEY));
+    return new java.util.TreeSet<>(commands.hkeys(prefix + PendingTruncates.KEY));
   }
 
   /** What a reload recorded about the sweep it needs (see {@link #reset}); empty when none. */
   public java.util.Optional<String> sweepRecord() {
-    return java.util.Optional.ofNullable(connection.sync().get(sweepKey));
+    return java.util.Optional.ofNullable(commands.get(sweepKey));
   }
 
   @Override
   public void close() {
-    connection.close();
-    client.shutdown();
+    try {
+      resources.close();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 }
