@@ -270,6 +270,11 @@ final class BatchTransaction {
     return outcome;
   }
 
+  /** Redis's proto-max-bulk-len, as this transaction keeps to it. */
+  long maxValueBytes() {
+    return maxValueBytes;
+  }
+
   /**
    * Takes over the position an earlier transaction (on a connection since dropped) must put back.
    */

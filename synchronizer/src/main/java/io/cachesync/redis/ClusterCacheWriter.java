@@ -13,6 +13,7 @@ import io.cachesync.sync.BatchOutcome;
 import io.cachesync.sync.CacheRolledBackException;
 import io.cachesync.sync.CacheWriter;
 import io.cachesync.sync.RedisUnavailableException;
+import io.cachesync.sync.WriterRoleLostException;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionException;
@@ -93,12 +94,21 @@ public final class ClusterCacheWriter implements CacheWriter {
   private String storePositionDigest;
   private boolean refreshNeeded;
 
+  /** The writer's lease, on the state's slot. */
+  private final String leaseKey;
+
+  /** The lease owner this writer writes for; null for a writer no lease guards. */
+  private final String leaseOwner;
+
   private ClusterCacheWriter(
       RedisSettings settings,
       RedisClusterClient client,
       StatefulRedisClusterConnection<String, String> routed,
       String stateKeyPrefix,
-      String shardKeyPrefix) {
+      String shardKeyPrefix,
+      String leaseOwner) {
+    this.leaseKey = stateKeyPrefix + "writer";
+    this.leaseOwner = leaseOwner;
     this.settings = settings;
     this.client = client;
     this.routed = routed;
@@ -118,15 +128,40 @@ public final class ClusterCacheWriter implements CacheWriter {
   public static ClusterCacheWriter connect(
       RedisSettings settings, String stateKeyPrefix, String shardKeyPrefix)
       throws ServerUnreachableException {
+    return connect(settings, stateKeyPrefix, shardKeyPrefix, null);
+  }
+
+  /**
+   * As {@link #connect(RedisSettings, String, String)}, for the daemon holding the writer's lease
+   * as {@code leaseOwner}: it claims every shard key for that owner, and each row script runs only
+   * while its shard key names that owner.
+   *
+   * <p>Why a claim in each shard key: on one master each batch WATCHes and reads the lease with the
+   * position; on a cluster the lease lives on the state's master, where no shard's transaction can
+   * read it. So the daemon that holds the lease writes its owner into each shard key, and each row
+   * script checks it there, in the shard's transaction. A daemon paused past its lease resumes to
+   * find its batch refused (FENCED) on every shard the new holder claimed; it then reads the lease
+   * itself, finds another owner and stops. The holder of the lease, refused on a shard key another
+   * claimed (or on a new master's key), claims it again and retries.
+   */
+  public static ClusterCacheWriter connect(
+      RedisSettings settings, String stateKeyPrefix, String shardKeyPrefix, String leaseOwner)
+      throws ServerUnreachableException {
     RedisClusterClient client = LettuceClients.cluster(settings);
     try {
       ClusterCacheWriter writer =
           new ClusterCacheWriter(
-              settings, client, client.connect(), stateKeyPrefix, shardKeyPrefix);
+              settings,
+              client,
+              client.connect(),
+              stateKeyPrefix,
+              shardKeyPrefix,
+              Boolean.getBoolean(LettuceCacheWriter.UNSAFE_NO_LEASE_FENCE) ? null : leaseOwner);
       try {
         writer.storePositionDigest =
             writer.routed.sync().scriptLoad(WriterScripts.text("store_position"));
         writer.useTopology();
+        writer.claimIfHeld();
       } catch (RuntimeException e) {
         writer.close();
         throw e;
@@ -139,6 +174,14 @@ public final class ClusterCacheWriter implements CacheWriter {
       client.shutdown();
       throw e;
     }
+  }
+
+  /** The smallest proto-max-bulk-len of the masters: the largest value a write may send. */
+  public long maxValueBytes() {
+    return shards.values().stream()
+        .mapToLong(shard -> shard.transaction.maxValueBytes())
+        .min()
+        .orElse(512L * 1024 * 1024);
   }
 
   /** The shard keys of the masters, by the master's {@code host:port}: for the tests. */
@@ -177,17 +220,82 @@ public final class ClusterCacheWriter implements CacheWriter {
     shards.putAll(current);
   }
 
+  /**
+   * Writes this writer's lease owner into every shard key, if this writer holds the lease now.
+   *
+   * @throws WriterRoleLostException when another owner holds it
+   */
+  private void claimIfHeld() {
+    if (leaseOwner == null) {
+      return;
+    }
+    String holder = routed.sync().get(leaseKey);
+    if (!leaseOwner.equals(holder)) {
+      throw new WriterRoleLostException(leaseKey, String.valueOf(holder));
+    }
+    for (Shard shard : shards.values()) {
+      shard.direct.sync().hset(shard.key, "owner", leaseOwner);
+    }
+  }
+
+  /**
+   * The replication id ({@code master_replid}) of every master, with its node id, in one text: a
+   * failover of any master (a replica promoted may lack writes the old master acknowledged) or a
+   * master restarted without its data changes it.
+   */
+  public String replicationIds() {
+    java.util.TreeMap<String, String> ids = new java.util.TreeMap<>();
+    for (Map.Entry<String, Shard> shard : shards.entrySet()) {
+      String id = "";
+      for (String line : shard.getValue().direct.sync().info("replication").split("\\r?\\n")) {
+        if (line.startsWith("master_replid:")) {
+          id = line.substring("master_replid:".length()).strip();
+        }
+      }
+      ids.put(shard.getKey(), id);
+    }
+    return ids.toString();
+  }
+
+  /**
+   * Writes rows of a load (initial load or resync chunk: writes carrying the load's version, and
+   * evictions) on the masters that serve their keys, each master's part in one transaction with
+   * that shard's position, and stores no position of the batch: the load stores its own when done.
+   * Retried by the caller when Redis is unavailable, as a batch is.
+   */
+  public BatchOutcome load(List<CacheOperation> rows) {
+    if (rows.isEmpty()) {
+      return BatchOutcome.NONE;
+    }
+    Version version =
+        rows.get(0) instanceof Write write ? write.version() : ((Evict) rows.get(0)).version();
+    try {
+      refreshIfNeeded();
+      return applyToShards(rows, version, false, true);
+    } catch (RedisException e) {
+      refreshNeeded = true;
+      throw LettuceClients.unavailable(e);
+    } catch (RedisUnavailableException e) {
+      refreshNeeded = true;
+      throw e;
+    }
+  }
+
+  private void refreshIfNeeded() {
+    if (refreshNeeded) {
+      client.refreshPartitions();
+      useTopology();
+      refreshNeeded = false;
+    }
+  }
+
   @Override
   public BatchOutcome apply(
       List<CacheOperation> operations, Version position, Version acknowledged) {
     int done = 0;
     Version reached = acknowledged;
     try {
-      if (refreshNeeded) {
-        client.refreshPartitions();
-        useTopology();
-        refreshNeeded = false;
-      }
+      refreshIfNeeded();
       BatchOutcome outcome = BatchOutcome.NONE;
       List<CacheOperation> segment = new ArrayList<>();
       for (int i = 0; i < operations.size(); i++) {
@@ -196,13 +304,15 @@ public final class ClusterCacheWriter implements CacheWriter {
           // As on one master (LettuceCacheWriter): the part before the TRUNCATE is stored just
           // below its position, then its evictions run, then its own position is stored.
           Version before = truncate.version().justBefore();
-          outcome = outcome.plus(applyToShards(segment, before, reached, false));
+          outcome = outcome.plus(applyToShards(segment, before, false, true));
+          storePosition(before, reached);
           reached = max(reached, before);
           done = i;
           for (Shard shard : List.copyOf(shards.values())) {
             outcome = outcome.plus(shard.evictor().evict(truncate));
           }
-          applyToShards(List.of(), truncate.version(), reached, true);
+          applyToShards(List.of(), truncate.version(), true, true);
+          storePosition(truncate.version(), reached);
           reached = max(reached, truncate.version());
           done = i + 1;
           segment.clear();
@@ -210,7 +320,9 @@ public final class ClusterCacheWriter implements CacheWriter {
           segment.add(operation);
         }
       }
-      return outcome.plus(applyToShards(segment, position, reached, false));
+      outcome = outcome.plus(applyToShards(segment, position, false, true));
+      storePosition(position, reached);
+      return outcome;
     } catch (RedisException e) {
       refreshNeeded = true;
       throw LettuceClients.unavailable(e).afterApplying(done, reached);
@@ -222,11 +334,13 @@ public final class ClusterCacheWriter implements CacheWriter {
 
   /**
    * Applies {@code operations} on the masters that serve their keys, all at once, each in one
-   * transaction with that shard's position (on every master when {@code everyShard}); then, once
-   * all acknowledged, stores the position in the synchronizer's position hash.
+   * transaction with that shard's position (on every master when {@code everyShard}).
+   *
+   * @param claimOnFence whether a shard refusing the lease owner is claimed again (this writer
+   *     holding the lease) and the batch retried at once
    */
   private BatchOutcome applyToShards(
-      List<CacheOperation> operations, Version position, Version acknowledged, boolean everyShard) {
+      List<CacheOperation> operations, Version position, boolean everyShard, boolean claimOnFence) {
     Map<Shard, List<CacheOperation>> parts = new LinkedHashMap<>();
     if (everyShard) {
       shards.values().forEach(shard -> parts.put(shard, new ArrayList<>()));
@@ -265,6 +379,7 @@ public final class ClusterCacheWriter implements CacheWriter {
               () -> shard.transaction.apply(part.getValue(), position, shardAcknowledged)));
     }
     RuntimeException failure = null;
+    boolean fenced = false;
     for (Map.Entry<Shard, Future<BatchOutcome>> result : sent.entrySet()) {
       Shard shard = result.getKey();
       try {
@@ -275,8 +390,12 @@ public final class ClusterCacheWriter implements CacheWriter {
             e.getCause() instanceof RuntimeException runtime
                 ? runtime
                 : new RedisUnavailableException(String.valueOf(e.getCause()), e.getCause());
-        shard.close();
-        shards.values().remove(shard);
+        if (String.valueOf(cause.getMessage()).contains("FENCED")) {
+          fenced = true;
+        } else {
+          shard.close();
+          shards.values().remove(shard);
+        }
         // A shard that lost acknowledged writes says more than another's outage.
         if (failure == null || cause instanceof CacheRolledBackException) {
           failure = cause;
@@ -286,10 +405,16 @@ public final class ClusterCacheWriter implements CacheWriter {
         throw new RedisUnavailableException("interrupted while the masters applied a batch", e);
       }
     }
+    if (fenced && !(failure instanceof CacheRolledBackException)) {
+      // Another daemon claimed a shard, or a master's key is new: go on only holding the lease.
+      claimIfHeld();
+      if (claimOnFence) {
+        return outcome.plus(applyToShards(operations, position, everyShard, false));
+      }
+    }
     if (failure != null) {
       throw failure;
     }
-    storePosition(position, acknowledged);
     return outcome;
   }
 
@@ -394,7 +519,7 @@ public final class ClusterCacheWriter implements CacheWriter {
       try {
         this.pipeline = nodeClient.connect();
         this.direct = nodeClient.connect();
-        this.scripts = WriterScripts.loadForShard(direct.sync(), key);
+        this.scripts = WriterScripts.loadForShard(direct.sync(), key, leaseOwner);
         pipeline.setAutoFlushCommands(false);
         WriterLeaseFence unfenced = new WriterLeaseFence(key, null);
         this.transaction =

@@ -33,10 +33,11 @@ final class ShardScripts {
           "write_hash",
           "write_json",
           "evict",
+          "bulk_load",
           "store_shard_position",
           "restore_shard_position");
 
-  /** The row scripts, which {@link #text} wraps. */
+  /** The row scripts of the stream's transactions, which {@link #text} wraps. */
   private static final List<String> ROW_SCRIPTS =
       List.of("load_hash", "load_json", "write_hash", "write_json", "evict");
 
@@ -45,14 +46,25 @@ final class ShardScripts {
   /** The text of script {@code name} as a cluster's master runs it. */
   static String text(String name) {
     String script = WriterScripts.text(name);
-    return ROW_SCRIPTS.contains(name) ? wrap(script) : script;
+    if (name.equals("bulk_load")) {
+      // Outside any transaction, and fenced by the shard key's own owner and epoch (bulk_load.lua
+      // reads them there): nothing to mark, and its STATE and FENCED errors go back as they are.
+      return wrap(script, false);
+    }
+    return ROW_SCRIPTS.contains(name) ? wrap(script, true) : script;
   }
 
   /**
-   * {@code script}, taking its keys after the shard key: KEYS[1] the shard's hash; ARGV[1] n, the
-   * number of row keys; ARGV[2..n+1] the keys; the rest the script's own arguments.
+   * {@code script}, taking its keys after the shard key: KEYS[1] the shard's hash; ARGV[1] the
+   * owner of the writer's lease the caller writes for, '' for none; ARGV[2] n, the number of row
+   * keys; ARGV[3..n+2] the keys; the rest the script's own arguments. With an owner, the script
+   * runs only while the shard key names that owner (see {@link ClusterCacheWriter}: the daemon
+   * holding the lease claims every shard key), so that a daemon paused past its lease writes
+   * nothing once another claimed the shard.
+   *
+   * @param marksFailures whether an error (other than the value's) marks the shard's batch failed
    */
-  static String wrap(String script) {
+  static String wrap(String script, boolean marksFailures) {
     String valueErrors =
         BatchTransaction.VALUE_ERRORS.stream()
             .map(error -> "'" + error + "'")
@@ -63,18 +75,29 @@ final class ShardScripts {
         + "-- The wrapper (ShardScripts): KEYS[1] the shard's hash; ARGV[1] the number of row keys,\n"
         + "-- then the keys, then the script's own arguments.\n"
         + "local shard = KEYS[1]\n"
-        + "if redis.call('HEXISTS', shard, 'failed') == 1 then\n"
-        + "  return redis.error_reply('ERR an earlier write of this batch failed on this shard: '"
-        + " .. redis.call('HGET', shard, 'failed'))\n"
-        + "end\n"
-        + "local n = tonumber(ARGV[1])\n"
+        + (marksFailures
+            ? "if redis.call('HEXISTS', shard, 'failed') == 1 then\n"
+                + "  return redis.error_reply('ERR an earlier write of this batch failed on this"
+                + " shard: ' .. redis.call('HGET', shard, 'failed'))\n"
+                + "end\n"
+                + "if ARGV[1] ~= '' then\n"
+                + "  local owner = redis.call('HGET', shard, 'owner')\n"
+                + "  if owner ~= ARGV[1] then\n"
+                + "    local message = 'FENCED the shard is claimed by ' .. tostring(owner)\n"
+                + "    redis.call('HSET', shard, 'failed', message)\n"
+                + "    return redis.error_reply(message)\n"
+                + "  end\n"
+                + "end\n"
+            : "")
+        + "local n = tonumber(ARGV[2])\n"
         + "local keys, argv = {}, {}\n"
         + "for i = 1, n do\n"
-        + "  keys[i] = ARGV[1 + i]\n"
+        + "  keys[i] = ARGV[2 + i]\n"
         + "end\n"
-        + "for i = n + 2, #ARGV do\n"
+        + "for i = n + 3, #ARGV do\n"
         + "  argv[#argv + 1] = ARGV[i]\n"
         + "end\n"
+        + (marksFailures ? "" : "do return body(keys, argv) end\n")
         + "local ok, result = pcall(body, keys, argv)\n"
         + "if ok then\n"
         + "  return result\n"

@@ -50,24 +50,39 @@ final class WriterScripts {
   /** The shard key every row script declares, on a cluster's master; null on one master. */
   private final String shardKey;
 
-  private WriterScripts(RedisCommands<String, String> redis, String shardKey) {
+  /** The lease owner the row scripts check the shard key for; '' for none. */
+  private final String owner;
+
+  private WriterScripts(RedisCommands<String, String> redis, String shardKey, String owner) {
     this.redis = redis;
     this.shardKey = shardKey;
+    this.owner = owner;
   }
 
   /** Loads every script through {@code redis}. */
   static WriterScripts load(RedisCommands<String, String> redis) {
-    WriterScripts scripts = new WriterScripts(redis, null);
+    WriterScripts scripts = new WriterScripts(redis, null, "");
     scripts.loadAll();
     return scripts;
+  }
+
+  /** As {@link #loadForShard(RedisCommands, String, String)} for a writer no lease guards. */
+  static WriterScripts loadForShard(RedisCommands<String, String> redis, String shardKey) {
+    return loadForShard(redis, shardKey, null);
   }
 
   /**
    * Loads the row scripts and the shard's position scripts through {@code redis}, a master of a
    * Redis Cluster, for a shard whose key is {@code shardKey} (see {@link ShardScripts}).
+   *
+   * @param owner the writer's lease owner every row script checks the shard key for (see {@link
+   *     ClusterCacheWriter}); null for a writer no lease guards
    */
-  static WriterScripts loadForShard(RedisCommands<String, String> redis, String shardKey) {
-    WriterScripts scripts = new WriterScripts(redis, java.util.Objects.requireNonNull(shardKey));
+  static WriterScripts loadForShard(
+      RedisCommands<String, String> redis, String shardKey, String owner) {
+    WriterScripts scripts =
+        new WriterScripts(
+            redis, java.util.Objects.requireNonNull(shardKey), owner == null ? "" : owner);
     scripts.loadAll();
     return scripts;
   }
@@ -87,7 +102,7 @@ final class WriterScripts {
     if (shardKey == null) {
       return arguments.add(keys.length).addKeys(keys);
     }
-    arguments.add(1).addKey(shardKey).add(keys.length);
+    arguments.add(1).addKey(shardKey).add(owner).add(keys.length);
     for (String key : keys) {
       arguments.add(key);
     }

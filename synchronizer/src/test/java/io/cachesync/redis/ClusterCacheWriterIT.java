@@ -186,6 +186,45 @@ class ClusterCacheWriterIT {
     assertThat(writer.position()).contains(SECOND);
   }
 
+  @Test
+  void aDaemonPausedPastItsLease_writesNothingOnceAnotherClaimedTheShards() throws Exception {
+    redis.set(STATE + "writer", "daemon-a");
+    try (ClusterCacheWriter paused =
+        ClusterCacheWriter.connect(new RedisSettings(cluster.uri()), STATE, SHARDS, "daemon-a")) {
+      paused.apply(rows(FIRST), FIRST, Version.ZERO);
+      // daemon-a stalls; its lease expires and daemon-b takes the role.
+      redis.set(STATE + "writer", "daemon-b");
+      try (ClusterCacheWriter active =
+          ClusterCacheWriter.connect(new RedisSettings(cluster.uri()), STATE, SHARDS, "daemon-b")) {
+
+        assertThatThrownBy(() -> paused.apply(rows(THIRD), THIRD, FIRST))
+            .isInstanceOf(io.cachesync.sync.WriterRoleLostException.class);
+        assertRowsHeld(FIRST);
+
+        active.apply(rows(SECOND), SECOND, FIRST);
+        assertRowsHeld(SECOND);
+      }
+    }
+  }
+
+  @Test
+  void theLeaseHolder_claimsAShardKeyAnotherClaimed_andGoesOn() throws Exception {
+    redis.set(STATE + "writer", "daemon-b");
+    try (ClusterCacheWriter active =
+        ClusterCacheWriter.connect(new RedisSettings(cluster.uri()), STATE, SHARDS, "daemon-b")) {
+      for (String shardKey : active.shardKeys().values()) {
+        redis.hset(shardKey, "owner", "daemon-a");
+      }
+
+      active.apply(rows(FIRST), FIRST, Version.ZERO);
+
+      assertRowsHeld(FIRST);
+      for (String shardKey : active.shardKeys().values()) {
+        assertThat(redis.hget(shardKey, "owner")).isEqualTo("daemon-b");
+      }
+    }
+  }
+
   /**
    * Inside a shard's MULTI a failed script does not stop the scripts queued after it: a row of a
    * slot the node does not serve must leave the shard's position where it was, with no mark left

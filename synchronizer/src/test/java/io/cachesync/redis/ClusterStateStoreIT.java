@@ -120,7 +120,9 @@ class ClusterStateStoreIT {
     assertThat(store.requeueTakenResyncs()).isEqualTo(1);
     store.takeResync("daemon-a").orElseThrow();
     store.finishResync("r1", Map.of("public.users", 3L));
-    assertThat(store.resync("r1")).containsEntry("status", "done").containsEntry("rows:public.users", "3");
+    assertThat(store.resync("r1"))
+        .containsEntry("status", "done")
+        .containsEntry("rows:public.users", "3");
     assertThat(store.takenResyncs()).isZero();
   }
 
