@@ -10,6 +10,7 @@ import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.model.Version;
 import io.cachesync.redis.BulkLoadWriter;
+import io.cachesync.redis.ClusterCacheWriter;
 import io.cachesync.redis.LettuceCacheWriter;
 import io.cachesync.redis.LettuceStateStore;
 import io.cachesync.source.DebeziumChangeSource;
@@ -23,6 +24,7 @@ import io.cachesync.source.SignalTable;
 import io.cachesync.source.TableSizes;
 import io.cachesync.state.StateStore;
 import io.cachesync.state.WriterLease;
+import io.cachesync.sync.CacheWriter;
 import io.cachesync.sync.SyncListener;
 import io.cachesync.sync.Synchronizer;
 import io.cachesync.sync.WriterRoleLostException;
@@ -91,7 +93,11 @@ public final class Daemon implements AutoCloseable {
 
   private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
   private final Configuration configuration;
-  private final LettuceCacheWriter writer;
+  private final CacheWriter writer;
+
+  /** Redis's proto-max-bulk-len (the smallest of the masters' on a cluster). */
+  private final long maxValueBytes;
+
   private final StateStore stateStore;
   private final WriterLease lease;
   private final Synchronizer synchronizer;
@@ -129,7 +135,8 @@ public final class Daemon implements AutoCloseable {
 
   private Daemon(
       Configuration configuration,
-      LettuceCacheWriter writer,
+      CacheWriter writer,
+      long maxValueBytes,
       StateStore stateStore,
       WriterLease lease,
       SyncMetrics metrics)
@@ -137,6 +144,7 @@ public final class Daemon implements AutoCloseable {
     this.configuration = configuration;
     this.metrics = metrics;
     this.writer = writer;
+    this.maxValueBytes = maxValueBytes;
     this.stateStore = stateStore;
     this.lease = lease;
     Set<TableId> toLoad = prepareState();
@@ -181,7 +189,7 @@ public final class Daemon implements AutoCloseable {
             configuration.settings(),
             lease.owner(),
             epoch,
-            writer.maxValueBytes(),
+            maxValueBytes,
             configuration.mapping(),
             synchronizer,
             this::roleLost,
@@ -257,7 +265,7 @@ public final class Daemon implements AutoCloseable {
     // would run beside the active daemon's) and retries cheaply.
     StateStore stateStore = LettuceStateStore.connect(settings.redis(), settings.stateKeyPrefix());
     WriterLease lease = null;
-    LettuceCacheWriter writer = null;
+    CacheWriter writer = null;
     Daemon daemon = null;
     AtomicReference<Daemon> running = new AtomicReference<>();
     try {
@@ -282,9 +290,23 @@ public final class Daemon implements AutoCloseable {
             Daemon started = running.get();
             return started != null && (!started.loadsEverything || started.initialLoad.isDone());
           });
-      writer =
-          LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix(), lease.owner());
-      daemon = new Daemon(configuration, writer, stateStore, lease, metrics);
+      long maxValueBytes;
+      if (settings.redis().cluster()) {
+        ClusterCacheWriter cluster =
+            ClusterCacheWriter.connect(
+                settings.redis(),
+                settings.stateKeyPrefix(),
+                settings.shardKeyPrefix(),
+                lease.owner());
+        writer = cluster;
+        maxValueBytes = cluster.maxValueBytes();
+      } else {
+        LettuceCacheWriter master =
+            LettuceCacheWriter.connect(settings.redis(), settings.stateKeyPrefix(), lease.owner());
+        writer = master;
+        maxValueBytes = master.maxValueBytes();
+      }
+      daemon = new Daemon(configuration, writer, maxValueBytes, stateStore, lease, metrics);
       daemon.requireRole(daemon.loadsEverything ? "loading every mapped table" : "streaming");
       if (!daemon.loadsEverything) {
         daemon.startSource();
@@ -357,9 +379,10 @@ public final class Daemon implements AutoCloseable {
         BulkLoadWriter.connect(
             settings.redis(),
             settings.stateKeyPrefix(),
+            settings.shardKeyPrefix(),
             lease.owner(),
             epoch,
-            writer.maxValueBytes())) {
+            maxValueBytes)) {
       String master = bulk.replicationId();
       InitialLoad.Result result;
       Version position;
@@ -678,6 +701,22 @@ public final class Daemon implements AutoCloseable {
     }
     Map<String, String> offsets = stateStore.offsets();
     Optional<StartDecision.StoredOffsets> loadedAt = loadedPosition();
+    if (settings.redis().cluster()
+        && !offsets.isEmpty()
+        && (loadedAt.isEmpty()
+            || RedisOffsetBackingStore.furthestLsn(offsets) > loadedAt.get().furthestLsn())) {
+      // On a cluster the offsets live on one master, and a master that lost writes (a failover to
+      // a replica that was behind, a restart without its data) holds less than they say:
+      // resuming from them would skip what it lost. Without them Debezium resumes from the slot's
+      // confirmed position, and the start decision below loads everything again when that is past
+      // what the master holds, or when it holds nothing.
+      LOG.warn(
+          "A Redis master holds the stream only up to {}, less than the offsets saved; forgetting"
+              + " the offsets, to stream again from the replication slot's confirmed position",
+          loadedAt.map(at -> Version.lsnText(at.furthestLsn())).orElse("nothing"));
+      stateStore.forgetOffsets();
+      offsets = stateStore.offsets();
+    }
     // Debezium may have saved offsets that name no position yet (it stopped before it streamed a
     // change after cachesync's initial load): the position stored with the data then says where
     // the stream stands.

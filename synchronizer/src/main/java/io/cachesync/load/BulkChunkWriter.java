@@ -145,7 +145,12 @@ public final class BulkChunkWriter implements ChunkRowWriter, AutoCloseable {
     if (lane == null) {
       bulk =
           BulkLoadWriter.connect(
-              settings.redis(), settings.stateKeyPrefix(), leaseOwner, epoch, maxValueBytes);
+              settings.redis(),
+              settings.stateKeyPrefix(),
+              settings.shardKeyPrefix(),
+              leaseOwner,
+              epoch,
+              maxValueBytes);
       lane = bulk.lane();
       before = new BulkLoadWriter.Counts(0, 0, List.of());
     }

@@ -9,6 +9,8 @@ import io.cachesync.model.DisplayText;
 import io.cachesync.model.Ttl;
 import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
+import io.cachesync.sync.BatchOutcome;
+import io.cachesync.sync.CacheRolledBackException;
 import io.cachesync.sync.RedisUnavailableException;
 import io.cachesync.sync.WriterRoleLostException;
 import io.lettuce.core.RedisConnectionException;
@@ -55,6 +57,13 @@ import org.slf4j.LoggerFactory;
  * on a 2-core machine Lettuce's cost per command in a MULTI (four replies per row decoded, a future
  * each) was more than Redis's own.
  *
+ * <p>On a Redis Cluster each lane writes through a cluster writer of its own ({@link
+ * ClusterCacheWriter#load}): each master's part of a batch of rows in one transaction of the
+ * stream's version-guarded load scripts, fenced by the lease owner each shard key names (see {@link
+ * ClusterCacheWriter}), with that shard's position. Guarded, where one master's load is not: a key
+ * an earlier cache left with a version above the load's keeps it (a restored PostgreSQL whose LSNs
+ * went back), and the sweep after a reload or `cachesync verify --repair` mends it.
+ *
  * <p>Nothing here waits for replicas: the load ends by storing its position through the stream's
  * writer, whose WAIT (redis.waitReplicas) covers every write Redis received before it; a failover
  * during the load is noticed by the master's replication id (see the daemon).
@@ -67,6 +76,17 @@ public final class BulkLoadWriter implements AutoCloseable {
   private final io.lettuce.core.RedisClient client;
   private final io.lettuce.core.RedisClient laneClient;
   private final StatefulRedisConnection<String, String> direct;
+
+  /** On a Redis Cluster, what the cluster lanes connect with; null on one master. */
+  private final ClusterLanes cluster;
+
+  /** What a cluster lane needs to connect its writer, and the writer the load's own reads use. */
+  private record ClusterLanes(
+      RedisSettings settings,
+      String stateKeyPrefix,
+      String shardKeyPrefix,
+      ClusterCacheWriter writer) {}
+
   private final String leaseKey;
   private final String owner;
   private final String offsetsKey;
@@ -91,12 +111,48 @@ public final class BulkLoadWriter implements AutoCloseable {
     this.client = client;
     this.laneClient = laneClient;
     this.direct = direct;
+    this.cluster = null;
     this.leaseKey = stateKeyPrefix + "writer";
     this.offsetsKey = stateKeyPrefix + "offsets";
     this.epoch = java.util.Objects.requireNonNull(epoch, "epoch");
     this.owner = java.util.Objects.requireNonNull(leaseOwner, "leaseOwner");
     this.scripts = WriterScripts.load(direct.sync());
     this.maxValueBytes = maxValueBytes;
+  }
+
+  private BulkLoadWriter(ClusterLanes cluster, String leaseOwner, String epoch) {
+    this.client = null;
+    this.laneClient = null;
+    this.direct = null;
+    this.cluster = cluster;
+    this.leaseKey = cluster.stateKeyPrefix() + "writer";
+    this.offsetsKey = cluster.stateKeyPrefix() + "offsets";
+    this.epoch = java.util.Objects.requireNonNull(epoch, "epoch");
+    this.owner = java.util.Objects.requireNonNull(leaseOwner, "leaseOwner");
+    this.scripts = null;
+    this.maxValueBytes = cluster.writer().maxValueBytes();
+  }
+
+  /**
+   * As {@link #connect(RedisSettings, String, String, String, long)}; on a Redis Cluster each
+   * lane's writer names its shard keys from {@code shardKeyPrefix} (see {@link
+   * ClusterCacheWriter}).
+   */
+  public static BulkLoadWriter connect(
+      RedisSettings settings,
+      String stateKeyPrefix,
+      String shardKeyPrefix,
+      String leaseOwner,
+      String epoch,
+      long maxValueBytes)
+      throws ServerUnreachableException {
+    if (!settings.cluster()) {
+      return connect(settings, stateKeyPrefix, leaseOwner, epoch, maxValueBytes);
+    }
+    ClusterCacheWriter writer =
+        ClusterCacheWriter.connect(settings, stateKeyPrefix, shardKeyPrefix, leaseOwner);
+    return new BulkLoadWriter(
+        new ClusterLanes(settings, stateKeyPrefix, shardKeyPrefix, writer), leaseOwner, epoch);
   }
 
   /**
@@ -131,7 +187,7 @@ public final class BulkLoadWriter implements AutoCloseable {
 
   /** Opens a lane: a connection of its own, with one batch's calls in flight at most. */
   public Lane lane() {
-    return new Lane();
+    return cluster == null ? new ScriptLane() : new ClusterLane();
   }
 
   /** Makes lanes waiting to retry give up (the daemon stops). */
@@ -142,6 +198,10 @@ public final class BulkLoadWriter implements AutoCloseable {
   @Override
   public void close() {
     stop();
+    if (cluster != null) {
+      cluster.writer().close();
+      return;
+    }
     direct.close();
     client.shutdown();
     laneClient.shutdown();
@@ -150,12 +210,115 @@ public final class BulkLoadWriter implements AutoCloseable {
   /** What a lane's calls did. */
   public record Counts(long written, long evicted, List<String> failures) {}
 
+  /** Where a reader sends its rows. Not thread-safe: one per reader. */
+  public interface Lane extends AutoCloseable {
+    /**
+     * Adds an eviction or a write of a loaded row, sending the rows added so far once they make a
+     * batch.
+     *
+     * @throws WriterRoleLostException when another daemon holds the writer's role
+     * @throws StateLostException when the state the load writes into is gone
+     * @throws RedisUnavailableException when stopped while Redis could not take the rows
+     */
+    void add(CacheOperation operation);
+
+    /** Sends the rows added so far. */
+    void flush();
+
+    /** Sends what is left and waits until every row sent is done; what the lane did so far. */
+    Counts drain();
+
+    @Override
+    void close();
+  }
+
+  /**
+   * A lane on a Redis Cluster: batches of rows written through a cluster writer of its own (its own
+   * connection to each master), each batch again after a failure, at the backoff's pace, until
+   * Redis takes it or the daemon stops.
+   */
+  private final class ClusterLane implements Lane {
+    private final ClusterCacheWriter writer;
+    private final List<CacheOperation> pending = new ArrayList<>();
+    private long written;
+    private long evicted;
+    private final List<String> failures = new ArrayList<>();
+
+    ClusterLane() {
+      try {
+        writer =
+            ClusterCacheWriter.connect(
+                cluster.settings(), cluster.stateKeyPrefix(), cluster.shardKeyPrefix(), owner);
+      } catch (ServerUnreachableException e) {
+        throw new RedisUnavailableException(e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public void add(CacheOperation operation) {
+      pending.add(operation);
+      if (pending.size() >= BATCH_ROWS) {
+        flush();
+      }
+    }
+
+    @Override
+    public void flush() {
+      if (pending.isEmpty()) {
+        return;
+      }
+      Duration delay = FIRST_RETRY;
+      while (true) {
+        if (stopping.getCount() == 0) {
+          throw new RedisUnavailableException("the daemon is stopping", null);
+        }
+        try {
+          BatchOutcome outcome = writer.load(pending);
+          written += outcome.written();
+          evicted += outcome.evicted();
+          failures.addAll(outcome.failures());
+          pending.clear();
+          return;
+        } catch (CacheRolledBackException e) {
+          throw new StateLostException(
+              "a Redis master lost rows of the load it had acknowledged: " + e.getMessage());
+        } catch (RedisUnavailableException e) {
+          LOG.warn(
+              "Redis did not take the load's rows ({}); trying again in {} ms",
+              e.getMessage(),
+              delay.toMillis());
+          try {
+            if (stopping.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
+              throw new RedisUnavailableException("the daemon is stopping", e);
+            }
+          } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+            throw new RedisUnavailableException("interrupted", interrupted);
+          }
+          Duration doubled = delay.multipliedBy(2);
+          delay = doubled.compareTo(MAX_RETRY) > 0 ? MAX_RETRY : doubled;
+        }
+      }
+    }
+
+    @Override
+    public Counts drain() {
+      flush();
+      return new Counts(written, evicted, List.copyOf(failures));
+    }
+
+    @Override
+    public void close() {
+      writer.close();
+    }
+  }
+
   /**
    * One connection; {@link #add} gathers rows into calls, and each batch of calls is sent while
    * Redis runs the batch before, which is waited for first (its failed calls sent again until Redis
    * takes them). Not thread-safe: one per reader.
    */
-  public final class Lane implements AutoCloseable {
+  private final class ScriptLane implements Lane {
     private StatefulRedisConnection<String, String> connection;
     private final List<Call> inFlight = new ArrayList<>();
     private long written;
@@ -172,7 +335,7 @@ public final class BulkLoadWriter implements AutoCloseable {
 
     private String versionText;
 
-    private Lane() {}
+    private ScriptLane() {}
 
     /**
      * Adds an eviction or a write of a loaded row. Once the rows added make a batch (about 500 rows
@@ -182,6 +345,7 @@ public final class BulkLoadWriter implements AutoCloseable {
      * @throws WriterRoleLostException when another daemon holds the writer's role
      * @throws RedisUnavailableException when stopped while Redis could not take the rows
      */
+    @Override
     public void add(CacheOperation operation) {
       if (!current.fits(operation)) {
         ready.add(current);
@@ -196,6 +360,7 @@ public final class BulkLoadWriter implements AutoCloseable {
     }
 
     /** Sends the rows added so far, after the batch before is done. */
+    @Override
     public void flush() {
       if (current.rows() > 0) {
         ready.add(current);
@@ -215,6 +380,7 @@ public final class BulkLoadWriter implements AutoCloseable {
     }
 
     /** Sends what is left and waits until every call sent is done. */
+    @Override
     public Counts drain() {
       flush();
       finishInFlight();
@@ -461,6 +627,9 @@ public final class BulkLoadWriter implements AutoCloseable {
    * changes it, and a replica promoted may lack writes the old master acknowledged.
    */
   public String replicationId() {
+    if (cluster != null) {
+      return cluster.writer().replicationIds();
+    }
     String info = direct.sync().info("replication");
     for (String line : info.split("\r?\n")) {
       if (line.startsWith("master_replid:")) {
@@ -472,6 +641,10 @@ public final class BulkLoadWriter implements AutoCloseable {
 
   /** Deletes the position a load stored, so that the next start loads again. */
   public void forgetPosition(String stateKeyPrefix) {
+    if (cluster != null) {
+      cluster.writer().forgetPosition();
+      return;
+    }
     direct.sync().del(stateKeyPrefix + "position");
   }
 }

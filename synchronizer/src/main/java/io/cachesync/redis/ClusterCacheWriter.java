@@ -48,12 +48,14 @@ import org.slf4j.LoggerFactory;
  * synchronizer's position hash, on the master of the state's slot: what the daemon reads and
  * publishes as the batch's position.
  *
- * <p><b>A shard's position</b> lives in the shard key, {@code cachesync:<name>:shard:{tag}}, a hash
- * whose hash tag puts it in a slot of that shard's master (the master's lowest slot), and is stored
- * in the same transaction as that master's writes (see {@link ShardScripts}): it replicates with
- * them, so a replica promoted after a failover holds the writes exactly up to its shard key's
- * position. A shard holding less than this writer saw it acknowledge lost acknowledged writes, and
- * the batch fails with {@link CacheRolledBackException}, as on one master.
+ * <p><b>A shard's position</b> is stored on every master with every batch, so that each master's
+ * shows how far it holds the stream, and lives in the shard key, {@code
+ * cachesync:<name>:shard:{tag}}, a hash whose hash tag puts it in a slot of that shard's master
+ * (the master's lowest slot), and is stored in the same transaction as that master's writes (see
+ * {@link ShardScripts}): it replicates with them, so a replica promoted after a failover holds the
+ * writes exactly up to its shard key's position. A shard holding less than this writer saw it
+ * acknowledge lost acknowledged writes, and the batch fails with {@link CacheRolledBackException},
+ * as on one master.
  *
  * <p><b>Topology.</b> A key whose slot moved, or a master gone, fails that master's transaction
  * (Redis refuses a key the node does not serve, and the failed row keeps the shard's position where
@@ -304,7 +306,7 @@ public final class ClusterCacheWriter implements CacheWriter {
           // As on one master (LettuceCacheWriter): the part before the TRUNCATE is stored just
           // below its position, then its evictions run, then its own position is stored.
           Version before = truncate.version().justBefore();
-          outcome = outcome.plus(applyToShards(segment, before, false, true));
+          outcome = outcome.plus(applyToShards(segment, before, true, true));
           storePosition(before, reached);
           reached = max(reached, before);
           done = i;
@@ -320,7 +322,7 @@ public final class ClusterCacheWriter implements CacheWriter {
           segment.add(operation);
         }
       }
-      outcome = outcome.plus(applyToShards(segment, position, false, true));
+      outcome = outcome.plus(applyToShards(segment, position, true, true));
       storePosition(position, reached);
       return outcome;
     } catch (RedisException e) {
@@ -479,10 +481,38 @@ public final class ClusterCacheWriter implements CacheWriter {
     return a.compareTo(b) >= 0 ? a : b;
   }
 
+  /** Deletes the position a load stored, so that the next start loads again. */
+  public void forgetPosition() {
+    routed.sync().del(positionKey);
+  }
+
+  /**
+   * Where Redis holds the stream up to, on every master: the batch position stored once every shard
+   * acknowledged it, or less where a master holds less (its shard key, or, after its slots moved,
+   * the furthest shard key on it). Empty when the state holds none, or when a master holds no shard
+   * key at all: it lost its data (restarted empty), and only loading again restores it.
+   */
   @Override
   public Optional<Version> position() {
     try {
-      return Optional.ofNullable(routed.sync().hget(positionKey, "version")).map(Version::parse);
+      Optional<Version> stored =
+          Optional.ofNullable(routed.sync().hget(positionKey, "version")).map(Version::parse);
+      if (stored.isEmpty()) {
+        return stored;
+      }
+      Version position = stored.get();
+      for (Shard shard : shards.values()) {
+        Optional<Version> held = shard.heldPosition();
+        if (held.isEmpty()) {
+          LOG.warn(
+              "The Redis master {}:{} holds no position of this synchronizer: it lost its data",
+              shard.host,
+              shard.port);
+          return Optional.empty();
+        }
+        position = held.get().compareTo(position) < 0 ? held.get() : position;
+      }
+      return Optional.of(position);
     } catch (RedisException e) {
       throw LettuceClients.unavailable(e);
     }
@@ -540,6 +570,33 @@ public final class ClusterCacheWriter implements CacheWriter {
         nodeClient.shutdown();
         throw e;
       }
+    }
+
+    /**
+     * The position this master holds: its shard key's; or, when that is new (its lowest slot
+     * changed), the furthest of the shard keys on it, one of which moved here with its slot.
+     */
+    Optional<Version> heldPosition() {
+      String own = direct.sync().hget(key, "version");
+      if (own != null) {
+        return Optional.of(Version.parse(own));
+      }
+      Optional<Version> furthest = Optional.empty();
+      io.lettuce.core.ScanArgs match =
+          io.lettuce.core.ScanArgs.Builder.matches(shardKeyPrefix + "*").limit(1_000);
+      io.lettuce.core.ScanCursor cursor = io.lettuce.core.ScanCursor.INITIAL;
+      do {
+        io.lettuce.core.KeyScanCursor<String> page = direct.sync().scan(cursor, match);
+        for (String other : page.getKeys()) {
+          String version = direct.sync().hget(other, "version");
+          if (version != null
+              && (furthest.isEmpty() || Version.parse(version).compareTo(furthest.get()) > 0)) {
+            furthest = Optional.of(Version.parse(version));
+          }
+        }
+        cursor = page;
+      } while (!cursor.isFinished());
+      return furthest;
     }
 
     boolean serves(String host, int port, String key) {

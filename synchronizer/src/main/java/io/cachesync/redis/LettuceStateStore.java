@@ -347,6 +347,20 @@ public final class LettuceStateStore implements StateStore {
         .map(io.cachesync.model.Version::parse);
   }
 
+  /** Deletes every field of the offsets hash but the epoch (KEYS[1]), in one step. */
+  private static final String FORGET_OFFSETS =
+      "for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+          + "  if field ~= '"
+          + EPOCH_FIELD
+          + "' then redis.call('HDEL', KEYS[1], field) end\n"
+          + "end\n"
+          + "return 1";
+
+  @Override
+  public void forgetOffsets() {
+    commands.eval(FORGET_OFFSETS, ScriptOutputType.INTEGER, offsetsKey);
+  }
+
   @Override
   public void reset(String epoch, boolean sweep) {
     commands.eval(

@@ -113,6 +113,13 @@ public interface StateStore extends AutoCloseable {
   java.util.Optional<Long> applied();
 
   /**
+   * Forgets Debezium's offsets, keeping the epoch and all else: Debezium then resumes from the
+   * replication slot's confirmed position. For a Redis Cluster whose master holds less of the
+   * stream than the offsets (it lost writes after the offsets were saved on another master).
+   */
+  void forgetOffsets();
+
+  /**
    * Forgets the offsets, loaded tables and position, and starts the state afresh at {@code epoch}:
    * until offsets are saved under it, the next start reloads everything.
    *

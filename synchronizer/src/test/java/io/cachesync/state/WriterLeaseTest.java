@@ -288,6 +288,11 @@ class WriterLeaseTest {
     }
 
     @Override
+    public void forgetOffsets() {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
     public boolean sweepNeeded() {
       throw new UnsupportedOperationException();
     }

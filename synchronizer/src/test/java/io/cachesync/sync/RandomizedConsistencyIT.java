@@ -13,7 +13,7 @@ import io.cachesync.testing.SyncHarness;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.math.BigDecimal;
@@ -267,6 +267,15 @@ class RandomizedConsistencyIT {
   }
 
   static Comparison compare(SyncHarness harness) throws SQLException, IOException {
+    return compare(harness, harness.redis.redis());
+  }
+
+  /**
+   * As {@link #compare(SyncHarness)}, reading Redis through {@code redis}: one master's commands,
+   * or a Redis Cluster's, routed by key (and KEYS asked of every master).
+   */
+  static Comparison compare(SyncHarness harness, RedisClusterCommands<String, String> redis)
+      throws SQLException, IOException {
     List<Divergence> divergences = new ArrayList<>();
     int rows = 0;
     try (Connection connection = harness.postgres.connect(harness.database)) {
@@ -274,15 +283,15 @@ class RandomizedConsistencyIT {
         Map<String, JsonNode> expected = expectedValues(connection, table);
         rows += expected.size();
         for (Map.Entry<String, JsonNode> row : expected.entrySet()) {
-          JsonNode cached = cached(harness, table, row.getKey());
+          JsonNode cached = cached(redis, table, row.getKey());
           if (!row.getValue().equals(cached)) {
             divergences.add(divergence(row.getKey(), row.getValue(), cached));
           }
         }
-        for (String key : keysUnder(harness, table.keyPrefix())) {
+        for (String key : keysUnder(redis, table.keyPrefix())) {
           if (!expected.containsKey(key)) {
             divergences.add(
-                new Divergence(key, "no key (no row)", show(cached(harness, table, key))));
+                new Divergence(key, "no key (no row)", show(cached(redis, table, key))));
           }
         }
       }
@@ -306,9 +315,9 @@ class RandomizedConsistencyIT {
    * What Redis holds at {@code key} as JSON, without the reserved {@code __} members: a hash as an
    * object of its fields. Null when there is no key.
    */
-  private static JsonNode cached(SyncHarness harness, MappedTable table, String key)
+  private static JsonNode cached(
+      RedisClusterCommands<String, String> redis, MappedTable table, String key)
       throws IOException {
-    RedisCommands<String, String> redis = harness.redis.redis();
     String type = redis.type(key);
     if (type.equals("none")) {
       return null;
@@ -318,7 +327,14 @@ class RandomizedConsistencyIT {
     }
     if (type.equals("hash")) {
       ObjectNode fields = JSON.createObjectNode();
-      harness.redis.hash(key).forEach(fields::put);
+      redis
+          .hgetall(key)
+          .forEach(
+              (field, value) -> {
+                if (!field.startsWith("__")) {
+                  fields.put(field, value);
+                }
+              });
       return fields;
     }
     JsonNode value = JSON.readTree(redis.get(key));
@@ -331,12 +347,16 @@ class RandomizedConsistencyIT {
     return value;
   }
 
-  private static List<String> keysUnder(SyncHarness harness, String prefix) {
+  private static List<String> keysUnder(RedisClusterCommands<String, String> redis, String prefix) {
+    if (redis instanceof io.lettuce.core.cluster.api.sync.RedisAdvancedClusterCommands<?, ?>) {
+      // KEYS on every master: the final comparison runs on a cluster that no longer changes.
+      return redis.keys(prefix + "*").stream().sorted().toList();
+    }
     Set<String> keys = new TreeSet<>();
     ScanArgs match = ScanArgs.Builder.matches(prefix + "*").limit(1_000);
     ScanCursor cursor = ScanCursor.INITIAL;
     do {
-      KeyScanCursor<String> page = harness.redis.redis().scan(cursor, match);
+      KeyScanCursor<String> page = redis.scan(cursor, match);
       keys.addAll(page.getKeys());
       cursor = page;
     } while (!cursor.isFinished());

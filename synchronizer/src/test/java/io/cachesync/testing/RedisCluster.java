@@ -338,6 +338,14 @@ public final class RedisCluster implements AutoCloseable {
     return masters().stream().map(Node::address).toList();
   }
 
+  /**
+   * Every server of the cluster, masters and replicas, killed ones included: for watchers that
+   * follow a server across restarts (a {@link WriteHistory} on each).
+   */
+  public List<RedisServer> servers() {
+    return List.copyOf(nodes);
+  }
+
   /** Every node the cluster knows, failed ones included, as a live node reports them now. */
   public List<Node> nodes() {
     IllegalStateException last = null;
