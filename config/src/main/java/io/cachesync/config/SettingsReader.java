@@ -187,28 +187,10 @@ final class SettingsReader {
     }
   }
 
-  /**
-   * A Redis URI the daemon and the jobs can use. A cluster URI is understood (the writer for a
-   * cluster is being built on it) but not accepted yet: every job would refuse it later and less
-   * clearly.
-   */
-  private static String redisUri(String text) {
-    RedisSettings settings = new RedisSettings(text);
-    if (settings.cluster()) {
-      throw new IllegalArgumentException(
-          "'"
-              + settings.redactedUri()
-              + "' names a Redis Cluster, which this release does not write to yet; point"
-              + " redis.uri at one master (redis://host:6379) or at Sentinel"
-              + " (redis-sentinel://host:26379#master)");
-    }
-    return settings.uri();
-  }
-
   private static Optional<RedisSettings> redis(Section section, Path directory) {
     Optional<String> uri =
         section.has("uri")
-            ? section.secretValue("uri", SettingsReader::redisUri)
+            ? section.secretValue("uri", text -> new RedisSettings(text).uri())
             : Optional.of(RedisSettings.DEFAULT_URI);
     if (section.has("passwordFile")) {
       Optional<String> password = SecretFile.read(section, "passwordFile", directory);

@@ -51,9 +51,9 @@ class SettingsProblemsTest {
             List.of(
                 "bad-redis-uri.yml:6:3: redis.uri: 'http://user:****@127.0.0.1:6379' is not a Redis URI: it starts with redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster:// (e.g. redis://127.0.0.1:6379)")),
         Arguments.of(
-            "cluster-not-yet.yml",
+            "cluster-database.yml",
             List.of(
-                "cluster-not-yet.yml:6:3: redis.uri: 'redis-cluster://cachesync:****@10.0.0.1:6379,10.0.0.2:6379' names a Redis Cluster, which this release does not write to yet; point redis.uri at one master (redis://host:6379) or at Sentinel (redis-sentinel://host:26379#master)")),
+                "cluster-database.yml:6:3: redis.uri: 'redis-cluster://cachesync:****@10.0.0.1:6379,10.0.0.2:6379/2' selects database 2; a Redis Cluster has database 0 only: remove '/2'")),
         Arguments.of(
             "sentinel-without-master.yml",
             List.of(
