@@ -94,6 +94,13 @@ public final class ClusterCacheWriter implements CacheWriter {
   private final Map<String, Version> acknowledgedByShard = new HashMap<>();
 
   private String storePositionDigest;
+
+  /** evict.lua as one master runs it, loaded on every node: for a TRUNCATE's routed evictions. */
+  private String evictDigest;
+
+  /** Walks the keyspace of every master (a TRUNCATE's keys). */
+  private final ClusterKeyspace keyspace;
+
   private boolean refreshNeeded;
 
   /** The writer's lease, on the state's slot. */
@@ -118,6 +125,7 @@ public final class ClusterCacheWriter implements CacheWriter {
     this.truncatesKey = stateKeyPrefix + "truncates";
     this.appliedChannel = stateKeyPrefix + "applied";
     this.shardKeyPrefix = shardKeyPrefix;
+    this.keyspace = new ClusterKeyspace(client, routed);
   }
 
   /**
@@ -160,8 +168,7 @@ public final class ClusterCacheWriter implements CacheWriter {
               shardKeyPrefix,
               Boolean.getBoolean(LettuceCacheWriter.UNSAFE_NO_LEASE_FENCE) ? null : leaseOwner);
       try {
-        writer.storePositionDigest =
-            writer.routed.sync().scriptLoad(WriterScripts.text("store_position"));
+        writer.loadScripts();
         writer.useTopology();
         writer.claimIfHeld();
       } catch (RuntimeException e) {
@@ -310,9 +317,7 @@ public final class ClusterCacheWriter implements CacheWriter {
           storePosition(before, reached);
           reached = max(reached, before);
           done = i;
-          for (Shard shard : List.copyOf(shards.values())) {
-            outcome = outcome.plus(shard.evictor().evict(truncate));
-          }
+          outcome = outcome.plus(evictTable(truncate));
           applyToShards(List.of(), truncate.version(), true, true);
           storePosition(truncate.version(), reached);
           reached = max(reached, truncate.version());
@@ -445,40 +450,138 @@ public final class ClusterCacheWriter implements CacheWriter {
     throw new IllegalArgumentException("not a key's operation: " + operation);
   }
 
-  /** Stores the batch's position in the synchronizer's position hash (store_position.lua). */
-  private void storePosition(Version position, Version acknowledged) {
-    String outcome;
+  /**
+   * The scripts this writer runs through the routed connection (the batch's position, a TRUNCATE's
+   * evictions), called by their digest, computed here: loading them on every node up front would
+   * fail while any node, even a failed one, does not answer. A node that does not have one yet
+   * answers NOSCRIPT, and gets the script's text with EVAL ({@link #routedScript}).
+   */
+  private void loadScripts() {
+    storePositionDigest = digest(WriterScripts.text("store_position"));
+    evictDigest = digest(WriterScripts.text("evict"));
+  }
+
+  private static String digest(String script) {
     try {
-      outcome = callStorePosition(position, acknowledged);
+      return java.util.HexFormat.of()
+          .formatHex(
+              java.security.MessageDigest.getInstance("SHA-1")
+                  .digest(script.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Runs script {@code name} on the master of its first key, by digest, or by its text where the
+   * node answers NOSCRIPT.
+   */
+  private String routedScript(String name, String digest, String[] keys, String... arguments) {
+    try {
+      return routed.sync().evalsha(digest, ScriptOutputType.STATUS, keys, arguments);
     } catch (RedisCommandExecutionException e) {
       if (!String.valueOf(e.getMessage()).startsWith("NOSCRIPT")) {
         throw e;
       }
-      storePositionDigest = routed.sync().scriptLoad(WriterScripts.text("store_position"));
-      outcome = callStorePosition(position, acknowledged);
+      return routed.sync().eval(WriterScripts.text(name), ScriptOutputType.STATUS, keys, arguments);
     }
+  }
+
+  /** Stores the batch's position in the synchronizer's position hash (store_position.lua). */
+  private void storePosition(Version position, Version acknowledged) {
+    String outcome = callStorePosition(position, acknowledged);
     if (outcome.startsWith("behind:")) {
       throw new CacheRolledBackException(acknowledged, outcome.substring("behind:".length()));
     }
   }
 
   private String callStorePosition(Version position, Version acknowledged) {
-    return routed
-        .sync()
-        .evalsha(
-            storePositionDigest,
-            ScriptOutputType.STATUS,
-            new String[] {positionKey, truncatesKey},
-            acknowledged.text(),
-            position.text(),
-            position.toString(),
-            Instant.now().toString(),
-            position.initialLoad() ? "" : position.appliedText(),
-            appliedChannel);
+    return routedScript(
+        "store_position",
+        storePositionDigest,
+        new String[] {positionKey, truncatesKey},
+        acknowledged.text(),
+        position.text(),
+        position.toString(),
+        Instant.now().toString(),
+        position.initialLoad() ? "" : position.appliedText(),
+        appliedChannel);
   }
 
   private static Version max(Version a, Version b) {
     return a.compareTo(b) >= 0 ? a : b;
+  }
+
+  /**
+   * Evicts every key of a truncated table on every master: a walk that sees each key even while
+   * slots move or a master fails over ({@link ClusterKeyspace}), and for each key the template
+   * matches the version-guarded evict.lua, routed to the key's master (Lettuce follows MOVED and
+   * ASK), so that a key written after the TRUNCATE stays. Each page first checks that this writer
+   * still holds the lease. Unlike on one master nothing is left to the background: the batch waits
+   * for the whole table.
+   */
+  private BatchOutcome evictTable(EvictTable truncate) {
+    long[] counts = new long[2];
+    keyspace.walk(
+        truncate.keyGlob(),
+        1_000,
+        keys -> {
+          requireLease();
+          List<io.lettuce.core.RedisFuture<String>> replies = new ArrayList<>(keys.size());
+          List<String> owned = new ArrayList<>(keys.size());
+          for (String key : keys) {
+            if (truncate.owns(key)) {
+              owned.add(key);
+              replies.add(
+                  routed
+                      .async()
+                      .evalsha(
+                          evictDigest,
+                          ScriptOutputType.STATUS,
+                          new String[] {key},
+                          truncate.version().text()));
+            }
+          }
+          for (int i = 0; i < replies.size(); i++) {
+            String status;
+            try {
+              status = LettuceClients.await(replies.get(i));
+            } catch (RedisUnavailableException e) {
+              if (!String.valueOf(e.getMessage()).contains("NOSCRIPT")) {
+                throw e;
+              }
+              status =
+                  routedScript(
+                      "evict", evictDigest, new String[] {owned.get(i)}, truncate.version().text());
+            }
+            if (status.equals("evicted")) {
+              counts[0]++;
+            } else if (status.equals("stale")) {
+              counts[1]++;
+            }
+          }
+          return true;
+        });
+    LOG.info(
+        "TRUNCATE of {}: evicted {} keys of '{}' on every master",
+        truncate.table(),
+        counts[0],
+        truncate.template());
+    return new BatchOutcome(0, counts[0], counts[1], List.of());
+  }
+
+  /**
+   * Checks that this writer holds the lease, for writes outside the shards' transactions.
+   *
+   * @throws WriterRoleLostException when another owner holds it
+   */
+  private void requireLease() {
+    if (leaseOwner != null) {
+      String holder = routed.sync().get(leaseKey);
+      if (!leaseOwner.equals(holder)) {
+        throw new WriterRoleLostException(leaseKey, String.valueOf(holder));
+      }
+    }
   }
 
   /** Deletes the position a load stored, so that the next start loads again. */
@@ -605,10 +708,6 @@ public final class ClusterCacheWriter implements CacheWriter {
           && this.key.equals(key)
           && pipeline.isOpen()
           && direct.isOpen();
-    }
-
-    TableEvictor evictor() {
-      return new TableEvictor(pipeline, direct.sync(), scripts, new WriterLeaseFence(key, null));
     }
 
     /** This master's proto-max-bulk-len, as {@link LettuceCacheWriter#maxValueBytes()} reads it. */

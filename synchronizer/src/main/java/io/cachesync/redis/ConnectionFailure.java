@@ -303,7 +303,10 @@ record ConnectionFailure(boolean refused, boolean certificate, String address, S
     return String.join(", ", names);
   }
 
-  /** The server that failed, as the client's exceptions name it, else the one in the URI. */
+  /**
+   * The server that failed, as the client's exceptions name it, else the one in the URI (a
+   * cluster's first seed).
+   */
   static Endpoint endpoint(RedisSettings settings, Throwable failure) {
     for (Throwable cause = failure; cause != null; cause = next(cause)) {
       String message = String.valueOf(cause.getMessage());
@@ -319,7 +322,9 @@ record ConnectionFailure(boolean refused, boolean certificate, String address, S
         return new Endpoint(false, server.group(1), Integer.parseInt(server.group(2)));
       }
     }
-    RedisURI uri = RedisURI.create(settings.uri());
+    // A cluster's URI names several nodes, which Lettuce does not parse as one: the first seed.
+    RedisURI uri =
+        RedisURI.create(settings.cluster() ? settings.clusterSeeds().get(0) : settings.uri());
     if (!uri.getSentinels().isEmpty()) {
       RedisURI first = uri.getSentinels().get(0);
       return new Endpoint(true, first.getHost(), first.getPort());

@@ -4,8 +4,10 @@ import io.cachesync.model.CacheOperation;
 import io.cachesync.model.Version;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisFuture;
+import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
@@ -20,16 +22,39 @@ import java.util.concurrent.TimeoutException;
  * a hash table, GET for a json one) leave in one write, and several batches may be in flight while
  * the caller prepares the next. One thread uses a reader: it sends a batch, then later waits for
  * it, in the order it sent them.
+ *
+ * <p>On a Redis Cluster the connection routes each command to the master of its key's slot, and one
+ * flush sends what waits for every node. A command Redis redirects (MOVED, ASK: its slot moved
+ * since the client last read the topology), or one for a node whose connection was still being made
+ * when the batch was flushed, is written to that node's buffer after the flush, where it would wait
+ * for the next one: while waiting for its replies, the reader flushes again every {@link
+ * #FLUSH_AGAIN_MILLIS} ms.
  */
 public final class LettuceCacheReader implements AutoCloseable {
   private static final long TIMEOUT_SECONDS = LettuceClients.COMMAND_TIMEOUT.toSeconds();
 
-  private final StatefulRedisConnection<String, String> connection;
-  private final RedisAsyncCommands<String, String> async;
+  /** How long a reader of a cluster waits for a reply before it flushes again. */
+  private static final long FLUSH_AGAIN_MILLIS = 20;
+
+  private final StatefulConnection<String, String> connection;
+  private final RedisClusterAsyncCommands<String, String> async;
+  private final boolean cluster;
 
   LettuceCacheReader(StatefulRedisConnection<String, String> connection) {
+    this(connection, connection.async(), false);
+  }
+
+  LettuceCacheReader(StatefulRedisClusterConnection<String, String> connection) {
+    this(connection, connection.async(), true);
+  }
+
+  private LettuceCacheReader(
+      StatefulConnection<String, String> connection,
+      RedisClusterAsyncCommands<String, String> async,
+      boolean cluster) {
     this.connection = connection;
-    this.async = connection.async();
+    this.async = async;
+    this.cluster = cluster;
     connection.setAutoFlushCommands(false);
   }
 
@@ -65,7 +90,7 @@ public final class LettuceCacheReader implements AutoCloseable {
       List<Integer> otherType = new ArrayList<>();
       for (int i = 0; i < replies.size(); i++) {
         try {
-          Object reply = replies.get(i).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+          Object reply = reply(replies.get(i));
           values.add(
               reply instanceof CachedValue compared
                   ? compared
@@ -158,9 +183,31 @@ public final class LettuceCacheReader implements AutoCloseable {
     return true;
   }
 
-  private static <T> T await(RedisFuture<T> reply) {
-    try {
+  /**
+   * The reply, waited for at most {@link #TIMEOUT_SECONDS}; on a cluster, flushing again while it
+   * does not come (see the class comment).
+   */
+  private <T> T reply(RedisFuture<T> reply)
+      throws ExecutionException, TimeoutException, InterruptedException {
+    if (!cluster) {
       return reply.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+    while (true) {
+      try {
+        return reply.get(FLUSH_AGAIN_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        if (System.nanoTime() - deadline > 0) {
+          throw e;
+        }
+        connection.flushCommands();
+      }
+    }
+  }
+
+  private <T> T await(RedisFuture<T> reply) {
+    try {
+      return reply(reply);
     } catch (ExecutionException | TimeoutException e) {
       throw new IllegalStateException("Redis did not answer: " + e, e);
     } catch (InterruptedException e) {

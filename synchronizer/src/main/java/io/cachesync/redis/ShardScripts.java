@@ -24,7 +24,7 @@ import java.util.stream.Collectors;
  * <p>The wrapper is built from the script's own text, which becomes a local function whose
  * parameters KEYS and ARGV shadow Redis's: the one text serves both layouts, so they cannot drift.
  */
-final class ShardScripts {
+public final class ShardScripts {
   /** The scripts a shard's transaction runs: the row scripts, wrapped, and its position's. */
   static final List<String> NAMES =
       List.of(
@@ -43,8 +43,8 @@ final class ShardScripts {
 
   private ShardScripts() {}
 
-  /** The text of script {@code name} as a cluster's master runs it. */
-  static String text(String name) {
+  /** The text of script {@code name} as a cluster's master runs it (public for the tests). */
+  public static String text(String name) {
     String script = WriterScripts.text(name);
     if (name.equals("bulk_load")) {
       // Outside any transaction, and fenced by the shard key's own owner and epoch (bulk_load.lua

@@ -80,6 +80,17 @@ public final class WriteHistory implements AutoCloseable {
 
   private final RedisServer server;
   private final String evictScriptSha;
+
+  /**
+   * The digests of evict.lua and write_hash.lua as a Redis Cluster's masters run them, wrapped
+   * ({@link io.cachesync.redis.ShardScripts}): their keys follow the shard key, the lease owner and
+   * their count.
+   */
+  private final String clusterEvictSha;
+
+  private final String clusterHashSha;
+
+  private final Set<String> clusterWriteShas;
   private final Set<String> writeScriptShas;
   private final String hashScriptSha;
   private final AtomicLong refused = new AtomicLong();
@@ -144,6 +155,10 @@ public final class WriteHistory implements AutoCloseable {
   public WriteHistory(RedisServer server) {
     this.server = server;
     this.evictScriptSha = sha1("/io/cachesync/redis/evict.lua");
+    this.clusterEvictSha = sha1Of(io.cachesync.redis.ShardScripts.text("evict"));
+    this.clusterHashSha = sha1Of(io.cachesync.redis.ShardScripts.text("write_hash"));
+    this.clusterWriteShas =
+        Set.of(clusterHashSha, sha1Of(io.cachesync.redis.ShardScripts.text("write_json")));
     this.hashScriptSha = sha1("/io/cachesync/redis/write_hash.lua");
     this.writeScriptShas =
         Set.of(
@@ -233,21 +248,41 @@ public final class WriteHistory implements AutoCloseable {
                 command.equals("EVALSHA")
                     && words.size() >= 3
                     && writeScriptShas.contains(words.get(1));
-            // write_hash.lua takes key pairs (a row's key and the key it merges from).
+            boolean clusterWriteCall =
+                command.equals("EVALSHA")
+                    && words.size() >= 6
+                    && clusterWriteShas.contains(words.get(1));
+            // write_hash.lua takes key pairs (a row's key and the key it merges from); wrapped,
+            // their count follows the shard key and the owner.
             rowsCalled =
-                !writeCall
-                    ? 0
-                    : words.get(1).equals(hashScriptSha) ? Long.parseLong(words.get(2)) / 2 : 1;
+                clusterWriteCall
+                    ? (words.get(1).equals(clusterHashSha) ? Long.parseLong(words.get(5)) / 2 : 1)
+                    : !writeCall
+                        ? 0
+                        : words.get(1).equals(hashScriptSha) ? Long.parseLong(words.get(2)) / 2 : 1;
             rowsWritten = 0;
             // EVALSHA sha numkeys key [position-key] version [fence]: an orphan sweep's eviction
-            // names the position key too.
+            // names the position key too. Wrapped: EVALSHA sha 1 shard owner n key [...] version.
             int evictKeys = evictKeyCount(command, words);
             boolean evict =
                 evictKeys > 0
                     && words.size() >= 4 + evictKeys
                     && words.get(1).equals(evictScriptSha);
-            evictKey = evict ? words.get(3) : null;
-            evictVersion = evict ? words.get(3 + evictKeys) : null;
+            boolean clusterEvict =
+                command.equals("EVALSHA")
+                    && words.size() >= 8
+                    && words.get(1).equals(clusterEvictSha);
+            if (clusterEvict) {
+              int keys = Integer.parseInt(words.get(5));
+              evictKey = words.get(6);
+              evictVersion = words.size() > 6 + keys ? words.get(6 + keys) : null;
+              if (evictVersion == null) {
+                evictKey = null;
+              }
+            } else {
+              evictKey = evict ? words.get(3) : null;
+              evictVersion = evict ? words.get(3 + evictKeys) : null;
+            }
           } else if (command.equals("HSET") && words.size() >= 4 && words.get(2).equals("__v")) {
             written(words.get(1), words.get(3), true);
           } else if (command.equals("SET") && words.size() >= 3) {
@@ -470,6 +505,17 @@ public final class WriteHistory implements AutoCloseable {
   }
 
   /** The SHA1 Redis names a script by, as EVALSHA calls show it. */
+  private static String sha1Of(String text) {
+    try {
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-1")
+              .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return java.util.HexFormat.of().formatHex(digest);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   private static String sha1(String resource) {
     try (var in = WriteHistory.class.getResourceAsStream(resource)) {
       byte[] digest = java.security.MessageDigest.getInstance("SHA-1").digest(in.readAllBytes());
