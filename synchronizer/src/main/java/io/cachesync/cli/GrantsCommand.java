@@ -76,7 +76,10 @@ final class GrantsCommand implements Callable<Integer> {
       out.println("-- PostgreSQL (run with psql as a superuser)");
       out.print(postgres.script());
       out.println();
-      out.println("# Redis (run with redis-cli as an admin user)");
+      out.println(
+          configuration.settings().redis().cluster()
+              ? "# Redis Cluster (run with redis-cli as an admin user on every node of the cluster)"
+              : "# Redis (run with redis-cli as an admin user)");
       out.println(redis.line());
     } else if (postgres != null) {
       out.print(postgres.script());

@@ -22,6 +22,15 @@ import java.util.stream.Collectors;
 public record RedisAclGrant(List<String> arguments, List<String> warnings) {
   private static final String DEFAULT_USER = "default";
 
+  /**
+   * Redis keeps ACL users per node, and a cluster does not pass them on: a node without the user
+   * refuses cachesync, and a replica without it does so once a failover makes it the master.
+   */
+  private static final String CLUSTER_WARNING =
+      "redis.uri names a Redis Cluster: run this line on every node of the cluster, masters and"
+          + " replicas alike (each node keeps its own ACL users, and a replica becomes a master at"
+          + " a failover), and on every node added later";
+
   public RedisAclGrant {
     arguments = List.copyOf(arguments);
     warnings = List.copyOf(warnings);
@@ -34,6 +43,11 @@ public record RedisAclGrant(List<String> arguments, List<String> warnings) {
       warnings.add(
           "redis.uri names Sentinel: this line is for the Redis master and its replicas (run it on"
               + " each); the Sentinels' own users are not covered");
+      return new RedisAclGrant(grant.arguments(), warnings);
+    }
+    if (configuration.settings().redis().cluster()) {
+      List<String> warnings = new ArrayList<>(grant.warnings());
+      warnings.add(CLUSTER_WARNING);
       return new RedisAclGrant(grant.arguments(), warnings);
     }
     return grant;

@@ -24,7 +24,7 @@ public final class Preflight {
     SynchronizerSettings settings = configuration.settings();
     findings.addAll(
         new RedisPreflight(
-                settings.redis(), RedisRights.of(configuration), settings.stateKeyPrefix())
+                settings, RedisRights.of(configuration), configuration.mapping().tables())
             .run());
     return new PreflightReport(findings);
   }

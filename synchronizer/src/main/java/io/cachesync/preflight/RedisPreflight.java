@@ -2,6 +2,8 @@ package io.cachesync.preflight;
 
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.RedisSettings;
+import io.cachesync.config.SynchronizerSettings;
+import io.cachesync.model.TableMapping;
 import io.cachesync.redis.RedisAdmin;
 import io.cachesync.redis.RedisRefusedException;
 import io.cachesync.redis.RedisRights;
@@ -17,30 +19,39 @@ import java.util.stream.Collectors;
  * Checks that Redis can hold the cache: it answers, it is the master (writes to a replica fail or
  * are lost), it is recent enough, its eviction policy cannot drop the synchronizer's own state, and
  * the configured user has every right cachesync needs ({@link RedisRights}) and can run the
- * writer's scripts.
+ * writer's scripts. A Redis Cluster is checked by {@link ClusterPreflight}, each master as one
+ * Redis is checked here, with the helpers below.
  */
 final class RedisPreflight {
-  private static final String SUBJECT = "redis";
+  static final String SUBJECT = "redis";
   private static final int[] MINIMUM_VERSION = {6, 2};
 
   /** Where every ACL problem's fix points. */
   static final String GRANTS_FIX =
       "the ACL SETUSER line `cachesync grants --redis` prints (every right cachesync needs)";
 
+  private final SynchronizerSettings synchronizer;
   private final RedisSettings settings;
   private final RedisRights rights;
   private final String stateKeyPrefix;
+  private final List<TableMapping> tables;
 
   /**
-   * @param stateKeyPrefix the synchronizer's own keys, under which the checks write throwaway keys
+   * @param tables the mapped tables, whose key templates a Redis Cluster spreads over its masters
    */
-  RedisPreflight(RedisSettings settings, RedisRights rights, String stateKeyPrefix) {
-    this.settings = settings;
+  RedisPreflight(SynchronizerSettings settings, RedisRights rights, List<TableMapping> tables) {
+    this.synchronizer = settings;
+    this.settings = settings.redis();
     this.rights = rights;
-    this.stateKeyPrefix = stateKeyPrefix;
+    // The synchronizer's own keys, under which the checks write throwaway keys.
+    this.stateKeyPrefix = settings.stateKeyPrefix();
+    this.tables = List.copyOf(tables);
   }
 
   List<Finding> run() throws ServerUnreachableException {
+    if (settings.cluster()) {
+      return new ClusterPreflight(synchronizer, rights, tables).run();
+    }
     List<Finding> findings = new ArrayList<>();
     try (RedisAdmin redis = RedisAdmin.connect(settings)) {
       Map<String, String> server = redis.info("server");
@@ -70,7 +81,7 @@ final class RedisPreflight {
       }
       findings.add(evictionPolicy(maxmemoryPolicy(redis)));
       if (recent && master) {
-        List<Finding> acl = acl(redis.lacking(rights, stateKeyPrefix));
+        List<Finding> acl = acl(rights, redis.lacking(rights, stateKeyPrefix), GRANTS_FIX);
         findings.addAll(acl);
         if (acl.stream().anyMatch(Finding::failed)) {
           findings.add(
@@ -90,7 +101,7 @@ final class RedisPreflight {
   }
 
   /** The eviction policy, from INFO (which a least-privilege user may run), else CONFIG GET. */
-  private static Optional<String> maxmemoryPolicy(RedisAdmin redis) {
+  static Optional<String> maxmemoryPolicy(RedisAdmin redis) {
     String policy = redis.info("memory").get("maxmemory_policy");
     return policy != null ? Optional.of(policy) : redis.configGet("maxmemory-policy");
   }
@@ -105,8 +116,12 @@ final class RedisPreflight {
         + ")";
   }
 
-  /** What the user lacks, each named with its fix. */
-  private List<Finding> acl(RedisRights.Gaps gaps) {
+  /**
+   * What the user lacks, each named with its fix.
+   *
+   * @param grantsFix where the fix of every ACL problem points
+   */
+  static List<Finding> acl(RedisRights rights, RedisRights.Gaps gaps, String grantsFix) {
     String user = "ACL user " + rights.user();
     List<Finding> findings = new ArrayList<>();
     List<Command> missing =
@@ -122,7 +137,7 @@ final class RedisPreflight {
                   + "; add "
                   + missing.stream().map(c -> "+" + c.name()).collect(Collectors.joining(" "))
                   + ", or run "
-                  + GRANTS_FIX));
+                  + grantsFix));
     }
     for (KeyPattern pattern : gaps.keyPatterns()) {
       findings.add(
@@ -137,7 +152,7 @@ final class RedisPreflight {
                   + "; add ~"
                   + pattern.pattern()
                   + ", or run "
-                  + GRANTS_FIX));
+                  + grantsFix));
     }
     boolean publish = gaps.commands().stream().anyMatch(c -> c.name().equals("publish"));
     if (publish || !gaps.channels().isEmpty()) {
@@ -152,7 +167,7 @@ final class RedisPreflight {
                   + " (clients polling the applied field of the position still see it); add "
                   + (publish ? "+publish" : "&" + channels)
                   + ", or run "
-                  + GRANTS_FIX));
+                  + grantsFix));
     }
     if (findings.isEmpty()) {
       findings.add(
@@ -165,14 +180,14 @@ final class RedisPreflight {
     return findings;
   }
 
-  private static List<Finding> scripts(List<String> problems) {
+  static List<Finding> scripts(List<String> problems) {
     if (problems.isEmpty()) {
       return List.of(Finding.ok(SUBJECT, "the writer's Lua scripts run as this Redis user"));
     }
     return problems.stream().map(problem -> Finding.failed(SUBJECT, problem)).toList();
   }
 
-  private static Finding evictionPolicy(Optional<String> policy) {
+  static Finding evictionPolicy(Optional<String> policy) {
     if (policy.isEmpty()) {
       return Finding.warning(
           SUBJECT,

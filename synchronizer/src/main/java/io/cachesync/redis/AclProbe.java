@@ -56,10 +56,35 @@ final class AclProbe {
   private final String stateKeyPrefix;
   private final String base;
 
+  /** Whether the probes go to a master of a Redis Cluster, where SELECT has no place. */
+  private final boolean cluster;
+
   AclProbe(RedisCommands<String, String> redis, String stateKeyPrefix) {
+    this(redis, stateKeyPrefix, stateKeyPrefix + "preflight:", false);
+  }
+
+  private AclProbe(
+      RedisCommands<String, String> redis,
+      String stateKeyPrefix,
+      String scratchPrefix,
+      boolean cluster) {
     this.redis = requireNonNull(redis, "redis");
     this.stateKeyPrefix = requireNonNull(stateKeyPrefix, "stateKeyPrefix");
-    this.base = stateKeyPrefix + "preflight:" + UUID.randomUUID() + ":probe:";
+    this.base = scratchPrefix + UUID.randomUUID() + ":probe:";
+    this.cluster = cluster;
+  }
+
+  /**
+   * Probes on a master of a Redis Cluster. The state keys' prefix holds the hash tag of one slot,
+   * on one master: the throwaway keys go under {@code scratchPrefix} instead, whose hash tag is of
+   * a slot this master serves, so that the keys a probe writes are written (a few probes take two
+   * keys, which must share a slot) and the DEL after deletes them.
+   *
+   * @param scratchPrefix e.g. {@code cachesync:<name>:shard:preflight:{<tag>}:}
+   */
+  static AclProbe onClusterMaster(
+      RedisCommands<String, String> redis, String stateKeyPrefix, String scratchPrefix) {
+    return new AclProbe(redis, stateKeyPrefix, requireNonNull(scratchPrefix), true);
   }
 
   Gaps run(RedisRights rights) {
@@ -82,6 +107,9 @@ final class AclProbe {
           multi = command; // last: see below
           continue;
         }
+        if (cluster && command.name().equals("select")) {
+          continue; // a cluster has database 0 only, and refuses SELECT whoever asks
+        }
         switch (answer(probe)) {
           case COMMAND_REFUSED -> commands.add(command);
           case KEY_REFUSED -> stateKeysRefused = true;
@@ -91,7 +119,7 @@ final class AclProbe {
       }
       for (KeyPattern pattern : rights.keyPatterns()) {
         if (writeAnswer(pattern.sample()) == Answer.KEY_REFUSED
-            || (pattern.owner().equals(RedisRights.STATE) && stateKeysRefused)) {
+            || (stateKeysRefused && pattern.owner().equals(RedisRights.STATE) && covers(pattern))) {
           keys.add(pattern);
         }
       }
@@ -105,6 +133,27 @@ final class AclProbe {
     }
     commands.sort(Comparator.comparingInt(rights.commands()::indexOf));
     return new Gaps(commands, keys, channels);
+  }
+
+  /**
+   * Whether the probes' own keys match {@code pattern}: of the synchronizer's patterns, the one a
+   * refusal of them tells about (on a cluster they go under the shard keys' pattern, not the state
+   * keys').
+   */
+  private boolean covers(KeyPattern pattern) {
+    String glob = pattern.pattern();
+    if (!glob.endsWith("*")) {
+      return false;
+    }
+    StringBuilder literal = new StringBuilder();
+    for (int i = 0; i < glob.length() - 1; i++) {
+      char c = glob.charAt(i);
+      if (c == '\\' && i + 1 < glob.length() - 1) {
+        c = glob.charAt(++i);
+      }
+      literal.append(c);
+    }
+    return base.startsWith(literal.toString());
   }
 
   /**
@@ -192,6 +241,10 @@ final class AclProbe {
     probes.put("client|id", RedisCommands::clientId);
     probes.put("client|list", RedisCommands::clientList);
     probes.put("client|kill", r -> r.clientKill(KillArgs.Builder.id(Long.MAX_VALUE)));
+    // Names the probing connection, which is closed after the preflight.
+    probes.put("client|setname", r -> r.clientSetname("cachesync-preflight"));
+    probes.put("cluster|nodes", RedisCommands::clusterNodes);
+    probes.put("cluster|info", RedisCommands::clusterInfo);
     probes.put("info", r -> r.info("server"));
     probes.put("dbsize", RedisCommands::dbsize);
     probes.put("randomkey", RedisCommands::randomkey);

@@ -400,8 +400,10 @@ public final class ClusterCacheWriter implements CacheWriter {
         if (String.valueOf(cause.getMessage()).contains("FENCED")) {
           fenced = true;
         } else {
+          // Opened again, on the topology read again, before anything else is written or read.
           shard.close();
           shards.values().remove(shard);
+          refreshNeeded = true;
         }
         // A shard that lost acknowledged writes says more than another's outage.
         if (failure == null || cause instanceof CacheRolledBackException) {
@@ -598,6 +600,7 @@ public final class ClusterCacheWriter implements CacheWriter {
   @Override
   public Optional<Version> position() {
     try {
+      refreshIfNeeded();
       Optional<Version> stored =
           Optional.ofNullable(routed.sync().hget(positionKey, "version")).map(Version::parse);
       if (stored.isEmpty()) {

@@ -2,6 +2,7 @@ package io.cachesync.redis;
 
 import io.cachesync.ServerUnreachableException;
 import io.cachesync.config.RedisSettings;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -31,14 +32,29 @@ public interface RedisAdmin extends AutoCloseable {
   Optional<String> configGet(String parameter);
 
   /**
-   * Runs each of the writer's scripts once on throwaway keys under {@code stateKeyPrefix}, as the
-   * writer calls them; what failed, each with its fix, or empty when every script ran.
+   * The fields of {@code CLUSTER INFO} as this node sees the cluster ({@code cluster_state}, {@code
+   * cluster_slots_ok}, ...); none when the user may not run it or the node is not a cluster's.
    */
-  java.util.List<String> scriptProblems(String stateKeyPrefix);
+  Map<String, String> clusterInfo();
+
+  /**
+   * The cluster as this node sees it ({@code CLUSTER NODES}): the slots it says it serves itself,
+   * which other nodes may not know yet, and those of every master; empty when the user may not ask
+   * or the node is not a cluster's.
+   */
+  Optional<ClusterAdmin.View> clusterView();
+
+  /**
+   * Runs each of the writer's scripts once on throwaway keys under {@code stateKeyPrefix} (on a
+   * cluster's master, in slots it serves: {@link ClusterAdmin#master}), as the writer calls them;
+   * what failed, each with its fix, or empty when every script ran.
+   */
+  List<String> scriptProblems(String stateKeyPrefix);
 
   /**
    * Which of {@code rights} the logged-in user lacks, probed without changing anything cachesync or
-   * an application keeps (throwaway keys go under {@code stateKeyPrefix}).
+   * an application keeps (throwaway keys go under {@code stateKeyPrefix}; on a cluster's master,
+   * into a slot it serves: {@link ClusterAdmin#master}).
    */
   RedisRights.Gaps lacking(RedisRights rights, String stateKeyPrefix);
 

@@ -18,6 +18,11 @@ import java.util.Locale;
  * connect), the key patterns of the mapped tables and of the synchronizer's state, and the channel
  * it publishes on. {@code cachesync grants --redis} prints it and the preflight checks it.
  *
+ * <p>On a Redis Cluster ({@link #CLUSTER}) ACL users are kept per node, so every node needs these
+ * rights (a replica too: a failover makes it a master); the state keys are {@code
+ * {cachesync:<name>}:*} and each master holds a shard key {@code cachesync:<name>:shard:*}; there
+ * is only database 0, so never {@code SELECT}.
+ *
  * <p>Not in it: {@code HELLO} and {@code AUTH}, which Redis runs for any user; {@code CONFIG GET},
  * which would also reveal {@code requirepass} (the preflight reads the eviction policy from {@code
  * INFO} instead, and the writer assumes Redis's default {@code proto-max-bulk-len} when refused);
@@ -143,6 +148,25 @@ public record RedisRights(
           new Command(
               "publish", "announces the read-your-writes bound on cachesync:<name>:applied"));
 
+  /**
+   * What a Redis Cluster needs besides: the cluster client learns the topology with {@code CLUSTER
+   * NODES} and {@code INFO} on connections it names with {@code CLIENT SETNAME} (and logs a refusal
+   * of it in Redis's ACL log), and the preflight reads {@code CLUSTER INFO}.
+   */
+  static final List<Command> CLUSTER =
+      List.of(
+          new Command(
+              "cluster|nodes",
+              "the cluster client finds the masters and their slots; preflight: the slots each"
+                  + " master serves"),
+          new Command("cluster|info", "preflight: whether each master sees the cluster ok"),
+          new Command("client|setname", "the cluster client names its topology connections"));
+
+  /** INFO on a Redis Cluster, which the cluster client sends too. */
+  private static final Command INFO_ON_A_CLUSTER =
+      new Command(
+          "info", "preflight: version, role and eviction policy; the cluster client's topology");
+
   /** What the configuration needs. */
   public static RedisRights of(Configuration configuration) {
     return of(configuration.settings(), configuration.mapping().tables());
@@ -150,12 +174,22 @@ public record RedisRights(
 
   /** What these settings and tables need. */
   public static RedisRights of(SynchronizerSettings settings, List<TableMapping> tables) {
-    RedisURI uri = LettuceClients.uri(settings.redis());
+    boolean cluster = settings.redis().cluster();
+    // A cluster's URI names several nodes, which Lettuce does not parse as one: every seed carries
+    // the same user.
+    RedisURI uri =
+        cluster
+            ? RedisURI.create(settings.redis().clusterSeeds().get(0))
+            : LettuceClients.uri(settings.redis());
     RedisCredentials credentials = uri.getCredentialsProvider().resolveCredentials().block();
     String user =
         credentials != null && credentials.hasUsername() ? credentials.getUsername() : DEFAULT_USER;
     List<Command> commands = new ArrayList<>(ALWAYS);
-    if (uri.getDatabase() != 0) {
+    if (cluster) {
+      commands.replaceAll(c -> c.name().equals("info") ? INFO_ON_A_CLUSTER : c);
+      commands.addAll(CLUSTER);
+    }
+    if (!cluster && uri.getDatabase() != 0) {
       commands.add(new Command("select", "Lettuce selects database " + uri.getDatabase()));
     }
     if (settings.redis().waitReplicas() > 0) {
@@ -167,6 +201,12 @@ public record RedisRights(
     }
     String state = settings.stateKeyPrefix();
     patterns.add(new KeyPattern(globEscape(state) + "*", STATE, state + "preflight", false));
+    if (cluster) {
+      // Each master's shard key, and the preflight's throwaway keys, which must be in slots of
+      // every master and so cannot share the state keys' hash tag.
+      String shards = settings.shardKeyPrefix();
+      patterns.add(new KeyPattern(globEscape(shards) + "*", STATE, shards + "preflight", false));
+    }
     return new RedisRights(user, commands, patterns, List.of(state + "applied"));
   }
 

@@ -33,7 +33,6 @@ public final class ShardScripts {
           "write_hash",
           "write_json",
           "evict",
-          "bulk_load",
           "store_shard_position",
           "restore_shard_position");
 
@@ -46,12 +45,7 @@ public final class ShardScripts {
   /** The text of script {@code name} as a cluster's master runs it (public for the tests). */
   public static String text(String name) {
     String script = WriterScripts.text(name);
-    if (name.equals("bulk_load")) {
-      // Outside any transaction, and fenced by the shard key's own owner and epoch (bulk_load.lua
-      // reads them there): nothing to mark, and its STATE and FENCED errors go back as they are.
-      return wrap(script, false);
-    }
-    return ROW_SCRIPTS.contains(name) ? wrap(script, true) : script;
+    return ROW_SCRIPTS.contains(name) ? wrap(script) : script;
   }
 
   /**
@@ -61,10 +55,8 @@ public final class ShardScripts {
    * runs only while the shard key names that owner (see {@link ClusterCacheWriter}: the daemon
    * holding the lease claims every shard key), so that a daemon paused past its lease writes
    * nothing once another claimed the shard.
-   *
-   * @param marksFailures whether an error (other than the value's) marks the shard's batch failed
    */
-  static String wrap(String script, boolean marksFailures) {
+  static String wrap(String script) {
     String valueErrors =
         BatchTransaction.VALUE_ERRORS.stream()
             .map(error -> "'" + error + "'")
@@ -72,23 +64,21 @@ public final class ShardScripts {
     return "local function body(KEYS, ARGV)\n"
         + script
         + "\nend\n"
-        + "-- The wrapper (ShardScripts): KEYS[1] the shard's hash; ARGV[1] the number of row keys,\n"
-        + "-- then the keys, then the script's own arguments.\n"
+        + "-- The wrapper (ShardScripts): KEYS[1] the shard's hash; ARGV[1] the lease owner or '',\n"
+        + "-- ARGV[2] the number of row keys, then the keys, then the script's own arguments.\n"
         + "local shard = KEYS[1]\n"
-        + (marksFailures
-            ? "if redis.call('HEXISTS', shard, 'failed') == 1 then\n"
-                + "  return redis.error_reply('ERR an earlier write of this batch failed on this"
-                + " shard: ' .. redis.call('HGET', shard, 'failed'))\n"
-                + "end\n"
-                + "if ARGV[1] ~= '' then\n"
-                + "  local owner = redis.call('HGET', shard, 'owner')\n"
-                + "  if owner ~= ARGV[1] then\n"
-                + "    local message = 'FENCED the shard is claimed by ' .. tostring(owner)\n"
-                + "    redis.call('HSET', shard, 'failed', message)\n"
-                + "    return redis.error_reply(message)\n"
-                + "  end\n"
-                + "end\n"
-            : "")
+        + "if redis.call('HEXISTS', shard, 'failed') == 1 then\n"
+        + "  return redis.error_reply('ERR an earlier write of this batch failed on this"
+        + " shard: ' .. redis.call('HGET', shard, 'failed'))\n"
+        + "end\n"
+        + "if ARGV[1] ~= '' then\n"
+        + "  local owner = redis.call('HGET', shard, 'owner')\n"
+        + "  if owner ~= ARGV[1] then\n"
+        + "    local message = 'FENCED the shard is claimed by ' .. tostring(owner)\n"
+        + "    redis.call('HSET', shard, 'failed', message)\n"
+        + "    return redis.error_reply(message)\n"
+        + "  end\n"
+        + "end\n"
         + "local n = tonumber(ARGV[2])\n"
         + "local keys, argv = {}, {}\n"
         + "for i = 1, n do\n"
@@ -97,7 +87,6 @@ public final class ShardScripts {
         + "for i = n + 3, #ARGV do\n"
         + "  argv[#argv + 1] = ARGV[i]\n"
         + "end\n"
-        + (marksFailures ? "" : "do return body(keys, argv) end\n")
         + "local ok, result = pcall(body, keys, argv)\n"
         + "if ok then\n"
         + "  return result\n"

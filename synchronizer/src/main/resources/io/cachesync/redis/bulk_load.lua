@@ -2,8 +2,7 @@
 -- the writer's lease (see BulkLoadWriter for why that is safe). Many rows per call: starting a
 -- script costs Redis more than a row's few commands.
 -- KEYS[1] the writer's lease; KEYS[2] the state's offsets hash, whose field __epoch names the state
---       the caller loads into; KEYS[3..] the rows' keys. On a master of a Redis Cluster both are the
---       shard's key (ShardScripts), a hash whose fields owner and __epoch the loading daemon claimed
+--       the caller loads into; KEYS[3..] the rows' keys
 -- ARGV[1] the lease owner the caller writes for
 -- ARGV[2] the epoch of the state the caller created for this load
 -- ARGV[3] the rows, packed with MessagePack one after the other, per key: the kind ('h' a hash,
@@ -19,12 +18,7 @@ local epoch = redis.call('HGET', KEYS[2], '__epoch')
 if epoch ~= ARGV[2] then
   return redis.error_reply('STATE the state is at epoch ' .. tostring(epoch) .. ', not the load\'s')
 end
-local holder
-if KEYS[1] == KEYS[2] then
-  holder = redis.call('HGET', KEYS[1], 'owner')
-else
-  holder = redis.call('GET', KEYS[1])
-end
+local holder = redis.call('GET', KEYS[1])
 if holder ~= ARGV[1] then
   return redis.error_reply('FENCED the writer\'s lease is held by ' .. tostring(holder))
 end

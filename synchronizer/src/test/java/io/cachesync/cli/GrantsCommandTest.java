@@ -115,4 +115,34 @@ class GrantsCommandTest {
     assertThat(run.out()).startsWith("ACL SETUSER default +");
     assertThat(run.err()).startsWith("warning: ").contains("Sentinels' own users are not covered");
   }
+
+  @Test
+  void grants_clusterUri_saysToRunTheLineOnEveryNode() throws Exception {
+    Path config = config(MAPPING);
+    Files.writeString(
+        config,
+        Files.readString(config)
+            .replace(
+                "redis://cs:Redis-secret-4@127.0.0.1:1",
+                "redis-cluster://cs:Redis-secret-4@127.0.0.1:1,127.0.0.1:2"));
+
+    CommandRun redisOnly = CommandRun.of("grants", "--redis", "--config", config.toString());
+    CommandRun both = CommandRun.of("grants", "--config", config.toString());
+
+    assertThat(redisOnly.exitCode()).as(redisOnly.output()).isEqualTo(ExitCode.OK);
+    assertThat(redisOnly.out().lines())
+        .singleElement()
+        .asString()
+        .startsWith("ACL SETUSER cs +")
+        .contains(" +cluster|nodes ")
+        .contains(" ~{cachesync:shop}:* ~cachesync:shop:shard:* ");
+    assertThat(redisOnly.err())
+        .startsWith("warning: redis.uri names a Redis Cluster: run this line on every node");
+    assertThat(both.exitCode()).as(both.output()).isEqualTo(ExitCode.OK);
+    assertThat(both.out())
+        .contains(
+            "\n# Redis Cluster (run with redis-cli as an admin user on every node of the cluster)"
+                + "\nACL SETUSER cs +evalsha ");
+    assertThat(both.output()).doesNotContain("Redis-secret-4");
+  }
 }

@@ -2,10 +2,12 @@ package io.cachesync.grants;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cachesync.config.Configuration;
 import io.cachesync.config.PostgresSettings;
 import io.cachesync.config.RedisSettings;
 import io.cachesync.config.SynchronizerSettings;
 import io.cachesync.model.KeyTemplate;
+import io.cachesync.model.Mapping;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.redis.RedisRights;
@@ -54,6 +56,43 @@ class RedisAclGrantTest {
         .endsWith(" ~user:* ~cachesync:shop:* &cachesync:shop:applied")
         .doesNotContain("Secret-pw-2");
     assertThat(grant.warnings()).isEmpty();
+  }
+
+  @Test
+  void of_cluster_grantsTheClusterCommandsAndKeysAndSaysToRunItOnEveryNode() {
+    SynchronizerSettings settings =
+        new SynchronizerSettings(
+            "shop",
+            new PostgresSettings("127.0.0.1", 5432, "shop", "cachesync", Optional.empty()),
+            new RedisSettings("redis-cluster://cs:pw@10.0.0.1:7000,10.0.0.2:7000"),
+            Path.of("mapping.yml"));
+    Configuration configuration =
+        new Configuration(
+            Path.of("synchronizer.yml"),
+            settings,
+            new Mapping(
+                List.of(
+                    new TableMapping(
+                        TableId.parse("public.users"),
+                        KeyTemplate.parse("user:{id}"),
+                        TableMapping.DEFAULT_FORMAT,
+                        TableMapping.DEFAULT_MODE,
+                        List.of(),
+                        Optional.empty()))));
+
+    RedisAclGrant grant = RedisAclGrant.of(configuration);
+
+    assertThat(grant.line())
+        .startsWith("ACL SETUSER cs +evalsha ")
+        .contains(" +cluster|nodes +cluster|info +client|setname ")
+        .endsWith(" ~user:* ~{cachesync:shop}:* ~cachesync:shop:shard:* &{cachesync:shop}:applied")
+        .doesNotContain("+select")
+        .doesNotContain("pw");
+    assertThat(grant.warnings())
+        .singleElement()
+        .asString()
+        .startsWith("redis.uri names a Redis Cluster: run this line on every node of the cluster,")
+        .contains("masters and replicas alike");
   }
 
   @Test

@@ -44,9 +44,7 @@ class RedisPreflightIT {
             new PostgresSettings("127.0.0.1", 5432, "it", "it", Optional.empty()),
             new RedisSettings(uri),
             Path.of("mapping.yml"));
-    return new RedisPreflight(
-            settings.redis(), RedisRights.of(settings, List.of()), settings.stateKeyPrefix())
-        .run();
+    return new RedisPreflight(settings, RedisRights.of(settings, List.of()), List.of()).run();
   }
 
   @Test

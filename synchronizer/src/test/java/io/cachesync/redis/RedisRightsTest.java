@@ -81,6 +81,50 @@ class RedisRightsTest {
   }
 
   @Test
+  void cluster_seedsUser_clusterCommandsAndTheStateAndShardKeys_neverSelect() {
+    RedisRights rights =
+        RedisRights.of(
+            settings("redis-cluster://cs:pw@10.0.0.1:7000,10.0.0.2:7001/0", 1),
+            List.of(table("public.users", "user:{id}")));
+
+    assertThat(rights.user()).isEqualTo("cs");
+    assertThat(names(rights))
+        .contains("cluster|nodes", "cluster|info", "client|setname", "info", "evalsha", "wait")
+        .doesNotContain("select", "cluster|slots", "cluster|shards");
+    assertThat(rights.commands())
+        .filteredOn(c -> c.name().equals("info"))
+        .singleElement()
+        .extracting(Command::use)
+        .asString()
+        .contains("the cluster client's topology");
+    assertThat(rights.keyPatterns())
+        .extracting(KeyPattern::pattern, KeyPattern::owner)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("user:*", "public.users"),
+            org.assertj.core.groups.Tuple.tuple("{cachesync:shop}:*", RedisRights.STATE),
+            org.assertj.core.groups.Tuple.tuple("cachesync:shop:shard:*", RedisRights.STATE));
+    assertThat(rights.channels()).containsExactly("{cachesync:shop}:applied");
+    for (KeyPattern pattern : rights.keyPatterns()) {
+      assertThat(pattern.sample()).startsWith(pattern.pattern().replace("*", ""));
+    }
+  }
+
+  @Test
+  void cluster_uriWithoutUser_isDefault() {
+    assertThat(rights("redis-cluster://127.0.0.1:7000,127.0.0.1:7001").user()).isEqualTo("default");
+    assertThat(rights("rediss-cluster://:pw@127.0.0.1:7000").user()).isEqualTo("default");
+  }
+
+  @Test
+  void oneMaster_noClusterCommands() {
+    assertThat(names(rights("redis://127.0.0.1:6379")))
+        .doesNotContain("cluster|nodes", "cluster|info", "client|setname");
+    assertThat(rights("redis://127.0.0.1:6379").keyPatterns())
+        .extracting(KeyPattern::pattern)
+        .containsExactly("user:*", "cachesync:shop:*");
+  }
+
+  @Test
   void keyPatterns_eachTablesLiteralPrefixThenTheState() {
     RedisRights rights =
         RedisRights.of(
@@ -149,9 +193,18 @@ class RedisRightsTest {
         called.add(matcher.group(1).toLowerCase());
       }
     }
+    // On a cluster's masters: the row scripts wrapped, and the shard's position scripts.
+    Set<String> calledOnCluster = new TreeSet<>(called);
+    for (String script : ShardScripts.NAMES) {
+      Matcher matcher = call.matcher(ShardScripts.text(script));
+      while (matcher.find()) {
+        calledOnCluster.add(matcher.group(1).toLowerCase());
+      }
+    }
 
     assertThat(called).hasSizeGreaterThan(10);
     assertThat(names(rights("redis://127.0.0.1"))).containsAll(called);
+    assertThat(names(rights("redis-cluster://127.0.0.1:7000"))).containsAll(calledOnCluster);
   }
 
   @Test
@@ -160,8 +213,15 @@ class RedisRightsTest {
         RedisRights.of(
             settings("redis://127.0.0.1/2", 1), List.of(table("public.users", "user:{id}")));
 
+    RedisRights onCluster =
+        RedisRights.of(
+            settings("redis-cluster://127.0.0.1:7000", 1),
+            List.of(table("public.users", "user:{id}")));
+    Set<String> needed = new TreeSet<>(names(rights));
+    needed.addAll(names(onCluster));
+
     assertThat(AclProbe.probes("cachesync:shop:preflight:x:", "c", () -> "0").keySet())
-        .containsExactlyInAnyOrderElementsOf(names(rights));
+        .containsExactlyInAnyOrderElementsOf(needed);
   }
 
   @Test
