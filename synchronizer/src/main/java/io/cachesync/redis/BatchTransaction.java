@@ -270,6 +270,17 @@ final class BatchTransaction {
     return outcome;
   }
 
+  /**
+   * On a cluster's master, the slots it serves, stored with the shard's position (see {@link
+   * ClusterCacheWriter}); empty to leave what is stored.
+   */
+  private String shardSlots = "";
+
+  /** Sets what the next batches store as the shard's slots with its position. */
+  void shardSlots(String slots) {
+    this.shardSlots = slots;
+  }
+
   /** Redis's proto-max-bulk-len, as this transaction keeps to it. */
   long maxValueBytes() {
     return maxValueBytes;
@@ -461,7 +472,8 @@ final class BatchTransaction {
           acknowledged.text(),
           position.text(),
           position.toString(),
-          Instant.now().toString());
+          Instant.now().toString(),
+          shardSlots);
     }
     return commands.evalsha(
         scripts.digest("store_position"),

@@ -7,7 +7,9 @@ import io.cachesync.model.CacheOperation.Evict;
 import io.cachesync.model.CacheOperation.EvictTable;
 import io.cachesync.model.CacheOperation.Reject;
 import io.cachesync.model.CacheOperation.Write;
+import io.cachesync.model.ColumnValue;
 import io.cachesync.model.DisplayText;
+import io.cachesync.model.ValueFormat;
 import io.cachesync.model.Version;
 import io.cachesync.sync.BatchOutcome;
 import io.cachesync.sync.CacheRolledBackException;
@@ -214,19 +216,41 @@ public final class ClusterCacheWriter implements CacheWriter {
       String key = shardKeyPrefix + "{" + SlotTags.tag(lowest) + "}";
       String host = node.getUri().getHost();
       int port = node.getUri().getPort();
+      String slots = slotRanges(node.getSlots());
       Shard known = shards.remove(node.getNodeId());
       if (known != null && known.serves(host, port, key)) {
+        known.slots = slots;
         current.put(node.getNodeId(), known);
         continue;
       }
       if (known != null) {
         known.close();
       }
-      current.put(node.getNodeId(), new Shard(host, port, key));
+      current.put(node.getNodeId(), new Shard(host, port, key, slots));
     }
     shards.values().forEach(Shard::close);
     shards.clear();
     shards.putAll(current);
+  }
+
+  /** A master's slots as ranges, {@code 0-5460,6000}: what a shard's position was stored for. */
+  static String slotRanges(List<Integer> slots) {
+    List<Integer> sorted = slots.stream().sorted().toList();
+    StringBuilder ranges = new StringBuilder();
+    for (int i = 0; i < sorted.size(); i++) {
+      int first = sorted.get(i);
+      while (i + 1 < sorted.size() && sorted.get(i + 1) == sorted.get(i) + 1) {
+        i++;
+      }
+      if (ranges.length() > 0) {
+        ranges.append(',');
+      }
+      ranges.append(first);
+      if (sorted.get(i) != first) {
+        ranges.append('-').append(sorted.get(i));
+      }
+    }
+    return ranges.toString();
   }
 
   /**
@@ -295,8 +319,20 @@ public final class ClusterCacheWriter implements CacheWriter {
       client.refreshPartitions();
       useTopology();
       refreshNeeded = false;
+      topologyReadAt = System.nanoTime();
+    } else if (System.nanoTime() - topologyReadAt > TOPOLOGY_EVERY.toNanos()) {
+      // Slots can move without any write of this writer failing (a master gaining lower slots):
+      // the shard keys follow, and each master's position is stored for the slots it serves now.
+      client.refreshPartitions();
+      useTopology();
+      topologyReadAt = System.nanoTime();
     }
   }
+
+  /** How often the writer reads the topology again while nothing fails. */
+  private static final java.time.Duration TOPOLOGY_EVERY = java.time.Duration.ofSeconds(1);
+
+  private long topologyReadAt = System.nanoTime();
 
   @Override
   public BatchOutcome apply(
@@ -341,7 +377,8 @@ public final class ClusterCacheWriter implements CacheWriter {
 
   /**
    * Applies {@code operations} on the masters that serve their keys, all at once, each in one
-   * transaction with that shard's position (on every master when {@code everyShard}).
+   * transaction with that shard's position. With {@code everyShard} (a batch of the stream), every
+   * master stores the position, and a master skips the changes its position shows it holds.
    *
    * @param claimOnFence whether a shard refusing the lease owner is claimed again (this writer
    *     holding the lease) and the batch retried at once
@@ -354,36 +391,104 @@ public final class ClusterCacheWriter implements CacheWriter {
     }
     Partitions partitions = client.getPartitions();
     BatchOutcome outcome = BatchOutcome.NONE;
-    for (CacheOperation operation : operations) {
+    // The batch's operations so far by key: what a move's old key holds by then; and the old keys'
+    // values read for it.
+    Map<String, List<Placed>> history = new HashMap<>();
+    Map<String, String> reads = new HashMap<>();
+    int index = 0;
+    // The moves to another master, their kept columns read from the old keys, by the new key's.
+    Map<Shard, List<CacheOperation>> moved = new LinkedHashMap<>();
+    for (CacheOperation original : operations) {
+      index++;
+      CacheOperation operation = original;
       Shard shard = shardOf(partitions, key(operation));
+      if (everyShard && shard.holds(version(operation))) {
+        // The master holds this change already: its position, stored with its data while it
+        // served the slots it serves now, is past it. Applying it again (a restart resumes from the
+        // least position of all masters) would bring back, for a moment, a key a later change
+        // deleted.
+        continue;
+      }
       if (operation instanceof Write write
           && !write.unchangedColumns().isEmpty()
           && !write.mergeFrom().equals(write.key())
           && shardOf(partitions, write.mergeFrom()) != shard) {
-        // The row moved to a key on another master, keeping a TOASTed column only the old key
-        // holds: no script can read both. A cache miss is safe; a value without it is not.
-        String message =
-            write.table()
-                + " key "
-                + DisplayText.of(write.key())
-                + ": the row moved from a key on another Redis master and an unchanged TOAST"
-                + " column could not be kept; evicted";
-        LOG.warn("Could not write {}", message);
-        outcome =
-            outcome.plus(
-                new BatchOutcome(0, 0, 0, List.of(message), List.of(), List.of(operation)));
-        operation = new Evict(write.table(), write.key(), write.version());
+        operation = withKeptColumns(write, index, history, reads);
+        if (operation instanceof Write) {
+          moved.computeIfAbsent(shard, s -> new ArrayList<>()).add(operation);
+        } else {
+          String message =
+              write.table()
+                  + " key "
+                  + DisplayText.of(write.key())
+                  + ": an unchanged TOAST column had no cached value to keep (the row moved from"
+                  + " a key on another Redis master); evicted";
+          LOG.warn("Could not write {}", message);
+          outcome =
+              outcome.plus(
+                  new BatchOutcome(0, 0, 0, List.of(message), List.of(), List.of(original)));
+        }
       }
+      history
+          .computeIfAbsent(key(operation), k -> new ArrayList<>())
+          .add(new Placed(index, operation));
       parts.computeIfAbsent(shard, s -> new ArrayList<>()).add(operation);
     }
+    BatchOutcome sent;
+    try {
+      if (!moved.isEmpty()) {
+        // A move read an old key on another master: the new keys are written first, on their
+        // own, before any master applies the batch (and so evicts an old key), each shard's
+        // position left where it was. Whatever happens next, the batch applied again finds the
+        // old key to read, or the new key written by this very change (which it keeps), and no
+        // master holds a change of the batch past its position but these writes, which the batch
+        // writes again alike.
+        send(moved, shard -> acknowledgedByShard.getOrDefault(shard.key, Version.ZERO), false);
+      }
+      sent = send(parts, shard -> position, true);
+    } catch (FencedException e) {
+      // Another daemon claimed a shard, or a master's key is new: go on only holding the lease.
+      claimIfHeld();
+      if (claimOnFence) {
+        return outcome.plus(applyToShards(operations, position, everyShard, false));
+      }
+      throw e.failure;
+    }
+    return outcome.plus(sent);
+  }
+
+  /** A shard refused the batch's lease owner; {@code failure} is how it failed. */
+  private static final class FencedException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final transient RuntimeException failure;
+
+    FencedException(RuntimeException failure) {
+      super(failure.getMessage(), failure, false, false);
+      this.failure = failure;
+    }
+  }
+
+  /**
+   * Sends each shard its part, all at once, each with the position {@code positionFor} gives it,
+   * and waits for all.
+   *
+   * @throws FencedException when a shard refused this writer's lease owner
+   */
+  private BatchOutcome send(
+      Map<Shard, List<CacheOperation>> parts,
+      java.util.function.Function<Shard, Version> positionFor,
+      boolean storesSlots) {
+    BatchOutcome outcome = BatchOutcome.NONE;
     Map<Shard, Future<BatchOutcome>> sent = new LinkedHashMap<>();
     for (Map.Entry<Shard, List<CacheOperation>> part : parts.entrySet()) {
       Shard shard = part.getKey();
+      shard.transaction.shardSlots(storesSlots ? shard.slots : "");
       Version shardAcknowledged = acknowledgedByShard.getOrDefault(shard.key, Version.ZERO);
+      Version shardPosition = positionFor.apply(shard);
       sent.put(
           shard,
           shardThreads.submit(
-              () -> shard.transaction.apply(part.getValue(), position, shardAcknowledged)));
+              () -> shard.transaction.apply(part.getValue(), shardPosition, shardAcknowledged)));
     }
     RuntimeException failure = null;
     boolean fenced = false;
@@ -391,7 +496,10 @@ public final class ClusterCacheWriter implements CacheWriter {
       Shard shard = result.getKey();
       try {
         outcome = outcome.plus(result.getValue().get());
-        acknowledgedByShard.merge(shard.key, position, ClusterCacheWriter::max);
+        acknowledgedByShard.merge(shard.key, positionFor.apply(shard), ClusterCacheWriter::max);
+        if (storesSlots) {
+          shard.stored(positionFor.apply(shard));
+        }
       } catch (ExecutionException e) {
         RuntimeException cause =
             e.getCause() instanceof RuntimeException runtime
@@ -415,16 +523,114 @@ public final class ClusterCacheWriter implements CacheWriter {
       }
     }
     if (fenced && !(failure instanceof CacheRolledBackException)) {
-      // Another daemon claimed a shard, or a master's key is new: go on only holding the lease.
-      claimIfHeld();
-      if (claimOnFence) {
-        return outcome.plus(applyToShards(operations, position, everyShard, false));
-      }
+      throw new FencedException(failure);
     }
     if (failure != null) {
       throw failure;
     }
     return outcome;
+  }
+
+  /** An operation of the batch in hand and its place in it. */
+  private record Placed(int index, CacheOperation operation) {}
+
+  /**
+   * A move of a row to a key on another master, its unchanged TOASTed columns taken from the old
+   * key, as a write of every column: no script can read both keys, so the kept columns are read
+   * here, as the batch leaves the old key just before the move ({@link #keptText}); an eviction (a
+   * cache miss, as on one master) when the old key does not hold them.
+   *
+   * @param index the move's place in the batch
+   * @param history the batch's operations before it, by key
+   */
+  private CacheOperation withKeptColumns(
+      Write write, int index, Map<String, List<Placed>> history, Map<String, String> reads) {
+    // A cache miss, unless the key holds this very change already: the batch applied again (a
+    // retry after another master failed its part, a restart) after the old key went.
+    Evict miss = new Evict(write.table(), write.key(), write.version().justBefore());
+    Map<String, ColumnValue> values = new LinkedHashMap<>();
+    for (Map.Entry<String, ColumnValue> column : write.values().entrySet()) {
+      ColumnValue value = column.getValue();
+      if (value instanceof ColumnValue.Unchanged) {
+        String kept =
+            keptText(write.mergeFrom(), column.getKey(), index, write.format(), history, reads);
+        if (kept == null) {
+          return miss;
+        }
+        value =
+            write.format() == ValueFormat.JSON
+                ? new ColumnValue.Json(kept)
+                : ColumnValue.text(kept);
+      }
+      values.put(column.getKey(), value);
+    }
+    return new Write(
+        write.table(), write.key(), write.format(), values, write.version(), write.ttl());
+  }
+
+  /**
+   * What column {@code column} of key {@code key} holds just before the batch's operation {@code
+   * before}, as a JSON member's text or a hash field's: what the batch's last operation on the key
+   * before it left there (following an unchanged column to the key it was kept from), else what
+   * Redis holds (read through the routed connection, once per key for JSON); null when none.
+   */
+  private String keptText(
+      String key,
+      String column,
+      int before,
+      ValueFormat format,
+      Map<String, List<Placed>> history,
+      Map<String, String> reads) {
+    Placed last = null;
+    for (Placed placed : history.getOrDefault(key, List.of())) {
+      if (placed.index() < before) {
+        last = placed;
+      }
+    }
+    if (last == null) {
+      if (format == ValueFormat.JSON) {
+        String text = reads.computeIfAbsent(key, this::readString);
+        return JsonValueEncoder.CachedJson.parse(text)
+            .map(json -> json.member(column))
+            .orElse(null);
+      }
+      return readHashField(key, column);
+    }
+    if (!(last.operation() instanceof Write earlier)) {
+      return null; // evicted earlier in the batch
+    }
+    ColumnValue value = earlier.values().get(column);
+    if (value == null) {
+      return null;
+    }
+    if (value instanceof ColumnValue.Unchanged) {
+      return keptText(earlier.mergeFrom(), column, last.index(), format, history, reads);
+    }
+    return format == ValueFormat.JSON ? value.jsonText() : value.fieldText().orElse(null);
+  }
+
+  /** A string key's value, or null when it holds none or another type (WRONGTYPE). */
+  private String readString(String key) {
+    try {
+      return routed.sync().get(key);
+    } catch (RedisCommandExecutionException e) {
+      if (String.valueOf(e.getMessage()).startsWith("WRONGTYPE")) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /** A hash's field, or null when absent, or when the key is of another type (WRONGTYPE). */
+  private String readHashField(String key, String field) {
+    try {
+      return routed.sync().hget(key, field);
+    } catch (RedisCommandExecutionException e) {
+      if (String.valueOf(e.getMessage()).startsWith("WRONGTYPE")) {
+        return null;
+      }
+      throw e;
+    }
   }
 
   private Shard shardOf(Partitions partitions, String key) {
@@ -440,6 +646,10 @@ public final class ClusterCacheWriter implements CacheWriter {
           null);
     }
     return shard;
+  }
+
+  private static Version version(CacheOperation operation) {
+    return operation instanceof Write write ? write.version() : ((Evict) operation).version();
   }
 
   private static String key(CacheOperation operation) {
@@ -607,6 +817,16 @@ public final class ClusterCacheWriter implements CacheWriter {
         return stored;
       }
       Version position = stored.get();
+      List<String> heldBy = new ArrayList<>();
+      for (Shard shard : shards.values()) {
+        Optional<Version> master = shard.heldPosition();
+        heldBy.add(
+            shard.host + ":" + shard.port + " " + master.map(Version::toString).orElse("none"));
+        if (master.isPresent() && master.get().compareTo(position) < 0) {
+          position = master.get();
+        }
+      }
+      LOG.info("Positions the masters hold: {}; the batches' position: {}", heldBy, stored.get());
       for (Shard shard : shards.values()) {
         Optional<Version> held = shard.heldPosition();
         if (held.isEmpty()) {
@@ -647,10 +867,19 @@ public final class ClusterCacheWriter implements CacheWriter {
     final WriterScripts scripts;
     final BatchTransaction transaction;
 
-    Shard(String host, int port, String key) {
+    /** The slots the master serves in the topology this writer read last ({@link #slotRanges}). */
+    volatile String slots;
+
+    /** The position the shard key holds, and the slots the master served when it was stored. */
+    private Version held = Version.ZERO;
+
+    private String heldSlots = "";
+
+    Shard(String host, int port, String key, String slots) {
       this.host = host;
       this.port = port;
       this.key = key;
+      this.slots = slots;
       this.nodeClient = LettuceClients.nonReconnecting(settings, host, port, clientName);
       try {
         this.pipeline = nodeClient.connect();
@@ -669,9 +898,13 @@ public final class ClusterCacheWriter implements CacheWriter {
                 new PendingTruncates(shardKeyPrefix, scripts),
                 settings.waitReplicas(),
                 unfenced);
-        Optional.ofNullable(direct.sync().hget(key, "version"))
-            .map(Version::parse)
-            .ifPresent(held -> acknowledgedByShard.merge(key, held, ClusterCacheWriter::max));
+        List<io.lettuce.core.KeyValue<String, String>> stored =
+            direct.sync().hmget(key, "version", "slots");
+        if (stored.get(0).hasValue()) {
+          held = Version.parse(stored.get(0).getValue());
+          heldSlots = stored.get(1).getValueOrElse("");
+          acknowledgedByShard.merge(key, held, ClusterCacheWriter::max);
+        }
       } catch (RuntimeException e) {
         nodeClient.shutdown();
         throw e;
@@ -679,14 +912,32 @@ public final class ClusterCacheWriter implements CacheWriter {
     }
 
     /**
-     * The position this master holds: its shard key's; or, when that is new (its lowest slot
-     * changed), the furthest of the shard keys on it, one of which moved here with its slot.
+     * Whether the master holds the change at {@code version}: its position is at or past it, and
+     * was stored while it served the slots it serves now (keys that moved in since may have missed
+     * changes the position counts).
+     */
+    boolean holds(Version version) {
+      return version.compareTo(held) <= 0 && heldSlots.equals(slots);
+    }
+
+    /** The shard key now holds {@code position}, stored for the slots the master serves. */
+    void stored(Version position) {
+      if (position.compareTo(held) >= 0) {
+        held = position;
+        heldSlots = slots;
+      }
+    }
+
+    /**
+     * The position this master holds: the furthest of the shard keys on it. Its own holds what it
+     * was written; one that came with slots from another master holds less, and every change since
+     * to the keys of those slots was applied here (a batch is done only once every master took its
+     * part).
      */
     Optional<Version> heldPosition() {
-      String own = direct.sync().hget(key, "version");
-      if (own != null) {
-        return Optional.of(Version.parse(own));
-      }
+      // Every shard key on the master, not only the one named for its lowest slot now: after slots
+      // moved, that name may be a key that came with them from another master (its position
+      // older), while this master's own key, under its earlier name, holds its own.
       Optional<Version> furthest = Optional.empty();
       io.lettuce.core.ScanArgs match =
           io.lettuce.core.ScanArgs.Builder.matches(shardKeyPrefix + "*").limit(1_000);

@@ -7,6 +7,9 @@
 -- ARGV[2]  the batch's position, 32 hex digits
 -- ARGV[3]  the same position as LSNs, for people reading it
 -- ARGV[4]  when, ISO-8601
+-- ARGV[5]  the slots the master serves, as the writer saw them ('0-5460,6000'): a later start
+--          skips the changes the position counts only while the master serves the same slots;
+--          '' to leave what is stored (a position held where it was)
 -- Returns 'stored', 'kept' (the shard holds a newer position), 'behind:<what it holds>' (it lost
 -- acknowledged batches: a failover to a replica that was behind, a restart without its data) or
 -- 'failed:<the row script's error>'.
@@ -23,4 +26,7 @@ if stored and stored > ARGV[2] then
   return 'kept'
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'lsn', ARGV[3], 'at', ARGV[4])
+if ARGV[5] and ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'slots', ARGV[5])
+end
 return 'stored'

@@ -34,6 +34,11 @@ if ARGV[4] ~= '' then
     end
   end
   if merged ~= ARGV[4] then
+    if stored == ARGV[1] then
+      -- This very change is stored already (the batch applied again after a lost reply, or on a
+      -- cluster after another master failed its part), and its source has gone since: keep it.
+      return 'stale'
+    end
     redis.call('DEL', key)
     return 'evicted'
   end

@@ -120,7 +120,9 @@ class ClusterCacheWriterIT {
     }
     BatchOutcome next = writer.apply(second, SECOND, FIRST);
 
-    assertThat(next.stale()).isEqualTo(1);
+    // The older write is below the shard's position: that master holds it already, and it is
+    // not sent again (a key's own guard refuses it otherwise; VersionGuardIT).
+    assertThat(next.stale()).isZero();
     assertThat(next.evicted()).isEqualTo(ROWS / 2);
     for (int i = 0; i < ROWS; i++) {
       assertThat(redis.exists("user:" + i)).as("user:" + i).isEqualTo(i % 2 == 0 ? 0L : 1L);
@@ -130,7 +132,7 @@ class ClusterCacheWriterIT {
   }
 
   @Test
-  void slotsMovedBetweenBatches_theRetriedBatchWritesEachKeyOnItsNewMaster() {
+  void slotsMovedBetweenBatches_theNextBatchWritesEachKeyOnItsNewMaster() {
     writer.apply(rows(FIRST), FIRST, Version.ZERO);
     List<Node> masters = cluster.masters();
     cluster.reshard(masters.get(0).port(), masters.get(1).port(), 2_000);
@@ -138,8 +140,9 @@ class ClusterCacheWriterIT {
 
     List<Throwable> retried = applyAsTheStreamWould(rows(SECOND), SECOND, FIRST);
 
-    // The first attempt meets the old topology (the source's shard key itself moved: MOVED).
-    assertThat(retried).isNotEmpty().allMatch(RedisUnavailableException.class::isInstance);
+    // The writer reads the topology again every second, or after a MOVED: the batch is retried
+    // if it met the old one.
+    assertThat(retried).allMatch(RedisUnavailableException.class::isInstance);
     assertRowsHeld(SECOND);
     assertShardPositions(SECOND);
     assertThat(writer.position()).contains(SECOND);

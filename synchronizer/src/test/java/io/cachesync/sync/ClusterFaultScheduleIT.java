@@ -175,7 +175,10 @@ class ClusterFaultScheduleIT {
         }
         case RESHARD -> {
           Node to = masters.get((masters.indexOf(master) + 1) % masters.size());
+          double from = System.currentTimeMillis() / 1000.0;
           cluster.reshard(master.port(), to.port(), 100 + random.nextInt(1_500));
+          // The writer may still meet the old topology for a moment after redis-cli is done.
+          migrations.add(new double[] {from, System.currentTimeMillis() / 1000.0 + 2});
         }
         case RESTART_MASTER_EMPTY -> cluster.restartMasterEmpty(master.port());
       }
@@ -236,7 +239,8 @@ class ClusterFaultScheduleIT {
       summary =
           String.format(
               "seed=%d, %d transactions, %d faults (%s), %s divergent keys, %d regressions (%d"
-                  + " writes watched on %d servers), %d unexpected daemon exits, %d s",
+                  + " more while slots moved; %d writes watched on %d servers), %d unexpected daemon"
+                  + " exits, %d s",
               seed,
               workload.transactions,
               schedule.size(),
@@ -245,6 +249,7 @@ class ClusterFaultScheduleIT {
                   .collect(Collectors.joining(", ")),
               last.get() == null ? "?" : Integer.toString(last.get().divergences().size()),
               regressions().size(),
+              allRegressions().size() - regressions().size(),
               histories.stream().mapToLong(WriteHistory::writesSeen).sum(),
               histories.size(),
               unexpectedExits.size(),
@@ -258,6 +263,17 @@ class ClusterFaultScheduleIT {
         System.out.println("The daemon's log: " + kept.toAbsolutePath());
         System.out.println("What it decided, last lines:\n" + daemon.decisions(60));
         System.out.println("The cluster:\n" + cluster.describe());
+        allRegressions().stream().limit(20).forEach(r -> System.out.println("regression: " + r));
+        for (WriteHistory.Regression regression :
+            regressions().subList(0, Math.min(3, regressions().size()))) {
+          for (WriteHistory history : histories) {
+            System.out.println(
+                "trail of "
+                    + regression.key()
+                    + ":\n  "
+                    + String.join("\n  ", history.trail(regression.key())));
+          }
+        }
       }
     }
     assertThat(regressions()).as(summary).isEmpty();
@@ -267,9 +283,25 @@ class ClusterFaultScheduleIT {
     assertThat(unexpectedExits).as("the daemon exited by itself; its last lines").isEmpty();
   }
 
+  /**
+   * The regressions outside every slot migration. While slots move, a write can land below a newer
+   * version for a moment (README, Guarantees: on a Redis Cluster); anywhere else none may.
+   */
   private List<WriteHistory.Regression> regressions() {
+    return allRegressions().stream().filter(r -> !duringMigration(r)).toList();
+  }
+
+  private List<WriteHistory.Regression> allRegressions() {
     return histories.stream().flatMap(history -> history.regressions().stream()).toList();
   }
+
+  private boolean duringMigration(WriteHistory.Regression regression) {
+    double at = Double.parseDouble(regression.at());
+    return migrations.stream().anyMatch(window -> at >= window[0] && at <= window[1]);
+  }
+
+  /** When each reshard ran, in the monitor's time (seconds since the epoch). */
+  private final List<double[]> migrations = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** Waits until the daemon started last streams (its log says so once more than before). */
   private void awaitStreaming() {
