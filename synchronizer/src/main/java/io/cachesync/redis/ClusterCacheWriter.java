@@ -894,7 +894,7 @@ public final class ClusterCacheWriter implements CacheWriter {
                 scripts,
                 key,
                 appliedChannel,
-                maxValueBytes(),
+                LettuceClients.maxValueBytes(direct.sync()),
                 new PendingTruncates(shardKeyPrefix, scripts),
                 settings.waitReplicas(),
                 unfenced);
@@ -962,19 +962,6 @@ public final class ClusterCacheWriter implements CacheWriter {
           && this.key.equals(key)
           && pipeline.isOpen()
           && direct.isOpen();
-    }
-
-    /** This master's proto-max-bulk-len, as {@link LettuceCacheWriter#maxValueBytes()} reads it. */
-    private long maxValueBytes() {
-      try {
-        String limit = direct.sync().configGet("proto-max-bulk-len").get("proto-max-bulk-len");
-        if (limit != null) {
-          return Long.parseLong(limit);
-        }
-      } catch (RedisCommandExecutionException | NumberFormatException e) {
-        LOG.info("Could not read proto-max-bulk-len ({}); assuming 512 MB", e.getMessage());
-      }
-      return 512L * 1024 * 1024;
     }
 
     @Override

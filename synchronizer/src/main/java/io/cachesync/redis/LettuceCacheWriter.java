@@ -129,7 +129,7 @@ public final class LettuceCacheWriter implements CacheWriter {
   private void start() {
     scripts = WriterScripts.load(direct.sync());
     truncates = new PendingTruncates(stateKeyPrefix, scripts);
-    maxValueBytes = readMaxValueBytes();
+    maxValueBytes = LettuceClients.maxValueBytes(direct.sync());
     useBatchConnection();
     background =
         new BackgroundTruncates(
@@ -200,19 +200,6 @@ public final class LettuceCacheWriter implements CacheWriter {
   /** Redis's proto-max-bulk-len, as read at connect: the largest value a write may send. */
   public long maxValueBytes() {
     return maxValueBytes;
-  }
-
-  /** Redis's proto-max-bulk-len: a larger value would make Redis drop the connection. */
-  private long readMaxValueBytes() {
-    try {
-      String limit = direct.sync().configGet("proto-max-bulk-len").get("proto-max-bulk-len");
-      if (limit != null) {
-        return Long.parseLong(limit);
-      }
-    } catch (RedisCommandExecutionException | NumberFormatException e) {
-      LOG.info("Could not read proto-max-bulk-len ({}); assuming 512 MB", e.getMessage());
-    }
-    return 512L * 1024 * 1024;
   }
 
   /**

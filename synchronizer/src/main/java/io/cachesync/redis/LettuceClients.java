@@ -177,12 +177,7 @@ final class LettuceClients {
     if (settings.usesTls()) {
       options.sslOptions(sslOptions(settings.tls()));
     }
-    ClientResources resources =
-        ClientResources.builder()
-            .reconnectDelay(
-                Delay.exponential(
-                    Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
-            .build();
+    ClientResources resources = ownResources();
     try {
       RedisClusterClient client = new OwnResourcesClusterClient(resources, seeds);
       client.setOptions(options.build());
@@ -195,6 +190,32 @@ final class LettuceClients {
 
   /** How often a cluster client reads the topology again when nothing told it that it changed. */
   static final Duration TOPOLOGY_REFRESH = Duration.ofSeconds(10);
+
+  /** Resources of a client's own, for its reconnect delay (see {@link #MAX_RECONNECT_DELAY}). */
+  private static ClientResources ownResources() {
+    return ClientResources.builder()
+        .reconnectDelay(
+            Delay.exponential(Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
+        .build();
+  }
+
+  /**
+   * Redis's proto-max-bulk-len as {@code redis} reads it: the largest value a write may send (a
+   * larger one would make Redis drop the connection); Redis's default, 512 MB, when it cannot be
+   * read (a user without CONFIG GET).
+   */
+  static long maxValueBytes(io.lettuce.core.api.sync.RedisCommands<String, String> redis) {
+    try {
+      String limit = redis.configGet("proto-max-bulk-len").get("proto-max-bulk-len");
+      if (limit != null) {
+        return Long.parseLong(limit);
+      }
+    } catch (RedisCommandExecutionException | NumberFormatException e) {
+      org.slf4j.LoggerFactory.getLogger(LettuceClients.class)
+          .info("Could not read proto-max-bulk-len ({}); assuming 512 MB", e.getMessage());
+    }
+    return 512L * 1024 * 1024;
+  }
 
   /**
    * A client to one node of a Redis Cluster, as {@link #nonReconnecting} makes for one master: the
@@ -264,12 +285,7 @@ final class LettuceClients {
     if (clientName != null) {
       uri.setClientName(clientName);
     }
-    ClientResources resources =
-        ClientResources.builder()
-            .reconnectDelay(
-                Delay.exponential(
-                    Duration.ofMillis(10), MAX_RECONNECT_DELAY, 2, TimeUnit.MILLISECONDS))
-            .build();
+    ClientResources resources = ownResources();
     try {
       RedisClient client = new OwnResourcesClient(resources, uri);
       client.setOptions(options.build());
