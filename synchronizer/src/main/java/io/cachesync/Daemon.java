@@ -804,6 +804,10 @@ public final class Daemon implements AutoCloseable {
     }
     epoch = UUID.randomUUID().toString();
     stateStore.reset(epoch, decision.sweep());
+    if (writer instanceof ClusterCacheWriter cluster) {
+      // Each master's position lives in its shard key, outside the state reset just cleared.
+      cluster.forgetShardPositions();
+    }
     stateStore.markLoaded(mapped);
     loadsEverything = true;
   }

@@ -89,6 +89,10 @@ public final class ClusterCacheWriter implements CacheWriter {
             return thread;
           });
 
+  /** What follows the shard key prefix in a shard key: a hash tag of {@link SlotTags}. */
+  private static final java.util.regex.Pattern SHARD_KEY =
+      java.util.regex.Pattern.compile("\\{[0-9a-z]+\\}");
+
   /** The masters' shards, by node id. */
   private final Map<String, Shard> shards = new LinkedHashMap<>();
 
@@ -226,11 +230,50 @@ public final class ClusterCacheWriter implements CacheWriter {
       if (known != null) {
         known.close();
       }
-      current.put(node.getNodeId(), new Shard(host, port, key, slots));
+      try {
+        current.put(node.getNodeId(), new Shard(host, port, key, slots));
+      } catch (RuntimeException e) {
+        // A master that cannot be reached or refuses the login: nothing opened so far is kept,
+        // and the next batch reads the topology again.
+        current.values().forEach(Shard::close);
+        shards.values().forEach(Shard::close);
+        shards.clear();
+        refreshNeeded = true;
+        throw e;
+      }
     }
     shards.values().forEach(Shard::close);
     shards.clear();
     shards.putAll(current);
+  }
+
+  /**
+   * Forgets the position every master holds, for a reload: the stream starts again on a new slot,
+   * whose changes may be numbered below the old positions (a restored PostgreSQL), and a master
+   * must not skip them as held. The owner claimed in each shard key stays.
+   */
+  public void forgetShardPositions() {
+    try {
+      for (Shard shard : shards.values()) {
+        io.lettuce.core.ScanArgs match =
+            io.lettuce.core.ScanArgs.Builder.matches(shardKeyPrefix + "*").limit(1_000);
+        io.lettuce.core.ScanCursor cursor = io.lettuce.core.ScanCursor.INITIAL;
+        do {
+          io.lettuce.core.KeyScanCursor<String> page = shard.direct.sync().scan(cursor, match);
+          for (String key : page.getKeys()) {
+            if (SHARD_KEY.matcher(key.substring(shardKeyPrefix.length())).matches()) {
+              shard.direct.sync().hdel(key, "version", "lsn", "at", "slots");
+            }
+          }
+          cursor = page;
+        } while (!cursor.isFinished());
+        shard.stored(Version.ZERO);
+        shard.forget();
+      }
+      acknowledgedByShard.clear();
+    } catch (RedisException e) {
+      throw LettuceClients.unavailable(e);
+    }
   }
 
   /** A master's slots as ranges, {@code 0-5460,6000}: what a shard's position was stored for. */
@@ -548,12 +591,22 @@ public final class ClusterCacheWriter implements CacheWriter {
     // A cache miss, unless the key holds this very change already: the batch applied again (a
     // retry after another master failed its part, a restart) after the old key went.
     Evict miss = new Evict(write.table(), write.key(), write.version().justBefore());
+    if (shardOf(client.getPartitions(), write.mergeFrom()).holds(write.version())) {
+      return miss; // the old key's master applied the move's batch already: the old key is gone
+    }
     Map<String, ColumnValue> values = new LinkedHashMap<>();
     for (Map.Entry<String, ColumnValue> column : write.values().entrySet()) {
       ColumnValue value = column.getValue();
       if (value instanceof ColumnValue.Unchanged) {
         String kept =
-            keptText(write.mergeFrom(), column.getKey(), index, write.format(), history, reads);
+            keptText(
+                write.mergeFrom(),
+                column.getKey(),
+                index,
+                write.version(),
+                write.format(),
+                history,
+                reads);
         if (kept == null) {
           return miss;
         }
@@ -578,6 +631,7 @@ public final class ClusterCacheWriter implements CacheWriter {
       String key,
       String column,
       int before,
+      Version move,
       ValueFormat format,
       Map<String, List<Placed>> history,
       Map<String, String> reads) {
@@ -588,13 +642,21 @@ public final class ClusterCacheWriter implements CacheWriter {
       }
     }
     if (last == null) {
+      // What Redis holds, only while it is older than the move: a batch applied again finds the
+      // old key holding whatever a later change put there (another row, re-created).
       if (format == ValueFormat.JSON) {
         String text = reads.computeIfAbsent(key, this::readString);
         return JsonValueEncoder.CachedJson.parse(text)
+            .filter(json -> json.version().compareTo(move.text()) < 0)
             .map(json -> json.member(column))
             .orElse(null);
       }
-      return readHashField(key, column);
+      List<io.lettuce.core.KeyValue<String, String>> fields = readHashFields(key, column);
+      String version = fields.get(0).getValueOrElse(null);
+      if (version != null && version.compareTo(move.text()) >= 0) {
+        return null;
+      }
+      return fields.get(1).getValueOrElse(null);
     }
     if (!(last.operation() instanceof Write earlier)) {
       return null; // evicted earlier in the batch
@@ -604,7 +666,7 @@ public final class ClusterCacheWriter implements CacheWriter {
       return null;
     }
     if (value instanceof ColumnValue.Unchanged) {
-      return keptText(earlier.mergeFrom(), column, last.index(), format, history, reads);
+      return keptText(earlier.mergeFrom(), column, last.index(), move, format, history, reads);
     }
     return format == ValueFormat.JSON ? value.jsonText() : value.fieldText().orElse(null);
   }
@@ -621,13 +683,17 @@ public final class ClusterCacheWriter implements CacheWriter {
     }
   }
 
-  /** A hash's field, or null when absent, or when the key is of another type (WRONGTYPE). */
-  private String readHashField(String key, String field) {
+  /**
+   * A hash's version ({@code __v}) and {@code field}, each empty when absent, or when the key is of
+   * another type (WRONGTYPE).
+   */
+  private List<io.lettuce.core.KeyValue<String, String>> readHashFields(String key, String field) {
     try {
-      return routed.sync().hget(key, field);
+      return routed.sync().hmget(key, "__v", field);
     } catch (RedisCommandExecutionException e) {
       if (String.valueOf(e.getMessage()).startsWith("WRONGTYPE")) {
-        return null;
+        return List.of(
+            io.lettuce.core.KeyValue.empty("__v"), io.lettuce.core.KeyValue.empty(field));
       }
       throw e;
     }
@@ -734,6 +800,21 @@ public final class ClusterCacheWriter implements CacheWriter {
    */
   private BatchOutcome evictTable(EvictTable truncate) {
     long[] counts = new long[2];
+    try {
+      walkTable(truncate, counts);
+    } catch (IllegalStateException unsettled) {
+      // The cluster did not hold still for a whole walk (a long reshard): retried, not fatal.
+      throw new RedisUnavailableException(unsettled.getMessage(), unsettled);
+    }
+    LOG.info(
+        "TRUNCATE of {}: evicted {} keys of '{}' on every master",
+        truncate.table(),
+        counts[0],
+        truncate.template());
+    return new BatchOutcome(0, counts[0], counts[1], List.of());
+  }
+
+  private void walkTable(EvictTable truncate, long[] counts) {
     keyspace.walk(
         truncate.keyGlob(),
         1_000,
@@ -774,12 +855,6 @@ public final class ClusterCacheWriter implements CacheWriter {
           }
           return true;
         });
-    LOG.info(
-        "TRUNCATE of {}: evicted {} keys of '{}' on every master",
-        truncate.table(),
-        counts[0],
-        truncate.template());
-    return new BatchOutcome(0, counts[0], counts[1], List.of());
   }
 
   /**
@@ -818,25 +893,23 @@ public final class ClusterCacheWriter implements CacheWriter {
       }
       Version position = stored.get();
       List<String> heldBy = new ArrayList<>();
+      boolean lost = false;
       for (Shard shard : shards.values()) {
         Optional<Version> master = shard.heldPosition();
         heldBy.add(
             shard.host + ":" + shard.port + " " + master.map(Version::toString).orElse("none"));
-        if (master.isPresent() && master.get().compareTo(position) < 0) {
+        if (master.isEmpty()) {
+          lost = true;
+        } else if (master.get().compareTo(position) < 0) {
           position = master.get();
         }
       }
       LOG.info("Positions the masters hold: {}; the batches' position: {}", heldBy, stored.get());
-      for (Shard shard : shards.values()) {
-        Optional<Version> held = shard.heldPosition();
-        if (held.isEmpty()) {
-          LOG.warn(
-              "The Redis master {}:{} holds no position of this synchronizer: it lost its data",
-              shard.host,
-              shard.port);
-          return Optional.empty();
-        }
-        position = held.get().compareTo(position) < 0 ? held.get() : position;
+      if (lost) {
+        LOG.warn(
+            "A Redis master holds no position of this synchronizer: it lost its data (or slots moved"
+                + " to it, with no shard key, while the daemon was stopped)");
+        return Optional.empty();
       }
       return Optional.of(position);
     } catch (RedisException e) {
@@ -920,6 +993,12 @@ public final class ClusterCacheWriter implements CacheWriter {
       return version.compareTo(held) <= 0 && heldSlots.equals(slots);
     }
 
+    /** The shard key holds no position any more ({@link #forgetShardPositions}). */
+    void forget() {
+      held = Version.ZERO;
+      heldSlots = "";
+    }
+
     /** The shard key now holds {@code position}, stored for the slots the master serves. */
     void stored(Version position) {
       if (position.compareTo(held) >= 0) {
@@ -945,6 +1024,9 @@ public final class ClusterCacheWriter implements CacheWriter {
       do {
         io.lettuce.core.KeyScanCursor<String> page = direct.sync().scan(cursor, match);
         for (String other : page.getKeys()) {
+          if (!SHARD_KEY.matcher(other.substring(shardKeyPrefix.length())).matches()) {
+            continue; // the preflight's throwaway keys share the prefix
+          }
           String version = direct.sync().hget(other, "version");
           if (version != null
               && (furthest.isEmpty() || Version.parse(version).compareTo(furthest.get()) > 0)) {

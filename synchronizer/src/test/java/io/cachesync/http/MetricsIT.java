@@ -205,8 +205,10 @@ class MetricsIT {
     try {
       harness.sql(
           "INSERT INTO items SELECT 'i' || g, g, md5(g::text) FROM generate_series(1, 30000) g");
+      // The first batch of the insert must reach the paused Redis and time out (10 s): on a CI
+      // machine loaded with the Redis Cluster tests beside this one, 60 s was once not enough.
       await("ready turns 503 naming Redis")
-          .atMost(Duration.ofSeconds(60))
+          .atMost(Duration.ofSeconds(120))
           .until(
               () -> {
                 MetricsEndpoint.Answer ready = endpoint.get("/health/ready");
