@@ -26,9 +26,12 @@ local VERSION = '^' .. string.rep('%x', 32) .. '$'
 -- and HLEN rather than HKEYS: listing the fields of every updated row into the script cost Redis
 -- as much as the rewrite it replaces (a warm drain of W2's wide updates, Redis CPU per 100,000:
 -- 4.3 s rewriting, 4.2 s with HKEYS, 2.9 s with these).
-local function update(key, ttl, n, m, a)
+local function update(key, ttl, n, m, a, same)
   for i = 1, n do
     if redis.call('HEXISTS', key, args[a + 3 + i]) == 0 then
+      if same then
+        return 'stale'
+      end
       redis.call('DEL', key)
       return 'evicted'
     end
@@ -63,7 +66,9 @@ local function write(key, source, a)
     redis.call('DEL', key)
     return 'wrongtype'
   end
-  -- Whether this very change is stored already.
+  -- Whether this very change is stored already (the batch applied again after a lost reply, or on
+  -- a cluster after another master failed its part): when its merge source has gone since, the
+  -- key keeps it rather than being evicted.
   local same = false
   if kind == 'hash' then
     local stored = redis.call('HGET', key, '__v')
@@ -71,12 +76,6 @@ local function write(key, source, a)
       return 'stale'
     end
     same = stored == version
-  end
-  if same and n > 0 then
-    -- This very change is stored already (the batch applied again after a lost reply, or on a
-    -- cluster after another master failed its part): its unchanged columns were kept then, and
-    -- the key they came from may hold another row's by now.
-    return 'stale'
   end
   if n == 0 then
     -- The common case: every field is in the arguments, in order.
@@ -90,7 +89,7 @@ local function write(key, source, a)
     return 'written'
   end
   if kind == 'hash' and source == key then
-    return update(key, ttl, n, m, a)
+    return update(key, ttl, n, m, a, same)
   end
   local fields = {'__v', version}
   local sourceKind = kind
@@ -101,12 +100,18 @@ local function write(key, source, a)
     if kind == 'none' then
       return 'absent'
     end
+    if same then
+      return 'stale'
+    end
     redis.call('DEL', key)
     return 'evicted'
   end
   local kept = redis.call('HMGET', source, unpack(args, a + 4, a + 3 + n))
   for i = 1, n do
     if not kept[i] then
+      if same then
+        return 'stale'
+      end
       redis.call('DEL', key)
       return 'evicted'
     end

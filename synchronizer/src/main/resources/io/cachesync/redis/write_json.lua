@@ -24,12 +24,6 @@ if kind == 'string' then
     return 'stale'
   end
 end
-if ARGV[4] ~= '' and stored == ARGV[1] then
-  -- This very change is stored already (the batch applied again after a lost reply, or on a
-  -- cluster after another master failed its part): its unchanged columns were kept then, and the
-  -- key they came from may hold another row's by now.
-  return 'stale'
-end
 if ARGV[4] ~= '' then
   local source = KEYS[2] or key
   local merged = stored
@@ -40,6 +34,11 @@ if ARGV[4] ~= '' then
     end
   end
   if merged ~= ARGV[4] then
+    if stored == ARGV[1] then
+      -- This very change is stored already (the batch applied again after a lost reply, or on a
+      -- cluster after another master failed its part), and its source has gone since: keep it.
+      return 'stale'
+    end
     redis.call('DEL', key)
     return 'evicted'
   end
