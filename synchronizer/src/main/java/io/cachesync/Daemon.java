@@ -6,11 +6,13 @@ import io.cachesync.load.BulkChunkWriter;
 import io.cachesync.load.InitialLoad;
 import io.cachesync.metrics.Phase;
 import io.cachesync.metrics.SyncMetrics;
+import io.cachesync.model.KeyTemplate;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.model.Version;
 import io.cachesync.redis.BulkLoadWriter;
 import io.cachesync.redis.ClusterCacheWriter;
+import io.cachesync.redis.HashSlots;
 import io.cachesync.redis.LettuceCacheWriter;
 import io.cachesync.redis.LettuceStateStore;
 import io.cachesync.source.DebeziumChangeSource;
@@ -415,8 +417,14 @@ public final class Daemon implements AutoCloseable {
       // The rows went without WAIT: a failover during the load (to a replica that had not
       // received them all) loses rows the old master acknowledged, and the new master's
       // replication id differs. The position, stored with WAIT, is then taken back, so that the
-      // next start loads again rather than resume over a cache with holes.
-      String masterNow = bulk.replicationId();
+      // next start loads again rather than resume over a cache with holes. An id that cannot be
+      // read (the connection to a master broke: it restarted, or failed over) counts as changed.
+      String masterNow;
+      try {
+        masterNow = bulk.replicationId();
+      } catch (RuntimeException e) {
+        masterNow = "unknown (" + e.getMessage() + ")";
+      }
       if (!master.equals(masterNow)) {
         bulk.forgetPosition(settings.stateKeyPrefix());
         restart(
@@ -699,6 +707,11 @@ public final class Daemon implements AutoCloseable {
               + settings.name()
               + "' still streams from it");
     }
+    if (writer instanceof ClusterCacheWriter cluster
+        && slot.isPresent()
+        && stateStore.epoch().isPresent()) {
+      repairLostMasters(cluster, mapped, slot.get().confirmedFlushLsn());
+    }
     Map<String, String> offsets = stateStore.offsets();
     Optional<StartDecision.StoredOffsets> loadedAt = loadedPosition();
     if (settings.redis().cluster()
@@ -758,6 +771,58 @@ public final class Daemon implements AutoCloseable {
           added);
     }
     return added.stream().map(TableId::parse).collect(Collectors.toSet());
+  }
+
+  /**
+   * Repairs, on a Redis Cluster whose state is whole, each master that holds less of the stream
+   * than every master acknowledged (it restarted without its data, or a failover promoted a replica
+   * that was behind), without loading the other masters again: its keys of the mapped tables are
+   * deleted, and a resync of every mapped table that writes only the keys of its slots is queued
+   * (see {@link ClusterCacheWriter#repair}). The stream then resumes as if nothing was lost; the
+   * replication slot and the other masters' keys stay. A master whose position the replication slot
+   * can still stream from (it was confirmed no further) is left to streaming again instead, which
+   * is cheaper: see the offsets below. A state master that lost writes is noticed by the start
+   * decision (its offsets and position went back with it), which loads every table again.
+   *
+   * @param confirmedLsn how far the replication slot was confirmed
+   */
+  private void repairLostMasters(ClusterCacheWriter cluster, Set<String> mapped, long confirmedLsn)
+      throws SlotInUseException {
+    List<ClusterCacheWriter.LostMaster> lost =
+        cluster.lostMasters().stream()
+            .filter(
+                master ->
+                    master
+                        .holds()
+                        .map(at -> (at.initialLoad() ? at.commit() : at.applied()) < confirmedLsn)
+                        .orElse(true))
+            .toList();
+    if (lost.isEmpty()) {
+      return;
+    }
+    requireRole("repairing the Redis masters that lost writes");
+    String id = "repair-" + UUID.randomUUID();
+    HashSlots slots = HashSlots.none();
+    for (ClusterCacheWriter.LostMaster master : lost) {
+      slots = slots.plus(HashSlots.parse(master.slots()));
+    }
+    String ranges = slots.toString();
+    List<KeyTemplate> templates =
+        configuration.mapping().tables().stream().map(TableMapping::key).toList();
+    long deleted =
+        cluster.repair(
+            lost,
+            templates.stream().map(KeyTemplate::prefixGlob).distinct().toList(),
+            key -> templates.stream().anyMatch(template -> template.match(key).isPresent()),
+            () -> stateStore.submitResync(id, mapped, ranges));
+    LOG.warn(
+        "Redis master(s) {} lost writes every master had acknowledged: deleted their {} keys of"
+            + " the mapped tables and queued resync {} of every mapped table, writing only the keys"
+            + " of their slots; the other masters keep their keys, and streaming resumes",
+        lost,
+        deleted,
+        id);
+    metrics.cacheRepaired();
   }
 
   /**

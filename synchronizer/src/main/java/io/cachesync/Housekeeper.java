@@ -6,6 +6,7 @@ import io.cachesync.job.StreamFence;
 import io.cachesync.model.TableId;
 import io.cachesync.model.TableMapping;
 import io.cachesync.model.Version;
+import io.cachesync.redis.HashSlots;
 import io.cachesync.redis.LettuceCacheInspector;
 import io.cachesync.source.LoadRequest;
 import io.cachesync.source.PostgresConnector;
@@ -232,9 +233,17 @@ final class Housekeeper implements AutoCloseable {
       try {
         Set<TableId> tables =
             request.get().getValue().stream().map(TableId::parse).collect(Collectors.toSet());
-        LOG.info("Resync {} requested for {}", id, tables);
+        String slots = stateStore.resync(id).getOrDefault("slots", "");
+        if (slots.isEmpty()) {
+          LOG.info("Resync {} requested for {}", id, tables);
+        } else {
+          LOG.info("Resync {} requested for {}, writing the keys of slots {}", id, tables, slots);
+        }
         stateStore.resyncStatus(id, "taken", Map.of());
-        load.accept(new LoadRequest(id, tables));
+        load.accept(
+            slots.isEmpty()
+                ? new LoadRequest(id, tables)
+                : new LoadRequest(id, tables, HashSlots.parse(slots)::containsKey));
       } catch (RuntimeException e) {
         putBack(id, e);
         return;

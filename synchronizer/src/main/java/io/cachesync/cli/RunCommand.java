@@ -13,6 +13,7 @@ import io.cachesync.preflight.Finding;
 import io.cachesync.preflight.Preflight;
 import io.cachesync.preflight.PreflightReport;
 import io.cachesync.redis.RedisRefusedException;
+import io.cachesync.sync.RedisUnavailableException;
 import io.lettuce.core.RedisException;
 import java.nio.file.Path;
 import java.sql.SQLException;
@@ -146,7 +147,10 @@ final class RunCommand implements Callable<Integer> {
         LOG.warn("Cannot start: {}; trying again in {} s", e.getMessage(), delay.toSeconds());
         stopRequested.await(delay.toMillis(), TimeUnit.MILLISECONDS);
         continue;
-      } catch (ServerUnreachableException | SQLException | RedisException e) {
+      } catch (ServerUnreachableException
+          | SQLException
+          | RedisException
+          | RedisUnavailableException e) {
         if (e instanceof ServerUnreachableException u && u.tlsFailed() && !started) {
           // A refused certificate or TLS file needs a change on one side; waiting here at the
           // first start would hide it. The service manager's restart (exit 3 is retried) picks up
@@ -157,6 +161,7 @@ final class RunCommand implements Callable<Integer> {
         }
         metrics.phase(
             e instanceof RedisException
+                    || e instanceof RedisUnavailableException
                     || (e instanceof ServerUnreachableException u && u.server().equals("Redis"))
                 ? Phase.WAITING_FOR_REDIS
                 : Phase.WAITING_FOR_POSTGRES);

@@ -88,6 +88,7 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
   private final Timer batch;
   private final Counter retries;
   private final Counter cacheReloads;
+  private final Counter cacheRepairs;
 
   private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.PREFLIGHT);
   private volatile boolean redisRetrying;
@@ -149,6 +150,12 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
             .description(
                 "Times every mapped table was loaded again because Redis lost the cache or the"
                     + " stream could not resume")
+            .register(registry);
+    this.cacheRepairs =
+        Counter.builder("cachesync.cache.repairs")
+            .description(
+                "Times Redis Cluster masters that lost acknowledged writes were repaired alone, by a"
+                    + " resync of their slots")
             .register(registry);
     for (String kind : REDIS_ERROR_KINDS) {
       redisErrors.put(
@@ -528,6 +535,11 @@ public final class SyncMetrics implements SyncListener, AutoCloseable {
   /** Every mapped table is loaded again because Redis lost the cache or the stream's position. */
   public void cacheReloaded() {
     cacheReloads.increment();
+  }
+
+  /** Redis Cluster masters that lost writes are repaired alone (a resync of their slots). */
+  public void cacheRepaired() {
+    cacheRepairs.increment();
   }
 
   /** A load was queued; it runs once streaming runs and no other load does. */

@@ -871,6 +871,175 @@ public final class ClusterCacheWriter implements CacheWriter {
     }
   }
 
+  /**
+   * A master that holds less of the stream than the batches' position, which every master had
+   * acknowledged: it lost acknowledged writes (restarted without its data, or a failover promoted a
+   * replica that was behind), or slots came to it while the daemon was stopped.
+   *
+   * @param address {@code host:port}
+   * @param holds the furthest position its shard keys hold; empty when it holds none
+   * @param slots the slots it serves, as ranges ({@code 0-5460,6000})
+   */
+  public record LostMaster(String address, Optional<Version> holds, String slots) {
+    @Override
+    public String toString() {
+      return address
+          + " (slots "
+          + slots
+          + ", holds "
+          + holds.map(Version::toString).orElse("no position")
+          + ")";
+    }
+  }
+
+  /**
+   * The masters that hold less than the batches' position (see {@link LostMaster}); none when the
+   * state holds no batch position (nothing was acknowledged, or the state itself is gone).
+   */
+  public List<LostMaster> lostMasters() {
+    try {
+      refreshIfNeeded();
+      String stored = routed.sync().hget(positionKey, "version");
+      if (stored == null) {
+        return List.of();
+      }
+      Version position = Version.parse(stored);
+      List<LostMaster> lost = new ArrayList<>();
+      for (Shard shard : shards.values()) {
+        Optional<Version> held = shard.heldPosition();
+        if (held.isEmpty() || held.get().compareTo(position) < 0) {
+          lost.add(new LostMaster(shard.host + ":" + shard.port, held, shard.slots));
+        }
+      }
+      return lost;
+    } catch (RedisException e) {
+      throw LettuceClients.unavailable(e);
+    }
+  }
+
+  /**
+   * Repairs masters that lost acknowledged writes without touching the others' keys. A master that
+   * lost writes holds old values for a set of keys its position cannot name (versions say how far,
+   * not which), and keys of rows deleted since: so every key of the mapped tables on it is deleted,
+   * page by page on its own node while this writer holds the lease. Then {@code queueReload} must
+   * queue, durably, a reload of the mapped tables' rows whose keys are in the masters' slots (the
+   * resync machinery, which never regresses a newer change); only then is the batches' position
+   * stored in each master's shard key, so that a daemon that stops before it repairs the master
+   * again, and one that stops after finds the reload queued.
+   *
+   * <p>Between the deletion and the reload's chunk of a key, reading it misses (never stale). Keys
+   * of the master that the stream changes from now on are written as they change.
+   *
+   * @param globs where the mapped tables' keys start ({@link CacheOperation.EvictTable#keyGlob()})
+   * @param owns whether a key matched by a glob is a key of a mapped table
+   * @return how many keys were deleted
+   * @throws RedisUnavailableException when a master's slots changed or were moving during its
+   *     deletion (keys may have left it unseen): the next start repairs it again
+   */
+  public long repair(
+      List<LostMaster> lost,
+      java.util.Collection<String> globs,
+      java.util.function.Predicate<String> owns,
+      Runnable queueReload) {
+    try {
+      String stored = routed.sync().hget(positionKey, "version");
+      if (stored == null) {
+        throw new IllegalStateException("no batch position to repair the masters up to");
+      }
+      Version position = Version.parse(stored);
+      long deleted = 0;
+      List<Shard> repaired = new ArrayList<>();
+      for (LostMaster master : lost) {
+        Map.Entry<String, Shard> node =
+            shards.entrySet().stream()
+                .filter(s -> (s.getValue().host + ":" + s.getValue().port).equals(master.address()))
+                .findFirst()
+                .orElseThrow(
+                    () ->
+                        new RedisUnavailableException(
+                            "Redis master " + master.address() + " is no longer a master", null));
+        deleted += deleteMapped(node.getKey(), node.getValue(), globs, owns);
+        repaired.add(node.getValue());
+      }
+      queueReload.run();
+      for (Shard shard : repaired) {
+        shard
+            .direct
+            .sync()
+            .hset(
+                shard.key,
+                Map.of(
+                    "version", position.text(),
+                    "lsn", position.toString(),
+                    "at", Instant.now().toString(),
+                    "slots", shard.slots));
+        shard.stored(position);
+        acknowledgedByShard.merge(shard.key, position, ClusterCacheWriter::max);
+      }
+      return deleted;
+    } catch (RedisException e) {
+      throw LettuceClients.unavailable(e);
+    }
+  }
+
+  /** Deletes the keys of the mapped tables on one master, checking its slots held still. */
+  private long deleteMapped(
+      String nodeId,
+      Shard shard,
+      java.util.Collection<String> globs,
+      java.util.function.Predicate<String> owns) {
+    ClusterTopology before = ClusterTopology.read(client, routed);
+    Optional<ClusterTopology.Master> was = topologyOf(before, nodeId);
+    if (was.isEmpty() || !was.get().openSlots().isEmpty() || before.uncoveredSlots() > 0) {
+      throw new RedisUnavailableException(
+          "cannot repair Redis master "
+              + shard.host
+              + ":"
+              + shard.port
+              + " while the cluster changes ("
+              + before.problems()
+              + "); trying again",
+          null);
+    }
+    long deleted = 0;
+    for (String glob : globs) {
+      io.lettuce.core.ScanArgs match = io.lettuce.core.ScanArgs.Builder.matches(glob).limit(1_000);
+      io.lettuce.core.ScanCursor cursor = io.lettuce.core.ScanCursor.INITIAL;
+      do {
+        io.lettuce.core.KeyScanCursor<String> page = shard.direct.sync().scan(cursor, match);
+        requireLease();
+        // One UNLINK per key: the keys of a page are in many slots, which one command refuses.
+        List<io.lettuce.core.RedisFuture<Long>> replies = new ArrayList<>();
+        for (String key : page.getKeys()) {
+          if (owns.test(key)) {
+            replies.add(shard.direct.async().unlink(key));
+          }
+        }
+        for (io.lettuce.core.RedisFuture<Long> reply : replies) {
+          deleted += LettuceClients.await(reply);
+        }
+        cursor = page;
+      } while (!cursor.isFinished());
+    }
+    ClusterTopology after = ClusterTopology.read(client, routed);
+    if (!was.equals(topologyOf(after, nodeId))) {
+      throw new RedisUnavailableException(
+          "the slots of Redis master "
+              + shard.host
+              + ":"
+              + shard.port
+              + " changed while its keys were deleted; keys may have left it unseen, so it is"
+              + " repaired again",
+          null);
+    }
+    return deleted;
+  }
+
+  private static Optional<ClusterTopology.Master> topologyOf(
+      ClusterTopology topology, String nodeId) {
+    return topology.masters().stream().filter(master -> master.id().equals(nodeId)).findFirst();
+  }
+
   /** Deletes the position a load stored, so that the next start loads again. */
   public void forgetPosition() {
     routed.sync().del(positionKey);

@@ -33,6 +33,43 @@ public record HashSlots(BitSet slots) {
     return new HashSlots(bits);
   }
 
+  /**
+   * The slots {@code ranges} names: ranges and single slots separated by commas, spaces or both
+   * ({@code 0-5460,6000}, or as {@link #toString()} writes them).
+   *
+   * @throws IllegalArgumentException when a part is not a slot or a range of slots
+   */
+  public static HashSlots parse(String ranges) {
+    BitSet bits = new BitSet(COUNT);
+    for (String range : ranges.trim().split("[,\\s]+")) {
+      if (range.isEmpty()) {
+        continue;
+      }
+      try {
+        int dash = range.indexOf('-');
+        int first = Integer.parseInt(dash < 0 ? range : range.substring(0, dash));
+        int last = dash < 0 ? first : Integer.parseInt(range.substring(dash + 1));
+        if (first < 0 || last >= COUNT || first > last) {
+          throw new NumberFormatException();
+        }
+        bits.set(first, last + 1);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "'"
+                + range
+                + "' in '"
+                + ranges
+                + "' is not a hash slot (0 to 16383) or a range of them");
+      }
+    }
+    return new HashSlots(bits);
+  }
+
+  /** Whether {@code key}'s slot is in the set. */
+  public boolean containsKey(String key) {
+    return slots.get(slotOf(key));
+  }
+
   /** The slot of {@code key}: of its hash tag if it holds one, else of the whole key. */
   public static int slotOf(String key) {
     return SlotHash.getSlot(key);

@@ -236,10 +236,14 @@ public final class LettuceStateStore implements StateStore {
   }
 
   @Override
-  public void submitResync(String id, Set<String> tables) {
-    commands.hset(
-        prefix + "resync:" + id,
-        Map.of("status", "queued", "tables", String.join(",", new java.util.TreeSet<>(tables))));
+  public void submitResync(String id, Set<String> tables, String slots) {
+    Map<String, String> request = new java.util.HashMap<>();
+    request.put("status", "queued");
+    request.put("tables", String.join(",", new java.util.TreeSet<>(tables)));
+    if (!slots.isEmpty()) {
+      request.put("slots", slots);
+    }
+    commands.hset(prefix + "resync:" + id, request);
     commands.persist(prefix + "resync:" + id);
     commands.rpush(prefix + "resync:queue", id);
   }

@@ -77,9 +77,18 @@ final class ChunkWindows {
     return prefix;
   }
 
-  /** Registers a chunk of {@code table}; its watermarks come from {@link Chunk#low()} and high. */
+  /** Registers a chunk of {@code table} that writes every key's row. */
   Chunk register(TableMapping table) {
-    Chunk chunk = new Chunk(sequence.incrementAndGet(), table);
+    return register(table, key -> true);
+  }
+
+  /**
+   * Registers a chunk of {@code table}; its watermarks come from {@link Chunk#low()} and high.
+   *
+   * @param keys the keys whose rows the chunk writes (see {@link LoadRequest#keys()})
+   */
+  Chunk register(TableMapping table, java.util.function.Predicate<String> keys) {
+    Chunk chunk = new Chunk(sequence.incrementAndGet(), table, keys);
     chunks.put(chunk.id, chunk);
     return chunk;
   }
@@ -269,6 +278,7 @@ final class ChunkWindows {
   final class Chunk {
     private final long id;
     private final TableMapping table;
+    private final java.util.function.Predicate<String> keys;
     private final CompletableFuture<List<Row>> rows = new CompletableFuture<>();
     private volatile List<Long> unseen = List.of();
     private long lowMark;
@@ -286,9 +296,10 @@ final class ChunkWindows {
     private boolean truncated;
     private Version version;
 
-    private Chunk(long id, TableMapping table) {
+    private Chunk(long id, TableMapping table, java.util.function.Predicate<String> keys) {
       this.id = id;
       this.table = table;
+      this.keys = keys;
     }
 
     TableMapping table() {
@@ -384,7 +395,7 @@ final class ChunkWindows {
         } catch (KeyRenderException e) {
           key = null; // the planner refuses the row and says why
         }
-        if (key == null || !changedKeys.contains(key)) {
+        if (key == null || (!changedKeys.contains(key) && keys.test(key))) {
           events.add(
               new ChangeEvent(table.table(), ChangeEvent.Kind.SNAPSHOT, Row.EMPTY, row, version));
         }

@@ -250,8 +250,9 @@ final class ChunkedLoads implements AutoCloseable {
     Map<TableId, Long> rows = progress.rows();
     long total = rows.values().stream().mapToLong(Long::longValue).sum();
     LOG.info(
-        "Load {} of {} done: {} rows in {} s ({} rows/s), {} chunks, {} rows left to the stream"
-            + " that changed them inside their window",
+        "Load {} of {} done: {} rows in {} s ({} rows/s), {} chunks, {} rows not written (left to"
+            + " the stream that changed them inside their window, or of keys the load does not"
+            + " write)",
         request.id(),
         request.tables(),
         rows,
@@ -403,7 +404,7 @@ final class ChunkedLoads implements AutoCloseable {
      */
     private Sent send(LoadRequest request, Chunk range) throws InterruptedException {
       while (true) {
-        ChunkWindows.Chunk window = windows.register(range.table());
+        ChunkWindows.Chunk window = windows.register(range.table(), request.keys());
         try {
           Connection c = connection();
           watermark(c, window.low());

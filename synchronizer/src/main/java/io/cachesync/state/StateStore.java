@@ -44,7 +44,17 @@ public interface StateStore extends AutoCloseable {
   void markLoaded(Set<String> tables);
 
   /** Queues a resync for the daemon and records it as queued. */
-  void submitResync(String id, Set<String> tables);
+  default void submitResync(String id, Set<String> tables) {
+    submitResync(id, tables, "");
+  }
+
+  /**
+   * Queues a resync that writes only the keys of some Redis Cluster hash slots (the repair of a
+   * master that lost writes), and records it as queued.
+   *
+   * @param slots the slots as ranges ({@code 0-5460,6000}); empty for every key
+   */
+  void submitResync(String id, Set<String> tables, String slots);
 
   /**
    * The next queued resync, moved from the queue to the list of requests taken, if {@code owner}

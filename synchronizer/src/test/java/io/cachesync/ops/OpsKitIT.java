@@ -49,6 +49,7 @@ class OpsKitIT {
           "cachesync_redis_errors_total",
           "cachesync_retries_total",
           "cachesync_cache_reloads_total",
+          "cachesync_cache_repairs_total",
           "cachesync_load_rows_total",
           "cachesync_load_rows_estimated",
           "cachesync_loads_pending",

@@ -56,6 +56,29 @@ class HashSlotsTest {
   }
 
   @Test
+  void parse_readsWhatToStringAndTheShardKeysWrite_andRefusesAnythingElse() {
+    HashSlots slots = HashSlots.parse("0-2,7, 10-11");
+    assertThat(slots.toString()).isEqualTo("0-2, 7, 10-11");
+    assertThat(HashSlots.parse(slots.toString())).isEqualTo(slots);
+    assertThat(HashSlots.parse("").isEmpty()).isTrue();
+    assertThat(HashSlots.parse("16383").contains(16_383)).isTrue();
+    for (String wrong : new String[] {"16384", "5-3", "-1", "a-b", "1-"}) {
+      assertThatThrownBy(() -> HashSlots.parse(wrong))
+          .as(wrong)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("is not a hash slot");
+    }
+  }
+
+  @Test
+  void containsKey_isTheKeysSlot() {
+    HashSlots slots = HashSlots.parse(Integer.toString(HashSlots.slotOf("user:1")));
+    assertThat(slots.containsKey("user:1")).isTrue();
+    assertThat(slots.containsKey("{user:1}:other")).isTrue();
+    assertThat(slots.containsKey("user:2")).isFalse();
+  }
+
+  @Test
   void slotOf_usesTheHashTag() {
     assertThat(HashSlots.slotOf("{user}:1")).isEqualTo(HashSlots.slotOf("user"));
     assertThat(HashSlots.slotOf("foo")).isEqualTo(12_182);

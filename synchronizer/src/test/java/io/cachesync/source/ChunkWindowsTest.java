@@ -58,6 +58,21 @@ class ChunkWindowsTest {
   }
 
   @Test
+  void rowsOfKeysTheLoadDoesNotWrite_areLeftOut_andCountAsRead() {
+    ChunkWindows.Chunk chunk = windows.register(MAPPING, key -> !key.equals("item:2"));
+    message(chunk.low(), LOW);
+    windows.observe(change(Kind.DELETE, row(3), Row.EMPTY));
+    chunk.read(List.of(row(1), row(2), row(3), row(4)), List.of());
+
+    ChunkWindows.Chunk closed = message(chunk.high(), HIGH);
+
+    assertThat(closed.events())
+        .extracting(e -> e.after().get("id").orElseThrow())
+        .containsExactly(number(1), number(4));
+    assertThat(closed.rowsRead()).isEqualTo(4);
+  }
+
+  @Test
   void changesBeforeTheLowWatermark_dropNothing() {
     ChunkWindows.Chunk chunk = windows.register(MAPPING);
     assertThat(windows.anyOpen()).isFalse();

@@ -238,7 +238,7 @@ class WriterLeaseTest {
     }
 
     @Override
-    public void submitResync(String id, Set<String> tables) {
+    public void submitResync(String id, Set<String> tables, String slots) {
       throw new UnsupportedOperationException();
     }
 

@@ -23,8 +23,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The daemon on a Redis Cluster (3 masters, a replica each), in this JVM: the initial load puts
  * each row's key on the master serving its slot, every kind of change streams there, a TRUNCATE
- * reaches every master, and the stream goes on across a failover, slots moving and a master that
- * restarts empty (which makes the daemon load every table again).
+ * reaches every master, and the stream goes on across a failover and slots moving. A master that
+ * restarts empty, or holds less than every master acknowledged, is repaired alone: its keys are
+ * deleted and a resync writes the keys of its slots, while the other masters keep theirs.
  */
 class ClusterStreamingIT {
   private static final Duration WAIT = Duration.ofSeconds(60);
@@ -125,19 +126,128 @@ class ClusterStreamingIT {
   }
 
   @Test
-  void aMasterRestartedEmpty_isNoticed_andEveryTableLoadedAgain() throws Exception {
+  void aMasterRestartedEmpty_isRepairedAlone_byAResyncOfItsSlots() throws Exception {
+    harness.sql(
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text)",
+        "CREATE TABLE orders (id bigint PRIMARY KEY, total numeric(10,2))",
+        "INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, " + ROWS + ") g",
+        "INSERT INTO orders SELECT g, g * 1.5 FROM generate_series(1, " + ROWS + ") g");
+    harness.startWith(harness.configFor(cluster.uri(), 0, MAPPING));
+    // Streaming, the initial load done: the loss is one of acknowledged batches.
+    harness.daemon().initialLoad().get(60, java.util.concurrent.TimeUnit.SECONDS);
+    awaitUsers(ROWS, "user ");
+    Node lost = dataOnlyMaster();
+    String keptKey = keyOnAnotherMaster(lost);
+    // A reload, or a repair that wrote keys outside the lost master's slots, would drop the field.
+    redis.hset(keptKey, "marker", "kept");
+
+    cluster.restartMasterEmpty(lost.port());
+    // The in-process daemon stops once it notices; `cachesync run` would start a new one.
+    await().atMost(WAIT).until(() -> harness.daemon().terminated().isDone());
+    harness.sql("UPDATE users SET name = 'renamed ' || id WHERE id <= 20");
+    harness.startWith(harness.configFor(cluster.uri(), 0, MAPPING));
+
+    awaitRepairDone(lost);
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              for (int i = 1; i <= ROWS; i++) {
+                assertThat(redis.hget("user:" + i, "name"))
+                    .as("user:" + i)
+                    .isEqualTo((i <= 20 ? "renamed " : "user ") + i);
+                assertThat(redis.exists("order:" + i)).as("order:" + i).isOne();
+              }
+            });
+    assertThat(redis.hget(keptKey, "marker")).isEqualTo("kept");
+  }
+
+  @Test
+  void aMasterBehind_itsStaleAndDeletedRowsGo_andOnlyItsSlotsAreWrittenAgain() throws Exception {
     harness.sql(
         "CREATE TABLE users (id bigint PRIMARY KEY, name text)",
         "CREATE TABLE orders (id bigint PRIMARY KEY, total numeric(10,2))",
         "INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, " + ROWS + ") g");
     harness.startWith(harness.configFor(cluster.uri(), 0, MAPPING));
     awaitUsers(ROWS, "user ");
+    harness.stopDaemon();
+    Node lost = dataOnlyMaster();
+    String keptKey = keyOnAnotherMaster(lost);
+    int staleId = idOn(lost, 1);
+    int deletedId = idOn(lost, ROWS + 1);
+    // What a failover to a replica that was behind leaves on a master: an old value, the key of a
+    // row deleted since, and a shard position behind the one every master acknowledged.
+    redis.hset("user:" + staleId, "name", "old value");
+    redis.hset(
+        "user:" + deletedId,
+        Map.of("__v", "0".repeat(31) + "1", "id", Integer.toString(deletedId), "name", "gone"));
+    var node = connection.getConnection("127.0.0.1", lost.port()).sync();
+    java.util.List<String> shardKeys =
+        node.keys("cachesync:*:shard:*").stream()
+            .filter(key -> key.matches(".*:shard:\\{[0-9a-z]+\\}"))
+            .toList();
+    assertThat(shardKeys).as("the lost master's shard key").hasSize(1);
+    assertThat(node.hset(shardKeys.get(0), "version", "0".repeat(31) + "1")).isFalse();
+    redis.hset(keptKey, "marker", "kept");
 
-    cluster.restartMasterEmpty(cluster.masters().get(2).port());
-    // The in-process daemon stops once it notices; `cachesync run` would start a new one.
-    await().atMost(WAIT).until(() -> harness.daemon().terminated().isDone());
     harness.startWith(harness.configFor(cluster.uri(), 0, MAPPING));
+
+    awaitRepairDone(lost);
     awaitUsers(ROWS, "user ");
+    assertThat(redis.exists("user:" + deletedId)).isZero();
+    assertThat(redis.hget(keptKey, "marker")).isEqualTo("kept");
+    harness.sql("UPDATE users SET name = 'after repair ' || id");
+    awaitUsers(ROWS, "after repair ");
+  }
+
+  /** A master that does not serve the state's slot: losing it leaves the state whole. */
+  private Node dataOnlyMaster() {
+    int stateSlot = SlotHash.getSlot("{cachesync:" + SyncHarness.NAME + "}:position");
+    return cluster.masters().stream().filter(m -> !m.owns(stateSlot)).findFirst().orElseThrow();
+  }
+
+  /** A user key some other master than {@code master} serves, of a high id no test updates. */
+  private String keyOnAnotherMaster(Node master) {
+    for (int i = ROWS; i > 20; i--) {
+      if (!master.owns(SlotHash.getSlot("user:" + i))) {
+        return "user:" + i;
+      }
+    }
+    throw new IllegalStateException("every user key is on " + master.port());
+  }
+
+  /** The first user id from {@code from} on whose key {@code master} serves. */
+  private static int idOn(Node master, int from) {
+    for (int i = from; ; i++) {
+      if (master.owns(SlotHash.getSlot("user:" + i))) {
+        return i;
+      }
+    }
+  }
+
+  /** Waits for the one repair request's resync to be done, for the lost master's slots. */
+  private void awaitRepairDone(Node lost) {
+    String requests = "{cachesync:" + SyncHarness.NAME + "}:resync:repair-*";
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              java.util.List<String> repairs = redis.keys(requests);
+              assertThat(repairs).hasSize(1);
+              assertThat(redis.hget(repairs.get(0), "status")).isEqualTo("done");
+              assertThat(io.cachesync.redis.HashSlots.parse(redis.hget(repairs.get(0), "slots")))
+                  .isEqualTo(slotsOf(lost));
+            });
+  }
+
+  private static io.cachesync.redis.HashSlots slotsOf(Node master) {
+    Set<Integer> slots = new HashSet<>();
+    for (int slot = 0; slot < io.cachesync.redis.HashSlots.COUNT; slot++) {
+      if (master.owns(slot)) {
+        slots.add(slot);
+      }
+    }
+    return io.cachesync.redis.HashSlots.of(slots);
   }
 
   private void awaitUsers(int rows, String namePrefix) {
