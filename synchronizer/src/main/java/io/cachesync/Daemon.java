@@ -809,12 +809,22 @@ public final class Daemon implements AutoCloseable {
     String ranges = slots.toString();
     List<KeyTemplate> templates =
         configuration.mapping().tables().stream().map(TableMapping::key).toList();
-    long deleted =
-        cluster.repair(
-            lost,
-            templates.stream().map(KeyTemplate::prefixGlob).distinct().toList(),
-            key -> templates.stream().anyMatch(template -> template.match(key).isPresent()),
-            () -> stateStore.submitResync(id, mapped, ranges));
+    long deleted;
+    try {
+      deleted =
+          cluster.repair(
+              lost,
+              templates.stream().map(KeyTemplate::prefixGlob).distinct().toList(),
+              key -> templates.stream().anyMatch(template -> template.match(key).isPresent()),
+              () -> stateStore.submitResync(id, mapped, ranges));
+    } catch (WriterRoleLostException e) {
+      throw new SlotInUseException(
+          "lost the writer's role of "
+              + configuration.settings().name()
+              + " while repairing the Redis masters that lost writes ("
+              + e.getMessage()
+              + "); standing by");
+    }
     LOG.warn(
         "Redis master(s) {} lost writes every master had acknowledged: deleted their {} keys of"
             + " the mapped tables and queued resync {} of every mapped table, writing only the keys"

@@ -217,6 +217,26 @@ final class Housekeeper implements AutoCloseable {
   }
 
   /**
+   * The load of a resync request: of every key of its tables, or only of the keys of the hash slots
+   * its {@code slots} field names (the repair of a Redis Cluster master). A field that cannot be
+   * read loads every key: more writes, nothing missed.
+   */
+  private static LoadRequest request(String id, Set<TableId> tables, String slots) {
+    if (slots.isEmpty()) {
+      LOG.info("Resync {} requested for {}", id, tables);
+      return new LoadRequest(id, tables);
+    }
+    try {
+      HashSlots filter = HashSlots.parse(slots);
+      LOG.info("Resync {} requested for {}, writing the keys of slots {}", id, tables, slots);
+      return new LoadRequest(id, tables, filter::containsKey);
+    } catch (IllegalArgumentException e) {
+      LOG.warn("Resync {}: {}; writing the keys of every slot", id, e.getMessage());
+      return new LoadRequest(id, tables);
+    }
+  }
+
+  /**
    * Hands the resync requests queued in Redis (by {@code cachesync resync}) to the source. Each
    * stays recorded as taken until its load is done (see {@link StateStore#takeResync(String)}).
    */
@@ -233,17 +253,8 @@ final class Housekeeper implements AutoCloseable {
       try {
         Set<TableId> tables =
             request.get().getValue().stream().map(TableId::parse).collect(Collectors.toSet());
-        String slots = stateStore.resync(id).getOrDefault("slots", "");
-        if (slots.isEmpty()) {
-          LOG.info("Resync {} requested for {}", id, tables);
-        } else {
-          LOG.info("Resync {} requested for {}, writing the keys of slots {}", id, tables, slots);
-        }
         stateStore.resyncStatus(id, "taken", Map.of());
-        load.accept(
-            slots.isEmpty()
-                ? new LoadRequest(id, tables)
-                : new LoadRequest(id, tables, HashSlots.parse(slots)::containsKey));
+        load.accept(request(id, tables, stateStore.resync(id).getOrDefault("slots", "")));
       } catch (RuntimeException e) {
         putBack(id, e);
         return;

@@ -29,6 +29,7 @@ import io.lettuce.core.cluster.models.partitions.Partitions;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -95,6 +96,17 @@ public final class ClusterCacheWriter implements CacheWriter {
 
   /** The masters' shards, by node id. */
   private final Map<String, Shard> shards = new LinkedHashMap<>();
+
+  /**
+   * How far the stream's changes are applied to the keys of each hash slot, by slot: the furthest
+   * position stored by a master while it served the slot (a shard key's position and its slots),
+   * read from every shard key at connect and raised as masters store theirs. A master applied every
+   * change up to its position to the keys of the slots it served, and a slot that moves takes its
+   * keys along (MIGRATE), so what a later owner holds is at least that. Lowered, for the slots of a
+   * master that holds less than the batches' position (it lost writes), to what it holds: those
+   * changes are applied again there.
+   */
+  private final Version[] slotPositions = new Version[HashSlots.COUNT];
 
   /** The position each shard key was last seen to hold, by shard key. */
   private final Map<String, Version> acknowledgedByShard = new HashMap<>();
@@ -177,6 +189,7 @@ public final class ClusterCacheWriter implements CacheWriter {
         writer.loadScripts();
         writer.useTopology();
         writer.claimIfHeld();
+        writer.readSlotPositions();
       } catch (RuntimeException e) {
         writer.close();
         throw e;
@@ -267,13 +280,63 @@ public final class ClusterCacheWriter implements CacheWriter {
           }
           cursor = page;
         } while (!cursor.isFinished());
-        shard.stored(Version.ZERO);
-        shard.forget();
       }
+      java.util.Arrays.fill(slotPositions, Version.ZERO);
       acknowledgedByShard.clear();
     } catch (RedisException e) {
       throw LettuceClients.unavailable(e);
     }
+  }
+
+  /**
+   * Reads every shard key on every master into {@link #slotPositions}, lowered for the masters that
+   * hold less than the batches' position.
+   */
+  private void readSlotPositions() {
+    java.util.Arrays.fill(slotPositions, Version.ZERO);
+    String stored = routed.sync().hget(positionKey, "version");
+    Map<Shard, Optional<Version>> furthest = new LinkedHashMap<>();
+    for (Shard shard : shards.values()) {
+      List<Map.Entry<Version, String>> positions = shard.storedPositions();
+      for (Map.Entry<Version, String> position : positions) {
+        raise(position.getValue(), position.getKey());
+      }
+      furthest.put(shard, positions.stream().map(Map.Entry::getKey).max(Version::compareTo));
+    }
+    if (stored == null) {
+      return;
+    }
+    Version batches = Version.parse(stored);
+    furthest.forEach(
+        (shard, held) -> {
+          if (held.isEmpty() || held.get().compareTo(batches) < 0) {
+            BitSet slots = HashSlots.parse(shard.slots).slots();
+            Version lowered = held.orElse(Version.ZERO);
+            for (int slot = slots.nextSetBit(0); slot >= 0; slot = slots.nextSetBit(slot + 1)) {
+              if (slotPositions[slot].compareTo(lowered) > 0) {
+                slotPositions[slot] = lowered;
+              }
+            }
+          }
+        });
+  }
+
+  /** Raises {@link #slotPositions} of {@code slots} ({@link #slotRanges}) to {@code position}. */
+  private void raise(String slots, Version position) {
+    if (slots.isEmpty()) {
+      return;
+    }
+    BitSet bits = HashSlots.parse(slots).slots();
+    for (int slot = bits.nextSetBit(0); slot >= 0; slot = bits.nextSetBit(slot + 1)) {
+      if (slotPositions[slot].compareTo(position) < 0) {
+        slotPositions[slot] = position;
+      }
+    }
+  }
+
+  /** Whether the keys of {@code key}'s slot hold the change at {@code version} already. */
+  private boolean holds(String key, Version version) {
+    return version.compareTo(slotPositions[SlotHash.getSlot(key)]) <= 0;
   }
 
   /** A master's slots as ranges, {@code 0-5460,6000}: what a shard's position was stored for. */
@@ -320,6 +383,21 @@ public final class ClusterCacheWriter implements CacheWriter {
    * master restarted without its data changes it.
    */
   public String replicationIds() {
+    try {
+      return readReplicationIds();
+    } catch (RedisException | RedisUnavailableException e) {
+      // A connection that broke (a master restarted, or Redis's idle timeout closed it) is opened
+      // again on the topology read again: the id is that master's as it is now.
+      LOG.info("Reading the masters' replication ids again on new connections ({})", e.toString());
+      shards.values().forEach(Shard::close);
+      shards.clear();
+      refreshNeeded = true;
+      refreshIfNeeded();
+      return readReplicationIds();
+    }
+  }
+
+  private String readReplicationIds() {
     java.util.TreeMap<String, String> ids = new java.util.TreeMap<>();
     for (Map.Entry<String, Shard> shard : shards.entrySet()) {
       String id = "";
@@ -445,11 +523,10 @@ public final class ClusterCacheWriter implements CacheWriter {
       index++;
       CacheOperation operation = original;
       Shard shard = shardOf(partitions, key(operation));
-      if (everyShard && shard.holds(version(operation))) {
-        // The master holds this change already: its position, stored with its data while it
-        // served the slots it serves now, is past it. Applying it again (a restart resumes from the
-        // least position of all masters) would bring back, for a moment, a key a later change
-        // deleted.
+      if (everyShard && holds(key(operation), version(operation))) {
+        // The key's slot holds this change already (see slotPositions). Applying it again (a
+        // restart resumes from the least position of all masters) would bring back, for a moment,
+        // a key a later change deleted.
         continue;
       }
       if (operation instanceof Write write
@@ -541,7 +618,7 @@ public final class ClusterCacheWriter implements CacheWriter {
         outcome = outcome.plus(result.getValue().get());
         acknowledgedByShard.merge(shard.key, positionFor.apply(shard), ClusterCacheWriter::max);
         if (storesSlots) {
-          shard.stored(positionFor.apply(shard));
+          raise(shard.slots, positionFor.apply(shard));
         }
       } catch (ExecutionException e) {
         RuntimeException cause =
@@ -591,7 +668,7 @@ public final class ClusterCacheWriter implements CacheWriter {
     // A cache miss, unless the key holds this very change already: the batch applied again (a
     // retry after another master failed its part, a restart) after the old key went.
     Evict miss = new Evict(write.table(), write.key(), write.version().justBefore());
-    if (shardOf(client.getPartitions(), write.mergeFrom()).holds(write.version())) {
+    if (holds(write.mergeFrom(), write.version())) {
       return miss; // the old key's master applied the move's batch already: the old key is gone
     }
     Map<String, ColumnValue> values = new LinkedHashMap<>();
@@ -920,12 +997,14 @@ public final class ClusterCacheWriter implements CacheWriter {
   /**
    * Repairs masters that lost acknowledged writes without touching the others' keys. A master that
    * lost writes holds old values for a set of keys its position cannot name (versions say how far,
-   * not which), and keys of rows deleted since: so every key of the mapped tables on it is deleted,
-   * page by page on its own node while this writer holds the lease. Then {@code queueReload} must
-   * queue, durably, a reload of the mapped tables' rows whose keys are in the masters' slots (the
-   * resync machinery, which never regresses a newer change); only then is the batches' position
-   * stored in each master's shard key, so that a daemon that stops before it repairs the master
-   * again, and one that stops after finds the reload queued.
+   * not which), and keys of rows deleted since: so every key of the mapped tables on it is evicted,
+   * page by page on its own node while this writer holds the lease, by evict.lua at the batches'
+   * position (a key written past it, by a writer that took over meanwhile, stays; the master's own
+   * keys are all below: it holds less than that position). Then {@code queueReload} must queue,
+   * durably, a reload of the mapped tables' rows whose keys are in the masters' slots (the resync
+   * machinery, which never regresses a newer change); only then is the batches' position stored in
+   * each master's shard key, so that a daemon that stops before it repairs the master again, and
+   * one that stops after finds the reload queued.
    *
    * <p>Between the deletion and the reload's chunk of a key, reading it misses (never stale). Keys
    * of the master that the stream changes from now on are written as they change.
@@ -958,22 +1037,33 @@ public final class ClusterCacheWriter implements CacheWriter {
                     () ->
                         new RedisUnavailableException(
                             "Redis master " + master.address() + " is no longer a master", null));
-        deleted += deleteMapped(node.getKey(), node.getValue(), globs, owns);
+        deleted += deleteMapped(node.getKey(), node.getValue(), master, position, globs, owns);
         repaired.add(node.getValue());
       }
       queueReload.run();
       for (Shard shard : repaired) {
-        shard
-            .direct
-            .sync()
-            .hset(
-                shard.key,
-                Map.of(
-                    "version", position.text(),
-                    "lsn", position.toString(),
-                    "at", Instant.now().toString(),
-                    "slots", shard.slots));
-        shard.stored(position);
+        // Only ever raised: a daemon paused past its lease cannot take the position back. A
+        // failed row's mark left in the key is cleared by the first call, which stores nothing.
+        String outcome = "";
+        for (int attempt = 0; attempt < 2 && !outcome.equals("stored"); attempt++) {
+          outcome =
+              shard
+                  .direct
+                  .sync()
+                  .evalsha(
+                      shard.scripts.digest("store_shard_position"),
+                      ScriptOutputType.STATUS,
+                      new String[] {shard.key},
+                      Version.ZERO.text(),
+                      position.text(),
+                      position.toString(),
+                      Instant.now().toString(),
+                      shard.slots);
+          if (outcome.equals("kept")) {
+            break; // it holds more already
+          }
+        }
+        raise(shard.slots, position);
         acknowledgedByShard.merge(shard.key, position, ClusterCacheWriter::max);
       }
       return deleted;
@@ -986,11 +1076,17 @@ public final class ClusterCacheWriter implements CacheWriter {
   private long deleteMapped(
       String nodeId,
       Shard shard,
+      LostMaster master,
+      Version position,
       java.util.Collection<String> globs,
       java.util.function.Predicate<String> owns) {
     ClusterTopology before = ClusterTopology.read(client, routed);
     Optional<ClusterTopology.Master> was = topologyOf(before, nodeId);
-    if (was.isEmpty() || !was.get().openSlots().isEmpty() || before.uncoveredSlots() > 0) {
+    // The slots found lost, and the resync's filter, are those the master serves now.
+    if (was.isEmpty()
+        || !was.get().openSlots().isEmpty()
+        || before.uncoveredSlots() > 0
+        || !was.get().covered().equals(HashSlots.parse(master.slots()).slots())) {
       throw new RedisUnavailableException(
           "cannot repair Redis master "
               + shard.host
@@ -1008,15 +1104,38 @@ public final class ClusterCacheWriter implements CacheWriter {
       do {
         io.lettuce.core.KeyScanCursor<String> page = shard.direct.sync().scan(cursor, match);
         requireLease();
-        // One UNLINK per key: the keys of a page are in many slots, which one command refuses.
-        List<io.lettuce.core.RedisFuture<Long>> replies = new ArrayList<>();
-        for (String key : page.getKeys()) {
-          if (owns.test(key)) {
-            replies.add(shard.direct.async().unlink(key));
-          }
+        // One call per key: the keys of a page are in many slots, which one command refuses.
+        List<String> owned = page.getKeys().stream().filter(owns).toList();
+        List<io.lettuce.core.RedisFuture<String>> replies = new ArrayList<>();
+        for (String key : owned) {
+          replies.add(
+              shard
+                  .direct
+                  .async()
+                  .evalsha(
+                      evictDigest, ScriptOutputType.STATUS, new String[] {key}, position.text()));
         }
-        for (io.lettuce.core.RedisFuture<Long> reply : replies) {
-          deleted += LettuceClients.await(reply);
+        for (int i = 0; i < replies.size(); i++) {
+          String status;
+          try {
+            status = LettuceClients.await(replies.get(i));
+          } catch (RedisUnavailableException e) {
+            if (!String.valueOf(e.getMessage()).contains("NOSCRIPT")) {
+              throw e;
+            }
+            status =
+                shard
+                    .direct
+                    .sync()
+                    .eval(
+                        WriterScripts.text("evict"),
+                        ScriptOutputType.STATUS,
+                        new String[] {owned.get(i)},
+                        position.text());
+          }
+          if (status.equals("evicted")) {
+            deleted++;
+          }
         }
         cursor = page;
       } while (!cursor.isFinished());
@@ -1112,11 +1231,6 @@ public final class ClusterCacheWriter implements CacheWriter {
     /** The slots the master serves in the topology this writer read last ({@link #slotRanges}). */
     volatile String slots;
 
-    /** The position the shard key holds, and the slots the master served when it was stored. */
-    private Version held = Version.ZERO;
-
-    private String heldSlots = "";
-
     Shard(String host, int port, String key, String slots) {
       this.host = host;
       this.port = port;
@@ -1143,36 +1257,12 @@ public final class ClusterCacheWriter implements CacheWriter {
         List<io.lettuce.core.KeyValue<String, String>> stored =
             direct.sync().hmget(key, "version", "slots");
         if (stored.get(0).hasValue()) {
-          held = Version.parse(stored.get(0).getValue());
-          heldSlots = stored.get(1).getValueOrElse("");
-          acknowledgedByShard.merge(key, held, ClusterCacheWriter::max);
+          acknowledgedByShard.merge(
+              key, Version.parse(stored.get(0).getValue()), ClusterCacheWriter::max);
         }
       } catch (RuntimeException e) {
         nodeClient.shutdown();
         throw e;
-      }
-    }
-
-    /**
-     * Whether the master holds the change at {@code version}: its position is at or past it, and
-     * was stored while it served the slots it serves now (keys that moved in since may have missed
-     * changes the position counts).
-     */
-    boolean holds(Version version) {
-      return version.compareTo(held) <= 0 && heldSlots.equals(slots);
-    }
-
-    /** The shard key holds no position any more ({@link #forgetShardPositions}). */
-    void forget() {
-      held = Version.ZERO;
-      heldSlots = "";
-    }
-
-    /** The shard key now holds {@code position}, stored for the slots the master serves. */
-    void stored(Version position) {
-      if (position.compareTo(held) >= 0) {
-        held = position;
-        heldSlots = slots;
       }
     }
 
@@ -1186,7 +1276,15 @@ public final class ClusterCacheWriter implements CacheWriter {
       // Every shard key on the master, not only the one named for its lowest slot now: after slots
       // moved, that name may be a key that came with them from another master (its position
       // older), while this master's own key, under its earlier name, holds its own.
-      Optional<Version> furthest = Optional.empty();
+      return storedPositions().stream().map(Map.Entry::getKey).max(Version::compareTo);
+    }
+
+    /**
+     * What every shard key on this master holds: its position and the slots its master served when
+     * it was stored ('' when not told).
+     */
+    List<Map.Entry<Version, String>> storedPositions() {
+      List<Map.Entry<Version, String>> positions = new ArrayList<>();
       io.lettuce.core.ScanArgs match =
           io.lettuce.core.ScanArgs.Builder.matches(shardKeyPrefix + "*").limit(1_000);
       io.lettuce.core.ScanCursor cursor = io.lettuce.core.ScanCursor.INITIAL;
@@ -1196,15 +1294,17 @@ public final class ClusterCacheWriter implements CacheWriter {
           if (!SHARD_KEY.matcher(other.substring(shardKeyPrefix.length())).matches()) {
             continue; // the preflight's throwaway keys share the prefix
           }
-          String version = direct.sync().hget(other, "version");
-          if (version != null
-              && (furthest.isEmpty() || Version.parse(version).compareTo(furthest.get()) > 0)) {
-            furthest = Optional.of(Version.parse(version));
+          List<io.lettuce.core.KeyValue<String, String>> stored =
+              direct.sync().hmget(other, "version", "slots");
+          if (stored.get(0).hasValue()) {
+            positions.add(
+                Map.entry(
+                    Version.parse(stored.get(0).getValue()), stored.get(1).getValueOrElse("")));
           }
         }
         cursor = page;
       } while (!cursor.isFinished());
-      return furthest;
+      return positions;
     }
 
     boolean serves(String host, int port, String key) {

@@ -246,6 +246,12 @@ public final class LettuceStateStore implements StateStore {
     commands.hset(prefix + "resync:" + id, request);
     commands.persist(prefix + "resync:" + id);
     commands.rpush(prefix + "resync:queue", id);
+    // A request the daemon counts on (a master's repair stores its position right after) must
+    // survive a failover of the state's master as the offsets do.
+    if (waitReplicas > 0) {
+      long replicas = waitForReplicas.applyAsLong(waitReplicas);
+      LettuceClients.requireReplicas(replicas, waitReplicas, "the resync request");
+    }
   }
 
   @Override

@@ -43,7 +43,10 @@ public interface StateStore extends AutoCloseable {
 
   void markLoaded(Set<String> tables);
 
-  /** Queues a resync for the daemon and records it as queued. */
+  /**
+   * Queues a resync for the daemon and records it as queued, acknowledged by {@code
+   * redis.waitReplicas} replicas.
+   */
   default void submitResync(String id, Set<String> tables) {
     submitResync(id, tables, "");
   }

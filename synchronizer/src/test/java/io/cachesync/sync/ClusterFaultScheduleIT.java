@@ -239,8 +239,8 @@ class ClusterFaultScheduleIT {
       summary =
           String.format(
               "seed=%d, %d transactions, %d faults (%s), %s divergent keys, %d regressions (%d"
-                  + " more while slots moved; %d writes watched on %d servers), %d unexpected daemon"
-                  + " exits, %d s",
+                  + " more while slots moved; %d writes watched on %d servers), %d masters repaired"
+                  + " alone, %d reloads of every table, %d unexpected daemon exits, %d s",
               seed,
               workload.transactions,
               schedule.size(),
@@ -252,6 +252,8 @@ class ClusterFaultScheduleIT {
               allRegressions().size() - regressions().size(),
               histories.stream().mapToLong(WriteHistory::writesSeen).sum(),
               histories.size(),
+              daemon.count("lost writes every master had acknowledged"),
+              daemon.count("loading every mapped table again"),
               unexpectedExits.size(),
               Duration.ofNanos(System.nanoTime() - started).toSeconds());
       System.out.println(summary);

@@ -190,7 +190,16 @@ class ClusterStreamingIT {
     assertThat(node.hset(shardKeys.get(0), "version", "0".repeat(31) + "1")).isFalse();
     redis.hset(keptKey, "marker", "kept");
 
-    harness.startWith(harness.configFor(cluster.uri(), 0, MAPPING));
+    try (java.sql.Connection lock = harness.postgres.connect(harness.database)) {
+      // The resync's reads of users wait behind the lock: what the start did shows on its own.
+      lock.setAutoCommit(false);
+      lock.createStatement().execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE");
+      harness.startWith(harness.configFor(cluster.uri(), 0, MAPPING));
+      assertThat(redis.exists("user:" + staleId)).as("the old value, deleted").isZero();
+      assertThat(redis.exists("user:" + deletedId)).as("the deleted row's key").isZero();
+      assertThat(redis.hget(keptKey, "marker")).isEqualTo("kept");
+      lock.rollback();
+    }
 
     awaitRepairDone(lost);
     awaitUsers(ROWS, "user ");
