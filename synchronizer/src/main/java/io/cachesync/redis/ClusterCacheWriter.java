@@ -499,7 +499,8 @@ public final class ClusterCacheWriter implements CacheWriter {
   /**
    * Applies {@code operations} on the masters that serve their keys, all at once, each in one
    * transaction with that shard's position. With {@code everyShard} (a batch of the stream), every
-   * master stores the position, and a master skips the changes its position shows it holds.
+   * master stores the position, and a change is skipped where its key's slot holds it already
+   * ({@link #slotPositions}).
    *
    * @param claimOnFence whether a shard refusing the lease owner is claimed again (this writer
    *     holding the lease) and the batch retried at once
@@ -1002,9 +1003,10 @@ public final class ClusterCacheWriter implements CacheWriter {
    * position (a key written past it, by a writer that took over meanwhile, stays; the master's own
    * keys are all below: it holds less than that position). Then {@code queueReload} must queue,
    * durably, a reload of the mapped tables' rows whose keys are in the masters' slots (the resync
-   * machinery, which never regresses a newer change); only then is the batches' position stored in
-   * each master's shard key, so that a daemon that stops before it repairs the master again, and
-   * one that stops after finds the reload queued.
+   * machinery, which never regresses a newer change); only then is the furthest position any master
+   * holds stored in each repaired master's shard key (its changes up to there are not replayed onto
+   * it), so that a daemon that stops before it repairs the master again, and one that stops after
+   * finds the reload queued.
    *
    * <p>Between the deletion and the reload's chunk of a key, reading it misses (never stale). Keys
    * of the master that the stream changes from now on are written as they change.
@@ -1026,6 +1028,16 @@ public final class ClusterCacheWriter implements CacheWriter {
         throw new IllegalStateException("no batch position to repair the masters up to");
       }
       Version position = Version.parse(stored);
+      // What the masters were written up to, which the batches' position may lag (a daemon killed
+      // between the masters' parts and the batch's position): the repaired master's changes up to
+      // there are skipped, not replayed, since replaying them onto its emptied keys would show
+      // readers values older than they saw before it lost them; the resync writes current ones.
+      Version furthest = position;
+      for (Shard shard : shards.values()) {
+        for (Map.Entry<Version, String> held : shard.storedPositions()) {
+          furthest = max(furthest, held.getKey());
+        }
+      }
       long deleted = 0;
       List<Shard> repaired = new ArrayList<>();
       for (LostMaster master : lost) {
@@ -1055,16 +1067,16 @@ public final class ClusterCacheWriter implements CacheWriter {
                       ScriptOutputType.STATUS,
                       new String[] {shard.key},
                       Version.ZERO.text(),
-                      position.text(),
-                      position.toString(),
+                      furthest.text(),
+                      furthest.toString(),
                       Instant.now().toString(),
                       shard.slots);
           if (outcome.equals("kept")) {
             break; // it holds more already
           }
         }
-        raise(shard.slots, position);
-        acknowledgedByShard.merge(shard.key, position, ClusterCacheWriter::max);
+        raise(shard.slots, furthest);
+        acknowledgedByShard.merge(shard.key, furthest, ClusterCacheWriter::max);
       }
       return deleted;
     } catch (RedisException e) {

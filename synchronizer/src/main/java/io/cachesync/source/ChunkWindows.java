@@ -145,6 +145,42 @@ final class ChunkWindows {
   }
 
   /**
+   * Keys whose change the stream could not write (see {@link
+   * io.cachesync.sync.ChangeSink#missedKeys()}), until a chunk writes them: a load that writes only
+   * some keys writes these too. Bounded: past {@link #MISSED_LIMIT} a key is no longer noted (it
+   * stays a cache miss, as such a key does outside a load).
+   */
+  private final Set<String> missed = new HashSet<>();
+
+  static final int MISSED_LIMIT = 100_000;
+
+  /**
+   * Notes keys a batch left missing although a change wrote them (stream's thread). A chunk whose
+   * window saw a change of one of them is read again: the stream did not write the row, and the
+   * chunk would leave it to the stream.
+   */
+  void missed(Set<String> keys) {
+    if (keys.isEmpty()) {
+      return;
+    }
+    for (String key : keys) {
+      if (missed.size() < MISSED_LIMIT) {
+        missed.add(key);
+      }
+    }
+    for (Chunk chunk : chunks.values()) {
+      for (String key : keys) {
+        if (chunk.changedKeys.contains(key) && chunk.unsure == null) {
+          chunk.unsure =
+              "a change inside its window could not be written to its key ("
+                  + io.cachesync.model.DisplayText.of(key)
+                  + ", left missing)";
+        }
+      }
+    }
+  }
+
+  /**
    * Notes a streamed change inside every open window of its table (stream's thread).
    *
    * <p>A TRUNCATE drops the whole chunk.
@@ -306,6 +342,11 @@ final class ChunkWindows {
       return table;
     }
 
+    /** Why the chunk cannot be written and must be read again, or null. */
+    String unsure() {
+      return unsure;
+    }
+
     /** The low watermark's content. */
     String low() {
       return runId + " " + id + " low";
@@ -395,7 +436,9 @@ final class ChunkWindows {
         } catch (KeyRenderException e) {
           key = null; // the planner refuses the row and says why
         }
-        if (key == null || (!changedKeys.contains(key) && keys.test(key))) {
+        if (key == null
+            || (!changedKeys.contains(key) && (keys.test(key) || missed.contains(key)))) {
+          missed.remove(key);
           events.add(
               new ChangeEvent(table.table(), ChangeEvent.Kind.SNAPSHOT, Row.EMPTY, row, version));
         }

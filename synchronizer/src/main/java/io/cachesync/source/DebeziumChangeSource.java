@@ -211,13 +211,20 @@ public final class DebeziumChangeSource implements AutoCloseable {
             // What came before the high watermark first, then the chunk's rows at its version.
             flush(batch, idlePosition);
             batch.clear();
-            List<ChangeEvent> rows = chunk.events();
-            try {
-              chunkRows.write(rows, position.get());
-              chunk.applied.complete(
-                  new ChunkWindows.Applied(rows.size(), chunk.rowsRead() - rows.size()));
-            } catch (ChunkRowWriter.ChunkLostException e) {
-              chunk.applied.completeExceptionally(e);
+            if (chunk.unsure() != null) {
+              // A change inside its window left its key missing: read again, not left to the
+              // stream.
+              windows.forget(chunk);
+              chunk.applied.completeExceptionally(new IllegalStateException(chunk.unsure()));
+            } else {
+              List<ChangeEvent> rows = chunk.events();
+              try {
+                chunkRows.write(rows, position.get());
+                chunk.applied.complete(
+                    new ChunkWindows.Applied(rows.size(), chunk.rowsRead() - rows.size()));
+              } catch (ChunkRowWriter.ChunkLostException e) {
+                chunk.applied.completeExceptionally(e);
+              }
             }
           }
         }
@@ -256,6 +263,7 @@ public final class DebeziumChangeSource implements AutoCloseable {
       Version last = batch.get(batch.size() - 1).version();
       sink.accept(
           batch, idlePosition != null && idlePosition.compareTo(last) > 0 ? idlePosition : last);
+      windows.missed(sink.missedKeys());
     } else if (idlePosition != null) {
       sink.accept(List.of(), idlePosition);
     }

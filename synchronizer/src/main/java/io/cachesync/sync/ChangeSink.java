@@ -22,4 +22,13 @@ public interface ChangeSink {
    * the source saves describe batches up to it, and must not be saved into a Redis that holds less.
    */
   Version acknowledged();
+
+  /**
+   * The keys the last batch left missing although a change of it wrote them (an unchanged TOAST
+   * column with no cached value to keep, a value Redis refused): a load's chunk must not leave them
+   * to the stream.
+   */
+  default java.util.Set<String> missedKeys() {
+    return java.util.Set.of();
+  }
 }

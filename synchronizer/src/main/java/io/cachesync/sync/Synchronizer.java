@@ -48,6 +48,9 @@ public final class Synchronizer implements ChangeSink {
   /** The furthest position Redis acknowledged: stored there at start, or applied since. */
   private volatile Version position;
 
+  /** The keys the last batch's writes left missing ({@link ChangeSink#missedKeys()}). */
+  private volatile java.util.Set<String> missedKeys = java.util.Set.of();
+
   /**
    * @param resumedFrom the position stored in Redis with the last batch it applied, if any
    * @param onRolledBack told when Redis lost batches it had acknowledged; the batch in hand then
@@ -140,9 +143,28 @@ public final class Synchronizer implements ChangeSink {
     stale.addAndGet(outcome.stale());
     failed.addAndGet(outcome.failures().size());
     position = reached;
+    missedKeys = missed(outcome);
     markSkipped(outcomes, operations, origins, outcome);
     long elapsed = System.nanoTime() - started;
     tell(() -> listener.batchApplied(batch, outcomes, reached, elapsed));
+  }
+
+  private static java.util.Set<String> missed(BatchOutcome outcome) {
+    if (outcome.failedOperations().isEmpty()) {
+      return java.util.Set.of();
+    }
+    java.util.Set<String> keys = new java.util.HashSet<>();
+    for (CacheOperation operation : outcome.failedOperations()) {
+      if (operation instanceof CacheOperation.Write write) {
+        keys.add(write.key());
+      }
+    }
+    return keys;
+  }
+
+  @Override
+  public java.util.Set<String> missedKeys() {
+    return missedKeys;
   }
 
   /** Tells the listener; its failure (a metrics bug) never stops the stream. */

@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /** The window logic of cachesync's chunked loads, on synthetic streams. */
@@ -69,6 +70,37 @@ class ChunkWindowsTest {
     assertThat(closed.events())
         .extracting(e -> e.after().get("id").orElseThrow())
         .containsExactly(number(1), number(4));
+  }
+
+  @Test
+  void aChangeInsideTheWindowThatTheStreamCouldNotWrite_makesTheChunkBeReadAgain() {
+    ChunkWindows.Chunk chunk = windows.register(MAPPING);
+    message(chunk.low(), LOW);
+    windows.observe(change(Kind.UPDATE, row(2), row(2)));
+    chunk.read(List.of(row(1), row(2)), List.of());
+    // The batch holding the update evicted item:2 (no cached value for an unchanged TOAST column).
+    windows.missed(Set.of("item:2", "item:9"));
+
+    assertThat(message(chunk.high(), HIGH)).isNull();
+    assertThat(chunk.applied).isCompletedExceptionally();
+    assertThat(chunk.unsure()).contains("item:2");
+  }
+
+  @Test
+  void keysTheStreamLeftMissing_areWrittenByALoadOfOtherKeys_once() {
+    windows.missed(Set.of("item:3"));
+    ChunkWindows.Chunk chunk = windows.register(MAPPING, key -> key.equals("item:1"));
+    message(chunk.low(), LOW);
+    chunk.read(List.of(row(1), row(2), row(3)), List.of());
+
+    assertThat(message(chunk.high(), HIGH).events())
+        .extracting(e -> e.after().get("id").orElseThrow())
+        .containsExactly(number(1), number(3));
+
+    ChunkWindows.Chunk again = windows.register(MAPPING, key -> key.equals("item:1"));
+    message(again.low(), new Version(500, 600));
+    again.read(List.of(row(3)), List.of());
+    assertThat(message(again.high(), new Version(700, 800)).events()).isEmpty();
   }
 
   @Test
