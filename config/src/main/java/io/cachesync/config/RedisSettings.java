@@ -8,15 +8,15 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Where the Redis master is: a {@code redis://}, {@code rediss://}, {@code redis-sentinel://} or
- * {@code rediss-sentinel://} URI. {@link #toString()} and {@link #redactedUri()} never show a
- * password.
+ * Where the Redis master is: a {@code redis://}, {@code rediss://}, {@code redis-sentinel://},
+ * {@code rediss-sentinel://}, {@code redis-cluster://} or {@code rediss-cluster://} URI. {@link
+ * #toString()} and {@link #redactedUri()} never show a password.
  *
  * @param waitReplicas how many replicas must acknowledge a batch ({@code WAIT}) before its position
  *     is confirmed to PostgreSQL; 0 confirms once the master acknowledged it
  * @param tls how TLS connections check the server and present a client certificate; only a TLS URI
- *     ({@code rediss://}, {@code rediss-sentinel://}) may have other than {@link
- *     RedisTlsSettings#DEFAULT}
+ *     ({@code rediss://}, {@code rediss-sentinel://}, {@code rediss-cluster://}) may have other
+ *     than {@link RedisTlsSettings#DEFAULT}
  */
 public record RedisSettings(String uri, int waitReplicas, RedisTlsSettings tls) {
 
@@ -59,7 +59,10 @@ public record RedisSettings(String uri, int waitReplicas, RedisTlsSettings tls) 
     this(uri, 0);
   }
 
-  /** Whether connections use TLS: {@code rediss://} or {@code rediss-sentinel://}. */
+  /**
+   * Whether connections use TLS: {@code rediss://}, {@code rediss-sentinel://} or {@code
+   * rediss-cluster://}.
+   */
   public boolean usesTls() {
     return usesTls(uri);
   }

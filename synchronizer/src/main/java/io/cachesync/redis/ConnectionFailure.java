@@ -189,11 +189,18 @@ record ConnectionFailure(boolean refused, boolean certificate, String address, S
               .map(chain -> names(chain.get(0)))
               .map(list -> " names " + list + ", not " + endpoint.host())
               .orElse(" does not name " + endpoint.host());
-      String where =
-          endpoint.sentinel() || !settings.uri().contains("-sentinel://")
-              ? "the host in redis.uri"
-              : "the address Sentinel gives for the master (sentinel announce-ip, or"
-                  + " replica-announce-ip on the server)";
+      String where;
+      if (settings.cluster() && !seed(settings, endpoint)) {
+        where =
+            "the address the cluster gives for the node (the one CLUSTER NODES shows, set by"
+                + " cluster-announce-ip on the node)";
+      } else if (endpoint.sentinel() || !settings.uri().contains("-sentinel://")) {
+        where = "the host in redis.uri";
+      } else {
+        where =
+            "the address Sentinel gives for the master (sentinel announce-ip, or"
+                + " replica-announce-ip on the server)";
+      }
       return Optional.of(
           endpoint.describe()
               + ": its TLS certificate"
@@ -221,6 +228,19 @@ record ConnectionFailure(boolean refused, boolean certificate, String address, S
               + "); point redis.uri at the server's tls-port");
     }
     return Optional.empty();
+  }
+
+  /**
+   * Whether {@code endpoint} is a node as {@code redis.uri} names it, rather than at the address
+   * the cluster gives for it, which the client connects to once it read the topology.
+   */
+  private static boolean seed(RedisSettings settings, Endpoint endpoint) {
+    return settings.clusterSeeds().stream()
+        .map(RedisURI::create)
+        .anyMatch(
+            seed ->
+                seed.getHost().equalsIgnoreCase(endpoint.host())
+                    && seed.getPort() == endpoint.port());
   }
 
   private static String clientCertificateProblem(

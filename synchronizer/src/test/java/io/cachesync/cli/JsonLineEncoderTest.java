@@ -127,4 +127,26 @@ class JsonLineEncoderTest {
     assertThat(new ReconnectTraceFilter().evaluate(event)).isTrue();
     assertThat(new ReconnectTraceFilter().evaluate(event("Batch failed", null))).isFalse();
   }
+
+  @Test
+  void encode_clusterNodeTheTopologyRefreshCannotReach_leavesItsTraceOut() {
+    Logger refreshes = context.getLogger(ReconnectTraceFilter.TOPOLOGY_REFRESHES);
+    LoggingEvent event =
+        new LoggingEvent(
+            Logger.FQCN,
+            refreshes,
+            Level.WARN,
+            "Unable to connect to [127.0.0.1:7000]: javax.net.ssl.SSLHandshakeException: Received"
+                + " fatal alert: certificate_required",
+            new IllegalStateException(
+                new javax.net.ssl.SSLHandshakeException(
+                    "Received fatal alert: certificate_required")),
+            null);
+
+    JsonNode json = parse(text(encoder.encode(event)));
+
+    assertThat(json.get("message").asText()).endsWith("Received fatal alert: certificate_required");
+    assertThat(json.has("exception")).isFalse();
+    assertThat(new ReconnectTraceFilter().evaluate(event)).isTrue();
+  }
 }

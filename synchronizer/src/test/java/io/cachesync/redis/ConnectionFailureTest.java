@@ -154,6 +154,36 @@ class ConnectionFailureTest {
   }
 
   @Test
+  void of_clusterNodeCertificateForAnotherHost_pointsAtTheAddressTheClusterGives() {
+    RedisSettings cluster =
+        new RedisSettings("rediss-cluster://redis-a.internal:7000,redis-b.internal:7000");
+    Throwable atNode =
+        connect(
+            "10.0.0.7/<unresolved>:7000",
+            causedBy(
+                new SSLHandshakeException("No subject alternative names matching IP address"),
+                new CertificateException(
+                    "No subject alternative names matching IP address 10.0.0.7 found")));
+    Throwable atSeed =
+        connect(
+            "redis-b.internal/10.0.0.8:7000",
+            causedBy(
+                new SSLHandshakeException("No name matching redis-b.internal found"),
+                new CertificateException("No name matching redis-b.internal found")));
+
+    assertThat(ConnectionFailure.of(cluster, atNode, NOTHING).message())
+        .isEqualTo(
+            "Redis at 10.0.0.7:7000: its TLS certificate does not name 10.0.0.7 (No subject"
+                + " alternative names matching IP address 10.0.0.7 found); make the address the"
+                + " cluster gives for the node (the one CLUSTER NODES shows, set by"
+                + " cluster-announce-ip on the node) one of the certificate's names, or reissue"
+                + " the certificate for 10.0.0.7 (redis.tls.verify: ca skips the host name"
+                + " check)");
+    assertThat(ConnectionFailure.of(cluster, atSeed, NOTHING).message())
+        .contains("make the host in redis.uri one of the certificate's names");
+  }
+
+  @Test
   void of_sentinelFailure_namesTheSentinel() {
     Throwable failure =
         new RedisConnectionException(

@@ -52,11 +52,17 @@ final class LocalRedis implements RedisServer {
    * the {@link IllegalStateException} thrown, so that the caller can try another port.
    */
   static LocalRedis createOn(Path executable, List<String> arguments, int port) {
+    return createOn(executable, arguments, port, null);
+  }
+
+  /**
+   * As {@link #createOn(Path, List, int)}, speaking only TLS as {@code tls} says, when not null.
+   */
+  static LocalRedis createOn(Path executable, List<String> arguments, int port, RedisTls tls) {
     LocalRedis server;
     try {
       server =
-          new LocalRedis(
-              executable, Files.createTempDirectory("cachesync-redis-"), arguments, null);
+          new LocalRedis(executable, Files.createTempDirectory("cachesync-redis-"), arguments, tls);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

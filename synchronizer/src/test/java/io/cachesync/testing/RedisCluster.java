@@ -27,6 +27,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
 
 /**
  * A Redis Cluster of local {@code redis-server} processes without persistence: {@code masters}
@@ -45,6 +47,11 @@ import java.util.stream.Collectors;
  * node then does not start, and another pair is tried.
  *
  * <p>The topology methods read {@code CLUSTER NODES}, as a live node reports it now.
+ *
+ * <p>A cluster started with {@link RedisTls} speaks only TLS, to clients and between its nodes
+ * ({@code --tls-cluster yes}, {@code --tls-replication yes}): its {@link #uri()} is {@code
+ * rediss-cluster://}, and the fixture's own connections and {@code redis-cli} trust the authority
+ * and present its client certificate.
  */
 public final class RedisCluster implements AutoCloseable {
   /** How long a node may not answer before the others count it failing. */
@@ -90,15 +97,19 @@ public final class RedisCluster implements AutoCloseable {
   private final Path cli;
   private final int masterCount;
   private final int replicasEach;
+  private final RedisTls tls;
+  private final SSLSocketFactory tlsSockets;
   private final List<LocalRedis> nodes = new ArrayList<>();
   private final Map<Integer, List<PortHold>> killed = new LinkedHashMap<>();
   private String lastCli = "";
 
-  private RedisCluster(Path executable, Path cli, int masterCount, int replicasEach) {
+  private RedisCluster(Path executable, Path cli, int masterCount, int replicasEach, RedisTls tls) {
     this.executable = executable;
     this.cli = cli;
     this.masterCount = masterCount;
     this.replicasEach = replicasEach;
+    this.tls = tls;
+    this.tlsSockets = tls == null ? null : tls.socketFactory();
   }
 
   /**
@@ -106,6 +117,11 @@ public final class RedisCluster implements AutoCloseable {
    * redis-cli} beside it (or on the PATH). {@code redis-cli} refuses fewer than 3 masters.
    */
   static RedisCluster start(Path executable, int masters, int replicasEach) {
+    return start(executable, masters, replicasEach, null);
+  }
+
+  /** As {@link #start(Path, int, int)}, speaking only TLS as {@code tls} says, when not null. */
+  static RedisCluster start(Path executable, int masters, int replicasEach, RedisTls tls) {
     if (masters < 3) {
       throw new IllegalArgumentException(
           "a Redis Cluster needs at least 3 masters (redis-cli --cluster create refuses fewer): "
@@ -114,7 +130,8 @@ public final class RedisCluster implements AutoCloseable {
     if (replicasEach < 0) {
       throw new IllegalArgumentException("replicas per master: " + replicasEach);
     }
-    RedisCluster cluster = new RedisCluster(executable, findCli(executable), masters, replicasEach);
+    RedisCluster cluster =
+        new RedisCluster(executable, findCli(executable), masters, replicasEach, tls);
     Cleanup.register(cluster);
     try {
       cluster.form();
@@ -129,7 +146,7 @@ public final class RedisCluster implements AutoCloseable {
     for (int i = 0; i < masterCount * (1 + replicasEach); i++) {
       nodes.add(startNode());
     }
-    List<String> command = new ArrayList<>(List.of(cli.toString(), "--cluster", "create"));
+    List<String> command = cli("--cluster", "create");
     for (LocalRedis node : nodes) {
       command.add(HOST + ":" + node.port());
     }
@@ -151,13 +168,40 @@ public final class RedisCluster implements AutoCloseable {
     for (int attempt = 0; attempt < 5; attempt++) {
       int port = freePortPair();
       try {
-        return LocalRedis.createOn(executable, NODE_ARGUMENTS, port);
+        return LocalRedis.createOn(executable, nodeArguments(), port, tls);
       } catch (IllegalStateException e) {
         // Most likely another JVM took the port or its bus port since it was found free.
         last = e;
       }
     }
     throw last;
+  }
+
+  private List<String> nodeArguments() {
+    if (tls == null) {
+      return NODE_ARGUMENTS;
+    }
+    List<String> arguments = new ArrayList<>(NODE_ARGUMENTS);
+    arguments.addAll(List.of("--tls-cluster", "yes"));
+    return arguments;
+  }
+
+  /** {@code redis-cli} with {@code arguments}, over TLS when the cluster speaks it. */
+  private List<String> cli(String... arguments) {
+    List<String> command = new ArrayList<>(List.of(cli.toString()));
+    if (tls != null) {
+      command.addAll(
+          List.of(
+              "--tls",
+              "--cacert",
+              tls.caFile().toString(),
+              "--cert",
+              tls.client().certificate().toString(),
+              "--key",
+              tls.client().key().toString()));
+    }
+    command.addAll(List.of(arguments));
+    return command;
   }
 
   /**
@@ -328,9 +372,12 @@ public final class RedisCluster implements AutoCloseable {
     }
   }
 
-  /** The seed URI of the current masters: {@code redis-cluster://127.0.0.1:P1,127.0.0.1:P2,...}. */
+  /**
+   * The seed URI of the current masters: {@code redis-cluster://127.0.0.1:P1,127.0.0.1:P2,...}, or
+   * {@code rediss-cluster://...} when the cluster speaks TLS.
+   */
   public String uri() {
-    return "redis-cluster://" + String.join(",", seeds());
+    return (tls == null ? "redis-cluster://" : "rediss-cluster://") + String.join(",", seeds());
   }
 
   /** {@code 127.0.0.1:port} of each current master, as {@link #uri()} lists them. */
@@ -387,7 +434,9 @@ public final class RedisCluster implements AutoCloseable {
 
   /** Sends one command to the node on {@code port}; returns the reply's first line. */
   public String command(int port, String... arguments) {
-    return Resp.command(HOST, port, arguments);
+    return tls == null
+        ? Resp.command(HOST, port, arguments)
+        : Resp.command(tlsSockets, HOST, port, arguments);
   }
 
   /**
@@ -536,8 +585,7 @@ public final class RedisCluster implements AutoCloseable {
               + slots);
     }
     runCli(
-        List.of(
-            cli.toString(),
+        cli(
             "--cluster",
             "reshard",
             to.address(),
@@ -803,9 +851,8 @@ public final class RedisCluster implements AutoCloseable {
   }
 
   /** The whole reply to one command, as text: a bulk string's content, a status, an error. */
-  private static String text(int port, String... arguments) {
-    try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress(HOST, port), 1_000);
+  private String text(int port, String... arguments) {
+    try (Socket socket = connect(port)) {
       socket.setSoTimeout(5_000);
       OutputStream out = socket.getOutputStream();
       out.write(Resp.encode(arguments).getBytes(StandardCharsets.UTF_8));
@@ -820,6 +867,24 @@ public final class RedisCluster implements AutoCloseable {
       return String.valueOf(reply);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A connection to the node on {@code port}, with TLS when the cluster speaks it. */
+  private Socket connect(int port) throws IOException {
+    Socket plain = new Socket();
+    try {
+      plain.connect(new InetSocketAddress(HOST, port), 1_000);
+      if (tls == null) {
+        return plain;
+      }
+      SSLSocket socket = (SSLSocket) tlsSockets.createSocket(plain, HOST, port, true);
+      socket.setSoTimeout(5_000);
+      socket.startHandshake();
+      return socket;
+    } catch (IOException | RuntimeException e) {
+      plain.close();
+      throw e;
     }
   }
 

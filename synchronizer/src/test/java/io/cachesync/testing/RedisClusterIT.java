@@ -210,6 +210,34 @@ class RedisClusterIT {
     assertKeysWhereTheirSlotsAre(kept);
   }
 
+  /**
+   * A cluster that speaks only TLS, with client certificates: the fixture forms it, reads it and
+   * changes its topology over TLS, and nothing answers in plain text on its ports.
+   */
+  @Test
+  void tls_formsFailsOverAndReshardsOverTlsOnly() {
+    RedisTls tls = RedisTls.create("yes");
+    try (RedisCluster secure = TestServers.redisClusterTls(3, 1, tls)) {
+      List<Node> masters = secure.masters();
+      assertThat(secure.uri()).isEqualTo("rediss-cluster://" + String.join(",", secure.seeds()));
+      assertThat(masters).hasSize(3);
+      assertThat(secure.replicas()).hasSize(3);
+      int port = masters.get(0).port();
+      assertThat(secure.command(port, "PING")).isEqualTo("+PONG");
+      assertThatThrownBy(() -> Resp.command("127.0.0.1", port, "PING"))
+          .as("a plain-text PING on a node's port")
+          .isInstanceOf(java.io.UncheckedIOException.class);
+
+      Node promoted = secure.failover(port);
+      secure.reshard(masters.get(1).port(), masters.get(2).port(), 100);
+
+      assertThat(secure.node(promoted.port()).master()).isTrue();
+      assertThat(secure.node(port).masterId()).contains(promoted.id());
+      assertThat(secure.node(masters.get(2).port()).slotCount())
+          .isEqualTo(masters.get(2).slotCount() + 100);
+    }
+  }
+
   @Test
   void startingANode_itsBusPortTakenMeanwhile_failsSoThatAnotherPortIsTried() throws IOException {
     int port = RedisCluster.freePortPair();

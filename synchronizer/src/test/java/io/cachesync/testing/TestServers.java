@@ -112,6 +112,23 @@ public final class TestServers {
   }
 
   /**
+   * A new Redis Cluster as {@link #redisCluster(int, int)} that speaks only TLS, as {@code tls}
+   * says, to clients and between its nodes: its {@link RedisCluster#uri()} is {@code
+   * rediss-cluster://}.
+   */
+  public static RedisCluster redisClusterTls(int masters, int replicasEach, RedisTls tls) {
+    return RedisCluster.start(
+        REDIS_SERVER.orElseThrow(
+            () ->
+                new IllegalStateException(
+                    "no redis-server for the Redis Cluster tests: install redis-server (scripts/test"
+                        + " does it on Debian)")),
+        masters,
+        replicasEach,
+        tls);
+  }
+
+  /**
    * A new Prometheus server that scrapes itself (job {@code prometheus}) and each job's targets
    * ({@code host:port}) every second.
    */
