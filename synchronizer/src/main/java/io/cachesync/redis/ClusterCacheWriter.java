@@ -29,7 +29,6 @@ import io.lettuce.core.cluster.models.partitions.Partitions;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -96,17 +95,6 @@ public final class ClusterCacheWriter implements CacheWriter {
 
   /** The masters' shards, by node id. */
   private final Map<String, Shard> shards = new LinkedHashMap<>();
-
-  /**
-   * How far the stream's changes are applied to the keys of each hash slot, by slot: the furthest
-   * position stored by a master while it served the slot (a shard key's position and its slots),
-   * read from every shard key at connect and raised as masters store theirs. A master applied every
-   * change up to its position to the keys of the slots it served, and a slot that moves takes its
-   * keys along (MIGRATE), so what a later owner holds is at least that. Lowered, for the slots of a
-   * master that holds less than the batches' position (it lost writes), to what it holds: those
-   * changes are applied again there.
-   */
-  private final Version[] slotPositions = new Version[HashSlots.COUNT];
 
   /** The position each shard key was last seen to hold, by shard key. */
   private final Map<String, Version> acknowledgedByShard = new HashMap<>();
@@ -189,7 +177,6 @@ public final class ClusterCacheWriter implements CacheWriter {
         writer.loadScripts();
         writer.useTopology();
         writer.claimIfHeld();
-        writer.readSlotPositions();
       } catch (RuntimeException e) {
         writer.close();
         throw e;
@@ -280,63 +267,12 @@ public final class ClusterCacheWriter implements CacheWriter {
           }
           cursor = page;
         } while (!cursor.isFinished());
+        shard.forget();
       }
-      java.util.Arrays.fill(slotPositions, Version.ZERO);
       acknowledgedByShard.clear();
     } catch (RedisException e) {
       throw LettuceClients.unavailable(e);
     }
-  }
-
-  /**
-   * Reads every shard key on every master into {@link #slotPositions}, lowered for the masters that
-   * hold less than the batches' position.
-   */
-  private void readSlotPositions() {
-    java.util.Arrays.fill(slotPositions, Version.ZERO);
-    String stored = routed.sync().hget(positionKey, "version");
-    Map<Shard, Optional<Version>> furthest = new LinkedHashMap<>();
-    for (Shard shard : shards.values()) {
-      List<Map.Entry<Version, String>> positions = shard.storedPositions();
-      for (Map.Entry<Version, String> position : positions) {
-        raise(position.getValue(), position.getKey());
-      }
-      furthest.put(shard, positions.stream().map(Map.Entry::getKey).max(Version::compareTo));
-    }
-    if (stored == null) {
-      return;
-    }
-    Version batches = Version.parse(stored);
-    furthest.forEach(
-        (shard, held) -> {
-          if (held.isEmpty() || held.get().compareTo(batches) < 0) {
-            BitSet slots = HashSlots.parse(shard.slots).slots();
-            Version lowered = held.orElse(Version.ZERO);
-            for (int slot = slots.nextSetBit(0); slot >= 0; slot = slots.nextSetBit(slot + 1)) {
-              if (slotPositions[slot].compareTo(lowered) > 0) {
-                slotPositions[slot] = lowered;
-              }
-            }
-          }
-        });
-  }
-
-  /** Raises {@link #slotPositions} of {@code slots} ({@link #slotRanges}) to {@code position}. */
-  private void raise(String slots, Version position) {
-    if (slots.isEmpty()) {
-      return;
-    }
-    BitSet bits = HashSlots.parse(slots).slots();
-    for (int slot = bits.nextSetBit(0); slot >= 0; slot = bits.nextSetBit(slot + 1)) {
-      if (slotPositions[slot].compareTo(position) < 0) {
-        slotPositions[slot] = position;
-      }
-    }
-  }
-
-  /** Whether the keys of {@code key}'s slot hold the change at {@code version} already. */
-  private boolean holds(String key, Version version) {
-    return version.compareTo(slotPositions[SlotHash.getSlot(key)]) <= 0;
   }
 
   /** A master's slots as ranges, {@code 0-5460,6000}: what a shard's position was stored for. */
@@ -499,8 +435,7 @@ public final class ClusterCacheWriter implements CacheWriter {
   /**
    * Applies {@code operations} on the masters that serve their keys, all at once, each in one
    * transaction with that shard's position. With {@code everyShard} (a batch of the stream), every
-   * master stores the position, and a change is skipped where its key's slot holds it already
-   * ({@link #slotPositions}).
+   * master stores the position, and a master skips the changes its position shows it holds.
    *
    * @param claimOnFence whether a shard refusing the lease owner is claimed again (this writer
    *     holding the lease) and the batch retried at once
@@ -524,10 +459,11 @@ public final class ClusterCacheWriter implements CacheWriter {
       index++;
       CacheOperation operation = original;
       Shard shard = shardOf(partitions, key(operation));
-      if (everyShard && holds(key(operation), version(operation))) {
-        // The key's slot holds this change already (see slotPositions). Applying it again (a
-        // restart resumes from the least position of all masters) would bring back, for a moment,
-        // a key a later change deleted.
+      if (everyShard && shard.holds(version(operation))) {
+        // The master holds this change already: its position, stored with its data while it
+        // served the slots it serves now, is past it. Applying it again (a restart resumes from the
+        // least position of all masters) would bring back, for a moment, a key a later change
+        // deleted.
         continue;
       }
       if (operation instanceof Write write
@@ -619,7 +555,7 @@ public final class ClusterCacheWriter implements CacheWriter {
         outcome = outcome.plus(result.getValue().get());
         acknowledgedByShard.merge(shard.key, positionFor.apply(shard), ClusterCacheWriter::max);
         if (storesSlots) {
-          raise(shard.slots, positionFor.apply(shard));
+          shard.stored(positionFor.apply(shard));
         }
       } catch (ExecutionException e) {
         RuntimeException cause =
@@ -669,7 +605,7 @@ public final class ClusterCacheWriter implements CacheWriter {
     // A cache miss, unless the key holds this very change already: the batch applied again (a
     // retry after another master failed its part, a restart) after the old key went.
     Evict miss = new Evict(write.table(), write.key(), write.version().justBefore());
-    if (holds(write.mergeFrom(), write.version())) {
+    if (shardOf(client.getPartitions(), write.mergeFrom()).holds(write.version())) {
       return miss; // the old key's master applied the move's batch already: the old key is gone
     }
     Map<String, ColumnValue> values = new LinkedHashMap<>();
@@ -1075,7 +1011,7 @@ public final class ClusterCacheWriter implements CacheWriter {
             break; // it holds more already
           }
         }
-        raise(shard.slots, furthest);
+        shard.stored(furthest);
         acknowledgedByShard.merge(shard.key, furthest, ClusterCacheWriter::max);
       }
       return deleted;
@@ -1243,6 +1179,11 @@ public final class ClusterCacheWriter implements CacheWriter {
     /** The slots the master serves in the topology this writer read last ({@link #slotRanges}). */
     volatile String slots;
 
+    /** The position the shard key holds, and the slots the master served when it was stored. */
+    private Version held = Version.ZERO;
+
+    private String heldSlots = "";
+
     Shard(String host, int port, String key, String slots) {
       this.host = host;
       this.port = port;
@@ -1269,12 +1210,36 @@ public final class ClusterCacheWriter implements CacheWriter {
         List<io.lettuce.core.KeyValue<String, String>> stored =
             direct.sync().hmget(key, "version", "slots");
         if (stored.get(0).hasValue()) {
-          acknowledgedByShard.merge(
-              key, Version.parse(stored.get(0).getValue()), ClusterCacheWriter::max);
+          held = Version.parse(stored.get(0).getValue());
+          heldSlots = stored.get(1).getValueOrElse("");
+          acknowledgedByShard.merge(key, held, ClusterCacheWriter::max);
         }
       } catch (RuntimeException e) {
         nodeClient.shutdown();
         throw e;
+      }
+    }
+
+    /**
+     * Whether the master holds the change at {@code version}: its position is at or past it, and
+     * was stored while it served the slots it serves now (keys that moved in since may have missed
+     * changes the position counts).
+     */
+    boolean holds(Version version) {
+      return version.compareTo(held) <= 0 && heldSlots.equals(slots);
+    }
+
+    /** The shard key holds no position any more ({@link #forgetShardPositions}). */
+    void forget() {
+      held = Version.ZERO;
+      heldSlots = "";
+    }
+
+    /** The shard key now holds {@code position}, stored for the slots the master serves. */
+    void stored(Version position) {
+      if (position.compareTo(held) >= 0) {
+        held = position;
+        heldSlots = slots;
       }
     }
 

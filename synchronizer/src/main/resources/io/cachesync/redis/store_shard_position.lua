@@ -8,7 +8,7 @@
 -- ARGV[3]  the same position as LSNs, for people reading it
 -- ARGV[4]  when, ISO-8601
 -- ARGV[5]  the slots the master serves, as the writer saw them ('0-5460,6000'): a later start
---          skips, in those slots, the changes the position counts (ClusterCacheWriter.slotPositions);
+--          skips the changes the position counts only while the master serves the same slots;
 --          '' to leave what is stored (a position held where it was)
 -- Returns 'stored', 'kept' (the shard holds a newer position), 'behind:<what it holds>' (it lost
 -- acknowledged batches: a failover to a replica that was behind, a restart without its data) or
