@@ -95,6 +95,15 @@ local function write(key, source, a)
   local sourceKind = kind
   if source ~= key then
     sourceKind = redis.call('TYPE', source).ok
+    if sourceKind == 'hash' then
+      -- The old key holds the row as it was before the move, older than it; one at or past the
+      -- move was written since by a later change (another row re-created there, the batch applied
+      -- again): its columns are not this row's, so it counts as no source.
+      local held = redis.call('HGET', source, '__v')
+      if held and string.match(held, VERSION) and held >= version then
+        sourceKind = 'none'
+      end
+    end
   end
   if sourceKind ~= 'hash' then
     if kind == 'none' then

@@ -32,6 +32,11 @@ if ARGV[4] ~= '' then
     if redis.call('TYPE', source).ok == 'string' then
       merged = string.match(redis.call('GETRANGE', source, 0, 40), VERSION_HEAD)
     end
+    -- The old key holds the row as it was before the move, older than it; one at or past the move
+    -- was written since by a later change (another row re-created there): not this row's columns.
+    if merged and merged >= ARGV[1] then
+      merged = false
+    end
   end
   if merged ~= ARGV[4] then
     if stored == ARGV[1] then

@@ -2,6 +2,7 @@ package io.cachesync.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cachesync.model.CacheOperation;
 import io.cachesync.model.CacheOperation.Write;
 import io.cachesync.model.ColumnValue;
 import io.cachesync.model.TableId;
@@ -179,6 +180,59 @@ class HashWriteIT {
     assertThat(redis.redis().hgetall("doc:1"))
         .containsEntry("c1", "é1✓1")
         .containsEntry("__v", FIRST.text());
+  }
+
+  /**
+   * A batch applied again (a lost EXEC reply, a cluster master that failed its part) after a later
+   * change re-created the key a move had kept a TOASTed column from: the moved key holds the move
+   * already and keeps it, instead of taking the other row's column (both formats).
+   */
+  @Test
+  void aMoveAppliedAgain_afterItsOldKeyWasReCreated_keepsWhatItWrote() {
+    for (ValueFormat format : List.of(ValueFormat.HASH, ValueFormat.JSON)) {
+      redis.redis().flushall();
+      Version third = new Version(0x300, 0x30);
+      writer.apply(
+          List.of(
+              new Write(
+                  DOCS,
+                  "doc:1",
+                  format,
+                  Map.of("id", number(1), "body", text("row one")),
+                  FIRST,
+                  Optional.empty())),
+          FIRST,
+          Version.ZERO);
+      Map<String, ColumnValue> moved = new LinkedHashMap<>();
+      moved.put("id", number(2));
+      moved.put("body", ColumnValue.UNCHANGED);
+      List<CacheOperation> move =
+          List.of(
+              new Write(DOCS, "doc:2", format, moved, SECOND, Optional.empty())
+                  .mergingFrom("doc:1"),
+              new CacheOperation.Evict(DOCS, "doc:1", SECOND));
+      writer.apply(move, SECOND, FIRST);
+      // A later change puts another row at the old key.
+      writer.apply(
+          List.of(
+              new Write(
+                  DOCS,
+                  "doc:1",
+                  format,
+                  Map.of("id", number(1), "body", text("another row")),
+                  third,
+                  Optional.empty())),
+          third,
+          SECOND);
+
+      writer.apply(move, SECOND, Version.ZERO);
+
+      String held =
+          format == ValueFormat.HASH
+              ? redis.redis().hget("doc:2", "body")
+              : redis.redis().get("doc:2");
+      assertThat(held).as(format.toString()).contains("row one").doesNotContain("another row");
+    }
   }
 
   private static Write doc(
