@@ -29,6 +29,7 @@ import io.lettuce.core.cluster.models.partitions.Partitions;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -95,6 +96,27 @@ public final class ClusterCacheWriter implements CacheWriter {
 
   /** The masters' shards, by node id. */
   private final Map<String, Shard> shards = new LinkedHashMap<>();
+
+  /**
+   * How far the stream's changes are applied to the keys of each hash slot, by slot: the furthest
+   * position a master stored while it served the slot (each shard key keeps the slots it was stored
+   * for), read from every shard key at connect and raised as masters store theirs. A master applied
+   * every change up to its position to the keys of the slots it served, and a slot that moves takes
+   * its keys along, so its later owner holds at least that. Lowered, for the slots of a master that
+   * holds less than the batches' position (it lost writes), to what it holds. A master skips a
+   * change up to the least of its slots' ({@link Shard#holds}): one decision for all its keys, so
+   * that a move between two of its keys is skipped or applied whole.
+   */
+  private final Version[] slotPositions = zeros();
+
+  private static Version[] zeros() {
+    Version[] positions = new Version[HashSlots.COUNT];
+    java.util.Arrays.fill(positions, Version.ZERO);
+    return positions;
+  }
+
+  /** Counts the changes to {@link #slotPositions}, so that a shard knows when to read it again. */
+  private long slotPositionsChanged;
 
   /** The position each shard key was last seen to hold, by shard key. */
   private final Map<String, Version> acknowledgedByShard = new HashMap<>();
@@ -177,6 +199,7 @@ public final class ClusterCacheWriter implements CacheWriter {
         writer.loadScripts();
         writer.useTopology();
         writer.claimIfHeld();
+        writer.readSlotPositions();
       } catch (RuntimeException e) {
         writer.close();
         throw e;
@@ -267,12 +290,73 @@ public final class ClusterCacheWriter implements CacheWriter {
           }
           cursor = page;
         } while (!cursor.isFinished());
-        shard.forget();
       }
+      java.util.Arrays.fill(slotPositions, Version.ZERO);
+      slotPositionsChanged++;
       acknowledgedByShard.clear();
     } catch (RedisException e) {
       throw LettuceClients.unavailable(e);
     }
+  }
+
+  /**
+   * Reads every shard key on every master into {@link #slotPositions}, lowered for the masters that
+   * hold less than the batches' position.
+   */
+  private void readSlotPositions() {
+    java.util.Arrays.fill(slotPositions, Version.ZERO);
+    slotPositionsChanged++;
+    String stored = routed.sync().hget(positionKey, "version");
+    Map<Shard, Optional<Version>> furthest = new LinkedHashMap<>();
+    for (Shard shard : shards.values()) {
+      List<Map.Entry<Version, String>> positions = shard.storedPositions();
+      for (Map.Entry<Version, String> position : positions) {
+        raise(position.getValue(), position.getKey());
+      }
+      furthest.put(shard, positions.stream().map(Map.Entry::getKey).max(Version::compareTo));
+    }
+    if (stored == null) {
+      return;
+    }
+    Version batches = Version.parse(stored);
+    furthest.forEach(
+        (shard, held) -> {
+          if (held.isEmpty() || held.get().compareTo(batches) < 0) {
+            BitSet slots = HashSlots.parse(shard.slots).slots();
+            Version lowered = held.orElse(Version.ZERO);
+            for (int slot = slots.nextSetBit(0); slot >= 0; slot = slots.nextSetBit(slot + 1)) {
+              if (slotPositions[slot].compareTo(lowered) > 0) {
+                slotPositions[slot] = lowered;
+              }
+            }
+          }
+        });
+  }
+
+  /** Raises {@link #slotPositions} of {@code slots} ({@link #slotRanges}) to {@code position}. */
+  private void raise(String slots, Version position) {
+    if (slots.isEmpty()) {
+      return;
+    }
+    BitSet bits = HashSlots.parse(slots).slots();
+    for (int slot = bits.nextSetBit(0); slot >= 0; slot = bits.nextSetBit(slot + 1)) {
+      if (slotPositions[slot].compareTo(position) < 0) {
+        slotPositions[slot] = position;
+      }
+    }
+    slotPositionsChanged++;
+  }
+
+  /** The least of {@link #slotPositions} over {@code slots} ({@link #slotRanges}). */
+  private Version leastOf(String slots) {
+    BitSet bits = HashSlots.parse(slots).slots();
+    Version least = null;
+    for (int slot = bits.nextSetBit(0); slot >= 0; slot = bits.nextSetBit(slot + 1)) {
+      if (least == null || slotPositions[slot].compareTo(least) < 0) {
+        least = slotPositions[slot];
+      }
+    }
+    return least == null ? Version.ZERO : least;
   }
 
   /** A master's slots as ranges, {@code 0-5460,6000}: what a shard's position was stored for. */
@@ -555,7 +639,7 @@ public final class ClusterCacheWriter implements CacheWriter {
         outcome = outcome.plus(result.getValue().get());
         acknowledgedByShard.merge(shard.key, positionFor.apply(shard), ClusterCacheWriter::max);
         if (storesSlots) {
-          shard.stored(positionFor.apply(shard));
+          raise(shard.slots, positionFor.apply(shard));
         }
       } catch (ExecutionException e) {
         RuntimeException cause =
@@ -1011,7 +1095,7 @@ public final class ClusterCacheWriter implements CacheWriter {
             break; // it holds more already
           }
         }
-        shard.stored(furthest);
+        raise(shard.slots, furthest);
         acknowledgedByShard.merge(shard.key, furthest, ClusterCacheWriter::max);
       }
       return deleted;
@@ -1179,10 +1263,11 @@ public final class ClusterCacheWriter implements CacheWriter {
     /** The slots the master serves in the topology this writer read last ({@link #slotRanges}). */
     volatile String slots;
 
-    /** The position the shard key holds, and the slots the master served when it was stored. */
-    private Version held = Version.ZERO;
+    /** {@link #leastOf} its slots, and the slots and the count of changes it was read for. */
+    private Version bound = Version.ZERO;
 
-    private String heldSlots = "";
+    private String boundSlots;
+    private long boundRead = -1;
 
     Shard(String host, int port, String key, String slots) {
       this.host = host;
@@ -1210,9 +1295,8 @@ public final class ClusterCacheWriter implements CacheWriter {
         List<io.lettuce.core.KeyValue<String, String>> stored =
             direct.sync().hmget(key, "version", "slots");
         if (stored.get(0).hasValue()) {
-          held = Version.parse(stored.get(0).getValue());
-          heldSlots = stored.get(1).getValueOrElse("");
-          acknowledgedByShard.merge(key, held, ClusterCacheWriter::max);
+          acknowledgedByShard.merge(
+              key, Version.parse(stored.get(0).getValue()), ClusterCacheWriter::max);
         }
       } catch (RuntimeException e) {
         nodeClient.shutdown();
@@ -1221,26 +1305,18 @@ public final class ClusterCacheWriter implements CacheWriter {
     }
 
     /**
-     * Whether the master holds the change at {@code version}: its position is at or past it, and
-     * was stored while it served the slots it serves now (keys that moved in since may have missed
-     * changes the position counts).
+     * Whether the master holds the change at {@code version} for every key it serves: every slot it
+     * serves now holds it ({@link #slotPositions}), its own from its position, one that moved in
+     * from the position of the master that served it then.
      */
     boolean holds(Version version) {
-      return version.compareTo(held) <= 0 && heldSlots.equals(slots);
-    }
-
-    /** The shard key holds no position any more ({@link #forgetShardPositions}). */
-    void forget() {
-      held = Version.ZERO;
-      heldSlots = "";
-    }
-
-    /** The shard key now holds {@code position}, stored for the slots the master serves. */
-    void stored(Version position) {
-      if (position.compareTo(held) >= 0) {
-        held = position;
-        heldSlots = slots;
+      String now = slots;
+      if (boundRead != slotPositionsChanged || !now.equals(boundSlots)) {
+        bound = leastOf(now);
+        boundSlots = now;
+        boundRead = slotPositionsChanged;
       }
+      return version.compareTo(bound) <= 0;
     }
 
     /**
