@@ -16,6 +16,10 @@ import java.util.List;
  * @param metricsPairs rounds of the metrics cost measurement, each a W1 catch-up with metrics on
  *     and one with metrics off
  * @param metricsChanges the backlog of each of those catch-ups: single-row inserts, as W1's
+ * @param clusterInserts C1's backlog per round: single-row inserts, as W1's
+ * @param clusterMixedChanges C4's backlog per round, in row changes, as W4's
+ * @param clusterRounds how many backlogs of C1 and C4 each daemon (on one master, on the cluster)
+ *     drains in turn; the first with the JIT still cold, the later ones warm
  * @param lagWorkloads the workloads whose lag is measured
  * @param warmWorkloads the workloads whose warm catch-up is measured: a second backlog drained by
  *     the daemon and Debezium alone, each resumed (SIGCONT) warm and caught up
@@ -46,6 +50,9 @@ public record BenchPlan(
     Duration verifyLimit,
     int metricsPairs,
     long metricsChanges,
+    long clusterInserts,
+    long clusterMixedChanges,
+    int clusterRounds,
     List<String> warmWorkloads,
     List<String> lagWorkloads,
     List<Integer> lagRates,
@@ -60,6 +67,9 @@ public record BenchPlan(
     if (metricsPairs < 1) {
       throw new IllegalArgumentException("metricsPairs " + metricsPairs + " < 1");
     }
+    if (clusterRounds < 1) {
+      throw new IllegalArgumentException("clusterRounds " + clusterRounds + " < 1");
+    }
     if (lagDrainShare <= 0 || lagDrainShare > 1) {
       throw new IllegalArgumentException("lagDrainShare " + lagDrainShare + " not in (0, 1]");
     }
@@ -70,9 +80,9 @@ public record BenchPlan(
 
   /**
    * A smoke run for CI: every step (lag on W1 only) but the metrics cost and the warm catch-up,
-   * small sizes, within 2 minutes. The metrics cost runs only when asked for ({@code --quick
-   * --only=metrics}): it adds two daemon starts, and on a backlog this small it measures JVM
-   * start-up noise, not metrics.
+   * small sizes (C1 and C4 one round each), within 2.5 minutes. The metrics cost runs only when
+   * asked for ({@code --quick --only=metrics}): it adds two daemon starts, and on a backlog this
+   * small it measures JVM start-up noise, not metrics.
    */
   public static BenchPlan quick() {
     return new BenchPlan(
@@ -88,6 +98,9 @@ public record BenchPlan(
         Duration.ofSeconds(30),
         1,
         10_000,
+        5_000,
+        5_000,
+        1,
         List.of(),
         List.of("W1"),
         List.of(1_000),
@@ -100,10 +113,10 @@ public record BenchPlan(
   }
 
   /**
-   * The full run, within about 15 minutes on two cores: W5, W6, W7 and W8 at a million rows as the
+   * The full run, within about 18 minutes on two cores: W5, W6, W7 and W8 at a million rows as the
    * issue asks (each verify of W8 stopped after 60 s), the streaming workloads smaller than a
    * million in all, warm catch-up on W1, W2 and W4, lag on W1 to W4; the metrics cost on three
-   * pairs of W1-sized catch-ups.
+   * pairs of W1-sized catch-ups; C1 and C4 at W1's and W4's sizes, two rounds (cold, then warm).
    */
   public static BenchPlan full() {
     return new BenchPlan(
@@ -119,6 +132,9 @@ public record BenchPlan(
         Duration.ofSeconds(60),
         3,
         200_000,
+        200_000,
+        150_000,
+        2,
         List.of("W1", "W2", "W4"),
         List.of("W1", "W2", "W3", "W4"),
         List.of(1_000),
@@ -145,6 +161,9 @@ public record BenchPlan(
         verifyLimit,
         pairs,
         metricsChanges,
+        clusterInserts,
+        clusterMixedChanges,
+        clusterRounds,
         warmWorkloads,
         lagWorkloads,
         lagRates,

@@ -1,6 +1,7 @@
 package io.cachesync.bench;
 
 import io.cachesync.testing.PostgresServer;
+import io.cachesync.testing.RedisCluster;
 import io.cachesync.testing.RedisProbe;
 import io.cachesync.testing.RedisServer;
 import io.cachesync.testing.TestServers;
@@ -9,13 +10,17 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * The throwaway servers of one run, from the tests' fixtures: a PostgreSQL with logical decoding
  * (and the fixtures' {@code fsync=off}, {@code full_page_writes=off}: nothing here must survive a
- * crash) and an empty Redis without persistence. Both are removed on {@link #close()}, and by the
- * fixtures' shutdown hook when the run dies.
+ * crash), an empty Redis without persistence and, when the run has a cluster workload, a Redis
+ * Cluster of {@value #CLUSTER_MASTERS} masters without replicas (also without persistence). All are
+ * removed on {@link #close()}, and by the fixtures' shutdown hook when the run dies.
  */
 final class BenchServers implements AutoCloseable {
   /**
@@ -32,19 +37,44 @@ final class BenchServers implements AutoCloseable {
           // than the default 60 s after which a WAL sender drops a consumer that does not answer.
           "wal_sender_timeout", "0");
 
+  /**
+   * The cluster workloads' masters. No replicas: on two cores, three more redis-server processes
+   * replicating every write would take CPU from the masters and the daemon, and the measurement is
+   * of the writer's split of each batch over the masters, which replicas do not change (the daemon
+   * runs with {@code waitReplicas: 0}).
+   */
+  static final int CLUSTER_MASTERS = 3;
+
   final PostgresServer postgres;
   final RedisServer redis;
 
-  private BenchServers(PostgresServer postgres, RedisServer redis) {
+  /** The Redis Cluster of the cluster workloads; empty when the run has none. */
+  final Optional<RedisCluster> cluster;
+
+  private BenchServers(PostgresServer postgres, RedisServer redis, Optional<RedisCluster> cluster) {
     this.postgres = postgres;
     this.redis = redis;
+    this.cluster = cluster;
   }
 
-  static BenchServers start() {
+  /**
+   * Starts the servers, and the Redis Cluster too when {@code withCluster}, formed and stable
+   * before this returns.
+   */
+  static BenchServers start(boolean withCluster) {
     PostgresServer postgres = TestServers.postgres(POSTGRES_SETTINGS);
+    RedisServer redis = null;
     try {
-      return new BenchServers(postgres, TestServers.redis());
+      redis = TestServers.redis();
+      Optional<RedisCluster> cluster =
+          withCluster
+              ? Optional.of(TestServers.redisCluster(CLUSTER_MASTERS, 0))
+              : Optional.empty();
+      return new BenchServers(postgres, redis, cluster);
     } catch (RuntimeException e) {
+      if (redis != null) {
+        redis.close();
+      }
       postgres.close();
       throw e;
     }
@@ -70,13 +100,31 @@ final class BenchServers implements AutoCloseable {
   }
 
   /** The process id of redis-server, from {@code INFO server}; empty when it does not say. */
-  java.util.OptionalLong redisPid() {
-    try (RedisProbe probe = new RedisProbe(redis)) {
+  OptionalLong redisPid() {
+    return redisPid(redis);
+  }
+
+  /**
+   * The process ids of the cluster's redis-server processes (all masters), each from its {@code
+   * INFO server}; empty when the run has no cluster or any of them does not say.
+   */
+  Optional<List<Long>> clusterPids() {
+    if (cluster.isEmpty()) {
+      return Optional.empty();
+    }
+    List<OptionalLong> pids = cluster.get().servers().stream().map(BenchServers::redisPid).toList();
+    return pids.stream().allMatch(OptionalLong::isPresent)
+        ? Optional.of(pids.stream().map(OptionalLong::getAsLong).toList())
+        : Optional.empty();
+  }
+
+  private static OptionalLong redisPid(RedisServer server) {
+    try (RedisProbe probe = new RedisProbe(server)) {
       return redisPid(probe.redis().info("server"));
     }
   }
 
-  static java.util.OptionalLong redisPid(String info) {
+  static OptionalLong redisPid(String info) {
     return info.lines()
         .map(String::strip)
         .filter(line -> line.matches("process_id:[0-9]+"))
@@ -104,9 +152,13 @@ final class BenchServers implements AutoCloseable {
   @Override
   public void close() {
     try {
-      redis.close();
+      cluster.ifPresent(RedisCluster::close);
     } finally {
-      postgres.close();
+      try {
+        redis.close();
+      } finally {
+        postgres.close();
+      }
     }
   }
 }

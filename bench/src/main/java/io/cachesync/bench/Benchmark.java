@@ -4,6 +4,8 @@ import io.cachesync.bench.consumer.CachesyncJar;
 import io.cachesync.bench.measure.CpuTimeline;
 import io.cachesync.bench.measure.ProcessCpu;
 import io.cachesync.bench.measure.RedisBenchmark;
+import io.cachesync.bench.report.ClusterComparison;
+import io.cachesync.bench.report.ClusterSection;
 import io.cachesync.bench.report.Machine;
 import io.cachesync.bench.report.MetricsCost;
 import io.cachesync.bench.report.MetricsCostSection;
@@ -47,7 +49,7 @@ public final class Benchmark {
   private final PrintStream out;
   private final Progress progress;
 
-  /** The workloads to run (W1 to W8, METRICS for the metrics cost); all when empty. */
+  /** The workloads to run (W1 to W8, C1 and C4, METRICS for the metrics cost); all when empty. */
   private final java.util.Set<String> only;
 
   Benchmark(
@@ -83,7 +85,7 @@ public final class Benchmark {
         only = java.util.Set.of(arg.substring("--only=".length()).toUpperCase().split(","));
       } else {
         System.err.println(
-            "usage: bench [--quick] [--only=W1,W2,...,W8,metrics] [--metrics-pairs=N]"
+            "usage: bench [--quick] [--only=W1,W2,...,W8,C1,C4,metrics] [--metrics-pairs=N]"
                 + " [--cachesync-jar=PATH] [--keep-logs]\n"
                 + "  unknown argument: "
                 + arg);
@@ -103,7 +105,7 @@ public final class Benchmark {
       return FAILED;
     }
     int exit = FAILED;
-    try (BenchServers servers = BenchServers.start()) {
+    try (BenchServers servers = BenchServers.start(!clusterWorkloads().isEmpty())) {
       exit = measure(servers, work);
     } catch (Exception e) {
       progress.say("the benchmark failed: %s", e);
@@ -122,6 +124,11 @@ public final class Benchmark {
     return only.isEmpty() || only.contains(workload);
   }
 
+  /** The cluster workloads to run (of {@link ClusterSuite#IDS}), in order. */
+  private List<String> clusterWorkloads() {
+    return ClusterSuite.IDS.stream().filter(this::selected).toList();
+  }
+
   /**
    * Whether to measure what metrics cost: in a full run, or when {@code --only} names it (also with
    * {@code --quick}, at small sizes).
@@ -135,8 +142,12 @@ public final class Benchmark {
         Machine.describe(
             servers.postgresVersion(), postgresSettings(servers), servers.redisVersion());
     progress.say(
-        "%s run: PostgreSQL on port %d, Redis on port %d, logs in %s",
-        plan.name(), servers.postgres.port(), servers.redis.port(), work);
+        "%s run: PostgreSQL on port %d, Redis on port %d%s, logs in %s",
+        plan.name(),
+        servers.postgres.port(),
+        servers.redis.port(),
+        servers.cluster.map(c -> ", Redis Cluster on " + String.join(",", c.seeds())).orElse(""),
+        work);
     Path benchJar =
         Path.of(Benchmark.class.getProtectionDomain().getCodeSource().getLocation().toURI());
     CachesyncJar cachesync = new CachesyncJar(cachesyncJar, work);
@@ -188,6 +199,20 @@ public final class Benchmark {
         targets.add(new Verification.Target("W1-W5", streaming.config()));
       }
     }
+    Optional<ClusterComparison> cluster = Optional.empty();
+    List<String> clusterWorkloads = clusterWorkloads();
+    if (!clusterWorkloads.isEmpty()) {
+      try (ClusterSuite suite =
+          ClusterSuite.prepare(
+              servers, plan, cachesync, work, progress, cpu, clusterWorkloads, redisPid)) {
+        cluster = Optional.of(suite.run());
+        String names = String.join(", ", clusterWorkloads);
+        targets.add(new Verification.Target(names + " on one master", suite.oneMasterConfig()));
+        targets.add(
+            new Verification.Target(
+                names + " on " + BenchServers.CLUSTER_MASTERS + " masters", suite.clusterConfig()));
+      }
+    }
     if (selected("W6")) {
       ResyncSuite resync =
           new ResyncSuite(servers, plan, cachesync, benchJar, work, progress, cpu, redisPid);
@@ -235,6 +260,10 @@ public final class Benchmark {
     }
     if (verify.isPresent()) {
       table.printVerify(verify.get());
+      out.println();
+    }
+    if (cluster.isPresent()) {
+      new ClusterSection(out).print(cluster.get(), machine.cores());
       out.println();
     }
     if (metricsCost.isPresent()) {

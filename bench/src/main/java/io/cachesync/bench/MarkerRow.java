@@ -3,7 +3,7 @@ package io.cachesync.bench;
 import static org.awaitility.Awaitility.await;
 
 import io.cachesync.bench.consumer.DaemonRun;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.api.sync.RedisHashCommands;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -33,16 +33,16 @@ final class MarkerRow {
   private static final String KEY = "marker:1";
 
   private final Connection connection;
-  private final Supplier<RedisCommands<String, String>> redis;
+  private final Supplier<? extends RedisHashCommands<String, String>> redis;
 
   /** The row's value: how many backlogs (and the first start) it closed. */
   private long value;
 
   /**
    * @param connection to the benchmark's database
-   * @param redis the Redis database the daemon writes the row to
+   * @param redis the Redis database the daemon writes the row to (one server's, or a cluster's)
    */
-  MarkerRow(Connection connection, Supplier<RedisCommands<String, String>> redis) {
+  MarkerRow(Connection connection, Supplier<? extends RedisHashCommands<String, String>> redis) {
     this.connection = connection;
     this.redis = redis;
   }
@@ -79,6 +79,18 @@ final class MarkerRow {
    * @throws IllegalStateException with the daemon's last log lines when it exits or the time is up
    */
   long awaitCached(long n, DaemonRun daemon, Duration timeout) {
+    return awaitCached(n, redis, daemon, timeout);
+  }
+
+  /**
+   * As {@link #awaitCached(long, DaemonRun, Duration)}, in {@code redis}: where another
+   * synchronizer of the same database caches the row.
+   */
+  static long awaitCached(
+      long n,
+      Supplier<? extends RedisHashCommands<String, String>> redis,
+      DaemonRun daemon,
+      Duration timeout) {
     try {
       await("marker " + n + " in Redis")
           .atMost(timeout)

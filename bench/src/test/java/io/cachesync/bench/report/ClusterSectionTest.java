@@ -1,0 +1,80 @@
+package io.cachesync.bench.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cachesync.bench.measure.Drain;
+import io.cachesync.bench.report.ClusterComparison.Drained;
+import io.cachesync.bench.report.ClusterComparison.Round;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class ClusterSectionTest {
+  private final ByteArrayOutputStream printed = new ByteArrayOutputStream();
+  private final ClusterSection section =
+      new ClusterSection(new PrintStream(printed, true, StandardCharsets.UTF_8));
+
+  @Test
+  void print_twoRounds_ratesRatioAndCpuPerHundredThousandOfEachRound() {
+    ClusterComparison comparison =
+        new ClusterComparison(
+            3,
+            List.of(
+                new ClusterComparison.Workload(
+                    "C1",
+                    "narrow inserts",
+                    List.of(
+                        new Round(drained(10, 4, 1, 2), drained(20, 6, Double.NaN, 3)),
+                        new Round(drained(8, 2, 1, 1), drained(10, 3, 1, 2))))));
+
+    section.print(comparison, 2);
+
+    assertThat(lines())
+        .containsSubsequence(
+            row("", "C1"),
+            row("changes per round", "200,000"),
+            "round 1 (JIT cold), catch-up, changes/s",
+            row("  one master", "20,000"),
+            row("  3 masters", "10,000"),
+            row("    ratio 3 masters / one master", "0.50"),
+            row("    the daemon's JVM", "2.00 / 3.00"),
+            row("    its WAL sender", "0.50 / -"),
+            row("    Redis (3 masters: together)", "1.00 / 1.50"),
+            "round 2 (warm, same JVMs), catch-up, changes/s",
+            row("  one master", "25,000"),
+            row("  3 masters", "20,000"),
+            row("    ratio 3 masters / one master", "0.80"));
+    assertThat(printed.toString(StandardCharsets.UTF_8)).contains("this machine has 2 cores");
+  }
+
+  /**
+   * 200,000 changes drained in {@code seconds}, with the daemon's, the WAL sender's and Redis's CPU
+   * seconds (NaN: not read).
+   */
+  private static Drained drained(double seconds, double daemon, double walSender, double redis) {
+    return new Drained(
+        new Drain(200_000, Duration.ofMillis(Math.round(seconds * 1000))),
+        seconds(daemon),
+        seconds(walSender),
+        seconds(redis));
+  }
+
+  private static Optional<Duration> seconds(double seconds) {
+    return Double.isNaN(seconds)
+        ? Optional.empty()
+        : Optional.of(Duration.ofMillis(Math.round(seconds * 1000)));
+  }
+
+  private List<String> lines() {
+    return printed.toString(StandardCharsets.UTF_8).lines().toList();
+  }
+
+  /** A row with one workload: the label padded to its column, the cell right-aligned. */
+  private static String row(String label, String cell) {
+    return String.format("%-42s %16s", label, cell).stripTrailing();
+  }
+}
