@@ -787,7 +787,7 @@ public final class Daemon implements AutoCloseable {
    * @param confirmedLsn how far the replication slot was confirmed
    */
   private void repairLostMasters(ClusterCacheWriter cluster, Set<String> mapped, long confirmedLsn)
-      throws SlotInUseException {
+      throws SlotInUseException, SQLException, ServerUnreachableException {
     List<ClusterCacheWriter.LostMaster> lost =
         cluster.lostMasters().stream()
             .filter(
@@ -798,6 +798,18 @@ public final class Daemon implements AutoCloseable {
                         .orElse(true))
             .toList();
     if (lost.isEmpty()) {
+      return;
+    }
+    List<String> toastable = toastableColumns();
+    if (!toastable.isEmpty()) {
+      LOG.warn(
+          "Redis master(s) {} lost writes every master had acknowledged; they cannot be repaired"
+              + " alone, because mapped columns may arrive as unchanged TOAST values, which the"
+              + " stream cannot write to a key the repair deleted ({}; ALTER TABLE ... ALTER COLUMN"
+              + " ... SET STORAGE PLAIN keeps a column's values in line): every table is loaded"
+              + " again",
+          lost,
+          String.join(", ", toastable));
       return;
     }
     requireRole("repairing the Redis masters that lost writes");
@@ -833,6 +845,40 @@ public final class Daemon implements AutoCloseable {
         deleted,
         id);
     metrics.cacheRepaired();
+  }
+
+  /**
+   * The mapped columns whose values PostgreSQL may store out of line (variable length, storage
+   * other than PLAIN), and so leave out of an UPDATE that does not change them, as {@code
+   * table.column}. A key the repair of a master deleted cannot take such an UPDATE (there is no
+   * cached value to keep the column from), and a resync chunk that already passed the row does not
+   * write it again.
+   */
+  private List<String> toastableColumns() throws SQLException, ServerUnreachableException {
+    List<String> found = new ArrayList<>();
+    try (java.sql.Connection c =
+            new PostgresConnector(configuration.settings().postgres())
+                .openForShortStatements("reading which mapped columns can be TOASTed");
+        java.sql.PreparedStatement query =
+            c.prepareStatement(
+                "SELECT a.attname FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid"
+                    + " JOIN pg_namespace n ON n.oid = t.relnamespace"
+                    + " WHERE n.nspname = ? AND t.relname = ? AND a.attnum > 0"
+                    + " AND NOT a.attisdropped AND a.attlen = -1 AND a.attstorage <> 'p'")) {
+      for (TableMapping table : configuration.mapping().tables()) {
+        query.setString(1, table.table().schema());
+        query.setString(2, table.table().table());
+        try (java.sql.ResultSet rows = query.executeQuery()) {
+          while (rows.next()) {
+            String column = rows.getString(1);
+            if (table.columns().isEmpty() || table.columns().contains(column)) {
+              found.add(table.table() + "." + column);
+            }
+          }
+        }
+      }
+    }
+    return found;
   }
 
   /**
