@@ -252,7 +252,7 @@ class ClusterFaultScheduleIT {
               allRegressions().size() - regressions().size(),
               histories.stream().mapToLong(WriteHistory::writesSeen).sum(),
               histories.size(),
-              daemon.count("lost writes every master had acknowledged"),
+              daemon.count("lost writes every master had acknowledged: deleted"),
               daemon.count("loading every mapped table again"),
               unexpectedExits.size(),
               Duration.ofNanos(System.nanoTime() - started).toSeconds());
