@@ -278,18 +278,9 @@ public final class ClusterCacheWriter implements CacheWriter {
   public void forgetShardPositions() {
     try {
       for (Shard shard : shards.values()) {
-        io.lettuce.core.ScanArgs match =
-            io.lettuce.core.ScanArgs.Builder.matches(shardKeyPrefix + "*").limit(1_000);
-        io.lettuce.core.ScanCursor cursor = io.lettuce.core.ScanCursor.INITIAL;
-        do {
-          io.lettuce.core.KeyScanCursor<String> page = shard.direct.sync().scan(cursor, match);
-          for (String key : page.getKeys()) {
-            if (SHARD_KEY.matcher(key.substring(shardKeyPrefix.length())).matches()) {
-              shard.direct.sync().hdel(key, "version", "lsn", "at", "slots");
-            }
-          }
-          cursor = page;
-        } while (!cursor.isFinished());
+        for (String key : shard.shardKeys()) {
+          shard.direct.sync().hdel(key, "version", "lsn", "at", "slots");
+        }
       }
       java.util.Arrays.fill(slotPositions, Version.ZERO);
       slotPositionsChanged++;
@@ -1338,26 +1329,36 @@ public final class ClusterCacheWriter implements CacheWriter {
      */
     List<Map.Entry<Version, String>> storedPositions() {
       List<Map.Entry<Version, String>> positions = new ArrayList<>();
+      for (String other : shardKeys()) {
+        List<io.lettuce.core.KeyValue<String, String>> stored =
+            direct.sync().hmget(other, "version", "slots");
+        if (stored.get(0).hasValue()) {
+          positions.add(
+              Map.entry(Version.parse(stored.get(0).getValue()), stored.get(1).getValueOrElse("")));
+        }
+      }
+      return positions;
+    }
+
+    /**
+     * The shard keys on this master: its own, and any that came with slots from another master. The
+     * preflight's throwaway keys share the prefix and are left out.
+     */
+    List<String> shardKeys() {
+      List<String> keys = new ArrayList<>();
       io.lettuce.core.ScanArgs match =
           io.lettuce.core.ScanArgs.Builder.matches(shardKeyPrefix + "*").limit(1_000);
       io.lettuce.core.ScanCursor cursor = io.lettuce.core.ScanCursor.INITIAL;
       do {
         io.lettuce.core.KeyScanCursor<String> page = direct.sync().scan(cursor, match);
-        for (String other : page.getKeys()) {
-          if (!SHARD_KEY.matcher(other.substring(shardKeyPrefix.length())).matches()) {
-            continue; // the preflight's throwaway keys share the prefix
-          }
-          List<io.lettuce.core.KeyValue<String, String>> stored =
-              direct.sync().hmget(other, "version", "slots");
-          if (stored.get(0).hasValue()) {
-            positions.add(
-                Map.entry(
-                    Version.parse(stored.get(0).getValue()), stored.get(1).getValueOrElse("")));
+        for (String key : page.getKeys()) {
+          if (SHARD_KEY.matcher(key.substring(shardKeyPrefix.length())).matches()) {
+            keys.add(key);
           }
         }
         cursor = page;
       } while (!cursor.isFinished());
-      return positions;
+      return keys;
     }
 
     boolean serves(String host, int port, String key) {
