@@ -25,7 +25,6 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
-import io.lettuce.core.cluster.models.partitions.Partitions;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -96,6 +95,13 @@ public final class ClusterCacheWriter implements CacheWriter {
 
   /** The masters' shards, by node id. */
   private final Map<String, Shard> shards = new LinkedHashMap<>();
+
+  /**
+   * The shard of each hash slot, by slot, as {@link #useTopology} last saw the topology: a batch is
+   * split on this one view, which Lettuce's topology refresh (in the background) does not change
+   * under it. Null for a slot no master serves.
+   */
+  private Shard[] bySlot = new Shard[HashSlots.COUNT];
 
   /**
    * How far the stream's changes are applied to the keys of each hash slot, by slot: the furthest
@@ -235,7 +241,10 @@ public final class ClusterCacheWriter implements CacheWriter {
    */
   private void useTopology() {
     Map<String, Shard> current = new LinkedHashMap<>();
-    for (RedisClusterNode node : client.getPartitions()) {
+    // One read of the view: Lettuce's background refresh may replace it meanwhile.
+    List<RedisClusterNode> partitions = new ArrayList<>();
+    client.getPartitions().forEach(partitions::add);
+    for (RedisClusterNode node : partitions) {
       if (!node.is(RedisClusterNode.NodeFlag.UPSTREAM) || node.getSlots().isEmpty()) {
         continue;
       }
@@ -268,6 +277,14 @@ public final class ClusterCacheWriter implements CacheWriter {
     shards.values().forEach(Shard::close);
     shards.clear();
     shards.putAll(current);
+    Shard[] routes = new Shard[HashSlots.COUNT];
+    for (RedisClusterNode node : partitions) {
+      Shard shard = shards.get(node.getNodeId());
+      if (shard != null) {
+        node.getSlots().forEach(slot -> routes[slot] = shard);
+      }
+    }
+    bySlot = routes;
   }
 
   /**
@@ -446,6 +463,18 @@ public final class ClusterCacheWriter implements CacheWriter {
     }
   }
 
+  /**
+   * Reads the topology from the masters when a write failed on it (a slot moved, a master gone);
+   * otherwise takes up, each second, the view Lettuce's client refreshes in the background (every
+   * 10 s, and at once on a MOVED or ASK of a routed command): slots can move without any write of
+   * this writer failing (a master gaining lower slots), and the shard keys follow, each master's
+   * position stored for the slots it serves now. A view that is behind is safe: a key sent to a
+   * master that no longer serves it fails its transaction (and the topology is read at once), and a
+   * master stores its position for no slot it gained before the writer sees it.
+   *
+   * <p>Not a synchronous read every second, as before: Lettuce opens a connection to every node for
+   * each read, on the batch's thread, and that held batches for 10 ms and more.
+   */
   private void refreshIfNeeded() {
     if (refreshNeeded) {
       client.refreshPartitions();
@@ -453,15 +482,12 @@ public final class ClusterCacheWriter implements CacheWriter {
       refreshNeeded = false;
       topologyReadAt = System.nanoTime();
     } else if (System.nanoTime() - topologyReadAt > TOPOLOGY_EVERY.toNanos()) {
-      // Slots can move without any write of this writer failing (a master gaining lower slots):
-      // the shard keys follow, and each master's position is stored for the slots it serves now.
-      client.refreshPartitions();
       useTopology();
       topologyReadAt = System.nanoTime();
     }
   }
 
-  /** How often the writer reads the topology again while nothing fails. */
+  /** How often the writer takes up the client's view of the topology while nothing fails. */
   private static final java.time.Duration TOPOLOGY_EVERY = java.time.Duration.ofSeconds(1);
 
   private long topologyReadAt = System.nanoTime();
@@ -521,7 +547,6 @@ public final class ClusterCacheWriter implements CacheWriter {
     if (everyShard) {
       shards.values().forEach(shard -> parts.put(shard, new ArrayList<>()));
     }
-    Partitions partitions = client.getPartitions();
     BatchOutcome outcome = BatchOutcome.NONE;
     // The batch's operations so far by key: what a move's old key holds by then; and the old keys'
     // values read for it.
@@ -533,7 +558,7 @@ public final class ClusterCacheWriter implements CacheWriter {
     for (CacheOperation original : operations) {
       index++;
       CacheOperation operation = original;
-      Shard shard = shardOf(partitions, key(operation));
+      Shard shard = shardOf(key(operation));
       if (everyShard && shard.holds(version(operation))) {
         // The master holds this change already: its position, stored with its data while it
         // served the slots it serves now, is past it. Applying it again (a restart resumes from the
@@ -544,7 +569,7 @@ public final class ClusterCacheWriter implements CacheWriter {
       if (operation instanceof Write write
           && !write.unchangedColumns().isEmpty()
           && !write.mergeFrom().equals(write.key())
-          && shardOf(partitions, write.mergeFrom()) != shard) {
+          && shardOf(write.mergeFrom()) != shard) {
         operation = withKeptColumns(write, index, history, reads);
         if (operation instanceof Write) {
           moved.computeIfAbsent(shard, s -> new ArrayList<>()).add(operation);
@@ -680,7 +705,7 @@ public final class ClusterCacheWriter implements CacheWriter {
     // A cache miss, unless the key holds this very change already: the batch applied again (a
     // retry after another master failed its part, a restart) after the old key went.
     Evict miss = new Evict(write.table(), write.key(), write.version().justBefore());
-    if (shardOf(client.getPartitions(), write.mergeFrom()).holds(write.version())) {
+    if (shardOf(write.mergeFrom()).holds(write.version())) {
       return miss; // the old key's master applied the move's batch already: the old key is gone
     }
     Map<String, ColumnValue> values = new LinkedHashMap<>();
@@ -788,10 +813,9 @@ public final class ClusterCacheWriter implements CacheWriter {
     }
   }
 
-  private Shard shardOf(Partitions partitions, String key) {
-    RedisClusterNode node = partitions.getPartitionBySlot(SlotHash.getSlot(key));
-    Shard shard = node == null ? null : shards.get(node.getNodeId());
-    if (shard == null) {
+  private Shard shardOf(String key) {
+    Shard shard = bySlot[SlotHash.getSlot(key)];
+    if (shard == null || shard.closed) {
       throw new RedisUnavailableException(
           "no master of the Redis Cluster serves slot "
               + SlotHash.getSlot(key)
@@ -1369,8 +1393,12 @@ public final class ClusterCacheWriter implements CacheWriter {
           && direct.isOpen();
     }
 
+    /** Set once closed: a route to it ({@link #bySlot}) is then one to no master. */
+    private volatile boolean closed;
+
     @Override
     public void close() {
+      closed = true;
       nodeClient.shutdown();
     }
   }

@@ -140,8 +140,9 @@ class ClusterCacheWriterIT {
 
     List<Throwable> retried = applyAsTheStreamWould(rows(SECOND), SECOND, FIRST);
 
-    // The writer reads the topology again every second, or after a MOVED: the batch is retried
-    // if it met the old one.
+    // The writer reads the topology again after a write met a slot its master no longer serves,
+    // and the batch is retried (Lettuce's own view, refreshed every 10 s, may still be the old
+    // one).
     assertThat(retried).allMatch(RedisUnavailableException.class::isInstance);
     assertRowsHeld(SECOND);
     assertShardPositions(SECOND);

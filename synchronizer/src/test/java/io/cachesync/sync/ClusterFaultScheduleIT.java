@@ -266,6 +266,19 @@ class ClusterFaultScheduleIT {
         System.out.println("What it decided, last lines:\n" + daemon.decisions(60));
         System.out.println("The cluster:\n" + cluster.describe());
         allRegressions().stream().limit(20).forEach(r -> System.out.println("regression: " + r));
+        if (last.get() != null) {
+          // What each server was sent for the first divergent keys: who wrote or deleted them last.
+          for (RandomizedConsistencyIT.Divergence divergence :
+              last.get().divergences().subList(0, Math.min(3, last.get().divergences().size()))) {
+            for (WriteHistory history : histories) {
+              System.out.println(
+                  "trail of "
+                      + divergence.key()
+                      + ":\n  "
+                      + String.join("\n  ", history.trail(divergence.key())));
+            }
+          }
+        }
         for (WriteHistory.Regression regression :
             regressions().subList(0, Math.min(3, regressions().size()))) {
           for (WriteHistory history : histories) {
