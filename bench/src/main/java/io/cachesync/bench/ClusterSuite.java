@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.BinaryOperator;
 import java.util.function.Supplier;
 
 /**
@@ -344,27 +345,32 @@ final class ClusterSuite implements AutoCloseable {
               Drain.of(backlog.changes(), start, end),
               cpu.between(deployment.daemon.pid(), start, end),
               walSenders.between(deployment.slot, start, end),
-              redisCpu(deployment, start, end)));
+              redisCpu(deployment, start, end, Duration::plus),
+              redisCpu(deployment, start, end, (a, b) -> a.compareTo(b) >= 0 ? a : b)));
       start = end;
     }
     deployment.daemon.pause();
     return drained;
   }
 
-  /** The CPU time of every redis-server behind the deployment, together; empty when any lacks. */
-  private Optional<Duration> redisCpu(Deployment deployment, long from, long to) {
+  /**
+   * The CPU times of the redis-servers behind the deployment, combined by {@code combine} (their
+   * sum, or the largest); empty when any lacks.
+   */
+  private Optional<Duration> redisCpu(
+      Deployment deployment, long from, long to, BinaryOperator<Duration> combine) {
     if (deployment.redisPids.isEmpty()) {
       return Optional.empty();
     }
-    Duration sum = Duration.ZERO;
+    Duration combined = null;
     for (long pid : deployment.redisPids) {
       Optional<Duration> used = cpu.between(pid, from, to);
       if (used.isEmpty()) {
         return Optional.empty();
       }
-      sum = sum.plus(used.get());
+      combined = combined == null ? used.get() : combine.apply(combined, used.get());
     }
-    return Optional.of(sum);
+    return Optional.of(combined);
   }
 
   private long awaitMarker(Deployment deployment, long n) {

@@ -124,6 +124,12 @@ public final class ClusterCacheWriter implements CacheWriter {
   /** Counts the changes to {@link #slotPositions}, so that a shard knows when to read it again. */
   private long slotPositionsChanged;
 
+  /**
+   * At least the furthest of {@link #slotPositions}: a change past it is held by no master, which
+   * is every change of the stream but a replay's, decided without going over the slots.
+   */
+  private Version furthestSlotPosition = Version.ZERO;
+
   /** The position each shard key was last seen to hold, by shard key. */
   private final Map<String, Version> acknowledgedByShard = new HashMap<>();
 
@@ -300,6 +306,7 @@ public final class ClusterCacheWriter implements CacheWriter {
         }
       }
       java.util.Arrays.fill(slotPositions, Version.ZERO);
+      furthestSlotPosition = Version.ZERO;
       slotPositionsChanged++;
       acknowledgedByShard.clear();
     } catch (RedisException e) {
@@ -313,6 +320,7 @@ public final class ClusterCacheWriter implements CacheWriter {
    */
   private void readSlotPositions() {
     java.util.Arrays.fill(slotPositions, Version.ZERO);
+    furthestSlotPosition = Version.ZERO;
     slotPositionsChanged++;
     String stored = routed.sync().hget(positionKey, "version");
     Map<Shard, Optional<Version>> furthest = new LinkedHashMap<>();
@@ -352,6 +360,7 @@ public final class ClusterCacheWriter implements CacheWriter {
         slotPositions[slot] = position;
       }
     }
+    furthestSlotPosition = max(furthestSlotPosition, position);
     slotPositionsChanged++;
   }
 
@@ -1325,6 +1334,9 @@ public final class ClusterCacheWriter implements CacheWriter {
      * from the position of the master that served it then.
      */
     boolean holds(Version version) {
+      if (version.compareTo(furthestSlotPosition) > 0) {
+        return false;
+      }
       String now = slots;
       if (boundRead != slotPositionsChanged || !now.equals(boundSlots)) {
         bound = leastOf(now);

@@ -45,10 +45,12 @@ public record ClusterComparison(int masters, List<Workload> workloads) {
    * @param daemon the daemon's JVM
    * @param walSender the WAL senders of the daemon's replication slot
    * @param redis the redis-server the daemon writes to; on the cluster, every master's together
+   * @param busiestRedis the most any one of those redis-servers used: on one Redis, {@code redis}
    */
   public record Drained(
       Drain drain,
       Optional<Duration> daemon,
       Optional<Duration> walSender,
-      Optional<Duration> redis) {}
+      Optional<Duration> redis,
+      Optional<Duration> busiestRedis) {}
 }

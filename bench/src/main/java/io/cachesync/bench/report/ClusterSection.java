@@ -56,6 +56,10 @@ public final class ClusterSection {
       cpu("    the daemon's JVM", workloads, index, Drained::daemon);
       cpu("    its WAL sender", workloads, index, Drained::walSender);
       cpu("    Redis (" + cluster + ": together)", workloads, index, Drained::redis);
+      cpu("    Redis, the busiest master", workloads, index, Drained::busiestRedis);
+      out.printf("  changes per CPU second, one master / %s%n", cluster);
+      perCpuSecond("    the daemon's JVM", workloads, index, Drained::daemon);
+      perCpuSecond("    Redis, the busiest master", workloads, index, Drained::busiestRedis);
     }
     out.printf(
         "(%d masters writing in parallel would at best drain %d times as fast as one, if Redis"
@@ -63,6 +67,10 @@ public final class ClusterSection {
             + " sender and every redis-server, so the ratio shows what the split per master gains"
             + " or costs here, not what it gains on a cluster of machines)%n",
         masters, masters, cores);
+    out.println(
+        "(changes per CPU second: what one core of each process would drain if nothing else"
+            + " limited it; the least of them bounds the rate on machines with a core for each; the"
+            + " busiest master's grows with the masters, the daemon's does not)");
     out.println(
         "(each round: both daemons held still (SIGSTOP) while the backlog is written and closed"
             + " by the marker row; then each in turn, alone on the machine, resumed (SIGCONT) and"
@@ -92,6 +100,28 @@ public final class ClusterSection {
               + ResultTable.perHundredThousand(
                   cpu.apply(r.cluster()), r.cluster().drain().changes());
         });
+  }
+
+  private void perCpuSecond(
+      String label,
+      List<Workload> workloads,
+      int round,
+      Function<Drained, Optional<Duration>> cpu) {
+    row(
+        label,
+        workloads,
+        w -> {
+          Round r = w.rounds().get(round);
+          return perCpuSecond(r.oneMaster(), cpu) + " / " + perCpuSecond(r.cluster(), cpu);
+        });
+  }
+
+  /** The changes drained per second of {@code cpu}'s CPU time; "-" when it was not measured. */
+  private static String perCpuSecond(Drained drained, Function<Drained, Optional<Duration>> cpu) {
+    return cpu.apply(drained)
+        .filter(used -> !used.isZero())
+        .map(used -> count(drained.drain().changes() / (used.toNanos() / 1e9)))
+        .orElse("-");
   }
 
   private void row(String label, List<Workload> workloads, Function<Workload, String> cell) {

@@ -28,8 +28,8 @@ class ClusterSectionTest {
                     "C1",
                     "narrow inserts",
                     List.of(
-                        new Round(drained(10, 4, 1, 2), drained(20, 6, Double.NaN, 3)),
-                        new Round(drained(8, 2, 1, 1), drained(10, 3, 1, 2))))));
+                        new Round(drained(10, 4, 1, 2, 2), drained(20, 6, Double.NaN, 3, 1)),
+                        new Round(drained(8, 2, 1, 1, 1), drained(10, 3, 1, 2, 0.8))))));
 
     section.print(comparison, 2);
 
@@ -44,23 +44,34 @@ class ClusterSectionTest {
             row("    the daemon's JVM", "2.00 / 3.00"),
             row("    its WAL sender", "0.50 / -"),
             row("    Redis (3 masters: together)", "1.00 / 1.50"),
+            row("    Redis, the busiest master", "1.00 / 0.50"),
+            "  changes per CPU second, one master / 3 masters",
+            row("    the daemon's JVM", "50,000 / 33,333"),
+            row("    Redis, the busiest master", "100,000 / 200,000"),
             "round 2 (warm, same JVMs), catch-up, changes/s",
             row("  one master", "25,000"),
             row("  3 masters", "20,000"),
             row("    ratio 3 masters / one master", "0.80"));
+    assertThat(lines())
+        .containsSubsequence(
+            "round 2 (warm, same JVMs), catch-up, changes/s",
+            row("    Redis, the busiest master", "0.50 / 0.40"),
+            row("    Redis, the busiest master", "200,000 / 250,000"));
     assertThat(printed.toString(StandardCharsets.UTF_8)).contains("this machine has 2 cores");
   }
 
   /**
-   * 200,000 changes drained in {@code seconds}, with the daemon's, the WAL sender's and Redis's CPU
-   * seconds (NaN: not read).
+   * 200,000 changes drained in {@code seconds}, with the daemon's, the WAL sender's, Redis's and
+   * its busiest master's CPU seconds (NaN: not read).
    */
-  private static Drained drained(double seconds, double daemon, double walSender, double redis) {
+  private static Drained drained(
+      double seconds, double daemon, double walSender, double redis, double busiest) {
     return new Drained(
         new Drain(200_000, Duration.ofMillis(Math.round(seconds * 1000))),
         seconds(daemon),
         seconds(walSender),
-        seconds(redis));
+        seconds(redis),
+        seconds(busiest));
   }
 
   private static Optional<Duration> seconds(double seconds) {
