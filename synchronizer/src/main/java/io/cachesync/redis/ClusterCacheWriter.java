@@ -269,7 +269,9 @@ public final class ClusterCacheWriter implements CacheWriter {
         known.close();
       }
       try {
-        current.put(node.getNodeId(), new Shard(host, port, key, slots));
+        Shard created = new Shard(node.getNodeId(), host, port, key, slots);
+        current.put(node.getNodeId(), created);
+        requireHeld(created, keyByNode.get(node.getNodeId()), node.getSlots());
       } catch (RuntimeException e) {
         // A master that cannot be reached or refuses the login: nothing opened so far is kept,
         // and the next batch reads the topology again.
@@ -291,6 +293,60 @@ public final class ClusterCacheWriter implements CacheWriter {
       }
     }
     bySlot = routes;
+  }
+
+  /**
+   * The last shard key, by master (node id), that this writer saw the master acknowledge a position
+   * in: kept when its shard is closed after a failure, so that the master is checked against it
+   * when its key changes (a new key holds nothing until its first batch).
+   */
+  private final Map<String, String> keyByNode = new HashMap<>();
+
+  /**
+   * Fails, as a rollback, when a master whose shard key is new to this writer holds less than this
+   * writer saw it acknowledge. Each batch's own check (the position script's) compares a master
+   * with its shard key, which is not there to compare with when the key changed: the master gained
+   * a slot below its lowest (with no write of this writer failing), then restarted empty or failed
+   * over to a replica that was behind. So a new key is checked here, before anything is stored in
+   * it: every shard key found on the master holds at least what this writer saw acknowledged in it,
+   * and the master's earlier key, while it still serves that key's slot, is there.
+   *
+   * @param previousKey the master's shard key before, if this writer knew the master
+   * @throws CacheRolledBackException when the master lost acknowledged writes
+   */
+  private void requireHeld(Shard created, String previousKey, List<Integer> slots) {
+    if (acknowledgedByShard.containsKey(created.key)) {
+      return; // the position script compares it with every batch
+    }
+    Map<String, Version> found = created.storedVersions();
+    for (Map.Entry<String, Version> key : found.entrySet()) {
+      Version acknowledged = acknowledgedByShard.get(key.getKey());
+      if (acknowledged != null && key.getValue().compareTo(acknowledged) < 0) {
+        throw lost(created, key.getKey(), acknowledged, key.getValue().text());
+      }
+    }
+    if (previousKey != null
+        && !previousKey.equals(created.key)
+        && slots.contains(SlotHash.getSlot(previousKey))
+        && acknowledgedByShard.containsKey(previousKey)
+        && !found.containsKey(previousKey)) {
+      throw lost(created, previousKey, acknowledgedByShard.get(previousKey), "none");
+    }
+  }
+
+  private static CacheRolledBackException lost(
+      Shard shard, String key, Version acknowledged, String held) {
+    LOG.warn(
+        "The Redis master {}:{} holds {} in shard key {}, where it acknowledged {}: it lost"
+            + " acknowledged writes (it restarted without its data, or failed over to a replica"
+            + " that was behind) while its shard key changed",
+        shard.host,
+        shard.port,
+        held,
+        key,
+        acknowledged);
+    return new CacheRolledBackException(
+        acknowledged, held + " (" + shard.host + ":" + shard.port + ")");
   }
 
   /**
@@ -478,12 +534,21 @@ public final class ClusterCacheWriter implements CacheWriter {
    * 10 s, and at once on a MOVED or ASK of a routed command): slots can move without any write of
    * this writer failing (a master gaining lower slots), and the shard keys follow, each master's
    * position stored for the slots it serves now. A view that is behind is safe: a key sent to a
-   * master that no longer serves it fails its transaction (and the topology is read at once), and a
-   * master stores its position for no slot it gained before the writer sees it.
+   * master that no longer serves it fails its transaction (and the topology is read at once); a
+   * master stores its position for no slot it gained before the writer sees it; and one that lost a
+   * slot without the writer seeing it stores its position for that slot only with batches that had
+   * no change to the slot's keys (any would have failed its transaction), so the slot's keys, where
+   * they moved, hold every change up to that position all the same.
    *
    * <p>Not a synchronous read every second, as before: Lettuce opens a connection to every node for
    * each read, on the batch's thread, and that held batches for 10 ms and more.
    */
+  /** For the tests: reads the topology now, as after a failed write. */
+  void readTopologyNow() {
+    refreshNeeded = true;
+    refreshIfNeeded();
+  }
+
   private void refreshIfNeeded() {
     if (refreshNeeded) {
       client.refreshPartitions();
@@ -615,9 +680,11 @@ public final class ClusterCacheWriter implements CacheWriter {
     } catch (FencedException e) {
       // Another daemon claimed a shard, or a master's key is new: go on only holding the lease.
       claimIfHeld();
-      if (claimOnFence) {
+      if (claimOnFence && !refreshNeeded) {
         return outcome.plus(applyToShards(operations, position, everyShard, false));
       }
+      // Another master failed too, and is left out of the shards until the topology is read
+      // again: retried now, the batch would store its position without that master's.
       throw e.failure;
     }
     return outcome.plus(sent);
@@ -663,6 +730,7 @@ public final class ClusterCacheWriter implements CacheWriter {
       try {
         outcome = outcome.plus(result.getValue().get());
         acknowledgedByShard.merge(shard.key, positionFor.apply(shard), ClusterCacheWriter::max);
+        keyByNode.put(shard.nodeId, shard.key);
         if (storesSlots) {
           raise(shard.slots, positionFor.apply(shard));
         }
@@ -1275,6 +1343,7 @@ public final class ClusterCacheWriter implements CacheWriter {
    * loaded for its shard key.
    */
   private final class Shard implements AutoCloseable {
+    final String nodeId;
     final String host;
     final int port;
     final String key;
@@ -1293,7 +1362,8 @@ public final class ClusterCacheWriter implements CacheWriter {
     private String boundSlots;
     private long boundRead = -1;
 
-    Shard(String host, int port, String key, String slots) {
+    Shard(String nodeId, String host, int port, String key, String slots) {
+      this.nodeId = nodeId;
       this.host = host;
       this.port = port;
       this.key = key;
@@ -1357,6 +1427,18 @@ public final class ClusterCacheWriter implements CacheWriter {
       // moved, that name may be a key that came with them from another master (its position
       // older), while this master's own key, under its earlier name, holds its own.
       return storedPositions().stream().map(Map.Entry::getKey).max(Version::compareTo);
+    }
+
+    /** The position each shard key on this master holds, by key. */
+    Map<String, Version> storedVersions() {
+      Map<String, Version> versions = new HashMap<>();
+      for (String other : shardKeys()) {
+        String version = direct.sync().hget(other, "version");
+        if (version != null) {
+          versions.put(other, Version.parse(version));
+        }
+      }
+      return versions;
     }
 
     /**

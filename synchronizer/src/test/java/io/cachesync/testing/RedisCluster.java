@@ -605,6 +605,35 @@ public final class RedisCluster implements AutoCloseable {
   }
 
   /**
+   * Gives {@code slot}, which must hold no key, to the master on {@code toPort} with {@code CLUSTER
+   * SETSLOT} (IMPORTING, MIGRATING, then NODE on every master), and waits until every node agrees.
+   * Unlike {@link #reshard}, it can move any slot, not only the source's lowest.
+   */
+  public void moveEmptySlot(int slot, int toPort) {
+    Node to = liveMaster(toPort);
+    Node from =
+        masters().stream()
+            .filter(master -> master.owns(slot))
+            .findFirst()
+            .orElseThrow(() -> new IllegalStateException("no master serves slot " + slot));
+    // The reply as Redis sends it: an integer, ":0".
+    String count =
+        command(from.port(), "CLUSTER", "COUNTKEYSINSLOT", Integer.toString(slot)).strip();
+    if (!count.equals(":0")) {
+      throw new IllegalArgumentException("slot " + slot + " holds keys: " + count);
+    }
+    expectOk(to.port(), "CLUSTER", "SETSLOT", Integer.toString(slot), "IMPORTING", from.id());
+    expectOk(from.port(), "CLUSTER", "SETSLOT", Integer.toString(slot), "MIGRATING", to.id());
+    for (Node master : masters()) {
+      expectOk(master.port(), "CLUSTER", "SETSLOT", Integer.toString(slot), "NODE", to.id());
+    }
+    awaitStable(
+        "slot " + slot + " to move from " + from.port() + " to " + toPort,
+        TIMEOUT,
+        view -> find(view, toPort).owns(slot) && !find(view, from.port()).owns(slot));
+  }
+
+  /**
    * Waits until the cluster is stable: see {@link #problems}. In particular every replica holds
    * every write its master had acknowledged when this was called.
    */

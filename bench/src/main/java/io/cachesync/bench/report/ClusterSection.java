@@ -68,9 +68,10 @@ public final class ClusterSection {
             + " or costs here, not what it gains on a cluster of machines)%n",
         masters, masters, cores);
     out.println(
-        "(changes per CPU second: what one core of each process would drain if nothing else"
-            + " limited it; the least of them bounds the rate on machines with a core for each; the"
-            + " busiest master's grows with the masters, the daemon's does not)");
+        "(changes per CPU second: the changes drained over the CPU seconds the process used; a"
+            + " redis-server runs the writes on one thread, so the busiest master's figure is what"
+            + " it could take with a core of its own, and it grows with the masters; the daemon's"
+            + " JVM runs on several threads, so its figure is per core it gets, and it does not)");
     out.println(
         "(each round: both daemons held still (SIGSTOP) while the backlog is written and closed"
             + " by the marker row; then each in turn, alone on the machine, resumed (SIGCONT) and"
