@@ -203,8 +203,14 @@ final class BatchTransaction {
     }
     if (result.wasDiscarded()) {
       throw new RedisUnavailableException(
-          "the position key changed while the batch was prepared (is a second synchronizer of the"
-              + " same name running?); Redis applied nothing of it",
+          scripts.shardKey().isPresent()
+              // On a cluster's master, the shard key is written by every writer of the daemon: the
+              // stream's, and each lane of a load or resync, whose parts then wait for each other.
+              ? "the master's shard key changed while the batch was prepared (another writer of"
+                  + " this daemon, such as a load lane, stored its position meanwhile); Redis"
+                  + " applied nothing of it"
+              : "the position key changed while the batch was prepared (is a second synchronizer"
+                  + " of the same name running?); Redis applied nothing of it",
           null);
     }
     String storedOutcome = outcome(stored.get(0));

@@ -239,7 +239,7 @@ class ClusterFaultScheduleIT {
       summary =
           String.format(
               "seed=%d, %d transactions, %d faults (%s), %s divergent keys, %d regressions (%d"
-                  + " more while slots moved; %d writes watched on %d servers), %d masters repaired"
+                  + " of them while slots moved; %d writes watched on %d servers), %d masters repaired"
                   + " alone, %d reloads of every table, %d unexpected daemon exits, %d s",
               seed,
               workload.transactions,
@@ -248,7 +248,7 @@ class ClusterFaultScheduleIT {
                   .map(e -> e.getValue() + " " + e.getKey().name().toLowerCase())
                   .collect(Collectors.joining(", ")),
               last.get() == null ? "?" : Integer.toString(last.get().divergences().size()),
-              regressions().size(),
+              allRegressions().size(),
               allRegressions().size() - regressions().size(),
               histories.stream().mapToLong(WriteHistory::writesSeen).sum(),
               histories.size(),
@@ -258,7 +258,7 @@ class ClusterFaultScheduleIT {
               Duration.ofNanos(System.nanoTime() - started).toSeconds());
       System.out.println(summary);
       boolean diverged = last.get() == null || !last.get().divergences().isEmpty();
-      if (diverged || !regressions().isEmpty() || !unexpectedExits.isEmpty()) {
+      if (diverged || !allRegressions().isEmpty() || !unexpectedExits.isEmpty()) {
         java.nio.file.Path kept =
             java.nio.file.Path.of("target", "ClusterFaultScheduleIT-" + seed + "-daemon.log");
         java.nio.file.Files.writeString(kept, daemon.log());
@@ -280,7 +280,7 @@ class ClusterFaultScheduleIT {
           }
         }
         for (WriteHistory.Regression regression :
-            regressions().subList(0, Math.min(3, regressions().size()))) {
+            allRegressions().subList(0, Math.min(3, allRegressions().size()))) {
           for (WriteHistory history : histories) {
             System.out.println(
                 "trail of "
@@ -291,7 +291,9 @@ class ClusterFaultScheduleIT {
         }
       }
     }
-    assertThat(regressions()).as(summary).isEmpty();
+    // None while slots move either: a master that gained slots skips only what every slot it serves
+    // holds (README, Guarantees: on a Redis Cluster).
+    assertThat(allRegressions()).as(summary).isEmpty();
     assertThat(histories.stream().mapToLong(WriteHistory::writesSeen).sum())
         .as("the write histories watched the run")
         .isPositive();
@@ -299,8 +301,8 @@ class ClusterFaultScheduleIT {
   }
 
   /**
-   * The regressions outside every slot migration. While slots move, a write can land below a newer
-   * version for a moment (README, Guarantees: on a Redis Cluster); anywhere else none may.
+   * The regressions outside every slot migration: the summary counts those while slots moved apart,
+   * which were the ones seen before the skip rule followed the slots.
    */
   private List<WriteHistory.Regression> regressions() {
     return allRegressions().stream().filter(r -> !duringMigration(r)).toList();
