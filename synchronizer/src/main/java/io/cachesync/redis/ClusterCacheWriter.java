@@ -457,6 +457,13 @@ public final class ClusterCacheWriter implements CacheWriter {
    *
    * @throws WriterRoleLostException when another owner holds it
    */
+  /** For the tests: runs between the read of the lease and the claims. */
+  private Runnable beforeClaims = () -> {};
+
+  void beforeClaims(Runnable hook) {
+    this.beforeClaims = hook;
+  }
+
   private void claimIfHeld() {
     if (leaseOwner == null) {
       return;
@@ -465,8 +472,17 @@ public final class ClusterCacheWriter implements CacheWriter {
     if (!leaseOwner.equals(holder)) {
       throw new WriterRoleLostException(leaseKey, String.valueOf(holder));
     }
+    beforeClaims.run();
     for (Shard shard : shards.values()) {
       shard.direct.sync().hset(shard.key, "owner", leaseOwner);
+    }
+    // The lease read again after the claims: a daemon that took it between the read above and the
+    // writes (this one paused past its lease) may have had its own claims overwritten; then this
+    // one stops here, before writing anything, and the holder, refused on those shards, claims them
+    // again (no script can read the lease and a shard key together: they are on different masters).
+    String still = routed.sync().get(leaseKey);
+    if (!leaseOwner.equals(still)) {
+      throw new WriterRoleLostException(leaseKey, String.valueOf(still));
     }
   }
 

@@ -261,6 +261,32 @@ class ClusterCacheWriterIT {
   }
 
   @Test
+  void aDaemonWhoseLeaseIsTakenWhileItClaims_stopsBeforeWriting() throws Exception {
+    redis.set(STATE + "writer", "daemon-a");
+    try (ClusterCacheWriter late =
+        ClusterCacheWriter.connect(new RedisSettings(cluster.uri()), STATE, SHARDS, "daemon-a")) {
+      late.apply(rows(FIRST), FIRST, Version.ZERO);
+      // Another daemon claimed the shards: daemon-a's next batch is refused, and it claims them
+      // again, having read the lease as its own; daemon-b takes the lease and claims the shards in
+      // between (daemon-a paused), and daemon-a's claims then overwrite daemon-b's.
+      for (String shardKey : late.shardKeys().values()) {
+        redis.hset(shardKey, "owner", "daemon-x");
+      }
+      late.beforeClaims(
+          () -> {
+            redis.set(STATE + "writer", "daemon-b");
+            for (String shardKey : late.shardKeys().values()) {
+              redis.hset(shardKey, "owner", "daemon-b");
+            }
+          });
+
+      assertThatThrownBy(() -> late.apply(rows(SECOND), SECOND, FIRST))
+          .isInstanceOf(io.cachesync.sync.WriterRoleLostException.class);
+      assertRowsHeld(FIRST);
+    }
+  }
+
+  @Test
   void theLeaseHolder_claimsAShardKeyAnotherClaimed_andGoesOn() throws Exception {
     redis.set(STATE + "writer", "daemon-b");
     try (ClusterCacheWriter active =

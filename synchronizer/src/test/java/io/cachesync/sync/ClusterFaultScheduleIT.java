@@ -16,8 +16,6 @@ import io.cachesync.testing.WriteHistory;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -122,7 +120,7 @@ class ClusterFaultScheduleIT {
         new Workload(
             postgres.connect(harness.database),
             new Random(random.nextLong()),
-            new PrintStream(OutputStream.nullOutputStream()));
+            RandomizedConsistencyIT.trace());
     workload.populate();
     daemon =
         new DaemonProcess(harness.configFor(cluster.uri(), 0, RandomizedConsistencyIT.MAPPING))

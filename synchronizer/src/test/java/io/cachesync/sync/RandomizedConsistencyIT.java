@@ -207,7 +207,8 @@ class RandomizedConsistencyIT {
     }
   }
 
-  private static PrintStream trace() throws IOException {
+  /** Where {@code cachesync.trace} says to write every statement; nowhere without it. */
+  static PrintStream trace() throws IOException {
     String file = System.getProperty("cachesync.trace");
     return file == null
         ? new PrintStream(PrintStream.nullOutputStream())
