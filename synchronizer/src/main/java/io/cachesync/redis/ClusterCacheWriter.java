@@ -591,6 +591,7 @@ public final class ClusterCacheWriter implements CacheWriter {
       refreshIfNeeded();
       BatchOutcome outcome = BatchOutcome.NONE;
       List<CacheOperation> segment = new ArrayList<>();
+      java.util.Set<String> touched = new java.util.HashSet<>();
       for (int i = 0; i < operations.size(); i++) {
         CacheOperation operation = operations.get(i);
         if (operation instanceof EvictTable truncate) {
@@ -607,8 +608,33 @@ public final class ClusterCacheWriter implements CacheWriter {
           reached = max(reached, truncate.version());
           done = i + 1;
           segment.clear();
+          touched.clear();
+        } else if (operation instanceof Write write
+            && !write.unchangedColumns().isEmpty()
+            && !write.mergeFrom().equals(write.key())
+            && touched.contains(write.key())
+            && shardOf(write.mergeFrom()) != shardOf(write.key())) {
+          // A move from a key on another master, to a key an earlier operation of the segment
+          // wrote or merged from: applyToShards sends the move's write ahead of the segment, and
+          // it would overwrite the value that operation needs (a move out of that key would find
+          // a later version there and evict its own new key: a miss that later changes carry on).
+          // The segment before it is applied first, up to just below it.
+          Version before = write.version().justBefore();
+          outcome = outcome.plus(applyToShards(segment, before, true, true));
+          storePosition(before, reached);
+          reached = max(reached, before);
+          done = i;
+          segment.clear();
+          touched.clear();
+          segment.add(operation);
+          touched.add(write.key());
+          touched.add(write.mergeFrom());
         } else if (!(operation instanceof Reject)) {
           segment.add(operation);
+          touched.add(key(operation));
+          if (operation instanceof Write write) {
+            touched.add(write.mergeFrom());
+          }
         }
       }
       outcome = outcome.plus(applyToShards(segment, position, true, true));

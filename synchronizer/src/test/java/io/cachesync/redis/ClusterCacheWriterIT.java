@@ -390,6 +390,75 @@ class ClusterCacheWriterIT {
     return rows;
   }
 
+  /**
+   * ClusterFaultScheduleIT's catch-up batches (seed -5738241568518600102): a row moves out of
+   * doc:45 on its master, and a later change of the same batch moves another row into doc:45 from a
+   * key on another master, which the writer sends ahead of the batch; the first move then found the
+   * later row in doc:45, evicted its own new key, and the later changes to that row kept it
+   * missing.
+   */
+  @Test
+  void aMoveOutOfAKey_andALaterMoveIntoItFromAnotherMaster_inOneBatch_keepBothBodies() {
+    // Three keys on one master (as doc:81, doc:45, doc:49 were), one on another (doc:99).
+    Map<Integer, List<String>> byMaster = new LinkedHashMap<>();
+    for (int i = 0; byMaster.values().stream().noneMatch(keys -> keys.size() == 3); i++) {
+      byMaster.computeIfAbsent(ownerOf("doc:" + i), port -> new ArrayList<>()).add("doc:" + i);
+    }
+    List<String> one =
+        byMaster.values().stream().filter(keys -> keys.size() == 3).findFirst().orElseThrow();
+    String first = one.get(0);
+    String middle = one.get(1);
+    String last = one.get(2);
+    String other = "doc:other";
+    for (int i = 0; ownerOf(other) == ownerOf(middle); i++) {
+      other = "doc:other" + i;
+    }
+    writer.apply(List.of(doc(other, "C", FIRST)), FIRST, Version.ZERO);
+    Version v1 = new Version(0x200, 0x21);
+    Version v2 = new Version(0x200, 0x22);
+    Version v3 = new Version(0x200, 0x23);
+    Version v4 = new Version(0x200, 0x24);
+    List<CacheOperation> batch =
+        List.of(
+            doc(first, "B", v1), // INSERT
+            kept(middle, v2).mergingFrom(first), // a move on one master
+            new Evict(DOCS, first, v2),
+            kept(last, v3).mergingFrom(middle), // the same row moves again, on that master
+            new Evict(DOCS, middle, v3),
+            kept(middle, v4).mergingFrom(other), // another row moves in, from another master
+            new Evict(DOCS, other, v4));
+    BatchOutcome outcome = writer.apply(batch, v4, FIRST);
+
+    assertThat(outcome.failures()).isEmpty();
+    assertThat(redis.get(last)).contains("\"body\":\"B\"");
+    assertThat(redis.get(middle)).contains("\"body\":\"C\"");
+    assertThat(redis.exists(first, other)).isZero();
+  }
+
+  /** The port of the master that serves {@code key}'s slot. */
+  private static int ownerOf(String key) {
+    int slot = SlotHash.getSlot(key);
+    return cluster.masters().stream()
+        .filter(master -> master.owns(slot))
+        .findFirst()
+        .orElseThrow()
+        .port();
+  }
+
+  private static Write doc(String key, String body, Version version) {
+    Map<String, ColumnValue> values = new LinkedHashMap<>();
+    values.put("title", ColumnValue.text("t " + version.text()));
+    values.put("body", ColumnValue.text(body));
+    return new Write(DOCS, key, ValueFormat.JSON, values, version, Optional.empty());
+  }
+
+  private static Write kept(String key, Version version) {
+    Map<String, ColumnValue> values = new LinkedHashMap<>();
+    values.put("title", ColumnValue.text("t " + version.text()));
+    values.put("body", ColumnValue.UNCHANGED);
+    return new Write(DOCS, key, ValueFormat.JSON, values, version, Optional.empty());
+  }
+
   private static Write user(int id, Version version) {
     Map<String, ColumnValue> values = new LinkedHashMap<>();
     values.put("id", new ColumnValue.Number(Integer.toString(id)));
