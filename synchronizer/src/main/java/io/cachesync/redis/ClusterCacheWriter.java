@@ -269,9 +269,11 @@ public final class ClusterCacheWriter implements CacheWriter {
         known.close();
       }
       try {
+        // Whether this writer saw a position acknowledged in the key, before the shard reads it.
+        boolean knownKey = acknowledgedByShard.containsKey(key);
         Shard created = new Shard(node.getNodeId(), host, port, key, slots);
         current.put(node.getNodeId(), created);
-        requireHeld(created, keyByNode.get(node.getNodeId()), node.getSlots());
+        requireHeld(created, knownKey, keyByNode.get(node.getNodeId()), node.getSlots());
       } catch (RuntimeException e) {
         // A master that cannot be reached or refuses the login: nothing opened so far is kept,
         // and the next batch reads the topology again.
@@ -303,34 +305,45 @@ public final class ClusterCacheWriter implements CacheWriter {
   private final Map<String, String> keyByNode = new HashMap<>();
 
   /**
-   * Fails, as a rollback, when a master whose shard key is new to this writer holds less than this
-   * writer saw it acknowledge. Each batch's own check (the position script's) compares a master
-   * with its shard key, which is not there to compare with when the key changed: the master gained
-   * a slot below its lowest (with no write of this writer failing), then restarted empty or failed
-   * over to a replica that was behind. So a new key is checked here, before anything is stored in
-   * it: every shard key found on the master holds at least what this writer saw acknowledged in it,
-   * and the master's earlier key, while it still serves that key's slot, is there.
+   * Fails, as a rollback, when a master whose shard key changed holds less than this writer saw it
+   * acknowledge. Each batch's own check (the position script's) compares a master with what its
+   * shard key held, which tells nothing when the key changed: the master gained a slot below its
+   * lowest (with no write of this writer failing), then restarted empty or failed over to a replica
+   * that was behind; the new key may be new, or one that came with the slot from another master. So
+   * before anything is stored in it: the master's last acknowledged key, while the master still
+   * serves that key's slot, holds what it acknowledged (read on the master, or where the slot went
+   * if this view is behind); and a key new to this writer is checked against every shard key found
+   * on the master.
    *
-   * @param previousKey the master's shard key before, if this writer knew the master
+   * @param knownKey whether this writer saw a position acknowledged in the new key before
+   * @param previousKey the master's last acknowledged shard key, if this writer knew the master
    * @throws CacheRolledBackException when the master lost acknowledged writes
    */
-  private void requireHeld(Shard created, String previousKey, List<Integer> slots) {
-    if (acknowledgedByShard.containsKey(created.key)) {
-      return; // the position script compares it with every batch
+  private void requireHeld(
+      Shard created, boolean knownKey, String previousKey, List<Integer> slots) {
+    if (previousKey != null
+        && !previousKey.equals(created.key)
+        && slots.contains(SlotHash.getSlot(previousKey))
+        && acknowledgedByShard.containsKey(previousKey)) {
+      Version acknowledged = acknowledgedByShard.get(previousKey);
+      String held = created.storedVersion(previousKey);
+      if (held == null) {
+        // Not on the master: the slot may be on its way to another (this view is behind), and
+        // the routed read follows it there.
+        held = routed.sync().hget(previousKey, "version");
+      }
+      if (held == null || Version.parse(held).compareTo(acknowledged) < 0) {
+        throw lost(created, previousKey, acknowledged, held == null ? "none" : held);
+      }
     }
-    Map<String, Version> found = created.storedVersions();
-    for (Map.Entry<String, Version> key : found.entrySet()) {
+    if (knownKey) {
+      return; // the position script compares the key itself with every batch
+    }
+    for (Map.Entry<String, Version> key : created.storedVersions().entrySet()) {
       Version acknowledged = acknowledgedByShard.get(key.getKey());
       if (acknowledged != null && key.getValue().compareTo(acknowledged) < 0) {
         throw lost(created, key.getKey(), acknowledged, key.getValue().text());
       }
-    }
-    if (previousKey != null
-        && !previousKey.equals(created.key)
-        && slots.contains(SlotHash.getSlot(previousKey))
-        && acknowledgedByShard.containsKey(previousKey)
-        && !found.containsKey(previousKey)) {
-      throw lost(created, previousKey, acknowledgedByShard.get(previousKey), "none");
     }
   }
 
@@ -452,11 +465,6 @@ public final class ClusterCacheWriter implements CacheWriter {
     return ranges.toString();
   }
 
-  /**
-   * Writes this writer's lease owner into every shard key, if this writer holds the lease now.
-   *
-   * @throws WriterRoleLostException when another owner holds it
-   */
   /** For the tests: runs between the read of the lease and the claims. */
   private Runnable beforeClaims = () -> {};
 
@@ -464,6 +472,11 @@ public final class ClusterCacheWriter implements CacheWriter {
     this.beforeClaims = hook;
   }
 
+  /**
+   * Writes this writer's lease owner into every shard key, if this writer holds the lease now.
+   *
+   * @throws WriterRoleLostException when another owner holds it
+   */
   private void claimIfHeld() {
     if (leaseOwner == null) {
       return;
@@ -482,6 +495,14 @@ public final class ClusterCacheWriter implements CacheWriter {
     // again (no script can read the lease and a shard key together: they are on different masters).
     String still = routed.sync().get(leaseKey);
     if (!leaseOwner.equals(still)) {
+      // Until the holder claims them again, the claims just made would let this daemon's other
+      // writers (a load's lanes) pass on those masters: each is given back where it still names
+      // this writer.
+      for (Shard shard : shards.values()) {
+        if (leaseOwner.equals(shard.direct.sync().hget(shard.key, "owner"))) {
+          shard.direct.sync().hset(shard.key, "owner", String.valueOf(still));
+        }
+      }
       throw new WriterRoleLostException(leaseKey, String.valueOf(still));
     }
   }
@@ -544,6 +565,12 @@ public final class ClusterCacheWriter implements CacheWriter {
     }
   }
 
+  /** For the tests: reads the topology now, as after a failed write. */
+  void readTopologyNow() {
+    refreshNeeded = true;
+    refreshIfNeeded();
+  }
+
   /**
    * Reads the topology from the masters when a write failed on it (a slot moved, a master gone);
    * otherwise takes up, each second, the view Lettuce's client refreshes in the background (every
@@ -559,12 +586,6 @@ public final class ClusterCacheWriter implements CacheWriter {
    * <p>Not a synchronous read every second, as before: Lettuce opens a connection to every node for
    * each read, on the batch's thread, and that held batches for 10 ms and more.
    */
-  /** For the tests: reads the topology now, as after a failed write. */
-  void readTopologyNow() {
-    refreshNeeded = true;
-    refreshIfNeeded();
-  }
-
   private void refreshIfNeeded() {
     if (refreshNeeded) {
       client.refreshPartitions();
@@ -1475,12 +1496,28 @@ public final class ClusterCacheWriter implements CacheWriter {
     Map<String, Version> storedVersions() {
       Map<String, Version> versions = new HashMap<>();
       for (String other : shardKeys()) {
-        String version = direct.sync().hget(other, "version");
+        String version = storedVersion(other);
         if (version != null) {
           versions.put(other, Version.parse(version));
         }
       }
       return versions;
+    }
+
+    /**
+     * The position {@code shardKey} holds on this master; null when absent, or when the master
+     * answers for it elsewhere (MOVED, ASK: a slot in migration).
+     */
+    String storedVersion(String shardKey) {
+      try {
+        return direct.sync().hget(shardKey, "version");
+      } catch (RedisCommandExecutionException e) {
+        String message = String.valueOf(e.getMessage());
+        if (message.startsWith("MOVED") || message.startsWith("ASK")) {
+          return null;
+        }
+        throw e;
+      }
     }
 
     /**

@@ -283,7 +283,35 @@ class ClusterCacheWriterIT {
       assertThatThrownBy(() -> late.apply(rows(SECOND), SECOND, FIRST))
           .isInstanceOf(io.cachesync.sync.WriterRoleLostException.class);
       assertRowsHeld(FIRST);
+      // Its claims given back, so that no other writer of daemon-a passes on those masters.
+      for (String shardKey : late.shardKeys().values()) {
+        assertThat(redis.hget(shardKey, "owner")).as(shardKey).isEqualTo("daemon-b");
+      }
     }
+  }
+
+  @Test
+  void aMasterThatRestartedEmpty_andTookAnotherMastersShardKeyWithItsLowestSlot_isNoticed() {
+    writer.apply(rows(FIRST), FIRST, Version.ZERO);
+    List<Node> masters =
+        cluster.masters().stream()
+            .sorted(java.util.Comparator.comparingInt(master -> master.slots().get(0).first()))
+            .toList();
+    int state = SlotHash.getSlot(STATE + "position");
+    Node emptied = masters.get(2).owns(state) ? masters.get(1) : masters.get(2);
+    Node giver = masters.get(0).owns(state) ? masters.get(1) : masters.get(0);
+    assertThat(giver.slots().get(0).first()).isLessThan(emptied.slots().get(0).first());
+    cluster.restartMasterEmpty(emptied.port());
+    // The giver's lowest slot, with its shard key (holding FIRST), moves to the emptied master,
+    // whose shard key is then that one: the position script finds there what it acknowledged.
+    cluster.reshard(giver.port(), emptied.port(), 1);
+
+    // The writer reads the new topology before any batch (a batch on the old one would find the
+    // emptied master's own key gone, and fail as a rollback too).
+    assertThatThrownBy(writer::readTopologyNow)
+        .isInstanceOf(CacheRolledBackException.class)
+        .hasMessageContaining(emptied.address());
+    assertThat(redis.hget(STATE + "position", "version")).isEqualTo(FIRST.text());
   }
 
   @Test
