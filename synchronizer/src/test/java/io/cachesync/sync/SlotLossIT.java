@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
  */
 class SlotLossIT {
   /**
-   * Longer than the daemon's 30 s between two tries of a sweep that failed (the stream not past its
-   * fence within 15 s, as on a loaded CI machine), so that one failed try does not fail the test.
+   * Longer than the daemon's longest pause (30 s) between two tries of a sweep that failed (the
+   * stream not past its fence within 15 s, as on a loaded CI machine), so that failed tries do not
+   * fail the test.
    */
   private static final Duration WAIT = Duration.ofSeconds(90);
 
