@@ -34,17 +34,17 @@ final class Housekeeper implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
 
   /**
-   * How long after a failed sweep it is tried again, at most: the first retry comes after {@link
-   * #FIRST_SWEEP_RETRY}, each next one after twice as long. The keys of deleted rows stay in Redis
-   * until a sweep passes: a Redis Cluster down for a moment (a failover) should not keep them there
-   * for the full interval.
+   * The longest pause between two tries of a failed sweep, and between two lines saying that the
+   * sweep waits for the stream.
    */
   private static final Duration SWEEP_RETRY = Duration.ofSeconds(30);
 
-  private static final Duration FIRST_SWEEP_RETRY = Duration.ofSeconds(1);
-
-  /** How long after the next failed sweep it is tried again. */
-  private Duration sweepRetry = FIRST_SWEEP_RETRY;
+  /**
+   * How long after a failed sweep it is tried again: 1 s, then twice as long each time, up to 30 s.
+   * The keys of deleted rows stay in Redis until a sweep passes: a Redis Cluster down for a moment
+   * (a failover) should not keep them there for the full interval.
+   */
+  private final Backoff sweepRetry = new Backoff(Duration.ofSeconds(1), SWEEP_RETRY);
 
   /**
    * How long the sweep waits for the stream to apply what committed before it found a row gone (see
@@ -190,7 +190,7 @@ final class Housekeeper implements AutoCloseable {
         stateStore.sweepDone();
       }
       sweepAfter = -1;
-      sweepRetry = FIRST_SWEEP_RETRY;
+      sweepRetry.reset();
     } catch (Exception e) {
       sweepAfter = -1;
       if (stopping.getAsBoolean()) {
@@ -198,15 +198,12 @@ final class Housekeeper implements AutoCloseable {
         LOG.info("Stopping before the orphan sweep finished; the next start runs it");
         return;
       }
-      nextSweep = System.nanoTime() + sweepRetry.toNanos();
+      Duration delay = sweepRetry.next();
+      nextSweep = System.nanoTime() + delay.toNanos();
       LOG.warn(
           "Could not remove the keys of rows deleted before the reload ({}); trying again in {} s",
           e.toString(),
-          sweepRetry.toSeconds());
-      sweepRetry =
-          sweepRetry.multipliedBy(2).compareTo(SWEEP_RETRY) > 0
-              ? SWEEP_RETRY
-              : sweepRetry.multipliedBy(2);
+          delay.toSeconds());
     }
   }
 

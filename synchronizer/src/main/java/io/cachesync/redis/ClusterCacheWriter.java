@@ -619,18 +619,21 @@ public final class ClusterCacheWriter implements CacheWriter {
           // As on one master (LettuceCacheWriter): the part before the TRUNCATE is stored just
           // below its position, then its evictions run, then its own position is stored.
           Version before = truncate.version().justBefore();
-          outcome = outcome.plus(applyToShards(segment, before, true, true));
-          storePosition(before, reached);
+          outcome = outcome.plus(applyAndStore(segment, before, reached));
           reached = max(reached, before);
           done = i;
           outcome = outcome.plus(evictTable(truncate));
-          applyToShards(List.of(), truncate.version(), true, true);
-          storePosition(truncate.version(), reached);
+          outcome = outcome.plus(applyAndStore(List.of(), truncate.version(), reached));
           reached = max(reached, truncate.version());
           done = i + 1;
           segment.clear();
           touched.clear();
-        } else if (operation instanceof Write write
+          continue;
+        }
+        if (operation instanceof Reject) {
+          continue;
+        }
+        if (operation instanceof Write write
             && !write.unchangedColumns().isEmpty()
             && !write.mergeFrom().equals(write.key())
             && touched.contains(write.key())
@@ -641,25 +644,19 @@ public final class ClusterCacheWriter implements CacheWriter {
           // a later version there and evict its own new key: a miss that later changes carry on).
           // The segment before it is applied first, up to just below it.
           Version before = write.version().justBefore();
-          outcome = outcome.plus(applyToShards(segment, before, true, true));
-          storePosition(before, reached);
+          outcome = outcome.plus(applyAndStore(segment, before, reached));
           reached = max(reached, before);
           done = i;
           segment.clear();
           touched.clear();
-          segment.add(operation);
-          touched.add(write.key());
+        }
+        segment.add(operation);
+        touched.add(key(operation));
+        if (operation instanceof Write write) {
           touched.add(write.mergeFrom());
-        } else if (!(operation instanceof Reject)) {
-          segment.add(operation);
-          touched.add(key(operation));
-          if (operation instanceof Write write) {
-            touched.add(write.mergeFrom());
-          }
         }
       }
-      outcome = outcome.plus(applyToShards(segment, position, true, true));
-      storePosition(position, reached);
+      outcome = outcome.plus(applyAndStore(segment, position, reached));
       return outcome;
     } catch (RedisException e) {
       refreshNeeded = true;
@@ -668,6 +665,19 @@ public final class ClusterCacheWriter implements CacheWriter {
       refreshNeeded = true;
       throw e.afterApplying(done, reached);
     }
+  }
+
+  /**
+   * Applies a part of a batch of the stream on every master ({@link #applyToShards}), then stores
+   * {@code position} as the batches' position.
+   *
+   * @param acknowledged the batches' position stored before
+   */
+  private BatchOutcome applyAndStore(
+      List<CacheOperation> part, Version position, Version acknowledged) {
+    BatchOutcome outcome = applyToShards(part, position, true, true);
+    storePosition(position, acknowledged);
+    return outcome;
   }
 
   /**
