@@ -185,11 +185,8 @@ class ClusterCacheWriterIT {
   @Test
   void aMasterThatGainedASlotBelowItsLowest_andRestartedEmpty_isNoticedAsARollback() {
     writer.apply(rows(FIRST), FIRST, Version.ZERO);
-    // The masters by their lowest slot; the one that gains a lower slot is not the state's master.
-    List<Node> masters =
-        cluster.masters().stream()
-            .sorted(java.util.Comparator.comparingInt(master -> master.slots().get(0).first()))
-            .toList();
+    // The one that gains a lower slot is not the state's master.
+    List<Node> masters = mastersByLowestSlot();
     int state = SlotHash.getSlot(STATE + "position");
     Node gainer = masters.get(2).owns(state) ? masters.get(1) : masters.get(2);
     Node source = masters.get(0);
@@ -293,10 +290,7 @@ class ClusterCacheWriterIT {
   @Test
   void aMasterThatRestartedEmpty_andTookAnotherMastersShardKeyWithItsLowestSlot_isNoticed() {
     writer.apply(rows(FIRST), FIRST, Version.ZERO);
-    List<Node> masters =
-        cluster.masters().stream()
-            .sorted(java.util.Comparator.comparingInt(master -> master.slots().get(0).first()))
-            .toList();
+    List<Node> masters = mastersByLowestSlot();
     int state = SlotHash.getSlot(STATE + "position");
     Node emptied = masters.get(2).owns(state) ? masters.get(1) : masters.get(2);
     Node giver = masters.get(0).owns(state) ? masters.get(1) : masters.get(0);
@@ -461,6 +455,13 @@ class ClusterCacheWriterIT {
     assertThat(redis.get(last)).contains("\"body\":\"B\"");
     assertThat(redis.get(middle)).contains("\"body\":\"C\"");
     assertThat(redis.exists(first, other)).isZero();
+  }
+
+  /** The masters, by their lowest slot. */
+  private static List<Node> mastersByLowestSlot() {
+    return cluster.masters().stream()
+        .sorted(java.util.Comparator.comparingInt(master -> master.slots().get(0).first()))
+        .toList();
   }
 
   /** The port of the master that serves {@code key}'s slot. */

@@ -90,17 +90,11 @@ public final class ClusterSection {
       List<Workload> workloads,
       int round,
       Function<Drained, Optional<Duration>> cpu) {
-    row(
+    bothSides(
         label,
         workloads,
-        w -> {
-          Round r = w.rounds().get(round);
-          return ResultTable.perHundredThousand(
-                  cpu.apply(r.oneMaster()), r.oneMaster().drain().changes())
-              + " / "
-              + ResultTable.perHundredThousand(
-                  cpu.apply(r.cluster()), r.cluster().drain().changes());
-        });
+        round,
+        drained -> ResultTable.perHundredThousand(cpu.apply(drained), drained.drain().changes()));
   }
 
   private void perCpuSecond(
@@ -108,12 +102,18 @@ public final class ClusterSection {
       List<Workload> workloads,
       int round,
       Function<Drained, Optional<Duration>> cpu) {
+    bothSides(label, workloads, round, drained -> perCpuSecond(drained, cpu));
+  }
+
+  /** A row whose cells give {@code cell} of one master's drain, then of the cluster's. */
+  private void bothSides(
+      String label, List<Workload> workloads, int round, Function<Drained, String> cell) {
     row(
         label,
         workloads,
         w -> {
           Round r = w.rounds().get(round);
-          return perCpuSecond(r.oneMaster(), cpu) + " / " + perCpuSecond(r.cluster(), cpu);
+          return cell.apply(r.oneMaster()) + " / " + cell.apply(r.cluster());
         });
   }
 
