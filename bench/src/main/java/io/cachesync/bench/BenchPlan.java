@@ -20,6 +20,9 @@ import java.util.List;
  * @param clusterMixedChanges C4's backlog per round, in row changes, as W4's
  * @param clusterRounds how many backlogs of C1 and C4 each daemon (on one master, on the cluster)
  *     drains in turn; the first with the JIT still cold, the later ones warm
+ * @param clusterRedisShare the share of one core each redis-server is held to (a CPU quota) in one
+ *     more warm round of C1 and C4, as a master that serves the application's reads has only part
+ *     of a core for the synchronizer's writes; 0 for no such round
  * @param lagWorkloads the workloads whose lag is measured
  * @param warmWorkloads the workloads whose warm catch-up is measured: a second backlog drained by
  *     the daemon and Debezium alone, each resumed (SIGCONT) warm and caught up
@@ -53,6 +56,7 @@ public record BenchPlan(
     long clusterInserts,
     long clusterMixedChanges,
     int clusterRounds,
+    double clusterRedisShare,
     List<String> warmWorkloads,
     List<String> lagWorkloads,
     List<Integer> lagRates,
@@ -69,6 +73,10 @@ public record BenchPlan(
     }
     if (clusterRounds < 1) {
       throw new IllegalArgumentException("clusterRounds " + clusterRounds + " < 1");
+    }
+    if (clusterRedisShare < 0 || clusterRedisShare > 1) {
+      throw new IllegalArgumentException(
+          "clusterRedisShare " + clusterRedisShare + " not in [0, 1]");
     }
     if (lagDrainShare <= 0 || lagDrainShare > 1) {
       throw new IllegalArgumentException("lagDrainShare " + lagDrainShare + " not in (0, 1]");
@@ -101,6 +109,7 @@ public record BenchPlan(
         5_000,
         5_000,
         1,
+        0,
         List.of(),
         List.of("W1"),
         List.of(1_000),
@@ -116,7 +125,8 @@ public record BenchPlan(
    * The full run, within about 18 minutes on two cores: W5, W6, W7 and W8 at a million rows as the
    * issue asks (each verify of W8 stopped after 60 s), the streaming workloads smaller than a
    * million in all, warm catch-up on W1, W2 and W4, lag on W1 to W4; the metrics cost on three
-   * pairs of W1-sized catch-ups; C1 and C4 at W1's and W4's sizes, two rounds (cold, then warm).
+   * pairs of W1-sized catch-ups; C1 and C4 at W1's and W4's sizes, two rounds (cold, then warm),
+   * and a third with each redis-server held to 10% of one core.
    */
   public static BenchPlan full() {
     return new BenchPlan(
@@ -135,6 +145,7 @@ public record BenchPlan(
         200_000,
         150_000,
         2,
+        0.1,
         List.of("W1", "W2", "W4"),
         List.of("W1", "W2", "W3", "W4"),
         List.of(1_000),
@@ -164,6 +175,7 @@ public record BenchPlan(
         clusterInserts,
         clusterMixedChanges,
         clusterRounds,
+        clusterRedisShare,
         warmWorkloads,
         lagWorkloads,
         lagRates,

@@ -2,6 +2,7 @@ package io.cachesync.bench;
 
 import io.cachesync.bench.consumer.CachesyncJar;
 import io.cachesync.bench.consumer.DaemonRun;
+import io.cachesync.bench.measure.CpuQuota;
 import io.cachesync.bench.measure.CpuTimeline;
 import io.cachesync.bench.measure.Drain;
 import io.cachesync.bench.measure.SlotWatch;
@@ -261,34 +262,27 @@ final class ClusterSuite implements AutoCloseable {
     List<List<ClusterComparison.Round>> rounds = new ArrayList<>();
     workloads.forEach(w -> rounds.add(new ArrayList<>()));
     for (int round = 1; round <= plan.clusterRounds(); round++) {
-      oneMaster.daemon.pause();
-      onCluster.daemon.pause();
-      List<Backlog> backlogs = new ArrayList<>();
-      for (Named named : workloads) {
-        long started = System.nanoTime();
-        long changes = named.workload().writeBacklog(connection);
-        backlogs.add(new Backlog(named, changes, marker.bump()));
+      round(round, round == 1 ? "JIT cold" : "warm, same JVMs", rounds);
+    }
+    if (plan.clusterRedisShare() > 0) {
+      Optional<String> unavailable = CpuQuota.unavailable();
+      List<Long> pids = new ArrayList<>(oneMaster.redisPids);
+      pids.addAll(onCluster.redisPids);
+      if (unavailable.isPresent() || pids.size() < 1 + masters) {
         progress.say(
-            "%s round %d: backlog of %,d changes written in %.1f s",
-            named.id(), round, changes, (System.nanoTime() - started) / 1e9);
-      }
-      boolean oneMasterFirst = round % 2 == 1;
-      List<Drained> first = drain(oneMasterFirst ? oneMaster : onCluster, backlogs);
-      List<Drained> second = drain(oneMasterFirst ? onCluster : oneMaster, backlogs);
-      for (int i = 0; i < workloads.size(); i++) {
-        ClusterComparison.Round measured =
-            oneMasterFirst
-                ? new ClusterComparison.Round(first.get(i), second.get(i))
-                : new ClusterComparison.Round(second.get(i), first.get(i));
-        rounds.get(i).add(measured);
-        progress.say(
-            "%s round %d, changes/s: one master %,.0f, %s %,.0f (ratio %.2f)",
-            workloads.get(i).id(),
-            round,
-            measured.oneMaster().drain().rate(),
-            onCluster.label,
-            measured.cluster().drain().rate(),
-            measured.ratio());
+            "%s: no round with Redis held to %.0f%% of a core: %s",
+            ids(),
+            plan.clusterRedisShare() * 100,
+            unavailable.orElse("the redis-servers' process ids are not known"));
+      } else {
+        try (CpuQuota quota = CpuQuota.hold(pids, plan.clusterRedisShare())) {
+          round(
+              plan.clusterRounds() + 1,
+              String.format(
+                  "warm, each redis-server held to %.0f%% of one core",
+                  plan.clusterRedisShare() * 100),
+              rounds);
+        }
       }
     }
     stop(oneMaster);
@@ -300,6 +294,45 @@ final class ClusterSuite implements AutoCloseable {
           new ClusterComparison.Workload(workloads.get(i).id(), workload.title(), rounds.get(i)));
     }
     return new ClusterComparison(masters, results);
+  }
+
+  /**
+   * One round: both daemons held still while each workload's backlog is written, then each drains
+   * them in turn (one master first in odd rounds); the measurements go to {@code rounds}, one list
+   * per workload.
+   */
+  private void round(int round, String condition, List<List<ClusterComparison.Round>> rounds)
+      throws Exception {
+    oneMaster.daemon.pause();
+    onCluster.daemon.pause();
+    List<Backlog> backlogs = new ArrayList<>();
+    for (Named named : workloads) {
+      long started = System.nanoTime();
+      long changes = named.workload().writeBacklog(connection);
+      backlogs.add(new Backlog(named, changes, marker.bump()));
+      progress.say(
+          "%s round %d: backlog of %,d changes written in %.1f s",
+          named.id(), round, changes, (System.nanoTime() - started) / 1e9);
+    }
+    boolean oneMasterFirst = round % 2 == 1;
+    List<Drained> first = drain(oneMasterFirst ? oneMaster : onCluster, backlogs);
+    List<Drained> second = drain(oneMasterFirst ? onCluster : oneMaster, backlogs);
+    for (int i = 0; i < workloads.size(); i++) {
+      ClusterComparison.Round measured =
+          oneMasterFirst
+              ? new ClusterComparison.Round(first.get(i), second.get(i), condition)
+              : new ClusterComparison.Round(second.get(i), first.get(i), condition);
+      rounds.get(i).add(measured);
+      progress.say(
+          "%s round %d (%s), changes/s: one master %,.0f, %s %,.0f (ratio %.2f)",
+          workloads.get(i).id(),
+          round,
+          condition,
+          measured.oneMaster().drain().rate(),
+          onCluster.label,
+          measured.cluster().drain().rate(),
+          measured.ratio());
+    }
   }
 
   /**

@@ -30,8 +30,13 @@ public record ClusterComparison(int masters, List<Workload> workloads) {
     }
   }
 
-  /** One backlog, drained by each daemon in turn. */
-  public record Round(Drained oneMaster, Drained cluster) {
+  /**
+   * One backlog, drained by each daemon in turn.
+   *
+   * @param condition what sets the round apart: {@code JIT cold}, {@code warm, same JVMs}, or the
+   *     CPU quota its redis-servers were held to
+   */
+  public record Round(Drained oneMaster, Drained cluster, String condition) {
     /** The cluster's catch-up rate / one master's. */
     public double ratio() {
       return cluster.drain().rate() / oneMaster.drain().rate();

@@ -45,7 +45,8 @@ public final class ClusterSection {
     for (int i = 0; i < rounds; i++) {
       int index = i;
       out.printf(
-          "round %d (%s), catch-up, changes/s%n", i + 1, i == 0 ? "JIT cold" : "warm, same JVMs");
+          "round %d (%s), catch-up, changes/s%n",
+          i + 1, workloads.get(0).rounds().get(i).condition());
       rate("  one master", workloads, index, Round::oneMaster);
       rate("  " + cluster, workloads, index, Round::cluster);
       row(
@@ -67,6 +68,14 @@ public final class ClusterSection {
             + " sender and every redis-server, so the ratio shows what the split per master gains"
             + " or costs here, not what it gains on a cluster of machines)%n",
         masters, masters, cores);
+    if (workloads.get(0).rounds().stream().anyMatch(r -> r.condition().contains("held to"))) {
+      out.println(
+          "(a round with each redis-server held to a share of one core (a cgroup CPU quota over"
+              + " 10 ms periods, the same share for one master and for each of the cluster's): a"
+              + " master that also serves the application's reads has only part of a core for the"
+              + " synchronizer's writes; there Redis, not the daemon, bounds one master, and the"
+              + " ratio shows what splitting each batch over the masters gains)");
+    }
     out.println(
         "(changes per CPU second: the changes drained over the CPU seconds the process used; a"
             + " redis-server runs the writes on one thread, so the busiest master's figure is what"

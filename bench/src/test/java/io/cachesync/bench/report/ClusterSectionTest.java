@@ -19,7 +19,7 @@ class ClusterSectionTest {
       new ClusterSection(new PrintStream(printed, true, StandardCharsets.UTF_8));
 
   @Test
-  void print_twoRounds_ratesRatioAndCpuPerHundredThousandOfEachRound() {
+  void print_threeRounds_ratesRatioAndCpuPerHundredThousandOfEachRound_underItsCondition() {
     ClusterComparison comparison =
         new ClusterComparison(
             3,
@@ -28,8 +28,14 @@ class ClusterSectionTest {
                     "C1",
                     "narrow inserts",
                     List.of(
-                        new Round(drained(10, 4, 1, 2, 2), drained(20, 6, Double.NaN, 3, 1)),
-                        new Round(drained(8, 2, 1, 1, 1), drained(10, 3, 1, 2, 0.8))))));
+                        new Round(
+                            drained(10, 4, 1, 2, 2), drained(20, 6, Double.NaN, 3, 1), "JIT cold"),
+                        new Round(
+                            drained(8, 2, 1, 1, 1), drained(10, 3, 1, 2, 0.8), "warm, same JVMs"),
+                        new Round(
+                            drained(40, 2, 1, 1, 1),
+                            drained(16, 3, 1, 2, 0.8),
+                            "warm, each redis-server held to 10% of one core")))));
 
     section.print(comparison, 2);
 
@@ -57,6 +63,12 @@ class ClusterSectionTest {
             "round 2 (warm, same JVMs), catch-up, changes/s",
             row("    Redis, the busiest master", "0.50 / 0.40"),
             row("    Redis, the busiest master", "200,000 / 250,000"));
+    assertThat(lines())
+        .containsSubsequence(
+            "round 3 (warm, each redis-server held to 10% of one core), catch-up, changes/s",
+            row("  one master", "5,000"),
+            row("  3 masters", "12,500"),
+            row("    ratio 3 masters / one master", "2.50"));
     assertThat(printed.toString(StandardCharsets.UTF_8)).contains("this machine has 2 cores");
   }
 
