@@ -109,9 +109,8 @@ public final class ClusterCacheWriter implements CacheWriter {
    * for), read from every shard key at connect and raised as masters store theirs. A master applied
    * every change up to its position to the keys of the slots it served, and a slot that moves takes
    * its keys along, so its later owner holds at least that. Lowered, for the slots of a master that
-   * holds less than the batches' position (it lost writes), to what it holds. A master skips a
-   * change up to the least of its slots' ({@link Shard#holds}): one decision for all its keys, so
-   * that a move between two of its keys is skipped or applied whole.
+   * holds less than the batches' position (it lost writes), to what it holds. A change is skipped
+   * when its key's slot holds it ({@link #held}).
    */
   private final Version[] slotPositions = zeros();
 
@@ -120,9 +119,6 @@ public final class ClusterCacheWriter implements CacheWriter {
     java.util.Arrays.fill(positions, Version.ZERO);
     return positions;
   }
-
-  /** Counts the changes to {@link #slotPositions}, so that a shard knows when to read it again. */
-  private long slotPositionsChanged;
 
   /**
    * At least the furthest of {@link #slotPositions}: a change past it is held by no master, which
@@ -376,7 +372,6 @@ public final class ClusterCacheWriter implements CacheWriter {
       }
       java.util.Arrays.fill(slotPositions, Version.ZERO);
       furthestSlotPosition = Version.ZERO;
-      slotPositionsChanged++;
       acknowledgedByShard.clear();
     } catch (RedisException e) {
       throw LettuceClients.unavailable(e);
@@ -390,7 +385,6 @@ public final class ClusterCacheWriter implements CacheWriter {
   private void readSlotPositions() {
     java.util.Arrays.fill(slotPositions, Version.ZERO);
     furthestSlotPosition = Version.ZERO;
-    slotPositionsChanged++;
     String stored = routed.sync().hget(positionKey, "version");
     Map<Shard, Optional<Version>> furthest = new LinkedHashMap<>();
     for (Shard shard : shards.values()) {
@@ -430,19 +424,15 @@ public final class ClusterCacheWriter implements CacheWriter {
       }
     }
     furthestSlotPosition = max(furthestSlotPosition, position);
-    slotPositionsChanged++;
   }
 
-  /** The least of {@link #slotPositions} over {@code slots} ({@link #slotRanges}). */
-  private Version leastOf(String slots) {
-    BitSet bits = HashSlots.parse(slots).slots();
-    Version least = null;
-    for (int slot = bits.nextSetBit(0); slot >= 0; slot = bits.nextSetBit(slot + 1)) {
-      if (least == null || slotPositions[slot].compareTo(least) < 0) {
-        least = slotPositions[slot];
-      }
-    }
-    return least == null ? Version.ZERO : least;
+  /**
+   * Whether the change at {@code version} to {@code key} is held already: its slot's position
+   * ({@link #slotPositions}) is past it.
+   */
+  private boolean held(String key, Version version) {
+    return version.compareTo(furthestSlotPosition) <= 0
+        && version.compareTo(slotPositions[SlotHash.getSlot(key)]) <= 0;
   }
 
   /** A master's slots as ranges, {@code 0-5460,6000}: what a shard's position was stored for. */
@@ -706,11 +696,14 @@ public final class ClusterCacheWriter implements CacheWriter {
       index++;
       CacheOperation operation = original;
       Shard shard = shardOf(key(operation));
-      if (everyShard && shard.holds(version(operation))) {
-        // The master holds this change already: its position, stored with its data while it
-        // served the slots it serves now, is past it. Applying it again (a restart resumes from the
-        // least position of all masters) would bring back, for a moment, a key a later change
-        // deleted.
+      if (everyShard && held(key(operation), version(operation))) {
+        // The key's slot holds this change already: a master stored a position past it while it
+        // served the slot, and the slot's keys moved with it. Applying it again (a restart resumes
+        // from the least position of all masters) would bring back, for a moment, a key a later
+        // change deleted. Decided per key, not by the least position of the master's slots: a
+        // master that gained a slot stored behind its own would replay every key it holds. The
+        // two keys of a move are decided apart: a new key whose slot holds the move has it (or
+        // later), and the old key's eviction is guarded by its version.
         continue;
       }
       if (operation instanceof Write write
@@ -855,7 +848,7 @@ public final class ClusterCacheWriter implements CacheWriter {
     // A cache miss, unless the key holds this very change already: the batch applied again (a
     // retry after another master failed its part, a restart) after the old key went.
     Evict miss = new Evict(write.table(), write.key(), write.version().justBefore());
-    if (shardOf(write.mergeFrom()).holds(write.version())) {
+    if (held(write.mergeFrom(), write.version())) {
       return miss; // the old key's master applied the move's batch already: the old key is gone
     }
     Map<String, ColumnValue> values = new LinkedHashMap<>();
@@ -1429,12 +1422,6 @@ public final class ClusterCacheWriter implements CacheWriter {
     /** The slots the master serves in the topology this writer read last ({@link #slotRanges}). */
     volatile String slots;
 
-    /** {@link #leastOf} its slots, and the slots and the count of changes it was read for. */
-    private Version bound = Version.ZERO;
-
-    private String boundSlots;
-    private long boundRead = -1;
-
     Shard(String nodeId, String host, int port, String key, String slots) {
       this.nodeId = nodeId;
       this.host = host;
@@ -1469,24 +1456,6 @@ public final class ClusterCacheWriter implements CacheWriter {
         nodeClient.shutdown();
         throw e;
       }
-    }
-
-    /**
-     * Whether the master holds the change at {@code version} for every key it serves: every slot it
-     * serves now holds it ({@link #slotPositions}), its own from its position, one that moved in
-     * from the position of the master that served it then.
-     */
-    boolean holds(Version version) {
-      if (version.compareTo(furthestSlotPosition) > 0) {
-        return false;
-      }
-      String now = slots;
-      if (boundRead != slotPositionsChanged || !now.equals(boundSlots)) {
-        bound = leastOf(now);
-        boundSlots = now;
-        boundRead = slotPositionsChanged;
-      }
-      return version.compareTo(bound) <= 0;
     }
 
     /**
