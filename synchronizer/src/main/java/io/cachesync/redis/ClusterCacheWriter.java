@@ -673,7 +673,7 @@ public final class ClusterCacheWriter implements CacheWriter {
   /**
    * Applies {@code operations} on the masters that serve their keys, all at once, each in one
    * transaction with that shard's position. With {@code everyShard} (a batch of the stream), every
-   * master stores the position, and a master skips the changes its position shows it holds.
+   * master stores the position, and a change whose key's slot holds it already is skipped.
    *
    * @param claimOnFence whether a shard refusing the lease owner is claimed again (this writer
    *     holding the lease) and the batch retried at once
@@ -1432,6 +1432,7 @@ public final class ClusterCacheWriter implements CacheWriter {
       try {
         this.pipeline = nodeClient.connect();
         this.direct = nodeClient.connect();
+        closeEarlierConnections();
         this.scripts = WriterScripts.loadForShard(direct.sync(), key, leaseOwner);
         pipeline.setAutoFlushCommands(false);
         WriterLeaseFence unfenced = new WriterLeaseFence(key, null);
@@ -1455,6 +1456,30 @@ public final class ClusterCacheWriter implements CacheWriter {
       } catch (RuntimeException e) {
         nodeClient.shutdown();
         throw e;
+      }
+    }
+
+    /**
+     * Closes, on the master, this writer's earlier connections (the late-delivery fence, as {@link
+     * LettuceCacheWriter} does after a failure): a shard is opened at the start and again after its
+     * connections failed, and one that dropped on the writer's side can still be open on the
+     * master's, holding part of a batch that a broken network delivers after the batch was applied
+     * again. Runs before anything is written on the new connections.
+     */
+    private void closeEarlierConnections() {
+      try {
+        LettuceClients.closeEarlierConnections(
+            direct.sync(),
+            clientName,
+            java.util.Set.of(pipeline.sync().clientId(), direct.sync().clientId()));
+      } catch (RedisCommandExecutionException e) {
+        LOG.warn(
+            "Could not close this writer's earlier connections on {}:{} ({}): a batch delayed in"
+                + " the network could still run after its retry; allow the user CLIENT ID, CLIENT"
+                + " LIST and CLIENT KILL",
+            host,
+            port,
+            e.getMessage());
       }
     }
 

@@ -9,7 +9,6 @@ import io.cachesync.model.Version;
 import io.cachesync.sync.BatchOutcome;
 import io.cachesync.sync.CacheWriter;
 import io.cachesync.sync.RedisUnavailableException;
-import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionException;
@@ -18,9 +17,7 @@ import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Consumer;
@@ -333,30 +330,8 @@ public final class LettuceCacheWriter implements CacheWriter {
     RedisFuture<Long> pipelineId = pipeline.async().clientId();
     pipeline.flushCommands();
     long current = LettuceClients.await(pipelineId);
-    long directId = direct.sync().clientId();
-    int closed = 0;
-    for (String line : direct.sync().clientList().split("\n")) {
-      Map<String, String> fields = new HashMap<>();
-      for (String field : line.trim().split(" ")) {
-        int equals = field.indexOf('=');
-        if (equals > 0) {
-          fields.put(field.substring(0, equals), field.substring(equals + 1));
-        }
-      }
-      if (!clientName.equals(fields.get("name")) || !fields.containsKey("id")) {
-        continue;
-      }
-      long id = Long.parseLong(fields.get("id"));
-      if (id != current && id != directId) {
-        closed += direct.sync().clientKill(KillArgs.Builder.id(id));
-      }
-    }
-    if (closed > 0) {
-      LOG.info(
-          "Closed {} earlier connection(s) of this writer in Redis before applying the batch"
-              + " again, so that nothing they still hold can run after it",
-          closed);
-    }
+    LettuceClients.closeEarlierConnections(
+        direct.sync(), clientName, java.util.Set.of(current, direct.sync().clientId()));
   }
 
   private static Version max(Version a, Version b) {

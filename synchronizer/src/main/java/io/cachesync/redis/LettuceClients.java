@@ -143,6 +143,48 @@ final class LettuceClients {
   }
 
   /**
+   * Closes, in the Redis {@code redis} is connected to, every connection named {@code clientName}
+   * but those whose ids are {@code current}: a writer's earlier connections, which dropped on its
+   * side but can still be open on Redis's, holding a batch's bytes that a broken network delivers
+   * late (run after the batch was applied again, they would write back keys a later batch deleted,
+   * where no version guard can tell). Once Redis closed them, nothing they hold runs.
+   *
+   * @return how many were closed
+   * @throws io.lettuce.core.RedisCommandExecutionException when Redis refuses CLIENT LIST or CLIENT
+   *     KILL (an ACL without them)
+   */
+  static int closeEarlierConnections(
+      io.lettuce.core.api.sync.RedisCommands<String, String> redis,
+      String clientName,
+      java.util.Set<Long> current) {
+    int closed = 0;
+    for (String line : redis.clientList().split("\n")) {
+      java.util.Map<String, String> fields = new java.util.HashMap<>();
+      for (String field : line.trim().split(" ")) {
+        int equals = field.indexOf('=');
+        if (equals > 0) {
+          fields.put(field.substring(0, equals), field.substring(equals + 1));
+        }
+      }
+      if (!clientName.equals(fields.get("name")) || !fields.containsKey("id")) {
+        continue;
+      }
+      long id = Long.parseLong(fields.get("id"));
+      if (!current.contains(id)) {
+        closed += redis.clientKill(io.lettuce.core.KillArgs.Builder.id(id));
+      }
+    }
+    if (closed > 0) {
+      org.slf4j.LoggerFactory.getLogger(LettuceClients.class)
+          .info(
+              "Closed {} earlier connection(s) of this writer in Redis before applying the batch"
+                  + " again, so that nothing they still hold can run after it",
+              closed);
+    }
+    return closed;
+  }
+
+  /**
    * A client for a Redis Cluster ({@code redis-cluster://}), from the nodes the URI names: it
    * learns the rest of the cluster from them, and learns it again at once when a reply shows it
    * changed (MOVED, ASK, a node gone, a slot not served) and every 10 s besides. Routed commands

@@ -272,6 +272,11 @@ class ClusterCacheWriterIT {
     // The stream resumes from the batches' position, in batches cut elsewhere: the update alone.
     writer.apply(List.of(user(id, updated), docOn(moved, updated)), updated, FIRST);
 
+    // The writer saw the move: it wrote the moved slot's key on the gainer, through its own
+    // connection to it (which follows no MOVED), so the gainer served slots at two positions.
+    String movedKey = moved;
+    long onGainer = onNode(gainer, node -> node.exists(movedKey));
+    assertThat(onGainer).as("%s written on the gainer %s", moved, gainer.address()).isEqualTo(1L);
     assertThat(redis.exists(deleted))
         .as("%s, deleted by a change its slot's master holds, written again", deleted)
         .isZero();
@@ -295,6 +300,103 @@ class ClusterCacheWriterIT {
     } finally {
       client.shutdown();
     }
+  }
+
+  /**
+   * The late-delivery fence on every master (LateDeliveryIT on one): a connection of this writer
+   * that dropped on its side but is still open on the master's, holding the start of a transaction
+   * whose end a broken network delivers late. The writer opens new connections to the master and
+   * applies the next batch, which deletes the row; the late end then must not run.
+   */
+  @Test
+  void aTransactionDeliveredLateOnAConnectionTheWriterDropped_neverRunsAfterTheRetry()
+      throws Exception {
+    writer.apply(rows(FIRST), FIRST, Version.ZERO);
+    Node master = cluster.node(ownerOf("user:5"));
+    String name = writerName(master);
+    try (java.net.Socket late = new java.net.Socket("127.0.0.1", master.port())) {
+      late.setSoTimeout(10_000);
+      java.io.OutputStream out = late.getOutputStream();
+      java.io.BufferedReader in =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(
+                  late.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+      // The connection carries the writer's name, as all its connections do, and holds a
+      // transaction whose EXEC has not arrived yet.
+      send(out, "CLIENT", "SETNAME", name);
+      send(out, "MULTI");
+      send(out, "HSET", "user:5", "__v", FIRST.text(), "name", "delivered late");
+      assertThat(in.readLine()).isEqualTo("+OK");
+      assertThat(in.readLine()).isEqualTo("+OK");
+      assertThat(in.readLine()).isEqualTo("+QUEUED");
+      // The writer's own connections to that master drop.
+      for (long id : writerConnections(master, name)) {
+        if (id != clientId(master, late)) {
+          cluster.command(master.port(), "CLIENT", "KILL", "ID", Long.toString(id));
+        }
+      }
+
+      // The writer opens new connections to the master (at once, or after the batch failed on
+      // the dropped ones) and applies the batch that deletes the row.
+      applyAsTheStreamWould(List.of(new Evict(USERS, "user:5", SECOND)), SECOND, FIRST);
+      assertThat(redis.exists("user:5")).isZero();
+
+      // The late end of the transaction arrives.
+      String reply;
+      try {
+        send(out, "EXEC");
+        reply = in.readLine();
+      } catch (java.io.IOException e) {
+        reply = null; // the master closed the connection: nothing it held ran
+      }
+      assertThat(reply).as("the late EXEC's reply").isNull();
+      assertThat(redis.exists("user:5")).as("user:5, deleted, written back late").isZero();
+    }
+  }
+
+  /** The name the writer gives its connections, as the master lists them. */
+  private static String writerName(Node master) {
+    String list = onNode(master, node -> node.clientList());
+    return java.util.Arrays.stream(list.split("\n"))
+        .flatMap(line -> java.util.Arrays.stream(line.trim().split(" ")))
+        .filter(field -> field.startsWith("name=cachesync-writer-"))
+        .map(field -> field.substring("name=".length()))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no writer connection on " + master.address()));
+  }
+
+  /** The ids of the connections named {@code name} on the master. */
+  private static List<Long> writerConnections(Node master, String name) {
+    String list = onNode(master, node -> node.clientList());
+    List<Long> ids = new ArrayList<>();
+    for (String line : list.split("\n")) {
+      if (line.contains(" name=" + name + " ")) {
+        ids.add(Long.parseLong(line.substring(3, line.indexOf(' '))));
+      }
+    }
+    return ids;
+  }
+
+  /** The id of the raw connection {@code socket}, found by its local port. */
+  private static long clientId(Node master, java.net.Socket socket) {
+    String list = onNode(master, node -> node.clientList());
+    for (String line : list.split("\n")) {
+      if (line.contains(":" + socket.getLocalPort() + " ")) {
+        return Long.parseLong(line.substring(3, line.indexOf(' ')));
+      }
+    }
+    throw new AssertionError("the raw connection is not listed on " + master.address());
+  }
+
+  private static void send(java.io.OutputStream out, String... arguments)
+      throws java.io.IOException {
+    StringBuilder command = new StringBuilder("*").append(arguments.length).append("\r\n");
+    for (String argument : arguments) {
+      byte[] bytes = argument.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      command.append('$').append(bytes.length).append("\r\n").append(argument).append("\r\n");
+    }
+    out.write(command.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    out.flush();
   }
 
   @Test
