@@ -262,7 +262,7 @@ final class ClusterSuite implements AutoCloseable {
     List<List<ClusterComparison.Round>> rounds = new ArrayList<>();
     workloads.forEach(w -> rounds.add(new ArrayList<>()));
     for (int round = 1; round <= plan.clusterRounds(); round++) {
-      round(round, round == 1 ? "JIT cold" : "warm, same JVMs", rounds);
+      round(round, round == 1 ? "JIT cold" : "warm, same JVMs", 0, rounds);
     }
     if (plan.clusterRedisShare() > 0) {
       Optional<String> unavailable = CpuQuota.unavailable();
@@ -281,6 +281,7 @@ final class ClusterSuite implements AutoCloseable {
               String.format(
                   "warm, each redis-server held to %.0f%% of one core",
                   plan.clusterRedisShare() * 100),
+              plan.clusterRedisShare(),
               rounds);
         }
       }
@@ -301,7 +302,8 @@ final class ClusterSuite implements AutoCloseable {
    * them in turn (one master first in odd rounds); the measurements go to {@code rounds}, one list
    * per workload.
    */
-  private void round(int round, String condition, List<List<ClusterComparison.Round>> rounds)
+  private void round(
+      int round, String condition, double redisShare, List<List<ClusterComparison.Round>> rounds)
       throws Exception {
     oneMaster.daemon.pause();
     onCluster.daemon.pause();
@@ -320,8 +322,8 @@ final class ClusterSuite implements AutoCloseable {
     for (int i = 0; i < workloads.size(); i++) {
       ClusterComparison.Round measured =
           oneMasterFirst
-              ? new ClusterComparison.Round(first.get(i), second.get(i), condition)
-              : new ClusterComparison.Round(second.get(i), first.get(i), condition);
+              ? new ClusterComparison.Round(first.get(i), second.get(i), condition, redisShare)
+              : new ClusterComparison.Round(second.get(i), first.get(i), condition, redisShare);
       rounds.get(i).add(measured);
       progress.say(
           "%s round %d (%s), changes/s: one master %,.0f, %s %,.0f (ratio %.2f)",

@@ -25,7 +25,11 @@ public final class CpuQuota implements AutoCloseable {
 
   private final Hierarchy hierarchy;
   private final List<Path> groups = new ArrayList<>();
-  private final List<Long> pids = new ArrayList<>();
+
+  /** Each process held, and the group it was in. */
+  private final java.util.Map<Long, Path> pids = new java.util.LinkedHashMap<>();
+
+  private final Thread onExit = new Thread(this::closeQuietly, "cachesync-bench-cpu-quota");
 
   private CpuQuota(Hierarchy hierarchy) {
     this.hierarchy = hierarchy;
@@ -73,8 +77,14 @@ public final class CpuQuota implements AutoCloseable {
     }
     Hierarchy hierarchy =
         hierarchy().orElseThrow(() -> new IOException(unavailable().orElseThrow()));
+    long quotaMicros = Math.round(PERIOD_MICROS * share);
+    if (quotaMicros < 1_000) {
+      // The kernel takes no quota under 1 ms.
+      throw new IllegalArgumentException(
+          "share " + share + " is below the 10% a 10 ms period allows at least");
+    }
     CpuQuota quota = new CpuQuota(hierarchy);
-    long quotaMicros = Math.max(1_000, Math.round(PERIOD_MICROS * share));
+    Runtime.getRuntime().addShutdownHook(quota.onExit);
     try {
       for (long pid : pids) {
         Path group =
@@ -89,23 +99,50 @@ public final class CpuQuota implements AutoCloseable {
           Files.writeString(group.resolve("cpu.cfs_period_us"), Integer.toString(PERIOD_MICROS));
           Files.writeString(group.resolve("cpu.cfs_quota_us"), Long.toString(quotaMicros));
         }
+        Path was = quota.groupOf(pid);
         Files.writeString(group.resolve("cgroup.procs"), Long.toString(pid));
-        quota.pids.add(pid);
+        quota.pids.put(pid, was);
       }
       return quota;
     } catch (IOException | RuntimeException e) {
-      quota.close();
+      try {
+        quota.close();
+      } catch (IOException | RuntimeException undo) {
+        e.addSuppressed(undo);
+      }
       throw e;
     }
   }
 
-  /** Moves the processes back to the root group and removes the groups. */
+  /**
+   * The group of this hierarchy {@code pid} is in, from {@code /proc/<pid>/cgroup}: the line of the
+   * cpu controller (v1) or the unified one ({@code 0::}, v2); the root when none says.
+   */
+  private Path groupOf(long pid) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"))) {
+      String[] parts = line.split(":", 3);
+      if (parts.length < 3) {
+        continue;
+      }
+      boolean cpu =
+          hierarchy.v2()
+              ? parts[0].equals("0") && parts[1].isEmpty()
+              : List.of(parts[1].split(",")).contains("cpu");
+      if (cpu) {
+        return hierarchy.root().resolve(parts[2].replaceFirst("^/", ""));
+      }
+    }
+    return hierarchy.root();
+  }
+
+  /** Moves the processes back to the groups they were in and removes the groups. */
   @Override
   public void close() throws IOException {
     IOException failed = null;
-    for (long pid : pids) {
+    for (java.util.Map.Entry<Long, Path> held : pids.entrySet()) {
+      long pid = held.getKey();
       try {
-        Files.writeString(hierarchy.root().resolve("cgroup.procs"), Long.toString(pid));
+        Files.writeString(held.getValue().resolve("cgroup.procs"), Long.toString(pid));
       } catch (IOException e) {
         if (ProcessHandle.of(pid).isPresent()) {
           failed = failed == null ? e : failed;
@@ -121,8 +158,21 @@ public final class CpuQuota implements AutoCloseable {
       }
     }
     groups.clear();
+    try {
+      Runtime.getRuntime().removeShutdownHook(onExit);
+    } catch (IllegalStateException e) {
+      // The JVM is exiting: this is the hook.
+    }
     if (failed != null) {
       throw failed;
+    }
+  }
+
+  private void closeQuietly() {
+    try {
+      close();
+    } catch (IOException e) {
+      System.err.println("bench: could not undo the CPU quota: " + e.getMessage());
     }
   }
 }

@@ -35,8 +35,14 @@ public record ClusterComparison(int masters, List<Workload> workloads) {
    *
    * @param condition what sets the round apart: {@code JIT cold}, {@code warm, same JVMs}, or the
    *     CPU quota its redis-servers were held to
+   * @param redisShare the share of one core each redis-server was held to; 0 when not held
    */
-  public record Round(Drained oneMaster, Drained cluster, String condition) {
+  public record Round(Drained oneMaster, Drained cluster, String condition, double redisShare) {
+    /** A round whose redis-servers were not held to a share of a core. */
+    public Round(Drained oneMaster, Drained cluster, String condition) {
+      this(oneMaster, cluster, condition, 0);
+    }
+
     /** The cluster's catch-up rate / one master's. */
     public double ratio() {
       return cluster.drain().rate() / oneMaster.drain().rate();

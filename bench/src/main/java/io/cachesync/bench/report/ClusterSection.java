@@ -61,6 +61,24 @@ public final class ClusterSection {
       out.printf("  changes per CPU second, one master / %s%n", cluster);
       perCpuSecond("    the daemon's JVM", workloads, index, Drained::daemon);
       perCpuSecond("    Redis, the busiest master", workloads, index, Drained::busiestRedis);
+      double share = workloads.get(0).rounds().get(i).redisShare();
+      if (share > 0) {
+        bothSides(
+            "  the busiest master's quota used, %",
+            workloads,
+            index,
+            drained ->
+                drained
+                    .busiestRedis()
+                    .map(
+                        used ->
+                            String.format(
+                                "%.0f",
+                                100.0
+                                    * used.toNanos()
+                                    / (drained.drain().took().toNanos() * share)))
+                    .orElse("-"));
+      }
     }
     out.printf(
         "(%d masters writing in parallel would at best drain %d times as fast as one, if Redis"
@@ -73,13 +91,15 @@ public final class ClusterSection {
           "(a round with each redis-server held to a share of one core (a cgroup CPU quota over"
               + " 10 ms periods, the same share for one master and for each of the cluster's): a"
               + " master that also serves the application's reads has only part of a core for the"
-              + " synchronizer's writes; there Redis, not the daemon, bounds one master, and the"
-              + " ratio shows what splitting each batch over the masters gains)");
+              + " synchronizer's writes; where one master uses its whole quota, Redis, not the"
+              + " daemon, bounds it, and the ratio shows what splitting each batch over the masters"
+              + " gains)");
     }
     out.println(
         "(changes per CPU second: the changes drained over the CPU seconds the process used; a"
             + " redis-server runs the writes on one thread, so the busiest master's figure is what"
-            + " it could take with a core of its own, and it grows with the masters; the daemon's"
+            + " it could take with a core of its own (unless held to a share of one), and it grows"
+            + " with the masters; the daemon's"
             + " JVM runs on several threads, so its figure is per core it gets, and it does not)");
     out.println(
         "(each round: both daemons held still (SIGSTOP) while the backlog is written and closed"

@@ -33,9 +33,10 @@ class ClusterSectionTest {
                         new Round(
                             drained(8, 2, 1, 1, 1), drained(10, 3, 1, 2, 0.8), "warm, same JVMs"),
                         new Round(
-                            drained(40, 2, 1, 1, 1),
-                            drained(16, 3, 1, 2, 0.8),
-                            "warm, each redis-server held to 10% of one core")))));
+                            drained(40, 2, 1, 4, 4),
+                            drained(16, 3, 1, 3, 1.2),
+                            "warm, each redis-server held to 10% of one core",
+                            0.1)))));
 
     section.print(comparison, 2);
 
@@ -68,7 +69,12 @@ class ClusterSectionTest {
             "round 3 (warm, each redis-server held to 10% of one core), catch-up, changes/s",
             row("  one master", "5,000"),
             row("  3 masters", "12,500"),
-            row("    ratio 3 masters / one master", "2.50"));
+            row("    ratio 3 masters / one master", "2.50"),
+            row("  the busiest master's quota used, %", "100 / 75"));
+    assertThat(lines()).doesNotContain(row("  the busiest master's quota used, %", "- / -"));
+    assertThat(lines().stream().filter(line -> line.contains("quota used")).count())
+        .as("the quota row, in the held round only")
+        .isEqualTo(1);
     assertThat(printed.toString(StandardCharsets.UTF_8)).contains("this machine has 2 cores");
   }
 
