@@ -122,7 +122,7 @@ public record BenchPlan(
   }
 
   /**
-   * The full run, within about 18 minutes on two cores: W5, W6, W7 and W8 at a million rows as the
+   * The full run, within about 19 minutes on two cores: W5, W6, W7 and W8 at a million rows as the
    * issue asks (each verify of W8 stopped after 60 s), the streaming workloads smaller than a
    * million in all, warm catch-up on W1, W2 and W4, lag on W1 to W4; the metrics cost on three
    * pairs of W1-sized catch-ups; C1 and C4 at W1's and W4's sizes, two rounds (cold, then warm),
