@@ -65,10 +65,8 @@ import org.slf4j.LoggerFactory;
  * the same batch again is safe: every write is versioned.
  *
  * <p><b>Not yet</b> (the design is in docs/design/redis-cluster.md): a TRUNCATE's evictions run
- * within the batch, on every master, with no background part; a change that moves a row to a key on
- * another master while an unchanged TOASTed column must be kept evicts the new key (a cache miss)
- * instead of merging across masters; connections a failed batch left open on Redis's side are not
- * closed before the retry; a shard key is not moved when its master's lowest slot moves.
+ * within the batch, on every master, with no background part; a shard key is not moved when its
+ * master's lowest slot moves.
  */
 public final class ClusterCacheWriter implements CacheWriter {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterCacheWriter.class);
@@ -228,6 +226,11 @@ public final class ClusterCacheWriter implements CacheWriter {
         .mapToLong(shard -> shard.transaction.maxValueBytes())
         .min()
         .orElse(512L * 1024 * 1024);
+  }
+
+  /** The name this writer gives its connections in Redis: for the tests. */
+  String clientName() {
+    return clientName;
   }
 
   /** The shard keys of the masters, by the master's {@code host:port}: for the tests. */
@@ -1461,17 +1464,16 @@ public final class ClusterCacheWriter implements CacheWriter {
 
     /**
      * Closes, on the master, this writer's earlier connections (the late-delivery fence, as {@link
-     * LettuceCacheWriter} does after a failure): a shard is opened at the start and again after its
-     * connections failed, and one that dropped on the writer's side can still be open on the
-     * master's, holding part of a batch that a broken network delivers after the batch was applied
-     * again. Runs before anything is written on the new connections.
+     * LettuceCacheWriter} does after a failure): a shard is opened again after its connections
+     * failed, and one that dropped on the writer's side can still be open on the master's, holding
+     * part of a batch that a broken network delivers after the batch was applied again. Runs before
+     * anything is written on the new connections (at the writer's start it finds none: the name is
+     * new to each writer, and an earlier daemon's writes are fenced by the lease).
      */
     private void closeEarlierConnections() {
       try {
         LettuceClients.closeEarlierConnections(
-            direct.sync(),
-            clientName,
-            java.util.Set.of(pipeline.sync().clientId(), direct.sync().clientId()));
+            direct.sync(), clientName, pipeline.sync().clientId(), direct.sync().clientId());
       } catch (RedisCommandExecutionException e) {
         LOG.warn(
             "Could not close this writer's earlier connections on {}:{} ({}): a batch delayed in"

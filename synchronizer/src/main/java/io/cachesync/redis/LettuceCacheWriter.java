@@ -331,7 +331,7 @@ public final class LettuceCacheWriter implements CacheWriter {
     pipeline.flushCommands();
     long current = LettuceClients.await(pipelineId);
     LettuceClients.closeEarlierConnections(
-        direct.sync(), clientName, java.util.Set.of(current, direct.sync().clientId()));
+        direct.sync(), clientName, current, direct.sync().clientId());
   }
 
   private static Version max(Version a, Version b) {

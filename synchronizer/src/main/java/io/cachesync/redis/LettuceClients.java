@@ -156,7 +156,7 @@ final class LettuceClients {
   static int closeEarlierConnections(
       io.lettuce.core.api.sync.RedisCommands<String, String> redis,
       String clientName,
-      java.util.Set<Long> current) {
+      long... current) {
     int closed = 0;
     for (String line : redis.clientList().split("\n")) {
       java.util.Map<String, String> fields = new java.util.HashMap<>();
@@ -170,7 +170,7 @@ final class LettuceClients {
         continue;
       }
       long id = Long.parseLong(fields.get("id"));
-      if (!current.contains(id)) {
+      if (java.util.Arrays.stream(current).noneMatch(kept -> kept == id)) {
         closed += redis.clientKill(io.lettuce.core.KillArgs.Builder.id(id));
       }
     }

@@ -313,7 +313,7 @@ class ClusterCacheWriterIT {
       throws Exception {
     writer.apply(rows(FIRST), FIRST, Version.ZERO);
     Node master = cluster.node(ownerOf("user:5"));
-    String name = writerName(master);
+    String name = writer.clientName();
     try (java.net.Socket late = new java.net.Socket("127.0.0.1", master.port())) {
       late.setSoTimeout(10_000);
       java.io.OutputStream out = late.getOutputStream();
@@ -352,17 +352,6 @@ class ClusterCacheWriterIT {
       assertThat(reply).as("the late EXEC's reply").isNull();
       assertThat(redis.exists("user:5")).as("user:5, deleted, written back late").isZero();
     }
-  }
-
-  /** The name the writer gives its connections, as the master lists them. */
-  private static String writerName(Node master) {
-    String list = onNode(master, node -> node.clientList());
-    return java.util.Arrays.stream(list.split("\n"))
-        .flatMap(line -> java.util.Arrays.stream(line.trim().split(" ")))
-        .filter(field -> field.startsWith("name=cachesync-writer-"))
-        .map(field -> field.substring("name=".length()))
-        .findFirst()
-        .orElseThrow(() -> new AssertionError("no writer connection on " + master.address()));
   }
 
   /** The ids of the connections named {@code name} on the master. */
