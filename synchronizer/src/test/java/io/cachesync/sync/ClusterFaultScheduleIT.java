@@ -165,11 +165,17 @@ class ClusterFaultScheduleIT {
           starts = daemon.count(STREAMING);
           daemon.start();
         }
-        case FAILOVER_MASTER -> cluster.failover(master.port());
+        case FAILOVER_MASTER -> {
+          cluster.failover(master.port());
+          // A cluster failover closes no client: the monitors read each server's role again.
+          histories.forEach(WriteHistory::reconnect);
+        }
         case KILL_MASTER -> {
           cluster.killMaster(master.port());
+          histories.forEach(WriteHistory::reconnect);
           hold(random, 500, 2_000);
           cluster.rejoin(master.port());
+          histories.forEach(WriteHistory::reconnect);
         }
         case RESHARD -> {
           Node to = masters.get((masters.indexOf(master) + 1) % masters.size());
@@ -278,6 +284,12 @@ class ClusterFaultScheduleIT {
     assertThat(histories.stream().mapToLong(WriteHistory::writesSeen).sum())
         .as("the write histories watched the run")
         .isPositive();
+    // Every master's writes were judged at the end: none was left unjudged by a failover.
+    for (Node master : cluster.masters()) {
+      assertThat(histories.stream().filter(h -> h.port() == master.port()).findFirst())
+          .as("the write history of master %s", master.address())
+          .hasValueSatisfying(history -> assertThat(history.judging()).isTrue());
+    }
     assertThat(unexpectedExits).as("the daemon exited by itself; its last lines").isEmpty();
   }
 

@@ -614,6 +614,33 @@ public final class WriteHistory implements AutoCloseable {
     return writes.get();
   }
 
+  /**
+   * Connects again, so that the server's role is read anew ({@link #connected}): a Redis Cluster
+   * failover ({@code CLUSTER FAILOVER}, or a replica taking over from a killed master) closes no
+   * client, so a monitor connected before it would go on judging a demoted master's replicated
+   * writes and never judge the promoted replica's own. Writes in the moment it takes are not seen.
+   */
+  public void reconnect() {
+    Socket current = socket;
+    if (current != null) {
+      try {
+        current.close();
+      } catch (IOException e) {
+        // Already closed: it connects again anyway.
+      }
+    }
+  }
+
+  /** Whether the server was master when the monitor last connected: only then are writes judged. */
+  public synchronized boolean judging() {
+    return judging;
+  }
+
+  /** The port of the watched server. */
+  public int port() {
+    return server.port();
+  }
+
   @Override
   public void close() {
     closed = true;
