@@ -118,12 +118,6 @@ public final class ClusterCacheWriter implements CacheWriter {
     return positions;
   }
 
-  /**
-   * At least the furthest of {@link #slotPositions}: a change past it is held by no master, which
-   * is every change of the stream but a replay's, decided without going over the slots.
-   */
-  private Version furthestSlotPosition = Version.ZERO;
-
   /** The position each shard key was last seen to hold, by shard key. */
   private final Map<String, Version> acknowledgedByShard = new HashMap<>();
 
@@ -374,7 +368,6 @@ public final class ClusterCacheWriter implements CacheWriter {
         }
       }
       java.util.Arrays.fill(slotPositions, Version.ZERO);
-      furthestSlotPosition = Version.ZERO;
       acknowledgedByShard.clear();
     } catch (RedisException e) {
       throw LettuceClients.unavailable(e);
@@ -387,7 +380,6 @@ public final class ClusterCacheWriter implements CacheWriter {
    */
   private void readSlotPositions() {
     java.util.Arrays.fill(slotPositions, Version.ZERO);
-    furthestSlotPosition = Version.ZERO;
     String stored = routed.sync().hget(positionKey, "version");
     Map<Shard, Optional<Version>> furthest = new LinkedHashMap<>();
     for (Shard shard : shards.values()) {
@@ -426,7 +418,6 @@ public final class ClusterCacheWriter implements CacheWriter {
         slotPositions[slot] = position;
       }
     }
-    furthestSlotPosition = max(furthestSlotPosition, position);
   }
 
   /**
@@ -434,8 +425,7 @@ public final class ClusterCacheWriter implements CacheWriter {
    * ({@link #slotPositions}) is past it.
    */
   private boolean held(String key, Version version) {
-    return version.compareTo(furthestSlotPosition) <= 0
-        && version.compareTo(slotPositions[SlotHash.getSlot(key)]) <= 0;
+    return version.compareTo(slotPositions[SlotHash.getSlot(key)]) <= 0;
   }
 
   /** A master's slots as ranges, {@code 0-5460,6000}: what a shard's position was stored for. */

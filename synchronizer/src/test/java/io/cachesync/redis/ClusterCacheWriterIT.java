@@ -192,10 +192,7 @@ class ClusterCacheWriterIT {
     Node source = masters.get(0);
     // A slot of the source, not its lowest, that no key of the test uses: its shard key is the
     // gainer's new one, which holds nothing, so the position script has nothing to compare with.
-    java.util.Set<Integer> used = new java.util.HashSet<>();
-    for (CacheOperation row : rows(FIRST)) {
-      used.add(SlotHash.getSlot(((Write) row).key()));
-    }
+    java.util.Set<Integer> used = slotsOf(rows(FIRST));
     int gainersLowest = gainer.slots().get(0).first();
     int slot = source.slots().get(0).first() + 1;
     while (!source.owns(slot) || used.contains(slot) || slot == state) {
@@ -250,10 +247,7 @@ class ClusterCacheWriterIT {
     redis.hset(STATE + "position", positionAfterFirst);
     onNode(behind, node -> node.hset(behindKey, behindAfterFirst));
     // One of the lagging master's slots, holding no key, moves to the master that stored it.
-    java.util.Set<Integer> used = new java.util.HashSet<>();
-    for (CacheOperation row : rows(FIRST)) {
-      used.add(SlotHash.getSlot(((Write) row).key()));
-    }
+    java.util.Set<Integer> used = slotsOf(rows(FIRST));
     String moved = null;
     for (int i = 0; moved == null; i++) {
       int slot = SlotHash.getSlot("moved:" + i);
@@ -283,6 +277,15 @@ class ClusterCacheWriterIT {
     assertThat(redis.get(moved))
         .as("the moved slot's key: its slot holds only the lagging master's position")
         .contains(updated.text());
+  }
+
+  /** The slots of the keys {@code rows} write. */
+  private static java.util.Set<Integer> slotsOf(List<CacheOperation> rows) {
+    java.util.Set<Integer> slots = new java.util.HashSet<>();
+    for (CacheOperation row : rows) {
+      slots.add(SlotHash.getSlot(((Write) row).key()));
+    }
+    return slots;
   }
 
   private static Write docOn(String key, Version version) {
@@ -356,25 +359,27 @@ class ClusterCacheWriterIT {
 
   /** The ids of the connections named {@code name} on the master. */
   private static List<Long> writerConnections(Node master, String name) {
-    String list = onNode(master, node -> node.clientList());
-    List<Long> ids = new ArrayList<>();
-    for (String line : list.split("\n")) {
-      if (line.contains(" name=" + name + " ")) {
-        ids.add(Long.parseLong(line.substring(3, line.indexOf(' '))));
-      }
-    }
-    return ids;
+    return clientIds(master, " name=" + name + " ");
   }
 
   /** The id of the raw connection {@code socket}, found by its local port. */
   private static long clientId(Node master, java.net.Socket socket) {
+    return clientIds(master, ":" + socket.getLocalPort() + " ").stream()
+        .findFirst()
+        .orElseThrow(
+            () -> new AssertionError("the raw connection is not listed on " + master.address()));
+  }
+
+  /** The ids of the master's connections whose CLIENT LIST line holds {@code text}. */
+  private static List<Long> clientIds(Node master, String text) {
     String list = onNode(master, node -> node.clientList());
+    List<Long> ids = new ArrayList<>();
     for (String line : list.split("\n")) {
-      if (line.contains(":" + socket.getLocalPort() + " ")) {
-        return Long.parseLong(line.substring(3, line.indexOf(' ')));
+      if (line.contains(text)) {
+        ids.add(Long.parseLong(line.substring(3, line.indexOf(' '))));
       }
     }
-    throw new AssertionError("the raw connection is not listed on " + master.address());
+    return ids;
   }
 
   private static void send(java.io.OutputStream out, String... arguments)
@@ -696,17 +701,11 @@ class ClusterCacheWriterIT {
               .findFirst()
               .orElseThrow(() -> new AssertionError("no master " + shard.getKey()));
       assertThat(master.owns(SlotHash.getSlot(shard.getValue()))).isTrue();
-      RedisClient client = RedisClient.create("redis://" + master.address());
-      try (StatefulRedisConnection<String, String> node = client.connect()) {
-        // Read on the master itself: a cluster client would follow a MOVED elsewhere.
-        Map<String, String> held = node.sync().hgetall(shard.getValue());
-        assertThat(held)
-            .as("shard key %s on %s", shard.getValue(), shard.getKey())
-            .containsEntry("version", version.text())
-            .doesNotContainKey("failed");
-      } finally {
-        client.shutdown();
-      }
+      Map<String, String> held = onNode(master, node -> node.hgetall(shard.getValue()));
+      assertThat(held)
+          .as("shard key %s on %s", shard.getValue(), shard.getKey())
+          .containsEntry("version", version.text())
+          .doesNotContainKey("failed");
     }
   }
 

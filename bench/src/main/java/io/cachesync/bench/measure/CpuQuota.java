@@ -10,8 +10,9 @@ import java.util.Optional;
 /**
  * Holds processes to a share of one core while it is open: each in a control group of its own with
  * a CPU quota (cgroup v2's {@code cpu.max}, or v1's {@code cpu.cfs_quota_us}), over a 10 ms period
- * so that a held process waits at most a few milliseconds at a time. Closing moves them back to the
- * root group and removes the groups.
+ * so that a held process waits at most a few milliseconds at a time. Closing moves each back to the
+ * group it was in and removes the groups; so does the JVM's exit, if the benchmark is stopped while
+ * it holds them.
  *
  * <p>Written here rather than taken from a library: no maintained Java library manages control
  * groups, and this is a handful of file writes.

@@ -86,7 +86,7 @@ public final class ClusterSection {
             + " sender and every redis-server, so the ratio shows what the split per master gains"
             + " or costs here, not what it gains on a cluster of machines)%n",
         masters, masters, cores);
-    if (workloads.get(0).rounds().stream().anyMatch(r -> r.condition().contains("held to"))) {
+    if (workloads.get(0).rounds().stream().anyMatch(r -> r.redisShare() > 0)) {
       out.println(
           "(a round with each redis-server held to a share of one core (a cgroup CPU quota over"
               + " 10 ms periods, the same share for one master and for each of the cluster's): a"
